@@ -1,0 +1,85 @@
+package translators
+
+// Role says which peer a Codec talks to.
+type Role uint8
+
+const (
+	// Client: the proxy is the server. The codec decodes user input and
+	// encodes agent events.
+	Client Role = iota + 1
+	// Backend: the proxy is the client. The codec encodes user input and
+	// decodes agent events.
+	Backend
+)
+
+// String returns "client" or "backend".
+func (r Role) String() string {
+	switch r {
+	case Client:
+		return "client"
+	case Backend:
+		return "backend"
+	}
+	return "role(" + itoa(int(r)) + ")"
+}
+
+// A Codec translates the messages of one peer of one session. It may hold
+// per-session state and scratch space, is not safe for concurrent use, and
+// each side of a session owns exactly one.
+type Codec interface {
+	// Decode appends the events carried by one complete WebSocket message
+	// to dst. The events alias msg and the codec's scratch space until the
+	// next call on the codec. An error that wraps ErrMalformed means msg was
+	// refused; the events already appended, if any, are still valid.
+	Decode(dst []Event, msg []byte) ([]Event, error)
+	// Encode appends at most one wire message for ev to dst and returns it.
+	// It returns dst unchanged when the dialect has nothing to send for ev.
+	// Encode never keeps ev or dst.
+	Encode(dst []byte, ev *Event) ([]byte, error)
+}
+
+// ReplyMode says how a client-side codec delivers an agent's reply.
+type ReplyMode uint8
+
+const (
+	// ReplyDefault is the dialect's own default.
+	ReplyDefault ReplyMode = iota
+	// ReplyStream sends text as it arrives (chunks, accumulated frames).
+	ReplyStream
+	// ReplyWhole sends one message with the whole reply when the turn ends.
+	ReplyWhole
+)
+
+// Options configure one codec. The zero value asks for the dialect's
+// defaults; each dialect documents which fields it reads.
+type Options struct {
+	// Role is the peer the codec talks to. Required.
+	Role Role
+	// Reply is how a client-side codec delivers replies.
+	Reply ReplyMode
+	// Agent names the agent a client-side codec announces ("assistant"
+	// when empty, for dialects that need a name).
+	Agent string
+	// Secret is the credential a backend-side codec presents in-band, taken
+	// from the backend's configuration. Never the client's.
+	Secret string
+	// EndMarker, when not empty, is a message that ends a reply sent in
+	// several messages (plain backends and clients in ReplyStream mode).
+	EndMarker string
+	// Chunked says a backend sends one reply in several messages (plain):
+	// the reply ends at EndMarker, or when the proxy sees an idle gap.
+	Chunked bool
+}
+
+// Dialect names a wire format and makes per-session codecs for it.
+type Dialect struct {
+	// Name is the dialect's name in the configuration.
+	Name string
+	// Binary says the dialect's messages go out as binary frames.
+	Binary bool
+	// Handshake says a backend speaking this dialect sends a KindReady event
+	// before it accepts user messages; the proxy waits for it.
+	Handshake bool
+	// New returns a codec for one side of one session.
+	New func(Options) Codec
+}

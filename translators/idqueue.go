@@ -1,0 +1,71 @@
+package translators
+
+import (
+	"bytes"
+	"sync"
+)
+
+// IDQueue is a bounded FIFO of correlation ids: the ids of user messages
+// sent to a backend that does not echo them, waiting for their replies. The
+// client side pushes and the backend side pops, so it is safe for concurrent
+// use. Ids are copied in and out; after warm-up it allocates nothing.
+type IDQueue struct {
+	mu   sync.Mutex
+	ids  [][]byte
+	head int
+	n    int
+}
+
+// NewIDQueue returns a queue holding at most capacity ids.
+func NewIDQueue(capacity int) *IDQueue {
+	if capacity < 1 {
+		capacity = 1
+	}
+	return &IDQueue{ids: make([][]byte, capacity)}
+}
+
+// Push appends a copy of id. It reports false, keeping nothing, when the
+// queue is full.
+func (q *IDQueue) Push(id []byte) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.n == len(q.ids) {
+		return false
+	}
+	i := (q.head + q.n) % len(q.ids)
+	q.ids[i] = append(q.ids[i][:0], id...)
+	q.n++
+	return true
+}
+
+// Pop appends the oldest id to dst, removes it, and returns dst. An empty
+// queue leaves dst unchanged.
+func (q *IDQueue) Pop(dst []byte) []byte {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.n == 0 {
+		return dst
+	}
+	dst = append(dst, q.ids[q.head]...)
+	q.head = (q.head + 1) % len(q.ids)
+	q.n--
+	return dst
+}
+
+// PopIf removes the oldest id when it equals id: a backend that echoes ids
+// answered it.
+func (q *IDQueue) PopIf(id []byte) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.n > 0 && bytes.Equal(q.ids[q.head], id) {
+		q.head = (q.head + 1) % len(q.ids)
+		q.n--
+	}
+}
+
+// Len returns the number of ids waiting.
+func (q *IDQueue) Len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.n
+}

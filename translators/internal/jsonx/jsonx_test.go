@@ -1,0 +1,65 @@
+package jsonx
+
+import (
+	"encoding/json"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestAppendString(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"", `""`},
+		{"hello", `"hello"`},
+		{`a"b\c`, `"a\"b\\c"`},
+		{"line\nnext\ttab\r", `"line\nnext\ttab\r"`},
+		{"\x00\x1f", `"\u0000\u001f"`},
+		{"héllo ✓", `"héllo ✓"`},
+		{"bad\xffutf8", `"bad\ufffdutf8"`},
+		{"sep\u2028x\u2029", `"sep\u2028x\u2029"`},
+	}
+	for _, tt := range tests {
+		got := string(AppendString(nil, []byte(tt.in)))
+		if got != tt.want {
+			t.Errorf("AppendString(%q) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestAppendFieldObject(t *testing.T) {
+	b := append([]byte(nil), '{')
+	b = AppendField(b, "a")
+	b = AppendInt(b, -3)
+	b = AppendField(b, "b")
+	b = AppendBool(b, true)
+	b = append(b, '}')
+	if got, want := string(b), `{"a":-3,"b":true}`; got != want {
+		t.Errorf("object = %s, want %s", got, want)
+	}
+}
+
+func TestAppendStringAllocs(t *testing.T) {
+	buf := make([]byte, 0, 256)
+	in := []byte("some \"quoted\" text\n")
+	n := testing.AllocsPerRun(100, func() { buf = AppendString(buf[:0], in) })
+	if n != 0 {
+		t.Fatalf("AppendString allocs = %v, want 0", n)
+	}
+}
+
+// FuzzAppendString checks that the output is always valid JSON that decodes
+// back to the input (with invalid UTF-8 replaced).
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "a", "\"\\", "\x00", "\xff\xfe", "é\u2028"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := AppendString(nil, []byte(s))
+		var back string
+		if err := json.Unmarshal(out, &back); err != nil {
+			t.Fatalf("invalid JSON %q for %q: %v", out, s, err)
+		}
+		if utf8.ValidString(s) && back != s {
+			t.Fatalf("round trip %q -> %q", s, back)
+		}
+	})
+}

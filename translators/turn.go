@@ -1,0 +1,201 @@
+package translators
+
+import "bytes"
+
+// DefaultMaxTurnText is the Turn.MaxText used when it is zero: 1 MiB.
+const DefaultMaxTurnText = 1 << 20
+
+// Turn normalizes the backend-to-client events of one session and keeps the
+// text of the reply in progress. It is the one place a reply is buffered.
+//
+// Apply does four things:
+//   - it opens a turn when a backend sends text without a TurnStart, and
+//     stamps every event of a turn with the turn's correlation id, taken from
+//     the backend or, when the backend has none, from Pending;
+//   - it turns TextSnapshot (accumulated text) into a TextDelta of what is
+//     new, or a TextReplace when the snapshot does not extend the text so far;
+//   - it reconciles the final text a TurnEnd may carry the same way;
+//   - it fills Event.Full and Event.Thinking with the whole text so far.
+//
+// A Turn is owned by the goroutine that reads the backend; it is not safe for
+// concurrent use. The zero value is ready to use.
+type Turn struct {
+	// MaxText caps the answer and the thinking text of one turn, in bytes.
+	// Zero means DefaultMaxTurnText.
+	MaxText int
+	// Pending, when not nil, supplies correlation ids for turns whose
+	// backend does not send one: the ids of the user messages, in order.
+	Pending *IDQueue
+
+	open     bool
+	id       []byte
+	agent    []byte
+	text     []byte
+	thinking []byte
+}
+
+// Open reports whether a turn is in progress.
+func (t *Turn) Open() bool { return t.open }
+
+// ID returns the correlation id of the current or last turn. It is valid
+// until the next call to Apply.
+func (t *Turn) ID() []byte { return t.id }
+
+// Text returns the answer text of the current or last turn. It is valid
+// until the next call to Apply.
+func (t *Turn) Text() []byte { return t.text }
+
+// Apply appends to dst the normalized events for ev and returns dst. The
+// events alias ev's slices and t's buffers, valid until the next call to
+// Apply. Events that are not part of a reply (Reply, Ready, Auth, ...) are
+// appended unchanged. When the reply would grow past MaxText, Apply returns
+// ErrTurnTooLarge and the turn is closed: the caller should send an error.
+func (t *Turn) Apply(dst []Event, ev *Event) ([]Event, error) {
+	switch ev.Kind {
+	case KindTurnStart:
+		dst = t.start(dst, ev, false)
+		return dst, nil
+
+	case KindTextDelta, KindThinkingDelta:
+		if len(ev.Text) == 0 {
+			return dst, nil
+		}
+		dst = t.ensureOpen(dst, ev)
+		var err error
+		if ev.Kind == KindTextDelta {
+			t.text, err = t.grow(t.text, ev.Text)
+		} else {
+			t.thinking, err = t.grow(t.thinking, ev.Text)
+		}
+		if err != nil {
+			return dst, err
+		}
+		return append(dst, t.stamp(ev)), nil
+
+	case KindTextSnapshot, KindTextReplace:
+		dst = t.ensureOpen(dst, ev)
+		return t.snapshot(dst, ev, ev.Kind == KindTextReplace)
+
+	case KindTurnEnd:
+		dst = t.ensureOpen(dst, ev)
+		var err error
+		if len(ev.Text) > 0 || len(ev.Thinking) > 0 {
+			if dst, err = t.snapshot(dst, ev, false); err != nil {
+				return dst, err
+			}
+		}
+		e := t.stamp(ev)
+		e.Text = nil
+		t.open = false
+		return append(dst, e), nil
+
+	case KindError, KindCancel:
+		e := t.stamp(ev)
+		e.Text = ev.Text
+		t.open = false
+		return append(dst, e), nil
+	}
+	return append(dst, *ev), nil
+}
+
+// start opens a new turn for ev. When implicit, the TurnStart was not sent by
+// the backend but is made here for a reply that began without one.
+func (t *Turn) start(dst []Event, ev *Event, implicit bool) []Event {
+	t.open = true
+	t.text = t.text[:0]
+	t.thinking = t.thinking[:0]
+	t.agent = append(t.agent[:0], ev.Agent...)
+	switch {
+	case len(ev.ID) > 0:
+		t.id = append(t.id[:0], ev.ID...)
+		if t.Pending != nil {
+			t.Pending.PopIf(ev.ID)
+		}
+	case t.Pending != nil:
+		t.id = t.Pending.Pop(t.id[:0])
+	default:
+		t.id = t.id[:0]
+	}
+	e := Event{Kind: KindTurnStart, ID: t.id, Agent: t.agent}
+	if implicit {
+		e.Full, e.Thinking = t.text, t.thinking
+	}
+	return append(dst, e)
+}
+
+func (t *Turn) ensureOpen(dst []Event, ev *Event) []Event {
+	if t.open {
+		return dst
+	}
+	return t.start(dst, ev, true)
+}
+
+// snapshot reconciles the accumulated answer (ev.Text) and thinking
+// (ev.Thinking) of a snapshot-like event with what the turn holds, appending
+// a delta, a replace, or nothing when nothing changed.
+func (t *Turn) snapshot(dst []Event, ev *Event, replace bool) ([]Event, error) {
+	if th := ev.Thinking; len(th) > len(t.thinking) || (len(th) > 0 && !bytes.Equal(th, t.thinking)) {
+		var delta []byte
+		if bytes.HasPrefix(th, t.thinking) {
+			delta = th[len(t.thinking):]
+		} else {
+			// Reasoning was rewritten: restart it. Dialects show thinking as
+			// a side channel, so the new text is sent whole as a delta.
+			t.thinking = t.thinking[:0]
+			delta = th
+		}
+		var err error
+		if t.thinking, err = t.grow(t.thinking, delta); err != nil {
+			return dst, err
+		}
+		e := t.stamp(ev)
+		e.Kind, e.Text, e.Usage = KindThinkingDelta, delta, Usage{}
+		dst = append(dst, e)
+	}
+	if !replace && bytes.HasPrefix(ev.Text, t.text) {
+		delta := ev.Text[len(t.text):]
+		if len(delta) == 0 {
+			return dst, nil
+		}
+		var err error
+		if t.text, err = t.grow(t.text, delta); err != nil {
+			return dst, err
+		}
+		e := t.stamp(ev)
+		e.Kind, e.Text, e.Usage = KindTextDelta, delta, Usage{}
+		return append(dst, e), nil
+	}
+	if len(ev.Text) > t.max() {
+		t.open = false
+		return dst, ErrTurnTooLarge
+	}
+	t.text = append(t.text[:0], ev.Text...)
+	e := t.stamp(ev)
+	e.Kind, e.Text, e.Usage = KindTextReplace, t.text, Usage{}
+	return append(dst, e), nil
+}
+
+// stamp returns a copy of ev carrying the turn's id, agent and text so far.
+func (t *Turn) stamp(ev *Event) Event {
+	e := *ev
+	e.ID, e.Full, e.Thinking = t.id, t.text, t.thinking
+	if len(e.Agent) == 0 {
+		e.Agent = t.agent
+	}
+	return e
+}
+
+func (t *Turn) grow(buf, more []byte) ([]byte, error) {
+	if len(buf)+len(more) > t.max() {
+		t.open = false
+		return buf, ErrTurnTooLarge
+	}
+	return append(buf, more...), nil
+}
+
+func (t *Turn) max() int {
+	if t.MaxText > 0 {
+		return t.MaxText
+	}
+	return DefaultMaxTurnText
+}
