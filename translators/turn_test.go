@@ -15,9 +15,10 @@ func ev(k translators.Kind, text string) translators.Event {
 
 func TestTurnApply(t *testing.T) {
 	tests := []struct {
-		name string
-		in   []translators.Event
-		want []string
+		name    string
+		pending bool // ids p1, p2 wait for replies
+		in      []translators.Event
+		want    []string
 	}{
 		{
 			name: "snapshots become deltas",
@@ -64,7 +65,8 @@ func TestTurnApply(t *testing.T) {
 			},
 		},
 		{
-			name: "ids from the backend win and consume the pending one",
+			name:    "ids from the backend win and consume the pending one",
+			pending: true,
 			in: []translators.Event{
 				{Kind: translators.KindTurnStart, ID: []byte("p1")},
 				ev(translators.KindTextDelta, "a"),
@@ -84,9 +86,12 @@ func TestTurnApply(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			turn := translators.Turn{Pending: translators.NewIDQueue(4)}
-			turn.Pending.Push([]byte("p1"))
-			turn.Pending.Push([]byte("p2"))
+			var turn translators.Turn
+			if tt.pending {
+				turn.Pending = translators.NewIDQueue(4)
+				turn.Pending.Push([]byte("p1"))
+				turn.Pending.Push([]byte("p2"))
+			}
 			var got []string
 			var out []translators.Event
 			for i := range tt.in {
