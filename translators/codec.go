@@ -24,8 +24,10 @@ func (r Role) String() string {
 }
 
 // A Codec translates the messages of one peer of one session. It may hold
-// per-session state and scratch space, is not safe for concurrent use, and
-// each side of a session owns exactly one.
+// per-session state and scratch space, and each side of a session owns
+// exactly one. Decode and Encode keep separate state, so one goroutine may
+// Decode while another Encodes; neither is safe for concurrent use with
+// itself.
 type Codec interface {
 	// Decode appends the events carried by one complete WebSocket message
 	// to dst. The events alias msg and the codec's scratch space until the

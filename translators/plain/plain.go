@@ -19,7 +19,7 @@ package plain
 
 import (
 	"github.com/agentbridge/agentbridge/translators"
-	"github.com/agentbridge/agentbridge/translators/internal/jsonx"
+	"github.com/agentbridge/agentbridge/internal/jsonx"
 )
 
 // Dialect is the plain dialect's descriptor.

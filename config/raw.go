@@ -1,0 +1,178 @@
+package config
+
+import (
+	"reflect"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// The raw types mirror the YAML schema. yaml.v3 decodes them with
+// KnownFields(true), so a key they do not declare is an error. Every leaf is
+// kept as a yaml.Node so that ${VAR} expansion runs before a value is
+// converted, and so every message can name the value's line and column.
+// A leaf whose Kind is 0 was absent from the file.
+
+type rawFile struct {
+	Version   yaml.Node               `yaml:"version"`
+	Listen    yaml.Node               `yaml:"listen"`
+	Limits    *rawLimits              `yaml:"limits"`
+	Keepalive *rawKeepalive           `yaml:"keepalive"`
+	Shutdown  *rawShutdown            `yaml:"shutdown"`
+	Log       *rawLog                 `yaml:"log"`
+	Auth      map[string]*rawProvider `yaml:"auth"`
+	Backends  map[string]*rawBackend  `yaml:"backends"`
+	Routes    []*rawRoute             `yaml:"routes"`
+}
+
+type rawLimits struct {
+	MaxMessage       yaml.Node `yaml:"max_message"`
+	MaxTurnText      yaml.Node `yaml:"max_turn_text"`
+	MaxPending       yaml.Node `yaml:"max_pending"`
+	MaxHeaderBytes   yaml.Node `yaml:"max_header_bytes"`
+	HandshakeTimeout yaml.Node `yaml:"handshake_timeout"`
+	WriteTimeout     yaml.Node `yaml:"write_timeout"`
+}
+
+type rawKeepalive struct {
+	PingInterval yaml.Node `yaml:"ping_interval"`
+	PongTimeout  yaml.Node `yaml:"pong_timeout"`
+}
+
+type rawShutdown struct {
+	DrainTimeout yaml.Node `yaml:"drain_timeout"`
+}
+
+type rawLog struct {
+	Level  yaml.Node `yaml:"level"`
+	Format yaml.Node `yaml:"format"`
+}
+
+type rawProvider struct {
+	Type yaml.Node `yaml:"type"`
+
+	Secrets yaml.Node `yaml:"secrets"`
+
+	TTL       yaml.Node `yaml:"ttl"`
+	IssueWith yaml.Node `yaml:"issue_with"`
+
+	Algorithms           yaml.Node `yaml:"algorithms"`
+	Secret               yaml.Node `yaml:"secret"`
+	KeyFiles             yaml.Node `yaml:"key_files"`
+	JWKSURL              yaml.Node `yaml:"jwks_url"`
+	Issuer               yaml.Node `yaml:"issuer"`
+	Audience             yaml.Node `yaml:"audience"`
+	Leeway               yaml.Node `yaml:"leeway"`
+	AllowExpiredSessions yaml.Node `yaml:"allow_expired_sessions"`
+
+	Header         yaml.Node `yaml:"header"`
+	TrustedProxies yaml.Node `yaml:"trusted_proxies"`
+}
+
+type rawBackend struct {
+	Dialect          yaml.Node `yaml:"dialect"`
+	URL              yaml.Node `yaml:"url"`
+	DialTimeout      yaml.Node `yaml:"dial_timeout"`
+	HandshakeTimeout yaml.Node `yaml:"handshake_timeout"`
+
+	Secret   yaml.Node `yaml:"secret"`
+	SecretIn yaml.Node `yaml:"secret_in"`
+
+	APIURL        yaml.Node `yaml:"api_url"`
+	SocketURL     yaml.Node `yaml:"socket_url"`
+	APIKey        yaml.Node `yaml:"api_key"`
+	UserAgentGUID yaml.Node `yaml:"useragent_guid"`
+
+	Chunked   yaml.Node `yaml:"chunked"`
+	EndMarker yaml.Node `yaml:"end_marker"`
+	IdleGap   yaml.Node `yaml:"idle_gap"`
+
+	Demo *rawDemo `yaml:"demo"`
+}
+
+type rawDemo struct {
+	Pace     yaml.Node `yaml:"pace"`
+	Thinking yaml.Node `yaml:"thinking"`
+	Prefix   yaml.Node `yaml:"prefix"`
+}
+
+type rawRoute struct {
+	Name      yaml.Node   `yaml:"name"`
+	Path      yaml.Node   `yaml:"path"`
+	Dialect   yaml.Node   `yaml:"dialect"`
+	Auth      yaml.Node   `yaml:"auth"`
+	Backend   yaml.Node   `yaml:"backend"`
+	Origins   yaml.Node   `yaml:"origins"`
+	Reply     yaml.Node   `yaml:"reply"`
+	EndMarker yaml.Node   `yaml:"end_marker"`
+	Session   *rawSession `yaml:"session"`
+	Limits    *rawLimits  `yaml:"limits"`
+}
+
+type rawSession struct {
+	Streaming   yaml.Node `yaml:"streaming"`
+	Timeout     yaml.Node `yaml:"timeout"`
+	MaxMessages yaml.Node `yaml:"max_messages"`
+}
+
+// rawTypes lets messages about yaml.v3 errors, which name Go types, speak
+// of the YAML section instead and list the keys it accepts.
+var rawTypes = map[string]reflect.Type{}
+
+func init() {
+	for _, v := range []any{rawFile{}, rawLimits{}, rawKeepalive{}, rawShutdown{}, rawLog{},
+		rawProvider{}, rawBackend{}, rawDemo{}, rawRoute{}, rawSession{}} {
+		t := reflect.TypeOf(v)
+		rawTypes[t.String()] = t
+	}
+}
+
+// keysOf lists the YAML keys a raw type accepts, in declaration order.
+func keysOf(t reflect.Type) []string {
+	var keys []string
+	for i := range t.NumField() {
+		if k, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); k != "" {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// presentKeys lists the keys written in a raw struct, in declaration order.
+func presentKeys(v any) []string {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() == reflect.Pointer {
+		rv = rv.Elem()
+	}
+	t := rv.Type()
+	var keys []string
+	for i := range t.NumField() {
+		f := rv.Field(i)
+		present := false
+		switch x := f.Interface().(type) {
+		case yaml.Node:
+			present = !absent(&x)
+		default:
+			present = !f.IsZero()
+		}
+		if present {
+			k, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// fieldNode returns the leaf node for a YAML key of a raw struct, or nil.
+func fieldNode(v any, key string) *yaml.Node {
+	rv := reflect.ValueOf(v).Elem()
+	t := rv.Type()
+	for i := range t.NumField() {
+		if k, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); k == key {
+			if n, ok := rv.Field(i).Addr().Interface().(*yaml.Node); ok {
+				return n
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,136 @@
+package config
+
+import "time"
+
+// File is a parsed, validated and defaulted agentbridge configuration. Every
+// duration and size is resolved; every name a route uses exists. Secrets hold
+// their expanded values: never log a File as is (see Redacted).
+type File struct {
+	Version   int
+	Listen    string // host:port; default "127.0.0.1:8080"
+	Limits    Limits
+	Keepalive Keepalive
+	Shutdown  Shutdown
+	Log       Log
+	Auth      map[string]*AuthProvider // by name
+	Backends  map[string]*Backend      // by name
+	Routes    []*Route                 // in file order; first match wins
+}
+
+// Limits bound what one connection may do. Zero never appears in a loaded
+// File: every field is defaulted.
+type Limits struct {
+	MaxMessage       int64         // bytes per message, across fragments; default 1 MiB
+	MaxTurnText      int64         // bytes of one reply's text; default 1 MiB
+	MaxPending       int           // user messages awaiting a reply per session; default 64
+	MaxHeaderBytes   int           // request line + headers of a handshake; default 8 KiB
+	HandshakeTimeout time.Duration // to read a client's handshake request; default 10s
+	WriteTimeout     time.Duration // one write to a peer; default 5s
+}
+
+// Keepalive sets the WebSocket pings the proxy sends on both legs.
+type Keepalive struct {
+	PingInterval time.Duration // default 25s; a peer silent for PingInterval+PongTimeout is dead
+	PongTimeout  time.Duration // default 10s
+}
+
+// Shutdown sets graceful shutdown.
+type Shutdown struct {
+	DrainTimeout time.Duration // default 10s: how long live replies may run after a stop
+}
+
+// Log sets logging.
+type Log struct {
+	Level  string // debug, info (default), warn, error
+	Format string // text (default) or json
+}
+
+// AuthProvider is one named provider. Type decides which fields are used.
+type AuthProvider struct {
+	Name string
+	Type string // none, secret, ticket, jwt, trusted_header
+	Line int    // where it is defined, for messages
+
+	// secret
+	Secrets []string // active secrets (several during rotation); non-empty
+
+	// ticket
+	TTL       time.Duration // default 30s
+	IssueWith []string      // providers that authenticate POST /auth/tickets; non-empty, must exist, not tickets
+
+	// jwt
+	Algorithms           []string      // allow-list, e.g. [RS256]; non-empty; "none" is refused
+	Secret               string        // HS* key (inline or ${ENV})
+	KeyFiles             []string      // PEM public keys for RS*/ES*/EdDSA
+	JWKSURL              string        // http(s) URL of a JWKS
+	Issuer               string        // required iss when set
+	Audience             string        // required aud when set
+	Leeway               time.Duration // clock skew allowed; default 0
+	AllowExpiredSessions bool          // keep connections open past the token's exp; default false
+
+	// trusted_header
+	Header         string   // e.g. X-Forwarded-User
+	TrustedProxies []string // CIDRs; non-empty
+}
+
+// Backend is one named upstream agent.
+type Backend struct {
+	Name    string
+	Dialect string // demo, plain, connic, wiro
+	Line    int
+
+	URL              string        // plain, connic: ws:// or wss:// URL
+	DialTimeout      time.Duration // TCP connect; default 5s
+	HandshakeTimeout time.Duration // WebSocket handshake and dialect handshake; default 10s
+
+	// connic
+	Secret   string // presented to the backend; never the client's
+	SecretIn string // header (default), query, first_frame
+
+	// wiro
+	APIURL        string // http(s) base URL of the REST API
+	SocketURL     string // ws(s) URL of the socket
+	APIKey        string
+	UserAgentGUID string
+
+	// plain
+	Chunked   bool          // a reply is several messages; default false (one message = one reply)
+	EndMarker string        // with Chunked: the message that ends a reply
+	IdleGap   time.Duration // with Chunked and no EndMarker: silence that ends a reply; default 500ms
+
+	// demo
+	Demo Demo
+}
+
+// Demo configures the built-in demo agent.
+type Demo struct {
+	Pace     time.Duration // delay between words; default 40ms
+	Thinking bool          // begin each reply with a short thinking block
+	Prefix   string        // text before the echoed message; default "You said: "
+}
+
+// Route maps a path to a client dialect, auth and a backend.
+type Route struct {
+	Name     string   // unique; default the path
+	Path     string   // exact ("/v1") or with :param segments ("/agents/:agent/:name")
+	Dialect  string   // client dialect: plain, connic, wiro
+	Auth     []string // provider names, any of which may admit a client; empty when AuthNone
+	AuthNone bool     // `auth: none` written out
+	Backend  string
+	Origins  []string // allowed Origin values; empty = any (non-browser clients)
+	Line     int
+
+	Session Session
+	Limits  Limits // global Limits with the route's overrides applied
+
+	// plain client options
+	Reply     string // whole (default) or stream
+	EndMarker string // with stream: a message sent after each reply
+}
+
+// Session holds per-route session rules.
+type Session struct {
+	Streaming   bool          // stream replies (Connic stream_chunk) or send one response; default true
+	Timeout     time.Duration // inactivity timeout; default 1h
+	MaxMessages int           // user messages per session; default 100 (0 after defaults never appears)
+}

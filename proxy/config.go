@@ -1,0 +1,173 @@
+package proxy
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/agentbridge/agentbridge/translators"
+)
+
+// Config configures a Server. Zero durations and sizes mean the defaults
+// stated on each field; New fills them in.
+type Config struct {
+	// Routes are matched in order; the first match wins. At least one.
+	Routes []*Route
+	// PingInterval is how often the proxy pings each leg. Default 25s.
+	PingInterval time.Duration
+	// PongTimeout is how long a leg may stay silent after a ping before it
+	// is taken for dead. Default 10s.
+	PongTimeout time.Duration
+	// DrainTimeout bounds how long Shutdown lets live replies finish before
+	// every client gets 1001. Default 10s.
+	DrainTimeout time.Duration
+	// HandshakeTimeout bounds reading a client's handshake request.
+	// Default 10s.
+	HandshakeTimeout time.Duration
+	// MaxHeaderBytes bounds a handshake request's line and headers.
+	// Default 8 KiB; larger requests get 431.
+	MaxHeaderBytes int
+	// Logger receives the proxy's logs. Nil means slog.Default(). Log
+	// records never hold credentials.
+	Logger *slog.Logger
+}
+
+// Route is one client-facing endpoint.
+type Route struct {
+	// Name identifies the route in logs and metrics.
+	Name string
+	// Path is an exact path or a pattern with ":param" segments.
+	Path string
+	// Client is the dialect clients speak on this route.
+	Client translators.Dialect
+	// ClientOptions configure the client-side codec (reply mode, agent
+	// name). Role is set by the proxy.
+	ClientOptions translators.Options
+	// Backend is where the route's sessions go.
+	Backend *Backend
+	// Origins, when not empty, lists the Origin header values allowed to
+	// connect ("*" allows any); others get 403 before the upgrade.
+	Origins []string
+	// Limits bound each connection. Zero fields take DefaultLimits.
+	Limits Limits
+	// Session sets per-session rules.
+	Session Session
+}
+
+// Limits bound what one connection may do.
+type Limits struct {
+	// MaxMessage caps one message across its fragments, in bytes; a bigger
+	// one closes the connection with 1009. Default 1 MiB.
+	MaxMessage int64
+	// MaxTurnText caps the text of one reply. Default 1 MiB.
+	MaxTurnText int
+	// MaxPending caps user messages waiting for a reply. Default 64.
+	MaxPending int
+	// WriteTimeout bounds one write to a peer; a peer that does not read
+	// for that long is closed. Default 5s.
+	WriteTimeout time.Duration
+}
+
+// DefaultLimits are the limits used for zero fields.
+var DefaultLimits = Limits{
+	MaxMessage:   1 << 20,
+	MaxTurnText:  1 << 20,
+	MaxPending:   64,
+	WriteTimeout: 5 * time.Second,
+}
+
+// Session holds per-session rules.
+type Session struct {
+	// Timeout closes a session without a user message for that long.
+	// Default 1h.
+	Timeout time.Duration
+	// MaxMessages closes a session after that many user messages.
+	// Default 100; -1 means no limit.
+	MaxMessages int
+}
+
+// Backend is an upstream agent.
+type Backend struct {
+	// Name identifies the backend in logs.
+	Name string
+	// Dialect is the dialect the backend speaks.
+	Dialect translators.Dialect
+	// Options configure the backend-side codec (chunked replies, in-band
+	// secret). Role is set by the proxy.
+	Options translators.Options
+	// URL is the backend's WebSocket URL (ws:// or wss://). "{param}"
+	// placeholders are replaced by the route's matched parameters.
+	URL string
+	// Header holds extra handshake headers for the backend, such as its
+	// configured secret. Never a client's credentials.
+	Header map[string]string
+	// DialTimeout bounds the TCP connect. Default 5s.
+	DialTimeout time.Duration
+	// HandshakeTimeout bounds the WebSocket handshake and, for dialects
+	// with a handshake of their own, waiting for the backend to be ready.
+	// Default 10s.
+	HandshakeTimeout time.Duration
+	// IdleGap ends a chunked reply that has no end marker after that much
+	// silence. Default 500ms; used only with Options.Chunked.
+	IdleGap time.Duration
+	// Open, when not nil, makes an in-process upstream (the demo agent)
+	// instead of dialing URL.
+	Open func(ctx context.Context, params []Param) (Upstream, error)
+}
+
+func (c *Config) setDefaults() {
+	if c.PingInterval <= 0 {
+		c.PingInterval = 25 * time.Second
+	}
+	if c.PongTimeout <= 0 {
+		c.PongTimeout = 10 * time.Second
+	}
+	if c.DrainTimeout <= 0 {
+		c.DrainTimeout = 10 * time.Second
+	}
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = 10 * time.Second
+	}
+	if c.MaxHeaderBytes <= 0 {
+		c.MaxHeaderBytes = 8 << 10
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+func (l *Limits) setDefaults() {
+	if l.MaxMessage <= 0 {
+		l.MaxMessage = DefaultLimits.MaxMessage
+	}
+	if l.MaxTurnText <= 0 {
+		l.MaxTurnText = DefaultLimits.MaxTurnText
+	}
+	if l.MaxPending <= 0 {
+		l.MaxPending = DefaultLimits.MaxPending
+	}
+	if l.WriteTimeout <= 0 {
+		l.WriteTimeout = DefaultLimits.WriteTimeout
+	}
+}
+
+func (s *Session) setDefaults() {
+	if s.Timeout <= 0 {
+		s.Timeout = time.Hour
+	}
+	if s.MaxMessages == 0 {
+		s.MaxMessages = 100
+	}
+}
+
+func (b *Backend) setDefaults() {
+	if b.DialTimeout <= 0 {
+		b.DialTimeout = 5 * time.Second
+	}
+	if b.HandshakeTimeout <= 0 {
+		b.HandshakeTimeout = 10 * time.Second
+	}
+	if b.IdleGap <= 0 {
+		b.IdleGap = 500 * time.Millisecond
+	}
+}

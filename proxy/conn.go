@@ -1,0 +1,345 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+// conn is one WebSocket leg: the client's socket (the proxy is the server)
+// or a backend's (the proxy is the client).
+//
+// Reading is owned by exactly one goroutine at a time and is not
+// synchronized. The read buffer is a pooled 16 KiB array taken when bytes
+// arrive and given back whenever everything read has been consumed, so an
+// idle connection holds no buffer (see wait). Slices returned by the read
+// methods alias that buffer and are valid until the next read call.
+//
+// Writing is safe for concurrent use: every frame is written whole under
+// wmu with a write deadline, so pongs, pings and closes from other
+// goroutines interleave only between frames.
+type conn struct {
+	nc     net.Conn
+	client bool // the peer is a WebSocket client: frames in are masked, frames out are not
+
+	// reader state (owned by the reading goroutine)
+	rb       *[bufSize]byte
+	r, w     int
+	waiter   readWaiter    // nil when the socket cannot report readiness
+	readIdle time.Duration // a peer silent this long is dead (ping interval + pong timeout); 0 = no limit
+
+	wmu          sync.Mutex
+	writeTimeout time.Duration
+	wscratch     [ws.MaxHeaderSize + 125]byte // header, or a whole control frame
+	closeRecv    bool                         // the peer's close frame was read (reader-owned)
+	rerr         error                        // the first read error, sticky (reader-owned)
+	pinger       *time.Timer                  // guarded by wmu
+	closeSent    atomic.Bool
+	closed       atomic.Bool
+}
+
+// readWaiter blocks until a socket is readable without reading from it.
+type readWaiter interface{ waitReadable() error }
+
+func newConn(nc net.Conn, client bool, writeTimeout, readIdle time.Duration) *conn {
+	c := &conn{nc: nc, client: client, writeTimeout: writeTimeout, readIdle: readIdle}
+	c.waiter = newReadWaiter(nc)
+	return c
+}
+
+// errNeedMore is internal: the buffer does not hold what was asked for.
+var errNeedMore = errors.New("need more bytes")
+
+// fill reads more bytes from the socket into the read buffer, taking a
+// buffer from the pool when the connection holds none. It keeps unconsumed
+// bytes, moving them to the front when the buffer's tail is full.
+func (c *conn) fill() error {
+	if c.rb != nil && c.r == c.w {
+		c.release()
+	}
+	if c.readIdle > 0 && !c.closeSent.Load() {
+		if err := c.nc.SetReadDeadline(time.Now().Add(c.readIdle)); err != nil {
+			return err
+		}
+	}
+	if c.rerr != nil {
+		return c.rerr
+	}
+	if c.rb == nil {
+		if c.waiter != nil {
+			if err := c.waiter.waitReadable(); err != nil {
+				return c.readFailed(err)
+			}
+		}
+		c.rb, c.r, c.w = getBuf(), 0, 0
+	}
+	if c.w == len(c.rb) {
+		if c.r == 0 {
+			return errNeedMore // cannot happen: callers never ask for more than a buffer
+		}
+		c.w = copy(c.rb[:], c.rb[c.r:c.w])
+		c.r = 0
+	}
+	n, err := c.nc.Read(c.rb[c.w:])
+	c.w += n
+	if n > 0 {
+		return nil
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	if c.r == c.w {
+		c.release()
+	}
+	return c.readFailed(err)
+}
+
+// readFailed records a read error as final unless it is a deadline, which
+// callers may retry (an idle gap) or treat as the end (a close grace).
+func (c *conn) readFailed(err error) error {
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		c.rerr = err
+	}
+	return err
+}
+
+// release gives the read buffer back when nothing in it is unconsumed.
+func (c *conn) release() {
+	if c.rb != nil && c.r == c.w {
+		putBuf(c.rb)
+		c.rb, c.r, c.w = nil, 0, 0
+	}
+}
+
+// buffered returns the unconsumed bytes of the read buffer.
+func (c *conn) buffered() []byte {
+	if c.rb == nil {
+		return nil
+	}
+	return c.rb[c.r:c.w]
+}
+
+// readHeader reads the next frame header and checks it against RFC 6455 for
+// this side. fragmented says a fragmented message is in progress.
+func (c *conn) readHeader(fragmented bool) (ws.Header, error) {
+	for {
+		h, n, err := parseHeader(c.buffered())
+		if err != nil {
+			return h, closeProtocol
+		}
+		if n > 0 {
+			c.r += n
+			return h, checkHeader(h, c.client, fragmented)
+		}
+		if err := c.fill(); err != nil {
+			return h, err
+		}
+	}
+}
+
+func checkHeader(h ws.Header, fromClient, fragmented bool) error {
+	state := ws.StateClientSide
+	if fromClient {
+		state = ws.StateServerSide
+	}
+	if fragmented {
+		state = state.Set(ws.StateFragmented)
+	}
+	if ws.CheckHeader(h, state) != nil {
+		return closeProtocol
+	}
+	return nil
+}
+
+// readPayload returns up to n bytes of the current frame's payload, at least
+// one when n > 0, reading from the socket if the buffer is empty. The bytes
+// are still masked; they alias the read buffer until the next read call.
+func (c *conn) readPayload(n int64) ([]byte, error) {
+	if c.r == c.w {
+		if err := c.fill(); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+	}
+	avail := int64(c.w - c.r)
+	if avail > n {
+		avail = n
+	}
+	p := c.rb[c.r : c.r+int(avail)]
+	c.r += int(avail)
+	return p, nil
+}
+
+// setWriteDeadline must be called with wmu held.
+func (c *conn) setWriteDeadline() error {
+	if c.writeTimeout <= 0 {
+		return nil
+	}
+	return c.nc.SetWriteDeadline(time.Now().Add(c.writeTimeout))
+}
+
+// writeFrame writes one whole frame with payload p. On a backend leg the
+// frame is masked, and p is masked in place: callers pass only buffers they
+// own and do not read p afterwards.
+func (c *conn) writeFrame(op ws.OpCode, p []byte) error {
+	h := ws.Header{Fin: true, OpCode: op, Length: int64(len(p))}
+	if !c.client {
+		h.Masked = true
+		h.Mask = ws.NewMask()
+		ws.Cipher(p, h.Mask, 0)
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closeSent.Load() {
+		return net.ErrClosed
+	}
+	if err := c.setWriteDeadline(); err != nil {
+		return err
+	}
+	hdr := appendHeader(c.wscratch[:0], h)
+	if len(hdr)+len(p) <= len(c.wscratch) {
+		_, err := c.nc.Write(append(hdr, p...))
+		return err
+	}
+	if len(p) <= bufSize-ws.MaxHeaderSize {
+		// One write, so header and payload leave in one segment.
+		b := getBuf()
+		n := copy(b[:], hdr)
+		n += copy(b[n:], p)
+		_, err := c.nc.Write(b[:n])
+		putBuf(b)
+		return err
+	}
+	if _, err := c.nc.Write(hdr); err != nil {
+		return err
+	}
+	_, err := c.nc.Write(p)
+	return err
+}
+
+// lockWrite takes the write lock for a frame written in pieces with
+// writeLocked (a relay forwarding a frame as its payload arrives). It fails,
+// without the lock held, once a close frame was sent.
+func (c *conn) lockWrite() error {
+	c.wmu.Lock()
+	if c.closeSent.Load() {
+		c.wmu.Unlock()
+		return net.ErrClosed
+	}
+	return nil
+}
+
+// writeLocked writes p; the caller holds the write lock.
+func (c *conn) writeLocked(p []byte) error {
+	if err := c.setWriteDeadline(); err != nil {
+		return err
+	}
+	_, err := c.nc.Write(p)
+	return err
+}
+
+func (c *conn) unlockWrite() { c.wmu.Unlock() }
+
+// writeControl writes a control frame (ping, pong) with payload p of at most
+// 125 bytes; p is copied, not modified.
+func (c *conn) writeControl(op ws.OpCode, p []byte) error {
+	var tmp [125]byte
+	n := copy(tmp[:], p)
+	return c.writeFrame(op, tmp[:n])
+}
+
+// writeClose sends a close frame with code and reason once; later calls do
+// nothing. No data frame is written after it.
+func (c *conn) writeClose(code ws.StatusCode, reason string) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closeSent.Swap(true) {
+		return nil
+	}
+	var body [125]byte
+	n := 0
+	if code != 0 {
+		if len(reason) > 123 {
+			reason = reason[:123]
+		}
+		body[0], body[1] = byte(code>>8), byte(code)
+		n = 2 + copy(body[2:], reason)
+	}
+	h := ws.Header{Fin: true, OpCode: ws.OpClose, Length: int64(n)}
+	if !c.client {
+		h.Masked = true
+		h.Mask = ws.NewMask()
+		ws.Cipher(body[:n], h.Mask, 0)
+	}
+	// A short deadline: a peer that does not read must not hold the close.
+	_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	frame := append(appendHeader(c.wscratch[:0], h), body[:n]...)
+	_, err := c.nc.Write(frame)
+	return err
+}
+
+// close closes the socket (once) and gives back the read buffer if the
+// reader is done with it. It is safe to call from any goroutine; a blocked
+// reader returns with an error.
+func (c *conn) close() {
+	if c.closed.Swap(true) {
+		return
+	}
+	c.stopKeepalive()
+	c.nc.Close()
+}
+
+// closeGracefully sends a close frame and closes the socket after the peer
+// answers or grace passes. The caller must own reading.
+func (c *conn) closeGracefully(code ws.StatusCode, reason string, grace time.Duration) {
+	_ = c.writeClose(code, reason)
+	if grace > 0 && !c.closed.Load() {
+		c.readIdle = 0
+		_ = c.nc.SetReadDeadline(time.Now().Add(grace))
+		c.drainUntilClose()
+	}
+	c.close()
+	c.rb = c.freeRead()
+}
+
+// drainUntilClose reads and discards frames until the peer's close frame,
+// an error or the read deadline.
+func (c *conn) drainUntilClose() {
+	if c.closeRecv || c.rerr != nil {
+		return
+	}
+	for {
+		h, err := c.readHeader(false)
+		if err != nil {
+			return
+		}
+		for left := h.Length; left > 0; {
+			p, err := c.readPayload(left)
+			if err != nil {
+				return
+			}
+			left -= int64(len(p))
+		}
+		if h.OpCode == ws.OpClose {
+			return
+		}
+	}
+}
+
+// freeRead gives the read buffer back whatever it holds; the reader must be
+// done with the connection. It returns nil for assignment.
+func (c *conn) freeRead() *[bufSize]byte {
+	if c.rb != nil {
+		putBuf(c.rb)
+	}
+	c.r, c.w = 0, 0
+	return nil
+}

@@ -1,0 +1,61 @@
+package proxy
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/gobwas/ws"
+)
+
+func TestHeaderRoundTrip(t *testing.T) {
+	tests := []ws.Header{
+		{Fin: true, OpCode: ws.OpText, Length: 0},
+		{Fin: true, OpCode: ws.OpText, Length: 125},
+		{Fin: false, OpCode: ws.OpBinary, Length: 126},
+		{Fin: true, OpCode: ws.OpContinuation, Length: 65535, Masked: true, Mask: [4]byte{1, 2, 3, 4}},
+		{Fin: true, OpCode: ws.OpText, Length: 65536, Rsv: 4},
+		{Fin: true, OpCode: ws.OpPing, Length: 5, Masked: true, Mask: [4]byte{9, 9, 9, 9}},
+	}
+	for _, h := range tests {
+		b := appendHeader(nil, h)
+		var ref bytes.Buffer
+		if err := ws.WriteHeader(&ref, h); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(b, ref.Bytes()) {
+			t.Errorf("appendHeader(%+v) = %x, gobwas writes %x", h, b, ref.Bytes())
+		}
+		for cut := 0; cut < len(b); cut++ {
+			if _, n, err := parseHeader(b[:cut]); n != 0 || err != nil {
+				t.Fatalf("parseHeader of %d of %d bytes = %d, %v; want incomplete", cut, len(b), n, err)
+			}
+		}
+		got, n, err := parseHeader(b)
+		if err != nil || n != len(b) || got != h {
+			t.Errorf("parseHeader(%x) = %+v, %d, %v; want %+v, %d", b, got, n, err, h, len(b))
+		}
+	}
+}
+
+// FuzzParseHeader checks parseHeader against gobwas's own header reader.
+func FuzzParseHeader(f *testing.F) {
+	f.Add([]byte{0x81, 0x05})
+	f.Add([]byte{0x82, 0xfe, 0x01, 0x00, 1, 2, 3, 4})
+	f.Add([]byte{0x01, 0x7f, 0x80, 0, 0, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, n, err := parseHeader(b)
+		ref, refErr := ws.ReadHeader(bytes.NewReader(b))
+		if n == 0 && err == nil {
+			if refErr == nil {
+				t.Fatalf("parseHeader(%x) incomplete, gobwas read %+v", b, ref)
+			}
+			return
+		}
+		if (err != nil) != (refErr != nil) {
+			t.Fatalf("parseHeader(%x) err = %v, gobwas err = %v", b, err, refErr)
+		}
+		if err == nil && h != ref {
+			t.Fatalf("parseHeader(%x) = %+v, gobwas %+v", b, h, ref)
+		}
+	})
+}

@@ -1,0 +1,115 @@
+package proxy
+
+import (
+	"unicode/utf8"
+
+	"github.com/gobwas/ws"
+)
+
+// peerClosed is returned by readMessage when the peer sent a close frame.
+// Code is what it sent (1005 when it sent none).
+type peerClosed struct {
+	Code   ws.StatusCode
+	Reason string
+}
+
+func (e *peerClosed) Error() string { return "peer closed" }
+
+// readMessage reads the next whole data message, appending its unmasked
+// payload to dst, and returns the message and its opcode. Control frames in
+// between are handled here: a ping is answered with a pong, a pong is taken
+// as a sign of life, a close ends with *peerClosed. A message longer than
+// max ends with closeTooBig before its bytes are stored; invalid UTF-8 in a
+// text message ends with closeBadUTF8; a framing violation with
+// closeProtocol. The returned slice is dst grown, owned by the caller.
+func (c *conn) readMessage(dst []byte, max int64) (ws.OpCode, []byte, error) {
+	var (
+		op         ws.OpCode
+		fragmented bool
+		text       utf8Stream
+	)
+	dst = dst[:0]
+	for {
+		h, err := c.readHeader(fragmented)
+		if err != nil {
+			return 0, dst, err
+		}
+		if h.OpCode.IsControl() {
+			if err := c.handleControl(h); err != nil {
+				return 0, dst, err
+			}
+			continue
+		}
+		if !fragmented {
+			op = h.OpCode
+			text.reset()
+		}
+		if int64(len(dst))+h.Length > max {
+			return 0, dst, closeTooBig
+		}
+		start := len(dst)
+		for left := h.Length; left > 0; {
+			p, err := c.readPayload(left)
+			if err != nil {
+				return 0, dst, err
+			}
+			left -= int64(len(p))
+			dst = append(dst, p...)
+		}
+		if h.Masked {
+			ws.Cipher(dst[start:], h.Mask, 0)
+		}
+		if op == ws.OpText && !text.write(dst[start:]) {
+			return 0, dst, closeBadUTF8
+		}
+		if h.Fin {
+			if op == ws.OpText && !text.done() {
+				return 0, dst, closeBadUTF8
+			}
+			return op, dst, nil
+		}
+		fragmented = true
+	}
+}
+
+// handleControl reads the payload of control frame h and acts on it.
+func (c *conn) handleControl(h ws.Header) error {
+	var body [125]byte // CheckHeader bounded control payloads to 125
+	n := 0
+	for left := h.Length; left > 0; {
+		p, err := c.readPayload(left)
+		if err != nil {
+			return err
+		}
+		n += copy(body[n:], p)
+		left -= int64(len(p))
+	}
+	if h.Masked {
+		ws.Cipher(body[:n], h.Mask, 0)
+	}
+	switch h.OpCode {
+	case ws.OpPing:
+		if err := c.writeControl(ws.OpPong, body[:n]); err != nil && !c.closeSent.Load() {
+			return err
+		}
+		return nil
+	case ws.OpPong:
+		return nil
+	}
+	// Close: validate the body (RFC 6455 section 7.1.5, 7.4).
+	c.closeRecv = true
+	if n == 1 {
+		return closeProtocol
+	}
+	if n == 0 {
+		return &peerClosed{Code: ws.StatusNoStatusRcvd}
+	}
+	code := ws.StatusCode(uint16(body[0])<<8 | uint16(body[1]))
+	if ws.CheckCloseFrameData(code, "") != nil {
+		return closeProtocol
+	}
+	if !utf8.Valid(body[2:n]) {
+		return closeBadUTF8
+	}
+	return &peerClosed{Code: code, Reason: string(body[2:n])}
+}

@@ -1,0 +1,248 @@
+package proxy
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+// relay is a passthrough session: client and backend speak the same dialect,
+// so frames are forwarded as they are, never parsed beyond their headers.
+// Client frames keep their mask (the proxy is the backend's client, so
+// they must be masked anyway); text payloads are still checked for UTF-8.
+//
+// Two pumps run, one per direction; each owns reading its source. The first
+// to end decides the close codes for both legs (finish) and the other pump
+// then drains its source until the peer's close answer or a grace period.
+type relay struct {
+	s       *Server
+	rt      *Route
+	client  *conn
+	backend *conn
+
+	inflight    atomic.Int64 // client messages the backend has not answered
+	lastBackend atomic.Int64 // unix nanos of the last backend message
+	draining    atomic.Bool
+	finished    sync.Once
+	done        chan struct{}
+}
+
+func newRelay(s *Server, rt *Route, client, backend *conn) *relay {
+	return &relay{s: s, rt: rt, client: client, backend: backend, done: make(chan struct{})}
+}
+
+// closeGrace is how long a leg that was sent a close frame may take to
+// answer with its own before the socket is closed.
+const closeGrace = time.Second
+
+// refuse ends a relay that could not be registered (the server is
+// draining).
+func (r *relay) refuse() {
+	r.backend.closeGracefully(ws.StatusGoingAway, "", 0)
+	r.client.closeGracefully(ws.StatusGoingAway, "server shutting down", closeGrace)
+}
+
+func (r *relay) run() {
+	r.client.startKeepalive(r.s.cfg.PingInterval)
+	r.backend.startKeepalive(r.s.cfg.PingInterval)
+	errc := make(chan error, 1)
+	go func() { errc <- r.pump(r.backend, r.client, false) }()
+	cerr := r.pump(r.client, r.backend, true)
+	r.finish(cerr, true)
+	berr := <-errc
+	r.finish(berr, false)
+	r.client.close()
+	r.backend.close()
+	r.client.rb = r.client.freeRead()
+	r.backend.rb = r.backend.freeRead()
+	close(r.done)
+}
+
+// finish decides, once, how both legs close after one side ended with err.
+func (r *relay) finish(err error, fromClient bool) {
+	r.finished.Do(func() {
+		cc, bc := closeCodes(err, fromClient)
+		_ = r.client.writeClose(cc.Code, cc.Reason)
+		_ = r.backend.writeClose(bc.Code, bc.Reason)
+		// Unblock the pump still reading: give its peer a moment to answer
+		// the close, then its read fails.
+		deadline := time.Now().Add(closeGrace)
+		other := r.backend
+		if !fromClient {
+			other = r.client
+		}
+		_ = other.nc.SetReadDeadline(deadline)
+	})
+}
+
+// closeCodes maps why one side ended to the close sent to each leg.
+func closeCodes(err error, fromClient bool) (client, backend *CloseError) {
+	var (
+		pc *peerClosed
+		ce *CloseError
+	)
+	switch {
+	case errors.As(err, &pc):
+		// A clean close passes through both ways.
+		code := &CloseError{Code: passCode(pc.Code), Reason: pc.Reason}
+		return code, code
+	case errors.Is(err, errGoingAway):
+		return closeGoingAway, closeGoingAway
+	case errors.As(err, &ce) && fromClient:
+		// The client broke the protocol or a limit.
+		return ce, &CloseError{ws.StatusGoingAway, "client went away"}
+	case errors.As(err, &ce):
+		// The backend broke the protocol.
+		return closeBackendGone, ce
+	case fromClient:
+		return closePeerVanished, &CloseError{ws.StatusGoingAway, "client went away"}
+	default:
+		return closeBackendGone, closePeerVanished
+	}
+}
+
+// errGoingAway ends a session on shutdown.
+var errGoingAway = errors.New("server shutting down")
+
+func (r *relay) drain() {
+	r.draining.Store(true)
+	go r.waitIdle()
+}
+
+// waitIdle ends a draining relay once every client message was answered and
+// the backend has been quiet for a moment (its reply may come in chunks).
+func (r *relay) waitIdle() {
+	quiet := 50 * time.Millisecond
+	if r.rt.Backend.Options.Chunked {
+		quiet = r.rt.Backend.IdleGap
+	}
+	t := time.NewTicker(25 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.done:
+			return
+		case <-t.C:
+			last := time.Unix(0, r.lastBackend.Load())
+			if r.inflight.Load() <= 0 && time.Since(last) >= quiet {
+				r.forceClose()
+				return
+			}
+		}
+	}
+}
+
+func (r *relay) forceClose() {
+	r.finish(errGoingAway, true)
+	// The client pump is blocked reading the client; the close above made
+	// its read deadline near, so it returns.
+	_ = r.client.nc.SetReadDeadline(time.Now().Add(closeGrace))
+}
+
+// pump forwards frames from src to dst until an error or a close.
+func (r *relay) pump(src, dst *conn, fromClient bool) error {
+	var (
+		fragmented bool
+		isText     bool
+		msgLen     int64
+		text       utf8Stream
+		max        = r.rt.Limits.MaxMessage
+	)
+	for {
+		h, err := src.readHeader(fragmented)
+		if err != nil {
+			return err
+		}
+		start := src.r - ws.HeaderSize(h)
+		if h.OpCode.IsControl() {
+			if err := src.handleControl(h); err != nil {
+				return err
+			}
+			continue
+		}
+		if !fragmented {
+			msgLen, isText = 0, h.OpCode == ws.OpText
+			text.reset()
+		}
+		if msgLen += h.Length; msgLen > max {
+			return closeTooBig
+		}
+		if err := r.forward(src, dst, h, start, isText, &text); err != nil {
+			return err
+		}
+		fragmented = !h.Fin
+		if h.Fin {
+			if isText && !text.done() {
+				return closeBadUTF8
+			}
+			if fromClient {
+				r.inflight.Add(1)
+			} else {
+				r.inflight.Add(-1)
+				r.lastBackend.Store(time.Now().UnixNano())
+			}
+		}
+	}
+}
+
+// forward writes frame h, whose header started at offset hdrStart of src's
+// buffer, to dst as its payload arrives, under dst's write lock.
+func (r *relay) forward(src, dst *conn, h ws.Header, hdrStart int, isText bool, text *utf8Stream) error {
+	if err := dst.lockWrite(); err != nil {
+		return err
+	}
+	defer dst.unlockWrite()
+	// The fast path: the whole frame is buffered. Write header and payload
+	// from the read buffer in one call.
+	if int64(src.w-src.r) >= h.Length {
+		payload := src.rb[src.r : src.r+int(h.Length)]
+		if isText && !checkText(text, payload, h) {
+			return closeBadUTF8
+		}
+		frame := src.rb[hdrStart : src.r+int(h.Length)]
+		src.r += int(h.Length)
+		return dst.writeLocked(frame)
+	}
+	var hdr [ws.MaxHeaderSize]byte
+	if err := dst.writeLocked(appendHeader(hdr[:0], h)); err != nil {
+		return err
+	}
+	for off, left := 0, h.Length; left > 0; {
+		p, err := src.readPayload(left)
+		if err != nil {
+			return err
+		}
+		if isText {
+			if h.Masked {
+				ws.Cipher(p, h.Mask, off)
+			}
+			ok := text.write(p)
+			if h.Masked {
+				ws.Cipher(p, h.Mask, off)
+			}
+			if !ok {
+				return closeBadUTF8
+			}
+		}
+		if err := dst.writeLocked(p); err != nil {
+			return err
+		}
+		off += len(p)
+		left -= int64(len(p))
+	}
+	return nil
+}
+
+// checkText validates a whole masked-or-not payload, restoring the mask.
+func checkText(text *utf8Stream, p []byte, h ws.Header) bool {
+	if !h.Masked {
+		return text.write(p)
+	}
+	ws.Cipher(p, h.Mask, 0)
+	ok := text.write(p)
+	ws.Cipher(p, h.Mask, 0)
+	return ok
+}

@@ -1,0 +1,400 @@
+package proxy
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/agentbridge/agentbridge/internal/jsonx"
+	"github.com/agentbridge/agentbridge/translators"
+)
+
+// Server is the proxy: one fasthttp listener for health endpoints and
+// WebSocket upgrades, and the registry of live sessions.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	router *router
+	http   *fasthttp.Server
+
+	draining atomic.Bool
+	mu       sync.Mutex
+	sessions map[sessionCloser]struct{}
+	wg       sync.WaitGroup // live sessions
+}
+
+// sessionCloser is what the registry needs of a live session.
+type sessionCloser interface {
+	// drain asks the session to end with 1001 once its in-flight replies
+	// are done.
+	drain()
+	// forceClose ends the session now with 1001.
+	forceClose()
+}
+
+// New checks cfg, fills in defaults and returns a Server. cfg and the routes
+// it points to must not be changed afterwards.
+func New(cfg Config) (*Server, error) {
+	cfg.setDefaults()
+	if len(cfg.Routes) == 0 {
+		return nil, errors.New("proxy: no routes")
+	}
+	for _, rt := range cfg.Routes {
+		if rt.Client.New == nil {
+			return nil, fmt.Errorf("proxy: route %q: no client dialect", rt.Name)
+		}
+		b := rt.Backend
+		if b == nil || b.Dialect.New == nil && b.Open == nil {
+			return nil, fmt.Errorf("proxy: route %q: no backend", rt.Name)
+		}
+		if b.Open == nil && b.URL == "" {
+			return nil, fmt.Errorf("proxy: route %q: backend %q has no URL", rt.Name, b.Name)
+		}
+		rt.Limits.setDefaults()
+		rt.Session.setDefaults()
+		b.setDefaults()
+	}
+	s := &Server{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		router:   newRouter(cfg.Routes),
+		sessions: make(map[sessionCloser]struct{}),
+	}
+	s.http = &fasthttp.Server{
+		Handler:                       s.handle,
+		Name:                          "agentbridge",
+		ReadTimeout:                   cfg.HandshakeTimeout,
+		WriteTimeout:                  cfg.HandshakeTimeout,
+		IdleTimeout:                   cfg.HandshakeTimeout,
+		ReadBufferSize:                cfg.MaxHeaderBytes,
+		MaxRequestBodySize:            1 << 20,
+		KeepHijackedConns:             true,
+		NoDefaultDate:                 true,
+		NoDefaultContentType:          true,
+		DisableHeaderNamesNormalizing: false,
+		CloseOnShutdown:               true,
+		Logger:                        fasthttpLogger{s: cfg.Logger},
+	}
+	return s, nil
+}
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	err := s.http.Serve(ln)
+	if s.draining.Load() {
+		return nil
+	}
+	return err
+}
+
+// ListenAndServe listens on addr and serves until Shutdown.
+func (s *Server) ListenAndServe(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ln)
+}
+
+// Shutdown stops accepting connections, makes /readyz answer 503, lets
+// every live session finish its in-flight replies, and closes what is left
+// with 1001 when DrainTimeout (or ctx) runs out. It returns when every
+// session has ended.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.draining.Store(true)
+	herr := s.http.ShutdownWithContext(ctx)
+	s.mu.Lock()
+	for sc := range s.sessions {
+		sc.drain()
+	}
+	s.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	timer := time.NewTimer(s.cfg.DrainTimeout)
+	defer timer.Stop()
+	select {
+	case <-done:
+		return herr
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	for sc := range s.sessions {
+		sc.forceClose()
+	}
+	s.mu.Unlock()
+	<-done
+	return herr
+}
+
+// Draining reports whether Shutdown has begun.
+func (s *Server) Draining() bool { return s.draining.Load() }
+
+// Sessions returns the number of live sessions.
+func (s *Server) Sessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions)
+}
+
+func (s *Server) register(sc sessionCloser) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.draining.Load() {
+		return false
+	}
+	s.sessions[sc] = struct{}{}
+	s.wg.Add(1)
+	return true
+}
+
+func (s *Server) unregister(sc sessionCloser) {
+	s.mu.Lock()
+	delete(s.sessions, sc)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+func (s *Server) readIdle() time.Duration { return s.cfg.PingInterval + s.cfg.PongTimeout }
+
+// handle serves every HTTP request: health endpoints, then routes.
+func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	path := ctx.Path()
+	switch string(path) {
+	case "/healthz":
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(`{"status":"ok"}`)
+		return
+	case "/readyz":
+		ctx.SetContentType("application/json")
+		if s.draining.Load() {
+			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+			ctx.SetBodyString(`{"status":"draining"}`)
+			return
+		}
+		ctx.SetBodyString(`{"status":"ready"}`)
+		return
+	}
+	rt, params := s.router.match(path, nil)
+	if rt == nil {
+		httpError(ctx, fasthttp.StatusNotFound, "not_found", "no route for this path")
+		return
+	}
+	s.upgrade(ctx, rt, params)
+}
+
+// httpError answers a request that will not be upgraded with a JSON body.
+func httpError(ctx *fasthttp.RequestCtx, status int, code, msg string) {
+	ctx.Response.Reset()
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	b := append([]byte(`{"error":"`), code...)
+	b = append(b, `","message":`...)
+	b = jsonx.AppendStr(b, msg)
+	ctx.SetBody(append(b, '}'))
+}
+
+// checkHandshake validates an RFC 6455 opening handshake (section 4.2.1) and
+// returns the Sec-WebSocket-Accept value.
+func checkHandshake(ctx *fasthttp.RequestCtx) (accept string, status int, msg string) {
+	h := &ctx.Request.Header
+	if !headerHasToken(h.Peek("Upgrade"), "websocket") || !headerHasToken(h.Peek("Connection"), "upgrade") {
+		return "", fasthttp.StatusUpgradeRequired, "this path is a WebSocket endpoint: send an Upgrade: websocket request"
+	}
+	if !ctx.IsGet() {
+		return "", fasthttp.StatusMethodNotAllowed, "a WebSocket handshake must be a GET request"
+	}
+	if string(h.Peek("Sec-WebSocket-Version")) != "13" {
+		ctx.Response.Header.Set("Sec-WebSocket-Version", "13")
+		return "", fasthttp.StatusUpgradeRequired, "unsupported Sec-WebSocket-Version: use 13"
+	}
+	key := h.Peek("Sec-WebSocket-Key")
+	if n, err := base64.StdEncoding.Decode(make([]byte, 18), key); err != nil || n != 16 {
+		return "", fasthttp.StatusBadRequest, "invalid Sec-WebSocket-Key"
+	}
+	return acceptKey(key), 0, ""
+}
+
+// acceptKey computes Sec-WebSocket-Accept (RFC 6455 section 4.2.2).
+func acceptKey(key []byte) string {
+	sum := sha1.Sum(append(append(make([]byte, 0, 60), key...), "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"...))
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// headerHasToken reports whether a comma-separated header value holds token,
+// case-insensitively.
+func headerHasToken(v []byte, token string) bool {
+	for _, part := range strings.Split(string(v), ",") {
+		if strings.EqualFold(strings.TrimSpace(part), token) {
+			return true
+		}
+	}
+	return false
+}
+
+func originAllowed(origins []string, origin []byte) bool {
+	if len(origins) == 0 {
+		return true
+	}
+	for _, o := range origins {
+		if o == "*" || strings.EqualFold(o, string(origin)) {
+			return true
+		}
+	}
+	return false
+}
+
+// upgrade runs the handshake for route rt: checks, backend dial, 101, then
+// hands the connection to a session.
+func (s *Server) upgrade(ctx *fasthttp.RequestCtx, rt *Route, params []Param) {
+	accept, status, msg := checkHandshake(ctx)
+	if status != 0 {
+		httpError(ctx, status, "bad_handshake", msg)
+		return
+	}
+	if !originAllowed(rt.Origins, ctx.Request.Header.Peek("Origin")) {
+		httpError(ctx, fasthttp.StatusForbidden, "forbidden_origin", "origin not allowed")
+		return
+	}
+	if s.draining.Load() {
+		httpError(ctx, fasthttp.StatusServiceUnavailable, "draining", "server is shutting down")
+		return
+	}
+
+	// The backend is dialed before the client's 101, so an unreachable
+	// backend is an HTTP error the client can read.
+	up, relay, err := s.openUpstream(rt, params)
+	if err != nil {
+		status, code := fasthttp.StatusBadGateway, "backend_unavailable"
+		var de *dialError
+		if errors.As(err, &de) && de.status == fasthttp.StatusGatewayTimeout {
+			status, code = de.status, "backend_timeout"
+		}
+		s.log.Warn("backend unavailable", "route", rt.Name, "backend", rt.Backend.Name, "err", err)
+		httpError(ctx, status, code, "the backend for this route is unavailable")
+		return
+	}
+
+	ctx.SetStatusCode(fasthttp.StatusSwitchingProtocols)
+	ctx.Response.Header.Set("Upgrade", "websocket")
+	ctx.Response.Header.Set("Connection", "Upgrade")
+	ctx.Response.Header.Set("Sec-WebSocket-Accept", accept)
+	remote := ctx.RemoteAddr().String()
+	ctx.Hijack(func(hc net.Conn) {
+		nc, leftover := unwrapHijacked(hc)
+		c := newConn(nc, true, rt.Limits.WriteTimeout, s.readIdle())
+		if len(leftover) > 0 {
+			c.rb = getBuf()
+			c.w = copy(c.rb[:], leftover)
+		}
+		// Run the session on a goroutine of its own, so fasthttp's hijack
+		// goroutine and the request buffers it holds are released now.
+		go s.serve(c, rt, up, relay, remote)
+	})
+}
+
+// openUpstream makes the backend leg for a new session: a dialed socket
+// (relayed as is when both sides speak the same dialect) or an in-process
+// upstream.
+func (s *Server) openUpstream(rt *Route, params []Param) (Upstream, *conn, error) {
+	b := rt.Backend
+	if b.Open != nil {
+		up, err := b.Open(context.Background(), params)
+		return up, nil, err
+	}
+	c, codec, err := s.dial(context.Background(), rt, params)
+	if err != nil {
+		return nil, nil, err
+	}
+	if passthrough(rt) {
+		return nil, c, nil
+	}
+	return &socketUpstream{
+		c:     c,
+		codec: codec,
+		op:    opcode(b.Dialect),
+		max:   rt.Limits.MaxMessage,
+		gap:   idleGap(b),
+	}, nil, nil
+}
+
+// passthrough reports whether a route relays frames without translating:
+// both sides speak the same dialect.
+func passthrough(rt *Route) bool {
+	return rt.Client.Name == rt.Backend.Dialect.Name && rt.Client.Name != "" && rt.Backend.Open == nil
+}
+
+func idleGap(b *Backend) time.Duration {
+	if b.Options.Chunked && b.Options.EndMarker == "" {
+		return b.IdleGap
+	}
+	return 0
+}
+
+// serve runs one session to its end.
+func (s *Server) serve(c *conn, rt *Route, up Upstream, relay *conn, remote string) {
+	if relay != nil {
+		r := newRelay(s, rt, c, relay)
+		if !s.register(r) {
+			r.refuse()
+			return
+		}
+		defer s.unregister(r)
+		r.run()
+		return
+	}
+	ss := newSession(s, rt, c, up)
+	if !s.register(ss) {
+		ss.refuse()
+		return
+	}
+	defer s.unregister(ss)
+	ss.run()
+	_ = remote
+}
+
+// unwrapHijacked returns the socket under a fasthttp hijacked connection and
+// any bytes fasthttp had read past the request, so the session reads the
+// socket directly and fasthttp's request buffer is not kept for its life.
+func unwrapHijacked(hc net.Conn) (net.Conn, []byte) {
+	u, ok := hc.(interface{ UnsafeConn() net.Conn })
+	if !ok {
+		return hc, nil
+	}
+	nc := u.UnsafeConn()
+	// Clients wait for the 101 before they send frames, so fasthttp's
+	// buffer is almost always empty. Read it with an expired deadline:
+	// buffered bytes come back at once, an empty buffer times out.
+	var leftover []byte
+	if err := nc.SetReadDeadline(time.Unix(1, 0)); err == nil {
+		var tmp [512]byte
+		for {
+			n, err := hc.Read(tmp[:])
+			leftover = append(leftover, tmp[:n]...)
+			if err != nil || n == 0 {
+				break
+			}
+		}
+		_ = nc.SetReadDeadline(time.Time{})
+	}
+	return nc, leftover
+}
+
+type fasthttpLogger struct{ s *slog.Logger }
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	l.s.Debug("http: " + fmt.Sprintf(format, args...))
+}
+
+var _ = translators.Client

@@ -1,0 +1,274 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/agentbridge/agentbridge/translators"
+)
+
+// session is a translating session: the client's socket with its codec on
+// one side, an Upstream on the other, canonical events in between.
+//
+// Two pumps run. The client pump (run's own goroutine) reads the client,
+// decodes, answers what the codec asks it to answer and sends the rest to
+// the upstream. The backend pump reads the upstream, normalizes through the
+// Turn and encodes for the client. Both may write to the client: encode and
+// write happen together under cmu, which also guards the client codec's
+// Encode side. The first pump to end decides the close codes (finish); run
+// returns when both are done.
+type session struct {
+	s      *Server
+	rt     *Route
+	client *conn
+	up     Upstream
+	ccodec translators.Codec
+	cop    ws.OpCode
+
+	cmu  sync.Mutex // guards ccodec.Encode, cout and encoded writes to the client
+	cout []byte
+
+	pending *translators.IDQueue
+	turn    translators.Turn // backend pump only
+
+	busy     atomic.Bool // a reply is in progress
+	draining atomic.Bool
+	finished sync.Once
+	idle     *time.Timer
+}
+
+func newSession(s *Server, rt *Route, client *conn, up Upstream) *session {
+	opts := rt.ClientOptions
+	opts.Role = translators.Client
+	ss := &session{
+		s:       s,
+		rt:      rt,
+		client:  client,
+		up:      up,
+		ccodec:  rt.Client.New(opts),
+		cop:     opcode(rt.Client),
+		pending: translators.NewIDQueue(rt.Limits.MaxPending),
+	}
+	ss.turn = translators.Turn{MaxText: rt.Limits.MaxTurnText, Pending: ss.pending}
+	return ss
+}
+
+func (ss *session) refuse() {
+	ss.up.Close(int(ws.StatusGoingAway), "")
+	ss.client.closeGracefully(ws.StatusGoingAway, "server shutting down", closeGrace)
+}
+
+func (ss *session) run() {
+	ss.client.startKeepalive(ss.s.cfg.PingInterval)
+	ss.idle = time.AfterFunc(ss.rt.Session.Timeout, ss.expire)
+	errc := make(chan error, 1)
+	go func() { errc <- ss.backendPump() }()
+	cerr := ss.clientPump()
+	ss.finish(cerr, true)
+	berr := <-errc
+	ss.finish(berr, false)
+	ss.idle.Stop()
+	// Give the client a moment to answer our close, then let go.
+	if !ss.client.closed.Load() {
+		ss.client.drainUntilClose()
+	}
+	ss.client.close()
+	ss.client.rb = ss.client.freeRead()
+	if su, ok := ss.up.(*socketUpstream); ok {
+		su.release()
+	}
+}
+
+// errBackendWrite wraps a failure to send to the backend.
+type errBackendWrite struct{ error }
+
+func (ss *session) clientPump() error {
+	var (
+		msg      []byte
+		evs      []translators.Event
+		messages int
+	)
+	for {
+		op, m, err := ss.client.readMessage(msg, ss.rt.Limits.MaxMessage)
+		msg = m
+		if err != nil {
+			return err
+		}
+		if op == ws.OpBinary && !ss.rt.Client.Binary && !validUTF8(msg) {
+			return closeUnsupported
+		}
+		evs, err = ss.ccodec.Decode(evs[:0], msg)
+		if err != nil {
+			var me *translators.MalformedError
+			reason := "malformed message"
+			if errors.As(err, &me) {
+				reason = me.Reason
+			}
+			if err := ss.sendError("bad_request", reason); err != nil {
+				return err
+			}
+		}
+		for i := range evs {
+			ev := &evs[i]
+			switch ev.Kind {
+			case translators.KindReply:
+				if err := ss.writeClient(ev.Raw); err != nil {
+					return err
+				}
+			case translators.KindUserMessage:
+				if ss.draining.Load() {
+					if err := ss.sendError("shutting_down", "the server is shutting down; message not delivered"); err != nil {
+						return err
+					}
+					continue
+				}
+				messages++
+				if max := ss.rt.Session.MaxMessages; max > 0 && messages > max {
+					_ = ss.sendError("message_limit", "this session reached its message limit")
+					return closeTooManyMsgs
+				}
+				if !ss.pending.Push(ev.ID) {
+					if err := ss.sendError("too_many_pending", "too many messages waiting for a reply; message not delivered"); err != nil {
+						return err
+					}
+					continue
+				}
+				ss.idle.Reset(ss.rt.Session.Timeout)
+				if err := ss.up.Send(ev); err != nil {
+					return errBackendWrite{err}
+				}
+			case translators.KindCancel:
+				if err := ss.up.Send(ev); err != nil {
+					return errBackendWrite{err}
+				}
+			}
+		}
+	}
+}
+
+func (ss *session) backendPump() error {
+	var evs, norm []translators.Event
+	for {
+		var err error
+		evs, err = ss.up.Receive(evs[:0])
+		if err != nil {
+			return err
+		}
+		for i := range evs {
+			norm, err = ss.turn.Apply(norm[:0], &evs[i])
+			for j := range norm {
+				ev := &norm[j]
+				switch ev.Kind {
+				case translators.KindTurnStart:
+					ss.busy.Store(true)
+				case translators.KindTurnEnd, translators.KindError, translators.KindCancel:
+					ss.busy.Store(false)
+				case translators.KindReady, translators.KindReply, translators.KindOpen:
+					continue
+				}
+				if werr := ss.emit(ev); werr != nil {
+					return errClientWrite{werr}
+				}
+			}
+			if err != nil {
+				ss.busy.Store(false)
+				if werr := ss.sendError("reply_too_large", "the reply exceeded the proxy's size limit and was cut"); werr != nil {
+					return errClientWrite{werr}
+				}
+			}
+		}
+		if ss.draining.Load() && ss.idleNow() {
+			return errGoingAway
+		}
+	}
+}
+
+// errClientWrite wraps a failure to write to the client from the backend
+// pump: the client is gone or not reading.
+type errClientWrite struct{ error }
+
+func (ss *session) idleNow() bool { return !ss.busy.Load() && ss.pending.Len() == 0 }
+
+// emit encodes ev for the client and writes it.
+func (ss *session) emit(ev *translators.Event) error {
+	ss.cmu.Lock()
+	defer ss.cmu.Unlock()
+	out, err := ss.ccodec.Encode(ss.cout[:0], ev)
+	ss.cout = out
+	if err != nil || len(out) == 0 {
+		return nil // the dialect cannot carry ev: nothing to send
+	}
+	return ss.client.writeFrame(ss.cop, out)
+}
+
+// sendError sends the client dialect's error message.
+func (ss *session) sendError(code, msg string) error {
+	ev := translators.Event{Kind: translators.KindError, Code: []byte(code), Text: []byte(msg)}
+	return ss.emit(&ev)
+}
+
+func (ss *session) writeClient(raw []byte) error {
+	ss.cmu.Lock()
+	defer ss.cmu.Unlock()
+	return ss.client.writeFrame(ss.cop, raw)
+}
+
+// finish decides, once, how both legs close after one side ended with err,
+// and unblocks the pump still running.
+func (ss *session) finish(err error, fromClient bool) {
+	ss.finished.Do(func() {
+		client, backend := ss.closeCodes(err, fromClient)
+		if client.Code == 1014 {
+			_ = ss.sendError("backend_unavailable", "the connection to the agent was lost")
+		}
+		if client != closePeerVanished {
+			_ = ss.client.writeClose(client.Code, client.Reason)
+		}
+		ss.up.Close(int(backend.Code), backend.Reason)
+		_ = ss.client.nc.SetReadDeadline(time.Now().Add(closeGrace))
+	})
+}
+
+func (ss *session) closeCodes(err error, fromClient bool) (client, backend *CloseError) {
+	var (
+		bc *BackendClosed
+		bw errBackendWrite
+		cw errClientWrite
+	)
+	switch {
+	case errors.As(err, &bc):
+		code := &CloseError{Code: passCode(ws.StatusCode(bc.Code)), Reason: bc.Reason}
+		if code.Code == ws.StatusNormalClosure && ss.busy.Load() {
+			// The backend hung up in the middle of a reply.
+			return closeBackendGone, code
+		}
+		return code, code
+	case errors.As(err, &bw):
+		return closeBackendGone, closePeerVanished
+	case errors.As(err, &cw):
+		return closePeerVanished, &CloseError{ws.StatusGoingAway, "client went away"}
+	case errors.Is(err, io.EOF) && !fromClient:
+		return closeBackendGone, closePeerVanished
+	}
+	return closeCodes(err, fromClient)
+}
+
+// expire ends a session with no user message for Session.Timeout.
+func (ss *session) expire() {
+	_ = ss.sendError("session_timeout", "the session timed out after inactivity")
+	ss.finish(closeIdle, true)
+}
+
+func (ss *session) drain() {
+	ss.draining.Store(true)
+	if ss.idleNow() {
+		ss.finish(errGoingAway, true)
+	}
+}
+
+func (ss *session) forceClose() { ss.finish(errGoingAway, true) }

@@ -1,0 +1,148 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"os"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/agentbridge/agentbridge/translators"
+)
+
+// Upstream is the backend leg of a translating session: a WebSocket with
+// its codec, or an in-process agent such as the demo.
+//
+// A session calls Send only from the goroutine that reads the client, and
+// Receive only from one other goroutine; Close may come from any goroutine,
+// more than once.
+type Upstream interface {
+	// Send delivers one client event (KindUserMessage or KindCancel) to the
+	// backend. It does not keep ev or the slices it holds.
+	Send(ev *translators.Event) error
+	// Receive blocks until the backend has something to say and appends
+	// the events to dst. They are valid until the next Receive. After
+	// Close, or when the backend ends the leg, it returns an error: a
+	// *BackendClosed for a clean close, io.EOF after Close, anything else
+	// for a leg that broke.
+	Receive(dst []translators.Event) ([]translators.Event, error)
+	// Close ends the leg. code is the WebSocket close code a socket leg
+	// sends (1000 when the client left normally).
+	Close(code int, reason string)
+}
+
+// BackendClosed is returned by Upstream.Receive when the backend closed the
+// leg cleanly with Code.
+type BackendClosed struct {
+	Code   int
+	Reason string
+}
+
+func (e *BackendClosed) Error() string { return "backend closed the connection" }
+
+// socketUpstream is an Upstream over a WebSocket to the backend.
+type socketUpstream struct {
+	c       *conn
+	codec   translators.Codec
+	op      ws.OpCode
+	max     int64
+	out     []byte // Send's encode buffer (client pump only)
+	msg     []byte // Receive's message buffer (backend pump only)
+	gap     time.Duration
+	inReply bool // a chunked reply without end marker is in progress
+}
+
+var _ Upstream = (*socketUpstream)(nil)
+
+func (u *socketUpstream) Send(ev *translators.Event) error {
+	var err error
+	u.out, err = u.codec.Encode(u.out[:0], ev)
+	if err != nil || len(u.out) == 0 {
+		return err
+	}
+	return u.c.writeFrame(u.op, u.out)
+}
+
+func (u *socketUpstream) Receive(dst []translators.Event) ([]translators.Event, error) {
+	for {
+		if u.inReply && u.gap > 0 && len(u.c.buffered()) == 0 {
+			timedOut, err := u.c.fillWithin(u.gap)
+			if err != nil {
+				return dst, u.readError(err)
+			}
+			if timedOut {
+				u.inReply = false
+				return append(dst, translators.Event{Kind: translators.KindTurnEnd, Usage: translators.UnknownUsage}), nil
+			}
+		}
+		op, msg, err := u.c.readMessage(u.msg, u.max)
+		u.msg = msg
+		if err != nil {
+			return dst, u.readError(err)
+		}
+		if op == ws.OpBinary && u.op == ws.OpText {
+			// A text dialect's backend sent binary: take it as text if it
+			// is valid UTF-8, as plain agents sending Uint8Arrays do.
+			if !validUTF8(msg) {
+				return dst, errBadBackendMessage
+			}
+		}
+		n := len(dst)
+		dst, err = u.codec.Decode(dst, msg)
+		if err != nil {
+			return dst, errBadBackendMessage
+		}
+		if u.gap > 0 {
+			for _, ev := range dst[n:] {
+				switch ev.Kind {
+				case translators.KindTextDelta:
+					u.inReply = true
+				case translators.KindTurnEnd:
+					u.inReply = false
+				}
+			}
+		}
+		if len(dst) > n {
+			return dst, nil
+		}
+	}
+}
+
+// errBadBackendMessage: the backend sent something its dialect forbids.
+var errBadBackendMessage = errors.New("backend sent a malformed message")
+
+func (u *socketUpstream) readError(err error) error {
+	var pc *peerClosed
+	if errors.As(err, &pc) {
+		_ = u.c.writeClose(pc.Code, "")
+		return &BackendClosed{Code: int(pc.Code), Reason: pc.Reason}
+	}
+	if u.c.closed.Load() || u.c.closeSent.Load() {
+		return io.EOF
+	}
+	return err
+}
+
+func (u *socketUpstream) Close(code int, reason string) {
+	_ = u.c.writeClose(ws.StatusCode(code), reason)
+	// The backend pump may be blocked reading: close the socket so it
+	// returns. The backend has the close frame already.
+	u.c.close()
+}
+
+// release gives back buffers; called once the backend pump has returned.
+func (u *socketUpstream) release() { u.c.rb = u.c.freeRead() }
+
+// fillWithin waits up to d for more bytes. It reports timedOut, with no
+// bytes consumed, when none came.
+func (c *conn) fillWithin(d time.Duration) (timedOut bool, err error) {
+	idle := c.readIdle
+	c.readIdle = d
+	err = c.fill()
+	c.readIdle = idle
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return true, nil
+	}
+	return false, err
+}
