@@ -11,21 +11,27 @@ import (
 // ("routes[1].backend"), so that messages about missing keys and about
 // whole sections can still name a line.
 type index struct {
-	paths []string
-	keys  map[string]*yaml.Node
-	vals  map[string]*yaml.Node
+	paths  []string
+	keys   map[string]*yaml.Node
+	vals   map[string]*yaml.Node
+	byLine map[int][]string // paths whose key or value starts on a line
 }
 
 func (x *index) build(root *yaml.Node) {
 	x.keys = map[string]*yaml.Node{}
 	x.vals = map[string]*yaml.Node{}
+	x.byLine = map[int][]string{}
 	x.walk("", nil, root)
 }
 
 func (x *index) walk(path string, key, n *yaml.Node) {
 	x.paths = append(x.paths, path)
+	x.byLine[n.Line] = append(x.byLine[n.Line], path)
 	if key != nil {
 		x.keys[path] = key
+		if key.Line != n.Line {
+			x.byLine[key.Line] = append(x.byLine[key.Line], path)
+		}
 	}
 	x.vals[path] = n
 	switch n.Kind {
@@ -75,7 +81,7 @@ func parent(path string) string {
 
 // findKey finds the key named name on line.
 func (x *index) findKey(line int, name string) (path string, col int) {
-	for _, p := range x.paths {
+	for _, p := range x.byLine[line] {
 		if k := x.keys[p]; k != nil && k.Line == line && k.Value == name {
 			path, col = p, k.Column
 		}
@@ -85,7 +91,7 @@ func (x *index) findKey(line int, name string) (path string, col int) {
 
 // findValue finds the first value on line with the given tag.
 func (x *index) findValue(line int, tag string) (string, *yaml.Node) {
-	for _, p := range x.paths {
+	for _, p := range x.byLine[line] {
 		if n := x.vals[p]; n != nil && n.Line == line && n.ShortTag() == tag {
 			return p, n
 		}

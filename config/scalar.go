@@ -53,8 +53,17 @@ func (l *loader) str(n *yaml.Node, path string) (string, bool) {
 	return s, len(errs) == 0
 }
 
-// list returns the expanded items of a list of scalars.
-func (l *loader) list(n *yaml.Node, path string) ([]string, bool) {
+// item is one expanded entry of a list.
+type item struct {
+	node *yaml.Node
+	path string
+	val  string
+	ok   bool // expanded without problems
+}
+
+// items returns the entries of a list of scalars; ok is false when the
+// value is absent or not a list.
+func (l *loader) items(n *yaml.Node, path string) ([]item, bool) {
 	v := resolve(n)
 	if absent(v) {
 		return nil, false
@@ -63,18 +72,30 @@ func (l *loader) list(n *yaml.Node, path string) ([]string, bool) {
 		l.problem(n, path, "expected a list, like [a, b], found %s", shape(v))
 		return nil, false
 	}
-	out := make([]string, 0, len(v.Content))
-	ok := true
-	for i, item := range v.Content {
-		p := fmt.Sprintf("%s[%d]", path, i)
-		if absent(resolve(item)) {
-			l.problem(item, p, "empty list item")
-			ok = false
-			continue
+	out := make([]item, len(v.Content))
+	for i, c := range v.Content {
+		it := item{node: c, path: fmt.Sprintf("%s[%d]", path, i)}
+		if absent(resolve(c)) {
+			l.problem(c, it.path, "empty list item")
+		} else {
+			it.val, it.ok = l.str(c, it.path)
 		}
-		s, good := l.str(item, p)
-		ok = ok && good
-		out = append(out, s)
+		out[i] = it
+	}
+	return out, true
+}
+
+// list returns the values of a list of scalars; ok is false when the value
+// is absent or any entry is unusable.
+func (l *loader) list(n *yaml.Node, path string) ([]string, bool) {
+	its, ok := l.items(n, path)
+	if !ok {
+		return nil, false
+	}
+	out := make([]string, len(its))
+	for i, it := range its {
+		out[i] = it.val
+		ok = ok && it.ok
 	}
 	return out, ok
 }

@@ -122,7 +122,7 @@ func (l *loader) hostPort(n *yaml.Node, path, s string) bool {
 func (l *loader) checkURL(n *yaml.Node, path, s string, schemes ...string) bool {
 	u, err := url.Parse(s)
 	if err != nil || !slices.Contains(schemes, u.Scheme) || u.Host == "" {
-		l.problem(n, path, "invalid URL %q: expected %s://host[:port]/path", s, strings.Join(schemes, " or "))
+		l.problem(n, path, "invalid URL %q: expected a URL starting with %s:// or %s:// and naming a host, like %s://127.0.0.1:9000/path", s, schemes[0], schemes[1], schemes[0])
 		return false
 	}
 	return true
@@ -153,9 +153,10 @@ func (l *loader) onlyKeys(v any, path, what, kind string, uses map[string][]stri
 	}
 }
 
-func defined[V any](m map[string]V) string {
+// defined lists the names in m for messages about unknown names.
+func defined[V any](what string, m map[string]V) string {
 	if len(m) == 0 {
-		return "none are defined"
+		return "no " + what + " are defined"
 	}
 	return "defined: " + strings.Join(sortedKeys(m), ", ")
 }

@@ -80,64 +80,67 @@ func (l *loader) secretProvider(r *rawProvider, path string, p *AuthProvider) {
 		l.at(path+".secrets", `required: list the accepted secrets, like ["${TEAM_SECRET}"]`)
 		return
 	}
-	secrets, ok := l.list(&r.Secrets, path+".secrets")
+	its, ok := l.items(&r.Secrets, path+".secrets")
 	if !ok {
 		return
 	}
-	if len(secrets) == 0 {
+	if len(its) == 0 {
 		l.problem(&r.Secrets, path+".secrets", `empty list: give at least one secret, like ["${TEAM_SECRET}"]`)
 	}
-	items := resolve(&r.Secrets).Content
-	for i, s := range secrets {
-		l.nonEmpty(items[i], fmt.Sprintf("%s.secrets[%d]", path, i), "secret", s)
+	for _, it := range its {
+		if it.ok && l.nonEmpty(it.node, it.path, "secret", it.val) {
+			p.Secrets = append(p.Secrets, it.val)
+		}
 	}
-	p.Secrets = secrets
 }
 
 func (l *loader) jwtProvider(r *rawProvider, path string, p *AuthProvider) {
 	var hs, asym []string
 	if absent(&r.Algorithms) {
 		l.at(path+".algorithms", "required: list the accepted signing algorithms, like [RS256]")
-	} else if algs, ok := l.list(&r.Algorithms, path+".algorithms"); ok {
-		if len(algs) == 0 {
+	} else if its, ok := l.items(&r.Algorithms, path+".algorithms"); ok {
+		if len(its) == 0 {
 			l.problem(&r.Algorithms, path+".algorithms", "empty list: name the accepted signing algorithms, like [RS256]")
 		}
-		items := resolve(&r.Algorithms).Content
-		for i, a := range algs {
-			ip := fmt.Sprintf("%s.algorithms[%d]", path, i)
+		for _, it := range its {
+			a := it.val
 			switch {
+			case !it.ok:
+				continue
 			case strings.EqualFold(a, "none"):
-				l.problem(items[i], ip, `algorithm "none" is refused: it accepts unsigned tokens`)
-			case slices.Contains(jwtAlgorithms, a):
-				if strings.HasPrefix(a, "HS") {
-					hs = append(hs, a)
-				} else {
-					asym = append(asym, a)
-				}
-			default:
-				hint := ""
+				l.problem(it.node, it.path, `algorithm "none" is refused: it accepts unsigned tokens`)
+				continue
+			case !slices.Contains(jwtAlgorithms, a):
 				for _, k := range jwtAlgorithms {
 					if strings.EqualFold(k, a) {
-						hint = fmt.Sprintf(" (did you mean %s?)", k)
+						l.problem(it.node, it.path, "unknown algorithm %q: did you mean %s?", a, k)
+						a = ""
 					}
 				}
-				l.problem(items[i], ip, "unknown algorithm %q%s (choose from: %s)", a, hint, strings.Join(jwtAlgorithms, ", "))
+				if a != "" {
+					l.problem(it.node, it.path, "unknown algorithm %q (choose from: %s)", a, strings.Join(jwtAlgorithms, ", "))
+				}
+				continue
+			case strings.HasPrefix(a, "HS"):
+				hs = append(hs, a)
+			default:
+				asym = append(asym, a)
 			}
+			p.Algorithms = append(p.Algorithms, a)
 		}
-		p.Algorithms = algs
 	}
 	if s, ok := l.str(&r.Secret, path+".secret"); ok && l.nonEmpty(&r.Secret, path+".secret", "secret", s) {
 		p.Secret = s
 		if len(hs) == 0 && len(asym) > 0 {
-			l.at(path+".secret", "a secret is only used by HS256/HS384/HS512, and algorithms lists none: a shared secret next to %s invites key-confusion attacks; remove secret or list an HS algorithm", strings.Join(asym, ", "))
+			l.at(path+".secret", "secret is set, but algorithms lists no HS256/HS384/HS512: a shared secret next to %s invites key-confusion attacks; remove secret or add an HS algorithm", strings.Join(asym, ", "))
 		}
 	}
-	if files, ok := l.list(&r.KeyFiles, path+".key_files"); ok {
-		items := resolve(&r.KeyFiles).Content
-		for i, f := range files {
-			l.nonEmpty(items[i], fmt.Sprintf("%s.key_files[%d]", path, i), "key file path", f)
+	if its, ok := l.items(&r.KeyFiles, path+".key_files"); ok {
+		for _, it := range its {
+			if it.ok && l.nonEmpty(it.node, it.path, "key file path", it.val) {
+				p.KeyFiles = append(p.KeyFiles, it.val)
+			}
 		}
-		p.KeyFiles = files
 	}
 	if u, ok := l.str(&r.JWKSURL, path+".jwks_url"); ok && l.checkURL(&r.JWKSURL, path+".jwks_url", u, "https", "http") {
 		p.JWKSURL = u
@@ -171,21 +174,23 @@ func (l *loader) trustedHeader(r *rawProvider, path string, p *AuthProvider) {
 		l.at(path+".trusted_proxies", "required: list the proxies allowed to set the header, like [127.0.0.1/32]; anyone else could claim any user")
 		return
 	}
-	cidrs, ok := l.list(&r.TrustedProxies, path+".trusted_proxies")
+	its, ok := l.items(&r.TrustedProxies, path+".trusted_proxies")
 	if !ok {
 		return
 	}
-	if len(cidrs) == 0 {
+	if len(its) == 0 {
 		l.problem(&r.TrustedProxies, path+".trusted_proxies", "empty list: name the proxies allowed to set the header, like [127.0.0.1/32]")
 	}
-	items := resolve(&r.TrustedProxies).Content
-	for i, c := range cidrs {
-		if pfx, err := netip.ParsePrefix(c); err == nil {
+	for _, it := range its {
+		if !it.ok {
+			continue
+		}
+		if pfx, err := netip.ParsePrefix(it.val); err == nil {
 			p.TrustedProxies = append(p.TrustedProxies, pfx.Masked().String())
-		} else if ip, err := netip.ParseAddr(c); err == nil {
+		} else if ip, err := netip.ParseAddr(it.val); err == nil {
 			p.TrustedProxies = append(p.TrustedProxies, netip.PrefixFrom(ip, ip.BitLen()).String())
 		} else {
-			l.problem(items[i], fmt.Sprintf("%s.trusted_proxies[%d]", path, i), "invalid CIDR or IP address %q, expected like 10.0.0.0/8 or 127.0.0.1", c)
+			l.problem(it.node, it.path, "invalid CIDR or IP address %q, expected like 10.0.0.0/8 or 127.0.0.1", it.val)
 		}
 	}
 }
@@ -215,7 +220,7 @@ func (l *loader) ticketRefs(f *File, raw *rawFile) {
 			case !ok && written:
 				// The provider exists but is broken; it was reported.
 			case !ok:
-				l.problem(items[i], ip, "unknown auth provider %q (%s)", ref, defined(raw.Auth))
+				l.problem(items[i], ip, "unknown auth provider %q (%s)", ref, defined("auth providers", raw.Auth))
 			case q.Type == "ticket":
 				l.problem(items[i], ip, "%q is a ticket provider: tickets must be issued to clients that authenticate another way", ref)
 			}

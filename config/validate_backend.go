@@ -81,12 +81,12 @@ func (l *loader) chunking(r *rawBackend, path string, b *Backend) {
 	setIf(&b.Chunked)(l.boolean(&r.Chunked, path+".chunked"))
 	setIf(&b.EndMarker)(l.str(&r.EndMarker, path+".end_marker"))
 	gap, hasGap := l.timeout(&r.IdleGap, path+".idle_gap")
-	switch {
-	case !b.Chunked && b.EndMarker != "":
+	if !b.Chunked && b.EndMarker != "" {
 		l.at(path+".end_marker", `only used with "chunked: true": without it every message is a whole reply`)
-	case !b.Chunked && hasGap:
+	}
+	if !b.Chunked && hasGap {
 		l.at(path+".idle_gap", `only used with "chunked: true": without it every message is a whole reply`)
-	case b.EndMarker != "" && hasGap:
+	} else if b.EndMarker != "" && hasGap {
 		l.at(path+".idle_gap", "not used when end_marker is set: a reply ends at the marker")
 	}
 	if b.Chunked && b.EndMarker == "" {

@@ -41,10 +41,10 @@ func (l *loader) route(f *File, raw *rawFile, i int, r *rawRoute) *Route {
 	l.routeAuth(f, raw, r, path, rt)
 
 	if absent(&r.Backend) {
-		l.at(path+".backend", "required: the name of a backend (%s)", defined(raw.Backends))
+		l.at(path+".backend", "required: the name of a backend (%s)", defined("backends", raw.Backends))
 	} else if b, ok := l.str(&r.Backend, path+".backend"); ok {
 		if _, written := raw.Backends[b]; !written {
-			l.problem(&r.Backend, path+".backend", "unknown backend %q (%s)", b, defined(raw.Backends))
+			l.problem(&r.Backend, path+".backend", "unknown backend %q (%s)", b, defined("backends", raw.Backends))
 		}
 		rt.Backend = b
 	}
@@ -122,7 +122,7 @@ func (l *loader) routeAuth(f *File, raw *rawFile, r *rawRoute, path string, rt *
 		case slices.Contains(names[:j], name):
 			l.problem(item, ip, "provider %q is listed twice", name)
 		case !written:
-			l.problem(item, ip, "unknown auth provider %q (%s)", name, defined(raw.Auth))
+			l.problem(item, ip, "unknown auth provider %q (%s)", name, defined("auth providers", raw.Auth))
 		}
 	}
 	rt.Auth = names
@@ -212,32 +212,37 @@ func checkOrigin(o string, n int) string {
 // always matches first.
 // at is the index in the file of each route in routes.
 func (l *loader) routeConflicts(routes []*Route, at []int) {
+	names := map[string]int{}    // name -> index in routes
+	patterns := map[string]int{} // pattern with params as ":" -> index in routes
+	var segs [][]string          // valid patterns, for shadowing
+	var segAt []int
 	for jj, b := range routes {
 		j := at[jj]
-		for ii, a := range routes[:jj] {
-			i := at[ii]
-			if a.Name == b.Name && b.Name != "" {
-				l.at(fmt.Sprintf("routes[%d].name", j), "duplicate route name %q (also routes[%d] at line %d); give each route its own name", b.Name, i, a.Line)
-				break
-			}
+		if ii, dup := names[b.Name]; dup && b.Name != "" {
+			a := routes[ii]
+			l.at(fmt.Sprintf("routes[%d].name", j), "duplicate route name %q (also routes[%d] at line %d); give each route its own name", b.Name, at[ii], a.Line)
+		} else {
+			names[b.Name] = jj
 		}
 		if b.Path == "" || len(checkPattern(b.Path)) > 0 {
 			continue
 		}
-		for ii, a := range routes[:jj] {
-			i := at[ii]
-			if a.Path == "" || len(checkPattern(a.Path)) > 0 {
-				continue
-			}
-			sa, sb := segments(a.Path), segments(b.Path)
-			if slices.Equal(sa, sb) {
-				l.at(fmt.Sprintf("routes[%d].path", j), "same path pattern as routes[%d] (%s, line %d): the first match wins, so this route is never used", i, a.Path, a.Line)
-				break
-			}
+		sb := segments(b.Path)
+		key := strings.Join(sb, "/")
+		if ii, dup := patterns[key]; dup {
+			a := routes[ii]
+			l.at(fmt.Sprintf("routes[%d].path", j), "same path pattern as routes[%d] (%s, line %d): the first match wins, so this route is never used", at[ii], a.Path, a.Line)
+			continue
+		}
+		for k, sa := range segs {
 			if covers(sa, sb) {
-				l.at(fmt.Sprintf("routes[%d].path", j), "never used: routes[%d] (%s, line %d) comes first and matches every path this one does; move this route above it", i, a.Path, a.Line)
+				a := routes[segAt[k]]
+				l.at(fmt.Sprintf("routes[%d].path", j), "never used: routes[%d] (%s, line %d) comes first and matches every path this one does; move this route above it", at[segAt[k]], a.Path, a.Line)
 				break
 			}
 		}
+		patterns[key] = jj
+		segs = append(segs, sb)
+		segAt = append(segAt, jj)
 	}
 }
