@@ -1,12 +1,15 @@
 package proxy
 
 import (
+	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -30,7 +33,7 @@ func (e *dialError) Unwrap() error { return e.err }
 // returns the leg ready for user messages.
 func (s *Server) dial(ctx context.Context, rt *Route, params []Param) (*conn, translators.Codec, error) {
 	b := rt.Backend
-	url := expandParams(b.URL, params)
+	rawURL := expandParams(b.URL, params)
 	var hdr http.Header
 	if len(b.Header) > 0 {
 		hdr = make(http.Header, len(b.Header))
@@ -38,28 +41,9 @@ func (s *Server) dial(ctx context.Context, rt *Route, params []Param) (*conn, tr
 			hdr.Set(k, v)
 		}
 	}
-	var status int
-	d := ws.Dialer{
-		Timeout: b.DialTimeout + b.HandshakeTimeout,
-		NetDial: (&net.Dialer{Timeout: b.DialTimeout}).DialContext,
-		Header:  ws.HandshakeHeaderHTTP(hdr),
-		OnStatusError: func(st int, _ []byte, _ io.Reader) {
-			status = st
-		},
-	}
-	ctx, cancel := context.WithTimeout(ctx, b.DialTimeout+b.HandshakeTimeout)
-	defer cancel()
-	nc, br, _, err := d.Dial(ctx, url)
+	nc, br, err := dialWS(ctx, b, rawURL, hdr)
 	if err != nil {
-		switch {
-		case status != 0:
-			err = fmt.Errorf("backend %q answered the handshake with HTTP %d", b.Name, status)
-		case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded):
-			return nil, nil, &dialError{504, fmt.Errorf("backend %q did not answer in time", b.Name)}
-		default:
-			err = fmt.Errorf("backend %q unreachable: %w", b.Name, err)
-		}
-		return nil, nil, &dialError{502, err}
+		return nil, nil, err
 	}
 	c := newConn(nc, false, rt.Limits.WriteTimeout, s.readIdle())
 	if br != nil {
@@ -143,4 +127,63 @@ func expandParams(s string, params []Param) string {
 		s = strings.ReplaceAll(s, "{"+p.Name+"}", p.Value)
 	}
 	return s
+}
+
+// dialWS connects to a backend's WebSocket URL: the TCP connect bounded by
+// DialTimeout, then TLS for wss and the upgrade, bounded by HandshakeTimeout.
+func dialWS(ctx context.Context, b *Backend, rawURL string, hdr http.Header) (net.Conn, *bufio.Reader, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, nil, &dialError{502, fmt.Errorf("backend %q: bad URL: %v", b.Name, err)}
+	}
+	addr := u.Host
+	if u.Port() == "" {
+		if u.Scheme == "wss" {
+			addr = net.JoinHostPort(u.Hostname(), "443")
+		} else {
+			addr = net.JoinHostPort(u.Hostname(), "80")
+		}
+	}
+	dctx, cancel := context.WithTimeout(ctx, b.DialTimeout)
+	defer cancel()
+	nc, err := (&net.Dialer{}).DialContext(dctx, "tcp", addr)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, nil, &dialError{504, fmt.Errorf("backend %q: connect timed out", b.Name)}
+		}
+		return nil, nil, &dialError{502, fmt.Errorf("backend %q unreachable: %w", b.Name, err)}
+	}
+	_ = nc.SetDeadline(time.Now().Add(b.HandshakeTimeout))
+	if u.Scheme == "wss" {
+		tc := tls.Client(nc, &tls.Config{ServerName: u.Hostname(), MinVersion: tls.VersionTLS12})
+		if err := tc.Handshake(); err != nil {
+			nc.Close()
+			return nil, nil, handshakeError(b, err, 0)
+		}
+		nc = tc
+	}
+	var status int
+	d := ws.Dialer{
+		Header: ws.HandshakeHeaderHTTP(hdr),
+		OnStatusError: func(st int, _ []byte, _ io.Reader) {
+			status = st
+		},
+	}
+	br, _, err := d.Upgrade(nc, u)
+	if err != nil {
+		nc.Close()
+		return nil, nil, handshakeError(b, err, status)
+	}
+	_ = nc.SetDeadline(time.Time{})
+	return nc, br, nil
+}
+
+func handshakeError(b *Backend, err error, status int) error {
+	switch {
+	case status != 0:
+		return &dialError{502, fmt.Errorf("backend %q answered the handshake with HTTP %d", b.Name, status)}
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return &dialError{504, fmt.Errorf("backend %q did not complete the handshake in time", b.Name)}
+	}
+	return &dialError{502, fmt.Errorf("backend %q handshake failed: %w", b.Name, err)}
 }

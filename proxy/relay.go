@@ -48,12 +48,15 @@ func (r *relay) refuse() {
 func (r *relay) run() {
 	r.client.startKeepalive(r.s.cfg.PingInterval)
 	r.backend.startKeepalive(r.s.cfg.PingInterval)
-	errc := make(chan error, 1)
-	go func() { errc <- r.pump(r.backend, r.client, false) }()
-	cerr := r.pump(r.client, r.backend, true)
-	r.finish(cerr, true)
-	berr := <-errc
-	r.finish(berr, false)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.finish(r.pump(r.backend, r.client, false), false)
+		r.backend.drainUntilClose()
+	}()
+	r.finish(r.pump(r.client, r.backend, true), true)
+	r.client.drainUntilClose()
+	<-done
 	r.client.close()
 	r.backend.close()
 	r.client.rb = r.client.freeRead()

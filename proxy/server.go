@@ -197,6 +197,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 // httpError answers a request that will not be upgraded with a JSON body.
 func httpError(ctx *fasthttp.RequestCtx, status int, code, msg string) {
 	ctx.Response.Reset()
+	ctx.SetConnectionClose() // a refused upgrade ends the connection
 	ctx.SetStatusCode(status)
 	ctx.SetContentType("application/json")
 	b := append([]byte(`{"error":"`), code...)
@@ -330,9 +331,13 @@ func (s *Server) openUpstream(rt *Route, params []Param) (Upstream, *conn, error
 }
 
 // passthrough reports whether a route relays frames without translating:
-// both sides speak the same dialect.
+// both sides speak the same dialect, in the same shape.
 func passthrough(rt *Route) bool {
-	return rt.Client.Name == rt.Backend.Dialect.Name && rt.Client.Name != "" && rt.Backend.Open == nil
+	b := rt.Backend
+	if b.Open != nil || rt.Client.Name == "" || rt.Client.Name != b.Dialect.Name {
+		return false
+	}
+	return rt.Client.SameShape == nil || rt.Client.SameShape(rt.ClientOptions, b.Options)
 }
 
 func idleGap(b *Backend) time.Duration {

@@ -66,12 +66,13 @@ func (ss *session) refuse() {
 func (ss *session) run() {
 	ss.client.startKeepalive(ss.s.cfg.PingInterval)
 	ss.idle = time.AfterFunc(ss.rt.Session.Timeout, ss.expire)
-	errc := make(chan error, 1)
-	go func() { errc <- ss.backendPump() }()
-	cerr := ss.clientPump()
-	ss.finish(cerr, true)
-	berr := <-errc
-	ss.finish(berr, false)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ss.finish(ss.backendPump(), false)
+	}()
+	ss.finish(ss.clientPump(), true)
+	<-done
 	ss.idle.Stop()
 	// Give the client a moment to answer our close, then let go.
 	if !ss.client.closed.Load() {
