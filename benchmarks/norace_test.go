@@ -1,0 +1,9 @@
+//go:build !race
+
+package benchmarks
+
+import "context"
+
+const raceEnabled = false
+
+type contextT = context.Context
