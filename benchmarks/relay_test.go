@@ -69,7 +69,9 @@ func benchRoundTrip(b *testing.B, path string, msg []byte) {
 func BenchmarkPassthrough64(b *testing.B) { benchRoundTrip(b, "/pass", payload64) }
 
 // BenchmarkPassthrough1K is the same with 1 KiB messages.
-func BenchmarkPassthrough1K(b *testing.B) { benchRoundTrip(b, "/pass", bytes.Repeat([]byte("y"), 1024)) }
+func BenchmarkPassthrough1K(b *testing.B) {
+	benchRoundTrip(b, "/pass", bytes.Repeat([]byte("y"), 1024))
+}
 
 // BenchmarkTranslatePlain is a round trip through the translating path:
 // decoded, normalized by the Turn and encoded again on both legs.

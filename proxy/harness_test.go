@@ -312,14 +312,14 @@ func checkNoLeaks(t testing.TB) func() {
 	}
 }
 
-// countGoroutines counts goroutines, leaving out fasthttp's worker-pool
-// cleaner, which outlives a stopped server by up to its idle period.
+// countGoroutines counts goroutines, leaving out fasthttp's worker pool
+// (idle workers and their cleaner), which keeps goroutines for reuse.
 func countGoroutines() int {
 	buf := make([]byte, 1<<20)
 	buf = buf[:runtime.Stack(buf, true)]
 	n := 0
 	for _, g := range bytes.Split(buf, []byte("\n\n")) {
-		if len(g) > 0 && !bytes.Contains(g, []byte("fasthttp.(*workerPool).Start")) {
+		if len(g) > 0 && !bytes.Contains(g, []byte("fasthttp.(*workerPool)")) {
 			n++
 		}
 	}
@@ -335,3 +335,13 @@ func countFDs() int {
 }
 
 func wsURL(addr, path string) string { return fmt.Sprintf("ws://%s%s", addr, path) }
+
+// closeNormally sends a close frame with 1000 and waits for the answer.
+func (c *client) closeNormally() {
+	c.t.Helper()
+	c.writeFrame(ws.MaskFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusNormalClosure, ""))))
+	if code, _ := c.expectClose(); code != ws.StatusNormalClosure {
+		c.t.Errorf("close answered with %d, want 1000", code)
+	}
+	c.nc.Close()
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Runs every test of agentbridge: formatting, vet, the Go tests with the race
+# detector (unit, golden, loopback end-to-end, leak and allocation checks),
+# the end-to-end suite with third-party clients (Python websockets, Node ws
+# and the Cloudflare agents client), and a short run of every fuzz target.
+# It installs what the tests need first (Debian packages, npm modules).
+#
+#   scripts/test.sh            everything
+#   FUZZTIME=30s scripts/test.sh   longer fuzzing (default 3s per target)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/usr/local/go/bin:$PATH"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "install test prerequisites"
+if [ -f e2e/clients/install.sh ]; then
+  bash e2e/clients/install.sh
+fi
+
+step "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './e2e/clients/node_modules/*'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+
+step "go vet"
+go vet ./...
+
+step "go test -race"
+go test -race -count=1 -timeout 20m ./...
+
+step "allocation checks (without -race, which allocates)"
+go test -count=1 -run 'Allocs' ./...
+
+step "fuzz (${FUZZTIME:-3s} per target)"
+fuzztime=${FUZZTIME:-3s}
+for pkg in $(go list ./...); do
+  dir=$(go list -f '{{.Dir}}' "$pkg")
+  for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); do
+    echo "-- $pkg $target"
+    go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg" >/tmp/agentbridge-fuzz.log 2>&1 || {
+      cat /tmp/agentbridge-fuzz.log; exit 1; }
+  done
+done
+
+step "all tests passed"
