@@ -1,0 +1,48 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestValidate(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good.yaml", "version: 1\nbackends: {demo: {dialect: demo}}\nroutes:\n  - {path: /a, dialect: plain, auth: none, backend: demo}\n")
+	noAuth := write("noauth.yaml", "version: 1\nbackends: {demo: {dialect: demo}}\nroutes:\n  - {path: /a, dialect: plain, backend: demo}\n")
+	later := write("later.yaml", "version: 1\nbackends: {demo: {dialect: demo}}\nroutes:\n  - {path: /a, dialect: connic, auth: none, backend: demo}\n")
+	tests := []struct {
+		name string
+		args []string
+		code int
+		out  string // substring of stdout+stderr
+	}{
+		{"repo config", []string{"validate", "-config", "../../config.yaml"}, 0, "ok (2 routes, 1 backends)"},
+		{"good", []string{"validate", "-config", good}, 0, "ok"},
+		{"missing auth names its line", []string{"validate", "-config", noAuth}, 1, "noauth.yaml:4:"},
+		{"dialect not built yet", []string{"validate", "-config", later}, 1, `dialect "connic" is not available in this build`},
+		{"missing file", []string{"validate", "-config", filepath.Join(dir, "nope.yaml")}, 1, "no such file"},
+		{"unknown command", []string{"frobnicate"}, 2, "unknown command"},
+		{"stray argument", []string{"validate", "extra"}, 2, "unexpected argument"},
+		{"version", []string{"version"}, 0, "agentbridge dev"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			code := run(context.Background(), tt.args, &out, &out)
+			if code != tt.code || !strings.Contains(out.String(), tt.out) {
+				t.Errorf("run(%q) = %d, output %q; want %d containing %q", tt.args, code, out.String(), tt.code, tt.out)
+			}
+		})
+	}
+}

@@ -1,0 +1,56 @@
+// Package proxy is agentbridge's server: one fasthttp listener that answers
+// health checks and WebSocket handshakes, hijacks each upgraded connection
+// into gobwas/ws low-level frame I/O, and runs a session per client.
+//
+// # Handshake
+//
+// fasthttp parses the request. Route matching, the RFC 6455 checks, the
+// Origin allow-list and dialing the backend all happen before the 101, so a
+// client learns of an unknown path (404), a refused origin (403) or an
+// unreachable backend (502, or 504 when it is too slow) from an HTTP status.
+// After the 101 the connection leaves fasthttp for good: the session reads
+// the socket itself, so neither fasthttp's request buffers nor its
+// goroutine are kept for the session's life. fasthttp's timeouts and
+// Shutdown do not see hijacked connections; the Server keeps its own
+// registry and deadlines.
+//
+// # Sessions
+//
+// When client and backend speak the same dialect in the same shape, a relay
+// forwards frames as they are (client frames keep their mask); text is
+// still checked for UTF-8 and messages for size. Otherwise a session
+// translates: the client's codec decodes each message into canonical
+// events, the Upstream (a backend socket with its codec, or the in-process
+// demo agent) takes them, and the backend's events pass through a
+// translators.Turn and the client's codec on the way back.
+//
+// Each session runs two pumps, one per direction. Exactly one goroutine reads
+// each connection; writes go through the connection's mutex, whole frames
+// only, with a write deadline. The first pump to end decides how both legs
+// close and unblocks the other; a session returns only when both are done,
+// after the client answered the close or a one-second grace passed. Nothing
+// queues without a bound: writes block (TCP pushes back) up to the write
+// deadline, and pending user messages are capped by Limits.MaxPending.
+//
+// # Buffers
+//
+// A connection takes a pooled 16 KiB read buffer when bytes arrive and gives
+// it back as soon as everything read was consumed; on Linux it waits for
+// readability with a MSG_PEEK probe, so an idle connection holds no buffer.
+// Slices read from a connection alias that buffer until the next read. A
+// translating pump owns its message, event and output buffers and reuses
+// them, so the per-frame path allocates nothing once warm.
+//
+// # Close codes
+//
+//	1000  a peer closed normally (passed through)
+//	1001  the server is shutting down; the client went away (to the backend)
+//	1002  framing violation: unmasked client frame, RSV bits, reserved
+//	      opcode, fragmented or oversized control frame, bad close payload
+//	1003  a binary message that is not UTF-8 on a text dialect
+//	1007  invalid UTF-8 in a text message or close reason
+//	1008  session timeout, message limit
+//	1009  a message over Limits.MaxMessage, counted across fragments
+//	1014  the backend dropped or broke its protocol (after an error message)
+//	x     a backend's own close code passes through (1005/1006/1015 never do)
+package proxy
