@@ -82,6 +82,20 @@ type Dialect struct {
 	// Handshake says a backend speaking this dialect sends a KindReady event
 	// before it accepts user messages; the proxy waits for it.
 	Handshake bool
+	// InBand says a client may authenticate with its first message (a
+	// KindAuth event) instead of a header or query parameter.
+	InBand bool
+	// AuthHeader names the request header a client's secret comes in
+	// ("X-Connic-Secret"); empty means "Authorization: Bearer <secret>".
+	AuthHeader string
+	// AuthQuery names the query parameter a client's secret may come in;
+	// empty means none.
+	AuthQuery string
 	// New returns a codec for one side of one session.
 	New func(Options) Codec
+	// SameShape, when not nil, reports whether a client and a backend of
+	// this dialect, configured with these options, exchange the very same
+	// messages, so the proxy may relay frames without translating. Nil
+	// means any two configurations do.
+	SameShape func(client, backend Options) bool
 }

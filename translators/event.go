@@ -46,14 +46,18 @@ const (
 	// pong): Raw must be written back, unchanged, to the peer that sent the
 	// message being decoded. Never forwarded.
 	KindReply
-	// KindReady: backend to proxy. The backend finished its own handshake (for
-	// example Connic's "connected"); the proxy may now send user messages.
-	// Agent may name the agents the backend offers.
+	// KindReady: backend to proxy, and proxy to client. From a backend: it
+	// finished its own handshake (Connic's "connected"), and the proxy may
+	// send user messages. To a client: the session is open (Connic's
+	// "connected"); ID is the session's id, Agent the agent's name.
 	KindReady
 	// KindOpen: proxy to codec, given to Encode once when a leg is up. A codec
 	// that must speak first (a greeting, an in-band secret) encodes it;
 	// others return dst unchanged.
 	KindOpen
+	// KindAck: proxy to client. The user message ID was accepted and sent
+	// on; Seq is its number in the session, from 1.
+	KindAck
 )
 
 var kindNames = [...]string{
@@ -71,6 +75,7 @@ var kindNames = [...]string{
 	KindReply:         "reply",
 	KindReady:         "ready",
 	KindOpen:          "open",
+	KindAck:           "ack",
 }
 
 // String returns the kind's name as used in golden transcripts.
@@ -121,6 +126,8 @@ type Event struct {
 	Raw []byte
 	// Usage holds the token counts reported with KindTurnEnd.
 	Usage Usage
+	// Seq numbers a KindAck.
+	Seq int64
 }
 
 // Usage is the token accounting of one turn. A count of -1 means the backend

@@ -90,8 +90,24 @@ func (t *Turn) Apply(dst []Event, ev *Event) ([]Event, error) {
 		return append(dst, e), nil
 
 	case KindError, KindCancel:
+		// An error ends the turn in progress; outside a turn it answers the
+		// oldest message still waiting.
+		if !t.open {
+			t.text, t.thinking = t.text[:0], t.thinking[:0]
+			switch {
+			case len(ev.ID) > 0:
+				t.id = append(t.id[:0], ev.ID...)
+				if t.Pending != nil {
+					t.Pending.PopIf(ev.ID)
+				}
+			case t.Pending != nil:
+				t.id = t.Pending.Pop(t.id[:0])
+			}
+		}
 		e := t.stamp(ev)
-		e.Text = ev.Text
+		if len(ev.ID) > 0 {
+			e.ID = ev.ID
+		}
 		t.open = false
 		return append(dst, e), nil
 	}

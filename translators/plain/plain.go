@@ -18,12 +18,19 @@
 package plain
 
 import (
-	"github.com/agentbridge/agentbridge/translators"
 	"github.com/agentbridge/agentbridge/internal/jsonx"
+	"github.com/agentbridge/agentbridge/translators"
 )
 
 // Dialect is the plain dialect's descriptor.
-var Dialect = translators.Dialect{Name: "plain", New: New}
+var Dialect = translators.Dialect{Name: "plain", New: New, SameShape: sameShape}
+
+// sameShape: frames can be relayed as they are when the client gets replies
+// the way the backend sends them: whole, or chunked with the same marker.
+func sameShape(client, backend translators.Options) bool {
+	stream := client.Reply == translators.ReplyStream
+	return stream == backend.Chunked && client.EndMarker == backend.EndMarker
+}
 
 // New returns a plain codec configured by o.
 func New(o translators.Options) translators.Codec {

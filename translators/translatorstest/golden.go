@@ -185,6 +185,9 @@ func FormatEvent(ev *translators.Event) string {
 	field("context", ev.Context)
 	field("code", ev.Code)
 	field("raw", ev.Raw)
+	if ev.Seq != 0 {
+		fmt.Fprintf(&b, " seq=%d", ev.Seq)
+	}
 	if ev.Usage != (translators.Usage{}) {
 		fmt.Fprintf(&b, " usage=%d/%d", ev.Usage.InputTokens, ev.Usage.OutputTokens)
 	}
@@ -228,6 +231,9 @@ func eventFromKV(kv map[string]string) (translators.Event, error) {
 	}
 	ev.ID, ev.Agent, ev.Text, ev.Full = set("id"), set("agent"), set("text"), set("full")
 	ev.Thinking, ev.Context, ev.Code, ev.Raw = set("thinking"), set("context"), set("code"), set("raw")
+	if v, ok := kv["seq"]; ok {
+		ev.Seq, _ = strconv.ParseInt(v, 10, 64)
+	}
 	if u, ok := kv["usage"]; ok {
 		in, out, _ := strings.Cut(u, "/")
 		var err1, err2 error

@@ -1,0 +1,108 @@
+package connic_test
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/agentbridge/agentbridge/translators"
+	"github.com/agentbridge/agentbridge/translators/connic"
+	"github.com/agentbridge/agentbridge/translators/translatorstest"
+)
+
+func TestGolden(t *testing.T) {
+	translatorstest.RunGolden(t, connic.Dialect, "testdata")
+}
+
+// TestEncodedJSONIsValid decodes every client-side message with
+// encoding/json, so escaping mistakes cannot hide in the goldens.
+func TestEncodedJSONIsValid(t *testing.T) {
+	c := connic.New(translators.Options{Role: translators.Client})
+	evs := []translators.Event{
+		{Kind: translators.KindReady, ID: []byte("r\"1")},
+		{Kind: translators.KindAck, ID: []byte("a\nb"), Seq: 3},
+		{Kind: translators.KindTurnStart, ID: []byte("x")},
+		{Kind: translators.KindTextDelta, ID: []byte("x"), Text: []byte("\u2028\x00\"")},
+		{Kind: translators.KindTurnEnd, ID: []byte("x"), Full: []byte("done\xff")},
+		{Kind: translators.KindError, Text: []byte("e")},
+	}
+	for _, ev := range evs {
+		out, err := c.Encode(nil, &ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(out, &m); err != nil {
+			t.Errorf("%v: invalid JSON %s: %v", ev.Kind, out, err)
+		}
+	}
+}
+
+func TestAllocs(t *testing.T) {
+	if testing.Short() {
+		t.Skip()
+	}
+	client := translators.Options{Role: translators.Client}
+	backend := translators.Options{Role: translators.Backend}
+	msgs := []struct {
+		o   translators.Options
+		msg string
+	}{
+		{client, `{"type":"message","id":"msg-001","payload":{"message":"What is the weather like today?","context":{"location":"New York"}}}`},
+		{client, `{"message":"Hello!"}`},
+		{backend, `{"type":"stream_chunk","id":"msg-001","agent":"assistant","chunk":"New York is sunny."}`},
+		{backend, `{"type":"stream_end","id":"msg-001","agent":"assistant","full_response":"x","token_usage":{"prompt_tokens":45,"candidates_tokens":15}}`},
+	}
+	for _, m := range msgs {
+		if n := translatorstest.DecodeAllocs(connic.Dialect, m.o, []byte(m.msg)); n != 0 {
+			t.Errorf("Decode(%s) allocs = %v, want 0", m.msg, n)
+		}
+	}
+	evs := []struct {
+		o  translators.Options
+		ev translators.Event
+	}{
+		{client, translators.Event{Kind: translators.KindTextDelta, ID: []byte("msg-001"), Text: []byte("chunk of text")}},
+		{client, translators.Event{Kind: translators.KindTurnEnd, ID: []byte("msg-001"), Full: []byte("full"), Usage: translators.Usage{InputTokens: 1, OutputTokens: 2}}},
+		{client, translators.Event{Kind: translators.KindAck, ID: []byte("msg-001"), Seq: 7}},
+		{backend, translators.Event{Kind: translators.KindUserMessage, ID: []byte("msg-001"), Text: []byte("hi"), Context: []byte(`{"a":1}`)}},
+	}
+	for _, e := range evs {
+		if n := translatorstest.EncodeAllocs(connic.Dialect, e.o, e.ev); n != 0 {
+			t.Errorf("Encode(%v) allocs = %v, want 0", e.ev.Kind, n)
+		}
+	}
+}
+
+// FuzzDecode: any input either decodes or is refused with ErrMalformed;
+// decoded events re-encode to valid JSON in the other role.
+func FuzzDecode(f *testing.F) {
+	for _, s := range []string{
+		`{"secret":"x"}`, `{"message":"hi"}`,
+		`{"type":"message","id":"1","payload":{"message":"m","context":{"a":[1,2]}}}`,
+		`{"type":"stream_chunk","id":"1","chunk":"c"}`, `{"type":"connected","agents":["a"]}`,
+		`{"type":"stream_end","full_response":"x","token_usage":{"prompt_tokens":1}}`, `[`, `null`,
+	} {
+		f.Add(s, false)
+		f.Add(s, true)
+	}
+	f.Fuzz(func(t *testing.T, msg string, backend bool) {
+		role, other := translators.Client, translators.Backend
+		if backend {
+			role, other = other, role
+		}
+		evs, err := connic.New(translators.Options{Role: role}).Decode(nil, []byte(msg))
+		if err != nil {
+			return
+		}
+		enc := connic.New(translators.Options{Role: other})
+		for i := range evs {
+			out, err := enc.Encode(nil, &evs[i])
+			if err != nil {
+				t.Fatalf("Encode(%v): %v", evs[i].Kind, err)
+			}
+			if len(out) > 0 && !json.Valid(out) {
+				t.Fatalf("Encode(%v) = invalid JSON %q from %q", evs[i].Kind, out, msg)
+			}
+		}
+	})
+}
