@@ -24,6 +24,9 @@ type Config struct {
 	// HandshakeTimeout bounds reading a client's handshake request.
 	// Default 10s.
 	HandshakeTimeout time.Duration
+	// AuthTimeout bounds how long a client of an in-band dialect may take
+	// to send its credential after the upgrade. Default 10s.
+	AuthTimeout time.Duration
 	// MaxHeaderBytes bounds a handshake request's line and headers.
 	// Default 8 KiB; larger requests get 431.
 	MaxHeaderBytes int
@@ -45,6 +48,9 @@ type Route struct {
 	ClientOptions translators.Options
 	// Backend is where the route's sessions go.
 	Backend *Backend
+	// Auth lists the authenticators any of which may admit a client. Empty
+	// means the route is open (the configuration makes that explicit).
+	Auth []Authenticator
 	// Origins, when not empty, lists the Origin header values allowed to
 	// connect ("*" allows any); others get 403 before the upgrade.
 	Origins []string
@@ -127,6 +133,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.HandshakeTimeout <= 0 {
 		c.HandshakeTimeout = 10 * time.Second
+	}
+	if c.AuthTimeout <= 0 {
+		c.AuthTimeout = 10 * time.Second
 	}
 	if c.MaxHeaderBytes <= 0 {
 		c.MaxHeaderBytes = 8 << 10

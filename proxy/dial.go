@@ -31,7 +31,14 @@ func (e *dialError) Unwrap() error { return e.err }
 
 // dial connects to a socket backend, runs the dialect's own handshake and
 // returns the leg ready for user messages.
-func (s *Server) dial(ctx context.Context, rt *Route, params []Param) (*conn, translators.Codec, error) {
+// ready is what a backend's handshake said: its raw greeting message and the
+// agent it named.
+type ready struct {
+	raw   []byte
+	agent []byte
+}
+
+func (s *Server) dial(ctx context.Context, rt *Route, params []Param) (*conn, translators.Codec, ready, error) {
 	b := rt.Backend
 	rawURL := expandParams(b.URL, params)
 	var hdr http.Header
@@ -43,7 +50,7 @@ func (s *Server) dial(ctx context.Context, rt *Route, params []Param) (*conn, tr
 	}
 	nc, br, err := dialWS(ctx, b, rawURL, hdr)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, ready{}, err
 	}
 	c := newConn(nc, false, rt.Limits.WriteTimeout, s.readIdle())
 	if br != nil {
@@ -55,29 +62,30 @@ func (s *Server) dial(ctx context.Context, rt *Route, params []Param) (*conn, tr
 	opts := b.Options
 	opts.Role = translators.Backend
 	codec := b.Dialect.New(opts)
-	if err := s.openBackend(c, codec, rt); err != nil {
+	rd, err := s.openBackend(c, codec, rt)
+	if err != nil {
 		c.closeGracefully(ws.StatusNormalClosure, "", 0)
-		return nil, nil, err
+		return nil, nil, ready{}, err
 	}
-	return c, codec, nil
+	return c, codec, rd, nil
 }
 
 // openBackend sends the dialect's greeting, if any, and for dialects with a
 // handshake of their own waits for the backend's KindReady.
-func (s *Server) openBackend(c *conn, codec translators.Codec, rt *Route) error {
+func (s *Server) openBackend(c *conn, codec translators.Codec, rt *Route) (ready, error) {
 	b := rt.Backend
 	open := translators.Event{Kind: translators.KindOpen}
 	out, err := codec.Encode(nil, &open)
 	if err != nil {
-		return &dialError{502, err}
+		return ready{}, &dialError{502, err}
 	}
 	if len(out) > 0 {
 		if err := c.writeFrame(opcode(b.Dialect), out); err != nil {
-			return &dialError{502, fmt.Errorf("backend %q: %w", b.Name, err)}
+			return ready{}, &dialError{502, fmt.Errorf("backend %q: %w", b.Name, err)}
 		}
 	}
 	if !b.Dialect.Handshake {
-		return nil
+		return ready{}, nil
 	}
 	_ = c.nc.SetReadDeadline(time.Now().Add(b.HandshakeTimeout))
 	idle := c.readIdle
@@ -92,20 +100,21 @@ func (s *Server) openBackend(c *conn, codec translators.Codec, rt *Route) error 
 		_, msg, err = c.readMessage(msg, rt.Limits.MaxMessage)
 		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) {
-				return &dialError{504, fmt.Errorf("backend %q sent no ready message in time", b.Name)}
+				return ready{}, &dialError{504, fmt.Errorf("backend %q sent no ready message in time", b.Name)}
 			}
-			return &dialError{502, fmt.Errorf("backend %q failed its handshake: %v", b.Name, err)}
+			return ready{}, &dialError{502, fmt.Errorf("backend %q failed its handshake: %v", b.Name, err)}
 		}
 		evs, err = codec.Decode(evs[:0], msg)
 		if err != nil {
-			return &dialError{502, fmt.Errorf("backend %q sent a malformed handshake: %v", b.Name, err)}
+			return ready{}, &dialError{502, fmt.Errorf("backend %q sent a malformed handshake: %v", b.Name, err)}
 		}
 		for _, ev := range evs {
 			switch ev.Kind {
 			case translators.KindReady:
-				return nil
+				_ = c.nc.SetReadDeadline(time.Time{})
+				return ready{raw: append([]byte(nil), msg...), agent: append([]byte(nil), ev.Agent...)}, nil
 			case translators.KindError:
-				return &dialError{502, fmt.Errorf("backend %q refused the session: %s", b.Name, ev.Text)}
+				return ready{}, &dialError{502, fmt.Errorf("backend %q refused the session: %s", b.Name, ev.Text)}
 			}
 		}
 	}

@@ -114,7 +114,7 @@ func TestHandshakeErrors(t *testing.T) {
 		{"/dead", 502, `"error":"backend_unavailable"`},
 	}
 	for _, tt := range tests {
-		status, body := dialStatus(t, wsURL(addr, tt.path), nil)
+		status, body := dialRefused(t, wsURL(addr, tt.path), nil)
 		if status != tt.status || !strings.Contains(body, tt.body) {
 			t.Errorf("%s: status %d body %q, want %d with %s", tt.path, status, body, tt.status, tt.body)
 		}
@@ -127,7 +127,7 @@ func TestBackendHandshakeTimeout(t *testing.T) {
 	b := plainBackend("ws://" + ln + "/")
 	b.HandshakeTimeout = 200 * time.Millisecond
 	_, addr := startProxy(t, Config{Routes: []*Route{plainRoute("slow", "/slow", b)}})
-	status, body := dialStatus(t, wsURL(addr, "/slow"), nil)
+	status, body := dialRefused(t, wsURL(addr, "/slow"), nil)
 	if status != 504 || !strings.Contains(body, "backend_timeout") {
 		t.Errorf("status %d body %q, want 504 backend_timeout", status, body)
 	}

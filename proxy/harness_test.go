@@ -171,20 +171,34 @@ type client struct {
 
 func dial(t testing.TB, url string) *client {
 	t.Helper()
-	nc, br, _, err := ws.Dial(context.Background(), url)
+	return dialWith(t, url, nil)
+}
+
+// dialWith dials url with extra handshake headers.
+func dialWith(t testing.TB, url string, hdr ws.HandshakeHeader) *client {
+	t.Helper()
+	nc, br, _, err := ws.Dialer{Header: hdr}.Dial(context.Background(), url)
 	if err != nil {
 		t.Fatalf("dial %s: %v", url, err)
 	}
-	if br != nil {
-		t.Fatalf("dial %s: unexpected frames before the first message", url)
-	}
 	t.Cleanup(func() { nc.Close() })
+	if br != nil {
+		// The server spoke first (a greeting): keep what was buffered.
+		nc = &bufferedConn{Conn: nc, r: io.MultiReader(br, nc)}
+	}
 	return &client{t: t, nc: nc}
 }
 
-// dialStatus dials url and returns the HTTP status of a refused handshake
+type bufferedConn struct {
+	net.Conn
+	r io.Reader
+}
+
+func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// dialRefused dials url and returns the HTTP status of a refused handshake
 // (0 when the upgrade succeeded).
-func dialStatus(t testing.TB, url string, hdr ws.HandshakeHeader) (int, string) {
+func dialRefused(t testing.TB, url string, hdr ws.HandshakeHeader) (int, string) {
 	t.Helper()
 	var body bytes.Buffer
 	d := ws.Dialer{Header: hdr, Timeout: 5 * time.Second}

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gobwas/ws"
 	"github.com/valyala/fasthttp"
 
 	"github.com/agentbridge/agentbridge/internal/jsonx"
@@ -273,25 +274,45 @@ func (s *Server) upgrade(ctx *fasthttp.RequestCtx, rt *Route, params []Param) {
 		return
 	}
 
+	// Credentials in the request are checked before the upgrade (401).
+	// A dialect that lets clients authenticate in their first message gets
+	// the upgrade without one, and the backend is dialed only after that
+	// message admitted the client.
+	var inBand bool
+	if len(rt.Auth) > 0 {
+		cred := credential(ctx, rt)
+		switch {
+		case cred.Value != "":
+			if _, err := s.authenticate(rt, cred); err != nil {
+				s.log.Info("client refused", "route", rt.Name, "reason", "invalid credentials", "remote", ctx.RemoteAddr().String())
+				httpError(ctx, fasthttp.StatusUnauthorized, "unauthorized", "invalid credentials")
+				return
+			}
+		case rt.Client.InBand:
+			inBand = true
+		default:
+			httpError(ctx, fasthttp.StatusUnauthorized, "unauthorized", "missing credentials: "+credentialHint(rt))
+			return
+		}
+	}
+
 	// The backend is dialed before the client's 101, so an unreachable
 	// backend is an HTTP error the client can read.
-	up, relay, err := s.openUpstream(rt, params)
-	if err != nil {
-		status, code := fasthttp.StatusBadGateway, "backend_unavailable"
-		var de *dialError
-		if errors.As(err, &de) && de.status == fasthttp.StatusGatewayTimeout {
-			status, code = de.status, "backend_timeout"
+	var lg *leg
+	if !inBand {
+		var err error
+		if lg, err = s.openLeg(rt, params); err != nil {
+			status, code := dialStatus(err)
+			s.log.Warn("backend unavailable", "route", rt.Name, "backend", rt.Backend.Name, "err", err)
+			httpError(ctx, status, code, "the backend for this route is unavailable")
+			return
 		}
-		s.log.Warn("backend unavailable", "route", rt.Name, "backend", rt.Backend.Name, "err", err)
-		httpError(ctx, status, code, "the backend for this route is unavailable")
-		return
 	}
 
 	ctx.SetStatusCode(fasthttp.StatusSwitchingProtocols)
 	ctx.Response.Header.Set("Upgrade", "websocket")
 	ctx.Response.Header.Set("Connection", "Upgrade")
 	ctx.Response.Header.Set("Sec-WebSocket-Accept", accept)
-	remote := ctx.RemoteAddr().String()
 	ctx.Hijack(func(hc net.Conn) {
 		nc, leftover := unwrapHijacked(hc)
 		c := newConn(nc, true, rt.Limits.WriteTimeout, s.readIdle())
@@ -301,33 +322,65 @@ func (s *Server) upgrade(ctx *fasthttp.RequestCtx, rt *Route, params []Param) {
 		}
 		// Run the session on a goroutine of its own, so fasthttp's hijack
 		// goroutine and the request buffers it holds are released now.
-		go s.serve(c, rt, up, relay, remote)
+		go s.serve(c, rt, params, lg)
 	})
 }
 
-// openUpstream makes the backend leg for a new session: a dialed socket
-// (relayed as is when both sides speak the same dialect) or an in-process
-// upstream.
-func (s *Server) openUpstream(rt *Route, params []Param) (Upstream, *conn, error) {
+// dialStatus maps a failure to open the backend leg to an HTTP status and
+// an error code for the client.
+func dialStatus(err error) (int, string) {
+	var de *dialError
+	if errors.As(err, &de) && de.status == fasthttp.StatusGatewayTimeout {
+		return de.status, "backend_timeout"
+	}
+	return fasthttp.StatusBadGateway, "backend_unavailable"
+}
+
+// leg is the backend side of a new session: an Upstream to translate
+// through, or a socket to relay to, with the message the backend greeted
+// the proxy with (sent on to a relayed client).
+type leg struct {
+	up       Upstream
+	relay    *conn
+	greeting []byte
+	agent    []byte // the agent's name, when the backend said
+}
+
+// close ends a leg that no session took.
+func (l *leg) close() {
+	if l.relay != nil {
+		l.relay.closeGracefully(ws.StatusGoingAway, "", 0)
+	}
+	if l.up != nil {
+		l.up.Close(int(ws.StatusGoingAway), "")
+	}
+}
+
+// openLeg makes the backend leg for a new session: a dialed socket (relayed
+// as is when both sides speak the same dialect) or an in-process upstream.
+func (s *Server) openLeg(rt *Route, params []Param) (*leg, error) {
 	b := rt.Backend
 	if b.Open != nil {
 		up, err := b.Open(context.Background(), params)
-		return up, nil, err
+		if err != nil {
+			return nil, &dialError{502, err}
+		}
+		return &leg{up: up, agent: []byte(b.Name)}, nil
 	}
-	c, codec, err := s.dial(context.Background(), rt, params)
+	c, codec, ready, err := s.dial(context.Background(), rt, params)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if passthrough(rt) {
-		return nil, c, nil
+		return &leg{relay: c, greeting: ready.raw, agent: ready.agent}, nil
 	}
-	return &socketUpstream{
+	return &leg{up: &socketUpstream{
 		c:     c,
 		codec: codec,
 		op:    opcode(b.Dialect),
 		max:   rt.Limits.MaxMessage,
 		gap:   idleGap(b),
-	}, nil, nil
+	}, agent: ready.agent}, nil
 }
 
 // passthrough reports whether a route relays frames without translating:
@@ -347,26 +400,41 @@ func idleGap(b *Backend) time.Duration {
 	return 0
 }
 
-// serve runs one session to its end.
-func (s *Server) serve(c *conn, rt *Route, up Upstream, relay *conn, remote string) {
-	if relay != nil {
-		r := newRelay(s, rt, c, relay)
+// serve runs one session to its end: in-band authentication and the
+// backend dial when they were left for after the upgrade, then a relay or a
+// translating session.
+func (s *Server) serve(c *conn, rt *Route, params []Param, lg *leg) {
+	opts := rt.ClientOptions
+	opts.Role = translators.Client
+	codec := rt.Client.New(opts)
+	if lg == nil {
+		var err error
+		if lg, err = s.admitInBand(c, rt, params, codec); err != nil {
+			return
+		}
+	}
+	if lg.relay != nil {
+		r := newRelay(s, rt, c, lg.relay)
 		if !s.register(r) {
 			r.refuse()
 			return
 		}
 		defer s.unregister(r)
+		if len(lg.greeting) > 0 {
+			if err := c.writeFrame(opcode(rt.Client), lg.greeting); err != nil {
+				r.finish(err, true)
+			}
+		}
 		r.run()
 		return
 	}
-	ss := newSession(s, rt, c, up)
+	ss := newSession(s, rt, c, lg.up, codec)
 	if !s.register(ss) {
 		ss.refuse()
 		return
 	}
 	defer s.unregister(ss)
-	ss.run()
-	_ = remote
+	ss.run(lg.agent)
 }
 
 // unwrapHijacked returns the socket under a fasthttp hijacked connection and

@@ -42,15 +42,13 @@ type session struct {
 	idle     *time.Timer
 }
 
-func newSession(s *Server, rt *Route, client *conn, up Upstream) *session {
-	opts := rt.ClientOptions
-	opts.Role = translators.Client
+func newSession(s *Server, rt *Route, client *conn, up Upstream, codec translators.Codec) *session {
 	ss := &session{
 		s:       s,
 		rt:      rt,
 		client:  client,
 		up:      up,
-		ccodec:  rt.Client.New(opts),
+		ccodec:  codec,
 		cop:     opcode(rt.Client),
 		pending: translators.NewIDQueue(rt.Limits.MaxPending),
 	}
@@ -63,8 +61,14 @@ func (ss *session) refuse() {
 	ss.client.closeGracefully(ws.StatusGoingAway, "server shutting down", closeGrace)
 }
 
-func (ss *session) run() {
+// run runs the session; agent names the backend's agent for the client's
+// greeting.
+func (ss *session) run(agent []byte) {
 	ss.client.startKeepalive(ss.s.cfg.PingInterval)
+	ready := translators.Event{Kind: translators.KindReady, ID: newSessionID(), Agent: agent}
+	if err := ss.emit(&ready); err != nil {
+		ss.finish(errClientWrite{err}, false)
+	}
 	ss.idle = time.AfterFunc(ss.rt.Session.Timeout, ss.expire)
 	done := make(chan struct{})
 	go func() {
@@ -140,6 +144,11 @@ func (ss *session) clientPump() error {
 					continue
 				}
 				ss.idle.Reset(ss.rt.Session.Timeout)
+				// The ack goes first, so it precedes the reply's first event.
+				ack := translators.Event{Kind: translators.KindAck, ID: ev.ID, Seq: int64(messages)}
+				if err := ss.emit(&ack); err != nil {
+					return err
+				}
 				if err := ss.up.Send(ev); err != nil {
 					return errBackendWrite{err}
 				}

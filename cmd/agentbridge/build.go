@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/url"
 
+	"github.com/agentbridge/agentbridge/auth"
 	"github.com/agentbridge/agentbridge/config"
 	"github.com/agentbridge/agentbridge/demo"
 	"github.com/agentbridge/agentbridge/proxy"
@@ -23,6 +25,14 @@ func build(f *config.File, logger *slog.Logger) (proxy.Config, error) {
 		MaxHeaderBytes:   f.Limits.MaxHeaderBytes,
 		Logger:           logger,
 	}
+	providers := make(map[string]proxy.Authenticator, len(f.Auth))
+	for name, p := range f.Auth {
+		a, err := buildAuth(p)
+		if err != nil {
+			return pc, fmt.Errorf("auth provider %q (line %d): %w", name, p.Line, err)
+		}
+		providers[name] = a
+	}
 	backends := make(map[string]*proxy.Backend, len(f.Backends))
 	for name, b := range f.Backends {
 		pb, err := buildBackend(b)
@@ -36,12 +46,14 @@ func build(f *config.File, logger *slog.Logger) (proxy.Config, error) {
 		if !ok {
 			return pc, fmt.Errorf("route %q (line %d): dialect %q is not available in this build (have: %s)", r.Name, r.Line, r.Dialect, dialectNames())
 		}
-		if !r.AuthNone {
-			for _, name := range r.Auth {
-				p := f.Auth[name]
-				if p != nil && p.Type != "none" {
-					return pc, fmt.Errorf("route %q (line %d): auth provider %q of type %q is not available in this build yet", r.Name, r.Line, name, p.Type)
-				}
+		var auths []proxy.Authenticator
+		for _, name := range r.Auth {
+			if a := providers[name]; a != nil {
+				auths = append(auths, a)
+			} else {
+				// A provider of type none admits everyone: the route is open.
+				auths = nil
+				break
 			}
 		}
 		rt := &proxy.Route{
@@ -50,6 +62,7 @@ func build(f *config.File, logger *slog.Logger) (proxy.Config, error) {
 			Client:  client,
 			Backend: backends[r.Backend],
 			Origins: r.Origins,
+			Auth:    auths,
 			Limits: proxy.Limits{
 				MaxMessage:   r.Limits.MaxMessage,
 				MaxTurnText:  int(r.Limits.MaxTurnText),
@@ -94,6 +107,57 @@ func buildBackend(b *config.Backend) (*proxy.Backend, error) {
 		return nil, fmt.Errorf("dialect %q is not available in this build (have: %s)", b.Dialect, dialectNames())
 	}
 	pb.Dialect = d
-	pb.Options = translators.Options{Chunked: b.Chunked, EndMarker: b.EndMarker, Secret: b.Secret}
+	pb.Options = translators.Options{Chunked: b.Chunked, EndMarker: b.EndMarker}
+	if b.Secret != "" {
+		// The backend's own secret, from its configuration: never a
+		// client's. Header by default, or query, or the first message.
+		switch b.SecretIn {
+		case "query":
+			u, err := url.Parse(b.URL)
+			if err != nil {
+				return nil, err
+			}
+			q := u.Query()
+			q.Set(queryName(d), b.Secret)
+			u.RawQuery = q.Encode()
+			pb.URL = u.String()
+		case "first_frame":
+			pb.Options.Secret = b.Secret
+		default:
+			pb.Header = map[string]string{headerName(d): headerValue(d, b.Secret)}
+		}
+	}
 	return pb, nil
+}
+
+func headerName(d translators.Dialect) string {
+	if d.AuthHeader != "" {
+		return d.AuthHeader
+	}
+	return "Authorization"
+}
+
+func headerValue(d translators.Dialect, secret string) string {
+	if d.AuthHeader != "" {
+		return secret
+	}
+	return "Bearer " + secret
+}
+
+func queryName(d translators.Dialect) string {
+	if d.AuthQuery != "" {
+		return d.AuthQuery
+	}
+	return "access_token"
+}
+
+// buildAuth makes the provider p names; nil for type none.
+func buildAuth(p *config.AuthProvider) (proxy.Authenticator, error) {
+	switch p.Type {
+	case "none":
+		return nil, nil
+	case "secret":
+		return auth.NewSecret(p.Name, p.Secrets)
+	}
+	return nil, fmt.Errorf("auth provider type %q is not available in this build yet", p.Type)
 }

@@ -2,11 +2,13 @@ package main
 
 import (
 	"github.com/agentbridge/agentbridge/translators"
+	"github.com/agentbridge/agentbridge/translators/connic"
 	"github.com/agentbridge/agentbridge/translators/plain"
 )
 
 // dialects is the one table of wire dialects compiled in: the only place
 // that imports concrete dialect packages.
 var dialects = map[string]translators.Dialect{
-	plain.Dialect.Name: plain.Dialect,
+	plain.Dialect.Name:  plain.Dialect,
+	connic.Dialect.Name: connic.Dialect,
 }

@@ -1,0 +1,43 @@
+package auth
+
+import (
+	"errors"
+	"time"
+)
+
+// Source says where a credential came from.
+type Source uint8
+
+const (
+	FromHeader Source = iota + 1
+	FromQuery
+	FromMessage // an in-band first message
+)
+
+// Credential is what a client presented.
+type Credential struct {
+	Value  string
+	Source Source
+	// Route is the name of the route the client asks for (tickets are bound
+	// to one).
+	Route string
+}
+
+// Identity is an admitted client.
+type Identity struct {
+	// Subject names the client when the provider knows it (a JWT's sub, a
+	// trusted header's value); empty for shared secrets.
+	Subject string
+	// Provider is the name of the provider that admitted the client.
+	Provider string
+	// Expires, when not zero, is when the session must end.
+	Expires time.Time
+}
+
+// The errors providers return. Callers map them to 401 or close 1008.
+var (
+	ErrNoCredential = errors.New("auth: no credential")
+	ErrInvalid      = errors.New("auth: invalid credential")
+	ErrExpired      = errors.New("auth: credential expired")
+	ErrReplayed     = errors.New("auth: credential already used")
+)
