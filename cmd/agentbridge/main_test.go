@@ -27,7 +27,7 @@ func TestValidate(t *testing.T) {
 		code int
 		out  string // substring of stdout+stderr
 	}{
-		{"repo config", []string{"validate", "-config", "../../config.yaml"}, 0, "ok (2 routes, 1 backends)"},
+		{"repo config", []string{"validate", "-config", "../../config.yaml"}, 0, "ok (3 routes, 1 backends)"},
 		{"good", []string{"validate", "-config", good}, 0, "ok"},
 		{"missing auth names its line", []string{"validate", "-config", noAuth}, 1, "noauth.yaml:4:"},
 		{"dialect not built yet", []string{"validate", "-config", later}, 1, `dialect "wiro" is not available in this build`},
