@@ -208,7 +208,8 @@ func TestBackendCloseCodePassesThrough(t *testing.T) {
 
 func TestBackendDropsMidReply(t *testing.T) {
 	// The backend sends two chunks and drops the TCP connection: the client
-	// gets both chunks, the dialect's error message, then 1014.
+	// gets both chunks, the dialect's error message, then 1014, whether the
+	// route translates or relays.
 	url, _ := startBackend(t, func(c netConn) {
 		_, _, _ = readClient(c)
 		writeText(c, "part one ")
@@ -216,17 +217,21 @@ func TestBackendDropsMidReply(t *testing.T) {
 	})
 	b := plainBackend(url)
 	b.Options = translators.Options{Chunked: true, EndMarker: "[DONE]"}
-	rt := plainRoute("drop", "/drop", b)
-	rt.ClientOptions = translators.Options{Reply: translators.ReplyStream}
-	_, addr := startProxy(t, Config{Routes: []*Route{rt}})
-	c := dial(t, wsURL(addr, "/drop"))
-	c.send("go")
-	code, msgs := c.expectClose()
-	if code != 1014 {
-		t.Errorf("close %d, want 1014", code)
-	}
-	if len(msgs) != 3 || msgs[0] != "part one " || msgs[1] != "part two" || !strings.Contains(msgs[2], `"code":"backend_unavailable"`) {
-		t.Errorf("messages before close = %q", msgs)
+	translate := plainRoute("translate", "/translate", b)
+	translate.ClientOptions = translators.Options{Reply: translators.ReplyStream}
+	relay := plainRoute("relay", "/relay", b)
+	relay.ClientOptions = translators.Options{Reply: translators.ReplyStream, EndMarker: "[DONE]"}
+	_, addr := startProxy(t, Config{Routes: []*Route{translate, relay}})
+	for _, path := range []string{"/translate", "/relay"} {
+		c := dial(t, wsURL(addr, path))
+		c.send("go")
+		code, msgs := c.expectClose()
+		if code != 1014 {
+			t.Errorf("%s: close %d, want 1014", path, code)
+		}
+		if len(msgs) != 3 || msgs[0] != "part one " || msgs[1] != "part two" || !strings.Contains(msgs[2], `"code":"backend_unavailable"`) {
+			t.Errorf("%s: messages before close = %q", path, msgs)
+		}
 	}
 }
 
@@ -334,4 +339,42 @@ func TestReadyzDuringDrain(t *testing.T) {
 		t.Fatal("server not draining")
 	}
 	c.recv()
+}
+
+func TestKeepaliveBackend(t *testing.T) {
+	// The proxy pings backends too: one that answers pings but is quiet for
+	// longer than ping + pong timeout stays connected; one that answers
+	// nothing is taken for dead (the client gets an error, then 1014).
+	quiet, _ := startBackend(t, func(c netConn) {
+		msg, _, err := readClient(c)
+		if err != nil {
+			return
+		}
+		go func() {
+			time.Sleep(300 * time.Millisecond)
+			writeText(c, "late: "+string(msg))
+			writeText(c, "[DONE]")
+		}()
+		_, _, _ = readClient(c) // answers pings meanwhile
+	})
+	dead, _ := startBackend(t, func(c netConn) { time.Sleep(time.Second) })
+	routes := []*Route{plainRoute("quiet", "/quiet", plainBackend(quiet)), plainRoute("dead", "/dead", plainBackend(dead))}
+	for _, rt := range routes {
+		// Chunked backend, whole replies to the client: translating.
+		rt.Backend.Options = translators.Options{Chunked: true, EndMarker: "[DONE]"}
+	}
+	_, addr := startProxy(t, Config{Routes: routes, PingInterval: 30 * time.Millisecond, PongTimeout: 50 * time.Millisecond})
+
+	c := dial(t, wsURL(addr, "/quiet"))
+	c.send("hi")
+	if got := c.recv(); got != "late: hi" {
+		t.Errorf("quiet backend: got %q", got)
+	}
+
+	c = dial(t, wsURL(addr, "/dead"))
+	start := time.Now()
+	code, msgs := c.expectClose()
+	if code != 1014 || len(msgs) != 1 || time.Since(start) > 900*time.Millisecond {
+		t.Errorf("dead backend: close %d after %q in %v, want 1014 within about 80ms", code, msgs, time.Since(start))
+	}
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+
+	"github.com/agentbridge/agentbridge/translators"
 )
 
 // relay is a passthrough session: client and backend speak the same dialect,
@@ -68,7 +70,12 @@ func (r *relay) run() {
 func (r *relay) finish(err error, fromClient bool) {
 	r.finished.Do(func() {
 		cc, bc := closeCodes(err, fromClient)
-		_ = r.client.writeClose(cc.Code, cc.Reason)
+		if cc == closeBackendGone {
+			r.sendError("backend_unavailable", "the connection to the agent was lost")
+		}
+		if cc != closePeerVanished {
+			_ = r.client.writeClose(cc.Code, cc.Reason)
+		}
 		_ = r.backend.writeClose(bc.Code, bc.Reason)
 		// Unblock the pump still reading: give its peer a moment to answer
 		// the close, then its read fails.
@@ -79,6 +86,17 @@ func (r *relay) finish(err error, fromClient bool) {
 		}
 		_ = other.nc.SetReadDeadline(deadline)
 	})
+}
+
+// sendError sends the client dialect's error message. A relay has no codec
+// of its own; this rare path makes one.
+func (r *relay) sendError(code, msg string) {
+	opts := r.rt.ClientOptions
+	opts.Role = translators.Client
+	ev := translators.Event{Kind: translators.KindError, Code: []byte(code), Text: []byte(msg)}
+	if out, err := r.rt.Client.New(opts).Encode(nil, &ev); err == nil && len(out) > 0 {
+		_ = r.client.writeFrame(opcode(r.rt.Client), out)
+	}
 }
 
 // closeCodes maps why one side ended to the close sent to each leg.

@@ -65,6 +65,9 @@ func (ss *session) refuse() {
 // greeting.
 func (ss *session) run(agent []byte) {
 	ss.client.startKeepalive(ss.s.cfg.PingInterval)
+	if su, ok := ss.up.(*socketUpstream); ok {
+		su.c.startKeepalive(ss.s.cfg.PingInterval)
+	}
 	ready := translators.Event{Kind: translators.KindReady, ID: newSessionID(), Agent: agent}
 	if err := ss.emit(&ready); err != nil {
 		ss.finish(errClientWrite{err}, false)
