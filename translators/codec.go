@@ -91,6 +91,9 @@ type Dialect struct {
 	// AuthQuery names the query parameter a client's secret may come in;
 	// empty means none.
 	AuthQuery string
+	// REST, when not nil, says clients send messages with REST calls and
+	// subscribe to replies on the socket.
+	REST *REST
 	// New returns a codec for one side of one session.
 	New func(Options) Codec
 	// SameShape, when not nil, reports whether a client and a backend of

@@ -1,5 +1,7 @@
 package translators
 
+import "time"
+
 // Kind is the type of a canonical event.
 type Kind uint8
 
@@ -58,6 +60,14 @@ const (
 	// KindAck: proxy to client. The user message ID was accepted and sent
 	// on; Seq is its number in the session, from 1.
 	KindAck
+	// KindSubscribe: client to proxy. The client wants the events of the
+	// reply ID (Wiro's agent_info with an agenttoken). Never forwarded.
+	KindSubscribe
+	// KindSubscribed: proxy to client, and backend to proxy. The
+	// subscription to ID holds: Code is the reply's status (Wiro's
+	// agent_queue, agent_start, ... or unknown), Full its text so far and
+	// Thinking its reasoning so far.
+	KindSubscribed
 )
 
 var kindNames = [...]string{
@@ -76,6 +86,8 @@ var kindNames = [...]string{
 	KindReady:         "ready",
 	KindOpen:          "open",
 	KindAck:           "ack",
+	KindSubscribe:     "subscribe",
+	KindSubscribed:    "subscribed",
 }
 
 // String returns the kind's name as used in golden transcripts.
@@ -128,6 +140,9 @@ type Event struct {
 	Usage Usage
 	// Seq numbers a KindAck.
 	Seq int64
+	// Elapsed is the time since the turn started, filled by the proxy for
+	// encoders that report speed (Wiro's metrics).
+	Elapsed time.Duration
 }
 
 // Usage is the token accounting of one turn. A count of -1 means the backend

@@ -29,6 +29,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/agentbridge/agentbridge/translators"
 )
@@ -188,6 +189,9 @@ func FormatEvent(ev *translators.Event) string {
 	if ev.Seq != 0 {
 		fmt.Fprintf(&b, " seq=%d", ev.Seq)
 	}
+	if ev.Elapsed != 0 {
+		fmt.Fprintf(&b, " elapsed=%s", ev.Elapsed)
+	}
 	if ev.Usage != (translators.Usage{}) {
 		fmt.Fprintf(&b, " usage=%d/%d", ev.Usage.InputTokens, ev.Usage.OutputTokens)
 	}
@@ -233,6 +237,9 @@ func eventFromKV(kv map[string]string) (translators.Event, error) {
 	ev.Thinking, ev.Context, ev.Code, ev.Raw = set("thinking"), set("context"), set("code"), set("raw")
 	if v, ok := kv["seq"]; ok {
 		ev.Seq, _ = strconv.ParseInt(v, 10, 64)
+	}
+	if v, ok := kv["elapsed"]; ok {
+		ev.Elapsed, _ = time.ParseDuration(v)
 	}
 	if u, ok := kv["usage"]; ok {
 		in, out, _ := strings.Cut(u, "/")

@@ -1,0 +1,158 @@
+package wiro
+
+import (
+	"github.com/valyala/fastjson"
+
+	"github.com/agentbridge/agentbridge/internal/jsonx"
+	"github.com/agentbridge/agentbridge/translators"
+)
+
+// rest is Wiro's REST surface: POST <prefix>/UserAgent/Message/Send and
+// .../Cancel, with x-api-key.
+var rest = translators.REST{
+	SendPath:           "/UserAgent/Message/Send",
+	CancelPath:         "/UserAgent/Message/Cancel",
+	ParseSend:          parseSend,
+	ParseCancel:        parseCancel,
+	AppendSendResult:   appendSendResult,
+	AppendCancelResult: appendCancelResult,
+	AppendSend:         appendSend,
+	AppendCancel:       appendCancel,
+	ParseSendResult:    parseSendResult,
+}
+
+// REST calls are one per message, not per frame: a parser per call keeps
+// them safe for concurrent requests.
+func parse(body []byte) (*fastjson.Value, error) {
+	var p fastjson.Parser
+	v, err := p.ParseBytes(body)
+	if err != nil {
+		return nil, translators.Malformed("invalid JSON body")
+	}
+	if v.Type() != fastjson.TypeObject {
+		return nil, translators.Malformed("the body must be a JSON object")
+	}
+	return v, nil
+}
+
+func parseSend(body []byte) (translators.SendRequest, error) {
+	var r translators.SendRequest
+	v, err := parse(body)
+	if err != nil {
+		return r, err
+	}
+	str := func(name string, required bool) ([]byte, error) {
+		f := v.Get(name)
+		if f == nil {
+			if required {
+				return nil, translators.Malformed(`"` + name + `" is required`)
+			}
+			return nil, nil
+		}
+		b, err := f.StringBytes()
+		if err != nil {
+			return nil, translators.Malformed(`"` + name + `" must be a string`)
+		}
+		return b, nil
+	}
+	if r.Message, err = str("message", true); err != nil {
+		return r, err
+	}
+	if r.Agent, err = str("useragentguid", false); err != nil {
+		return r, err
+	}
+	if r.SessionKey, err = str("sessionkey", false); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+func parseCancel(body []byte) ([]byte, error) {
+	v, err := parse(body)
+	if err != nil {
+		return nil, err
+	}
+	t := v.Get("agenttoken")
+	if t == nil {
+		return nil, translators.Malformed(`"agenttoken" is required`)
+	}
+	b, err := t.StringBytes()
+	if err != nil || len(b) == 0 {
+		return nil, translators.Malformed(`"agenttoken" must be a non-empty string`)
+	}
+	return b, nil
+}
+
+func appendErrors(dst []byte, errs []string) []byte {
+	dst = append(dst, `"errors":[`...)
+	for i, e := range errs {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = jsonx.AppendStr(dst, e)
+	}
+	return append(dst, ']')
+}
+
+func appendSendResult(dst []byte, r *translators.SendResult) []byte {
+	dst = append(dst, `{"result":`...)
+	dst = jsonx.AppendBool(dst, r.OK)
+	dst = append(dst, ',')
+	dst = appendErrors(dst, r.Errors)
+	if r.OK {
+		dst = append(dst, `,"messageguid":`...)
+		dst = jsonx.AppendString(dst, r.MessageID)
+		dst = append(dst, `,"agenttoken":`...)
+		dst = jsonx.AppendString(dst, r.Token)
+		dst = append(dst, `,"status":`...)
+		dst = jsonx.AppendString(dst, r.Status)
+	}
+	return append(dst, '}')
+}
+
+func appendCancelResult(dst []byte, r *translators.SendResult) []byte {
+	dst = append(dst, `{"result":`...)
+	dst = jsonx.AppendBool(dst, r.OK)
+	dst = append(dst, ',')
+	dst = appendErrors(dst, r.Errors)
+	return append(dst, '}')
+}
+
+func appendSend(dst []byte, r *translators.SendRequest) []byte {
+	dst = append(dst, `{"useragentguid":`...)
+	dst = jsonx.AppendString(dst, r.Agent)
+	dst = append(dst, `,"message":`...)
+	dst = jsonx.AppendString(dst, r.Message)
+	dst = append(dst, `,"sessionkey":`...)
+	dst = jsonx.AppendString(dst, r.SessionKey)
+	return append(dst, '}')
+}
+
+func appendCancel(dst []byte, id []byte) []byte {
+	dst = append(dst, `{"agenttoken":`...)
+	dst = jsonx.AppendString(dst, id)
+	return append(dst, '}')
+}
+
+func parseSendResult(body []byte) (translators.SendResult, error) {
+	var r translators.SendResult
+	v, err := parse(body)
+	if err != nil {
+		return r, err
+	}
+	r.OK = v.GetBool("result")
+	for _, e := range v.GetArray("errors") {
+		if b, err := e.StringBytes(); err == nil {
+			r.Errors = append(r.Errors, string(b))
+		} else {
+			r.Errors = append(r.Errors, string(e.MarshalTo(nil)))
+		}
+	}
+	r.MessageID = v.GetStringBytes("messageguid")
+	r.Token = v.GetStringBytes("agenttoken")
+	r.Status = v.GetStringBytes("status")
+	if r.OK && len(r.Token) == 0 {
+		return r, translators.Malformed(`send succeeded without an "agenttoken"`)
+	}
+	return r, nil
+}

@@ -1,0 +1,147 @@
+package wiro_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/agentbridge/agentbridge/translators"
+	"github.com/agentbridge/agentbridge/translators/translatorstest"
+	"github.com/agentbridge/agentbridge/translators/wiro"
+)
+
+func TestGolden(t *testing.T) {
+	translatorstest.RunGolden(t, wiro.Dialect, "testdata")
+}
+
+func TestREST(t *testing.T) {
+	r := wiro.Dialect.REST
+	req, err := r.ParseSend([]byte(`{"useragentguid":"g","message":"Explain quantum computing","sessionkey":"user-42"}`))
+	if err != nil || string(req.Message) != "Explain quantum computing" || string(req.SessionKey) != "user-42" || string(req.Agent) != "g" {
+		t.Fatalf("ParseSend = %+v, %v", req, err)
+	}
+	for _, bad := range []string{`{}`, `{"message":5}`, `[]`, `nope`, `{"message":"x","sessionkey":1}`} {
+		if _, err := r.ParseSend([]byte(bad)); err == nil {
+			t.Errorf("ParseSend(%s) accepted", bad)
+		}
+	}
+	out := r.AppendSendResult(nil, &translators.SendResult{OK: true, MessageID: []byte("m"), Token: []byte("t"), Status: []byte("agent_queue")})
+	if got, want := string(out), `{"result":true,"errors":[],"messageguid":"m","agenttoken":"t","status":"agent_queue"}`; got != want {
+		t.Errorf("AppendSendResult = %s, want %s", got, want)
+	}
+	out = r.AppendSendResult(nil, &translators.SendResult{Errors: []string{`"message" is required`}})
+	if got, want := string(out), `{"result":false,"errors":["\"message\" is required"]}`; got != want {
+		t.Errorf("AppendSendResult error = %s, want %s", got, want)
+	}
+	// The proxy as a client: what it sends parses back, what Wiro answers
+	// is read.
+	body := r.AppendSend(nil, &translators.SendRequest{Agent: []byte("g"), Message: []byte("hi \"x\""), SessionKey: []byte("k")})
+	if back, err := r.ParseSend(body); err != nil || string(back.Message) != `hi "x"` {
+		t.Errorf("round trip %s: %+v %v", body, back, err)
+	}
+	res, err := r.ParseSendResult([]byte(`{"result":true,"errors":[],"messageguid":"c3d4","agenttoken":"aB3x","status":"agent_queue"}`))
+	if err != nil || string(res.Token) != "aB3x" || !res.OK {
+		t.Errorf("ParseSendResult = %+v, %v", res, err)
+	}
+	if _, err := r.ParseSendResult([]byte(`{"result":true}`)); err == nil {
+		t.Errorf("a success without agenttoken was accepted")
+	}
+	tok, err := r.ParseCancel([]byte(`{"agenttoken":"aB3x"}`))
+	if err != nil || string(tok) != "aB3x" {
+		t.Errorf("ParseCancel = %q, %v", tok, err)
+	}
+}
+
+func TestEncodedJSONIsValid(t *testing.T) {
+	c := wiro.New(translators.Options{Role: translators.Client})
+	text := []byte("a \"quoted\" <think>\n\x00 ✓")
+	for _, k := range []translators.Kind{translators.KindSubscribed, translators.KindTurnStart, translators.KindTextDelta,
+		translators.KindThinkingDelta, translators.KindTurnEnd, translators.KindError, translators.KindCancel} {
+		ev := translators.Event{Kind: k, ID: []byte("t\"1"), Text: text, Full: text, Thinking: text}
+		out, _ := c.Encode(nil, &ev)
+		var m map[string]any
+		if err := json.Unmarshal(out, &m); err != nil {
+			t.Errorf("%v: invalid JSON %s", k, out)
+		}
+	}
+}
+
+func TestAllocs(t *testing.T) {
+	if testing.Short() {
+		t.Skip()
+	}
+	out := `{"type":"agent_output","agenttoken":"tok","message":{"type":"progressGenerate","speed":"12.5","raw":"` +
+		strings.Repeat("word ", 100) + `","thinking":[],"answer":["` + strings.Repeat("word ", 100) + `"],"isThinking":false,"tokenCount":35},"result":true}`
+	if n := translatorstest.DecodeAllocs(wiro.Dialect, translators.Options{Role: translators.Backend}, []byte(out)); n != 0 {
+		t.Errorf("backend Decode allocs = %v, want 0", n)
+	}
+	ev := translators.Event{Kind: translators.KindTextDelta, ID: []byte("tok"), Text: []byte("x"), Full: []byte(strings.Repeat("word ", 100)), Elapsed: 1e9}
+	if n := translatorstest.EncodeAllocs(wiro.Dialect, translators.Options{Role: translators.Client}, ev); n != 0 {
+		t.Errorf("client Encode allocs = %v, want 0", n)
+	}
+}
+
+// BenchmarkAccumulatedToDelta is the Wiro backend path: decode an
+// agent_output holding the whole text so far, turn it into a delta, encode
+// that as a Connic-style delta would be (here: re-encode as Wiro output for
+// a Wiro client, the accumulated direction). Reported per frame.
+func BenchmarkAccumulatedToDelta(b *testing.B) {
+	back := wiro.New(translators.Options{Role: translators.Backend})
+	cli := wiro.New(translators.Options{Role: translators.Client})
+	var turn translators.Turn
+	frames := make([][]byte, 50)
+	text := ""
+	for i := range frames {
+		text += "word "
+		frames[i] = []byte(`{"type":"agent_output","agenttoken":"tok","message":{"raw":"` + text + `","answer":["` + text + `"],"thinking":[]},"result":true}`)
+	}
+	end := translators.Event{Kind: translators.KindTurnEnd}
+	evs := make([]translators.Event, 0, 4)
+	norm := make([]translators.Event, 0, 4)
+	out := make([]byte, 0, 4096)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		evs, _ = back.Decode(evs[:0], frames[i%len(frames)])
+		norm, _ = turn.Apply(norm[:0], &evs[0])
+		for j := range norm {
+			out, _ = cli.Encode(out[:0], &norm[j])
+		}
+		if i++; i%len(frames) == 0 {
+			norm, _ = turn.Apply(norm[:0], &end)
+		}
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	for _, s := range []string{
+		`{"type":"agent_info","agenttoken":"t"}`,
+		`{"type":"agent_output","agenttoken":"t","message":{"raw":"<think>a</think>b"}}`,
+		`{"type":"agent_end","agenttoken":"t","message":{"answer":["x"],"thinking":["y"],"tokenCount":3}}`,
+		`{"type":"agent_error","agenttoken":"t","message":{"raw":"..."}}`, `{"type":"agent_subscribed","debugoutput":"<think>"}`,
+	} {
+		f.Add(s, false)
+		f.Add(s, true)
+	}
+	f.Fuzz(func(t *testing.T, msg string, backend bool) {
+		role, other := translators.Client, translators.Backend
+		if backend {
+			role, other = other, role
+		}
+		evs, err := wiro.New(translators.Options{Role: role}).Decode(nil, []byte(msg))
+		if err != nil {
+			return
+		}
+		var turn translators.Turn
+		enc := wiro.New(translators.Options{Role: other})
+		for i := range evs {
+			norm, _ := turn.Apply(nil, &evs[i])
+			for j := range norm {
+				out, _ := enc.Encode(nil, &norm[j])
+				if len(out) > 0 && !json.Valid(out) {
+					t.Fatalf("invalid JSON %q from %q", out, msg)
+				}
+			}
+		}
+	})
+}
