@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what the agentbridge end-to-end suite's clients need, idempotently:
+#   - Debian's python3-websockets for /usr/bin/python3 (not a pyenv/venv python)
+#   - the npm packages pinned in package-lock.json (ws, agents) into node_modules
+# Safe to run again: each step is skipped when already satisfied.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+if /usr/bin/python3 -c 'import websockets' >/dev/null 2>&1; then
+	echo "install.sh: python3-websockets present ($(/usr/bin/python3 -c 'import websockets; print(websockets.__version__)'))"
+else
+	echo "install.sh: installing python3-websockets"
+	sudo=""
+	if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+	$sudo apt-get update
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends python3-websockets
+	/usr/bin/python3 -c 'import websockets'
+fi
+
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+	echo "install.sh: node and npm are required (Node 20 or newer)" >&2
+	exit 1
+fi
+
+# npm ci reinstalls from scratch; skip it when node_modules already matches
+# the lock file (npm writes node_modules/.package-lock.json on install).
+if [ -f "$here/node_modules/.package-lock.json" ] &&
+	[ -d "$here/node_modules/ws" ] && [ -d "$here/node_modules/agents" ] &&
+	[ "$here/node_modules/.package-lock.json" -nt "$here/package-lock.json" ]; then
+	echo "install.sh: node_modules up to date"
+else
+	echo "install.sh: npm ci in $here"
+	(cd "$here" && npm ci --no-audit --no-fund)
+fi

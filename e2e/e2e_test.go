@@ -1,0 +1,668 @@
+// Package e2e drives the real agentbridge binary with real third-party
+// WebSocket clients: Python's websockets, Node's ws and Cloudflare's Agents
+// SDK (agents/client). Everything listens on 127.0.0.1 only.
+//
+// TestMain builds the binary once (with -race when the suite itself runs
+// with -race), or uses $AGENTBRIDGE_E2E_BIN when set. Each test writes its own configuration with a free port,
+// starts the binary as a subprocess, waits for /healthz, runs one client
+// script with a timeout and stops the process at the end. The proxy's
+// stderr is printed to the test log when a test fails.
+//
+// Missing clients (python3-websockets for /usr/bin/python3, or
+// clients/node_modules) fail the tests when $CI is set and skip them with
+// an install hint otherwise: run clients/install.sh.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
+)
+
+const (
+	python        = "/usr/bin/python3" // Debian's, with python3-websockets; not a pyenv/venv one
+	clientTimeout = 30 * time.Second   // one client script run
+	startTimeout  = 15 * time.Second   // binary start to /healthz 200
+	stopTimeout   = 15 * time.Second   // SIGTERM to exit, for tests that are not about shutdown
+	installHint   = "run e2e/clients/install.sh (apt-get install python3-websockets; npm ci in e2e/clients)"
+)
+
+var (
+	binPath    string // the agentbridge binary built by TestMain
+	clientsDir string // absolute path of e2e/clients
+	repoRoot   string // absolute path of the module root
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	wd, err := os.Getwd()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	clientsDir = filepath.Join(wd, "clients")
+	repoRoot = filepath.Dir(wd)
+	if bin := os.Getenv("AGENTBRIDGE_E2E_BIN"); bin != "" {
+		// A prebuilt binary (a release build, or one built from another tree).
+		if binPath, err = filepath.Abs(bin); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e:", err)
+			return 1
+		}
+		return m.Run()
+	}
+	dir, err := os.MkdirTemp("", "agentbridge-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	binPath = filepath.Join(dir, "agentbridge")
+	args := []string{"build", "-o", binPath}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	args = append(args, "./cmd/agentbridge")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = repoRoot
+	if out, err := cmd.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: go %s: %v\n%s", strings.Join(args, " "), err, out)
+		return 1
+	}
+	return m.Run()
+}
+
+// ---- prerequisites -------------------------------------------------------
+
+// missing fails under CI and skips elsewhere.
+func missing(t *testing.T, what string) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s (CI is set, so this is a failure): %s", what, installHint)
+	}
+	t.Skipf("%s: %s", what, installHint)
+}
+
+func requirePython(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(python); err != nil {
+		missing(t, python+" not found")
+	}
+	out, err := exec.Command(python, "-c", "import websockets; print(websockets.__version__)").CombinedOutput()
+	if err != nil {
+		missing(t, fmt.Sprintf("%s cannot import websockets (%v: %s)", python, err, bytes.TrimSpace(out)))
+	}
+}
+
+func requireNode(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("node"); err != nil {
+		missing(t, "node not found on PATH")
+	}
+	for _, pkg := range []string{"ws", "agents", "partysocket"} {
+		if _, err := os.Stat(filepath.Join(clientsDir, "node_modules", pkg, "package.json")); err != nil {
+			missing(t, "e2e/clients/node_modules/"+pkg+" is missing")
+		}
+	}
+}
+
+// ---- the proxy process ---------------------------------------------------
+
+// lockedBuffer collects a subprocess's output while tests read it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+type proxyProc struct {
+	addr   string // 127.0.0.1:port
+	cmd    *exec.Cmd
+	stderr *lockedBuffer
+	done   chan struct{} // closed when the process has exited
+	err    error         // cmd.Wait's result, valid after done
+}
+
+// freePort returns a port that was free a moment ago on 127.0.0.1.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// startProxy writes config (a YAML body without listen) into a temporary
+// file, starts the binary on a free port and waits for /healthz. The process
+// is killed at the end of the test if still running, and its stderr logged
+// when the test failed.
+func startProxy(t *testing.T, config string) *proxyProc {
+	t.Helper()
+	dir := t.TempDir()
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ { // a freed port may be taken again by someone else
+		addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+		path := filepath.Join(dir, "config.yaml")
+		body := "listen: " + addr + "\n" + config
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		p := &proxyProc{addr: addr, stderr: &lockedBuffer{}, done: make(chan struct{})}
+		p.cmd = exec.Command(binPath, "serve", "-config", path)
+		p.cmd.Stdout = p.stderr
+		p.cmd.Stderr = p.stderr
+		if err := p.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { p.err = p.cmd.Wait(); close(p.done) }()
+		t.Cleanup(func() {
+			select {
+			case <-p.done:
+			default:
+				_ = p.cmd.Process.Kill()
+				<-p.done
+			}
+			if t.Failed() {
+				t.Logf("agentbridge config:\n%s\nagentbridge output (exit: %v):\n%s", body, p.err, p.stderr.String())
+			}
+			if out := p.stderr.String(); strings.Contains(out, "WARNING: DATA RACE") {
+				t.Errorf("the race detector reported a data race in agentbridge:\n%s", out)
+			}
+		})
+		lastErr = p.waitHealthy()
+		if lastErr == nil {
+			return p
+		}
+		select {
+		case <-p.done:
+			if strings.Contains(p.stderr.String(), "address already in use") {
+				continue
+			}
+		default:
+		}
+		break
+	}
+	t.Fatalf("agentbridge did not become healthy: %v", lastErr)
+	return nil
+}
+
+func (p *proxyProc) waitHealthy() error {
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(startTimeout)
+	for time.Now().Before(deadline) {
+		select {
+		case <-p.done:
+			return fmt.Errorf("exited early: %v", p.err)
+		default:
+		}
+		resp, err := client.Get("http://" + p.addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("no /healthz 200 within %v", startTimeout)
+}
+
+func (p *proxyProc) url(path string) string { return "ws://" + p.addr + path }
+
+// stop sends SIGTERM and waits for the exit code.
+func (p *proxyProc) stop(t *testing.T, within time.Duration) (code int, elapsed time.Duration) {
+	t.Helper()
+	start := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("SIGTERM: %v", err)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(within):
+		t.Fatalf("agentbridge did not exit within %v of SIGTERM", within)
+	}
+	return p.cmd.ProcessState.ExitCode(), time.Since(start)
+}
+
+// ---- configurations ------------------------------------------------------
+
+// baseConfig is the configuration most tests use: the demo agent on whole
+// and streamed routes, a passthrough route to echoURL (a Go plain echo
+// backend), a route whose backend is down, and the exact path the Agents
+// SDK builds for agent "dialogue-agent", name "insight-seeker".
+func baseConfig(pace time.Duration, drain time.Duration, echoURL, deadURL string) string {
+	return fmt.Sprintf(`version: 1
+log: {level: debug, format: text}
+shutdown: {drain_timeout: %s}
+auth:
+  open: {type: none}
+backends:
+  demo:
+    dialect: demo
+    demo: {pace: %s, thinking: false, prefix: "You said: "}
+  echo: {dialect: plain, url: %q, dial_timeout: 2s, handshake_timeout: 2s}
+  dead: {dialect: plain, url: %q, dial_timeout: 2s, handshake_timeout: 2s}
+routes:
+  - {name: sdk, path: /agents/dialogue-agent/insight-seeker, dialect: plain, auth: none, backend: demo}
+  - {name: agents, path: /agents/:agent/:name, dialect: plain, auth: [open], backend: demo}
+  - name: stream
+    path: /stream/:agent/:name
+    dialect: plain
+    auth: none
+    backend: demo
+    reply: stream
+    end_marker: "[END]"
+  - {name: echo, path: /echo, dialect: plain, auth: none, backend: echo}
+  - {name: dead, path: /dead, dialect: plain, auth: none, backend: dead}
+`, drain, pace, echoURL, deadURL)
+}
+
+// deadURL is a ws:// URL on which nothing listens.
+func deadURL(t *testing.T) string {
+	return "ws://127.0.0.1:" + strconv.Itoa(freePort(t)) + "/"
+}
+
+// startStandard starts an echo backend and a proxy with baseConfig.
+func startStandard(t *testing.T, pace, drain time.Duration) *proxyProc {
+	t.Helper()
+	echo := startEchoBackend(t)
+	return startProxy(t, baseConfig(pace, drain, echo, deadURL(t)))
+}
+
+// ---- a Go plain echo backend (gobwas/ws) ---------------------------------
+
+// startEchoBackend serves WebSocket on 127.0.0.1 and answers each text
+// message with "echo: "+text. It returns its ws:// URL.
+func startEchoBackend(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		conns = map[net.Conn]struct{}{}
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns[c] = struct{}{}
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() {
+					mu.Lock()
+					delete(conns, c)
+					mu.Unlock()
+					c.Close()
+				}()
+				_ = c.SetDeadline(time.Now().Add(time.Minute))
+				if _, err := ws.Upgrade(c); err != nil {
+					t.Logf("echo backend: upgrade: %v", err)
+					return
+				}
+				for {
+					msg, op, err := wsutil.ReadClientData(c)
+					if err != nil {
+						return // includes the peer's close, which wsutil answers
+					}
+					if op != ws.OpText {
+						continue
+					}
+					if err := wsutil.WriteServerMessage(c, ws.OpText, append([]byte("echo: "), msg...)); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return "ws://" + ln.Addr().String() + "/"
+}
+
+// ---- running client scripts ----------------------------------------------
+
+// runClient runs a client script in e2e/clients with a timeout and fails the
+// test with its output when it does not exit 0.
+func runClient(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), clientTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = clientsDir
+	cmd.WaitDelay = 2 * time.Second
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("%s %s: timed out after %v\n%s", name, strings.Join(args, " "), clientTimeout, out)
+	}
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	t.Logf("%s %s:\n%s", filepath.Base(name), strings.Join(args, " "), out)
+	return string(out)
+}
+
+func runPython(t *testing.T, args ...string) string {
+	t.Helper()
+	return runClient(t, python, append([]string{"plain_client.py"}, args...)...)
+}
+
+func runNode(t *testing.T, args ...string) string {
+	t.Helper()
+	return runClient(t, "node", args...)
+}
+
+// ---- tests ---------------------------------------------------------------
+
+func TestHealth(t *testing.T) {
+	t.Parallel()
+	p := startStandard(t, 5*time.Millisecond, 5*time.Second)
+	client := &http.Client{Timeout: 5 * time.Second}
+	for _, path := range []string{"/healthz", "/readyz"} {
+		resp, err := client.Get("http://" + p.addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s: %d %s", path, resp.StatusCode, body)
+		}
+	}
+	// A plain HTTP GET to a WebSocket route is refused before any upgrade.
+	resp, err := client.Get("http://" + p.addr + "/nowhere")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(resp.Header.Get("Content-Type"), "json") {
+		t.Errorf("GET /nowhere: %d %q %s, want 404 JSON", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	if code, _ := p.stop(t, stopTimeout); code != 0 {
+		t.Errorf("exit code %d after SIGTERM, want 0", code)
+	}
+}
+
+func TestPythonDemo(t *testing.T) {
+	t.Parallel()
+	requirePython(t)
+	p := startStandard(t, 5*time.Millisecond, 5*time.Second)
+	runPython(t, "demo", p.url("/agents/demo/me"))
+}
+
+func TestPythonStream(t *testing.T) {
+	t.Parallel()
+	requirePython(t)
+	p := startStandard(t, 5*time.Millisecond, 5*time.Second)
+	runPython(t, "stream", p.url("/stream/demo/me"), "[END]")
+}
+
+func TestPythonEchoPassthrough(t *testing.T) {
+	t.Parallel()
+	requirePython(t)
+	p := startStandard(t, 5*time.Millisecond, 5*time.Second)
+	runPython(t, "echo", p.url("/echo"))
+}
+
+func TestPythonHTTPErrors(t *testing.T) {
+	t.Parallel()
+	requirePython(t)
+	p := startStandard(t, 5*time.Millisecond, 5*time.Second)
+	t.Run("unknown path 404", func(t *testing.T) { runPython(t, "status", p.url("/no/such/route"), "404") })
+	t.Run("dead backend 502", func(t *testing.T) { runPython(t, "status", p.url("/dead"), "502") })
+}
+
+func TestNodeWS(t *testing.T) {
+	t.Parallel()
+	requireNode(t)
+	p := startStandard(t, 5*time.Millisecond, 5*time.Second)
+	t.Run("demo", func(t *testing.T) { runNode(t, "ws_client.js", "demo", p.url("/agents/demo/me")) })
+	t.Run("echo passthrough", func(t *testing.T) { runNode(t, "ws_client.js", "echo", p.url("/echo")) })
+	t.Run("unknown path 404", func(t *testing.T) { runNode(t, "ws_client.js", "status", p.url("/no/such/route"), "404") })
+	t.Run("dead backend 502", func(t *testing.T) { runNode(t, "ws_client.js", "status", p.url("/dead"), "502") })
+}
+
+func TestNodeAgentsClient(t *testing.T) {
+	t.Parallel()
+	requireNode(t)
+	p := startStandard(t, 5*time.Millisecond, 5*time.Second)
+	out := runNode(t, "agents_client.mjs", p.addr)
+	if !strings.Contains(out, "open ws://"+p.addr+"/agents/dialogue-agent/insight-seeker") {
+		t.Errorf("AgentClient did not open the expected URL:\n%s", out)
+	}
+}
+
+// TestShutdownDrain: replies in flight when SIGTERM arrives are delivered
+// whole, then each client gets close 1001; new connections are refused;
+// the process exits 0 within the drain timeout.
+func TestShutdownDrain(t *testing.T) {
+	t.Parallel()
+	requirePython(t)
+	const (
+		pace  = 50 * time.Millisecond // 40 words: about 2s of reply
+		drain = 10 * time.Second
+	)
+	p := startStandard(t, pace, drain)
+
+	type client struct {
+		name   string
+		cmd    *exec.Cmd
+		out    *lockedBuffer
+		ready  chan struct{} // the client printed "inflight"
+		done   chan struct{}
+		err    error
+		cancel context.CancelFunc
+	}
+	start := func(name string, args ...string) *client {
+		ctx, cancel := context.WithTimeout(context.Background(), clientTimeout)
+		c := &client{name: name, out: &lockedBuffer{}, ready: make(chan struct{}), done: make(chan struct{}), cancel: cancel}
+		c.cmd = exec.CommandContext(ctx, python, append([]string{"plain_client.py"}, args...)...)
+		c.cmd.Dir = clientsDir
+		c.cmd.WaitDelay = 2 * time.Second
+		c.cmd.Stderr = c.out
+		stdout, err := c.cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			sc := bufio.NewScanner(stdout)
+			seen := false
+			for sc.Scan() {
+				line := sc.Text()
+				fmt.Fprintln(c.out, line)
+				if line == "inflight" && !seen {
+					seen = true
+					close(c.ready)
+				}
+			}
+			c.err = c.cmd.Wait()
+			close(c.done)
+		}()
+		t.Cleanup(func() { cancel(); <-c.done })
+		return c
+	}
+	clients := []*client{
+		start("whole", "shutdown", p.url("/agents/demo/whole"), "-"),
+		start("stream", "shutdown", p.url("/stream/demo/streamed"), "[END]"),
+	}
+	for _, c := range clients {
+		select {
+		case <-c.ready:
+		case <-c.done:
+			t.Fatalf("%s client ended before its reply was in flight: %v\n%s", c.name, c.err, c.out.String())
+		case <-time.After(clientTimeout):
+			t.Fatalf("%s client: no reply in flight after %v\n%s", c.name, clientTimeout, c.out.String())
+		}
+	}
+
+	sigAt := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+
+	// New connections are refused while the replies still run.
+	refusedAt := time.Time{}
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		c, err := net.DialTimeout("tcp", p.addr, time.Second)
+		switch {
+		case err == nil:
+			c.Close() // accepted before the listener closed
+		case errors.Is(err, syscall.ECONNRESET):
+			// This dial raced the listener's close: the kernel reset a
+			// connection still in the accept queue. Try again.
+		case errors.Is(err, syscall.ECONNREFUSED):
+			refusedAt = time.Now()
+		default:
+			t.Fatalf("dial after SIGTERM: %v, want connection refused", err)
+		}
+		if !refusedAt.IsZero() {
+			break
+		}
+	}
+	if refusedAt.IsZero() {
+		t.Fatal("the listener still accepted connections 2s after SIGTERM")
+	}
+	select {
+	case <-p.done:
+		t.Fatalf("the process exited (%v) before the in-flight replies were done", p.err)
+	default:
+	}
+	t.Logf("listener closed %v after SIGTERM", refusedAt.Sub(sigAt).Round(time.Millisecond))
+	runPython(t, "refused", p.url("/agents/demo/late"))
+
+	for _, c := range clients {
+		select {
+		case <-c.done:
+		case <-time.After(clientTimeout):
+			t.Fatalf("%s client did not finish", c.name)
+		}
+		if c.err != nil {
+			t.Errorf("%s client: %v\n%s", c.name, c.err, c.out.String())
+		} else {
+			t.Logf("%s client:\n%s", c.name, c.out.String())
+		}
+	}
+
+	select {
+	case <-p.done:
+	case <-time.After(drain + 5*time.Second):
+		t.Fatalf("agentbridge still running %v after SIGTERM", drain+5*time.Second)
+	}
+	elapsed := time.Since(sigAt)
+	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("exit code %d after SIGTERM, want 0", code)
+	}
+	if elapsed > drain {
+		t.Errorf("exit took %v after SIGTERM, more than drain_timeout %v", elapsed, drain)
+	}
+	t.Logf("exited %v after SIGTERM", elapsed.Round(time.Millisecond))
+}
+
+// TestCLI covers validate and version.
+func TestCLI(t *testing.T) {
+	t.Parallel()
+	run := func(args ...string) (code int, stdout, stderr string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, binPath, args...)
+		cmd.Dir = t.TempDir()
+		var o, e bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &o, &e
+		err := cmd.Run()
+		var ee *exec.ExitError
+		switch {
+		case err == nil:
+		case errors.As(err, &ee):
+			code = ee.ExitCode()
+		default:
+			t.Fatalf("%v: %v", args, err)
+		}
+		return code, o.String(), e.String()
+	}
+
+	t.Run("validate repo config", func(t *testing.T) {
+		path := filepath.Join(repoRoot, "config.yaml")
+		code, out, errOut := run("validate", "-config", path)
+		if code != 0 || !strings.Contains(out, "ok") {
+			t.Errorf("validate %s: exit %d, stdout %q, stderr %q; want 0 and ok", path, code, out, errOut)
+		}
+	})
+
+	t.Run("validate broken config", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "broken.yaml")
+		broken := "version: 1\nlisten: 127.0.0.1:0\nbackends:\n  demo: {dialect: demo}\nroutes:\n  - path: /chat\n    dialect: plain\n    backend: demo\n"
+		if err := os.WriteFile(path, []byte(broken), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errOut := run("validate", "-config", path)
+		if code != 1 {
+			t.Errorf("exit %d, want 1 (stdout %q, stderr %q)", code, out, errOut)
+		}
+		want := regexp.MustCompile(`broken\.yaml:6:\d+: routes\[0\]\.auth: required`)
+		if !want.MatchString(errOut) {
+			t.Errorf("stderr %q does not match %v", errOut, want)
+		}
+	})
+
+	t.Run("version", func(t *testing.T) {
+		code, out, errOut := run("version")
+		if code != 0 || !strings.HasPrefix(out, "agentbridge ") {
+			t.Errorf("version: exit %d, stdout %q, stderr %q", code, out, errOut)
+		}
+	})
+}
