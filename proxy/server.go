@@ -27,6 +27,7 @@ type Server struct {
 	log    *slog.Logger
 	router *router
 	http   *fasthttp.Server
+	hubs   map[*Route]*hub // routes whose clients use REST
 
 	draining atomic.Bool
 	mu       sync.Mutex
@@ -70,6 +71,12 @@ func New(cfg Config) (*Server, error) {
 		log:      cfg.Logger,
 		router:   newRouter(cfg.Routes),
 		sessions: make(map[sessionCloser]struct{}),
+		hubs:     make(map[*Route]*hub),
+	}
+	for _, rt := range cfg.Routes {
+		if rt.Client.REST != nil {
+			s.hubs[rt] = newHub(s, rt)
+		}
 	}
 	s.http = &fasthttp.Server{
 		Handler:                       s.handle,
@@ -187,12 +194,32 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		ctx.SetBodyString(`{"status":"ready"}`)
 		return
 	}
+	if h, send := s.matchREST(path); h != nil {
+		h.serveREST(ctx, send)
+		return
+	}
 	rt, params := s.router.match(path, nil)
 	if rt == nil {
 		httpError(ctx, fasthttp.StatusNotFound, "not_found", "no route for this path")
 		return
 	}
 	s.upgrade(ctx, rt, params)
+}
+
+// matchREST finds the REST route a path addresses: a route's path followed
+// by its dialect's send or cancel path.
+func (s *Server) matchREST(path []byte) (h *hub, send bool) {
+	for rt, h := range s.hubs {
+		rest := rt.Client.REST
+		for _, suffix := range [2]string{rest.SendPath, rest.CancelPath} {
+			if len(path) > len(suffix) && string(path[len(path)-len(suffix):]) == suffix {
+				if m, _ := s.router.match(path[:len(path)-len(suffix)], nil); m == rt {
+					return h, suffix == rest.SendPath
+				}
+			}
+		}
+	}
+	return nil, false
 }
 
 // httpError answers a request that will not be upgraded with a JSON body.
@@ -274,6 +301,13 @@ func (s *Server) upgrade(ctx *fasthttp.RequestCtx, rt *Route, params []Param) {
 		return
 	}
 
+	if h := s.hubs[rt]; h != nil {
+		// Subscribers need no credential: a reply token is an unguessable
+		// capability handed only to authenticated REST callers.
+		s.acceptSubscriber(ctx, h, accept)
+		return
+	}
+
 	// Credentials in the request are checked before the upgrade (401).
 	// A dialect that lets clients authenticate in their first message gets
 	// the upgrade without one, and the backend is dialed only after that
@@ -323,6 +357,33 @@ func (s *Server) upgrade(ctx *fasthttp.RequestCtx, rt *Route, params []Param) {
 		// Run the session on a goroutine of its own, so fasthttp's hijack
 		// goroutine and the request buffers it holds are released now.
 		go s.serve(c, rt, params, lg)
+	})
+}
+
+// acceptSubscriber upgrades a subscriber socket of a REST route.
+func (s *Server) acceptSubscriber(ctx *fasthttp.RequestCtx, h *hub, accept string) {
+	ctx.SetStatusCode(fasthttp.StatusSwitchingProtocols)
+	ctx.Response.Header.Set("Upgrade", "websocket")
+	ctx.Response.Header.Set("Connection", "Upgrade")
+	ctx.Response.Header.Set("Sec-WebSocket-Accept", accept)
+	ctx.Hijack(func(hc net.Conn) {
+		nc, leftover := unwrapHijacked(hc)
+		c := newConn(nc, true, h.rt.Limits.WriteTimeout, s.readIdle())
+		if len(leftover) > 0 {
+			c.rb = getBuf()
+			c.w = copy(c.rb[:], leftover)
+		}
+		opts := h.rt.ClientOptions
+		opts.Role = translators.Client
+		sub := &subscriber{h: h, c: c, codec: h.rt.Client.New(opts)}
+		go func() {
+			if !s.register(sub) {
+				sub.finish(errGoingAway)
+				return
+			}
+			defer s.unregister(sub)
+			sub.run()
+		}()
 	})
 }
 
@@ -387,7 +448,7 @@ func (s *Server) openLeg(rt *Route, params []Param) (*leg, error) {
 // both sides speak the same dialect, in the same shape.
 func passthrough(rt *Route) bool {
 	b := rt.Backend
-	if b.Open != nil || rt.Client.Name == "" || rt.Client.Name != b.Dialect.Name {
+	if b.Open != nil || rt.Client.Name == "" || rt.Client.Name != b.Dialect.Name || rt.Client.REST != nil {
 		return false
 	}
 	return rt.Client.SameShape == nil || rt.Client.SameShape(rt.ClientOptions, b.Options)

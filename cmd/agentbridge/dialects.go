@@ -4,6 +4,7 @@ import (
 	"github.com/agentbridge/agentbridge/translators"
 	"github.com/agentbridge/agentbridge/translators/connic"
 	"github.com/agentbridge/agentbridge/translators/plain"
+	"github.com/agentbridge/agentbridge/translators/wiro"
 )
 
 // dialects is the one table of wire dialects compiled in: the only place
@@ -11,4 +12,5 @@ import (
 var dialects = map[string]translators.Dialect{
 	plain.Dialect.Name:  plain.Dialect,
 	connic.Dialect.Name: connic.Dialect,
+	wiro.Dialect.Name:   wiro.Dialect,
 }

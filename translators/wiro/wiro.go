@@ -192,7 +192,7 @@ func (c *codec) Encode(dst []byte, ev *translators.Event) ([]byte, error) {
 		}
 		dst = jsonx.AppendString(dst, status)
 		dst = append(dst, `,"debugoutput":`...)
-		c.escaped = appendRaw(c.escaped[:0], ev.Full, ev.Thinking)
+		c.escaped = appendRaw(c.escaped[:0], ev.Full, ev.Thinking, len(ev.Full) == 0 && string(status) == "agent_output")
 		dst = jsonx.AppendString(dst, c.escaped)
 		return append(dst, `,"result":true}`...), nil
 	case translators.KindTurnStart:
@@ -227,11 +227,15 @@ func head(dst []byte, typ string, token []byte) []byte {
 }
 
 // appendRaw appends the raw text: thinking in <think> tags, then the answer.
-func appendRaw(dst, answer, thinking []byte) []byte {
+// While the model is still thinking the tag stays open, as a model's raw
+// output has it, so each raw text extends the one before.
+func appendRaw(dst, answer, thinking []byte, thinkingNow bool) []byte {
 	if len(thinking) > 0 {
 		dst = append(dst, openTag...)
 		dst = append(dst, thinking...)
-		dst = append(dst, closeTag...)
+		if !thinkingNow {
+			dst = append(dst, closeTag...)
+		}
 	}
 	return append(dst, answer...)
 }
@@ -254,7 +258,7 @@ func (c *codec) output(dst []byte, typ string, ev *translators.Event, result boo
 	dst = append(dst, `,"wordCount":`...)
 	dst = jsonx.AppendInt(dst, int64(words))
 	dst = append(dst, `,"raw":`...)
-	c.escaped = appendRaw(c.escaped[:0], ev.Full, ev.Thinking)
+	c.escaped = appendRaw(c.escaped[:0], ev.Full, ev.Thinking, ev.Kind == translators.KindThinkingDelta)
 	dst = jsonx.AppendString(dst, c.escaped)
 	dst = append(dst, `,"thinking":[`...)
 	if len(ev.Thinking) > 0 {

@@ -1,0 +1,576 @@
+package proxy
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/valyala/fasthttp"
+
+	"github.com/agentbridge/agentbridge/translators"
+)
+
+// hub serves a route whose client dialect sends messages over REST and
+// reads replies by subscribing on the socket (Wiro).
+//
+// A Send goes to the conversation of its session key: one Upstream per key,
+// opened on the first Send and closed after Session.Timeout without a
+// message, so sends with one key reach the same backend conversation and
+// are answered in order. Each Send creates a reply, named by a random token
+// the client subscribes to from any socket, any number of times, early or
+// late: a subscriber first gets the reply's status and its text so far, then
+// every event after that.
+//
+// Locking: h.mu guards the maps. Each conversation's mu guards its Turn,
+// codec and the state and subscribers of its replies; its pump holds it
+// while it normalizes, encodes and writes an event, so a subscriber's
+// snapshot and the events after it never interleave wrongly. Writes to
+// subscribers are whole frames under each connection's own mutex with a
+// write deadline, so a slow subscriber stalls its conversation at most that
+// long before it is closed.
+type hub struct {
+	s  *Server
+	rt *Route
+
+	mu      sync.Mutex
+	convs   map[string]*conversation
+	replies map[string]*reply
+	ended   []*reply // finished replies, oldest first, for expiry
+}
+
+// Replies are kept this long after they end, and at most this many, so a
+// late subscriber still gets the whole text.
+const (
+	replyTTL   = 10 * time.Minute
+	maxReplies = 10000
+)
+
+func newHub(s *Server, rt *Route) *hub {
+	return &hub{s: s, rt: rt, convs: make(map[string]*conversation), replies: make(map[string]*reply)}
+}
+
+// reply is one answer in progress or done.
+type reply struct {
+	token  string
+	conv   *conversation
+	status string
+	start  time.Time
+	deltas int64
+	subs   []*subscriber
+	// Set when the reply ends; until then its text is the conversation's
+	// Turn's.
+	done          bool
+	endedAt       time.Time
+	text, thought []byte
+}
+
+// conversation is one session key's backend conversation.
+type conversation struct {
+	h   *hub
+	key string
+	up  Upstream
+
+	mu      sync.Mutex
+	turn    translators.Turn
+	pending *translators.IDQueue
+	codec   translators.Codec // client role, Encode only
+	out     []byte
+	current *reply
+	closed  bool
+	idle    *time.Timer
+	done    chan struct{}
+}
+
+// restError answers a REST call with the dialect's failure body.
+func (h *hub) restError(ctx *fasthttp.RequestCtx, status int, msg string) {
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	r := translators.SendResult{Errors: []string{msg}}
+	ctx.SetBody(h.rt.Client.REST.AppendSendResult(nil, &r))
+}
+
+// serveREST handles POST <path><SendPath> and <path><CancelPath>.
+func (h *hub) serveREST(ctx *fasthttp.RequestCtx, send bool) {
+	if !ctx.IsPost() {
+		ctx.Response.Header.Set("Allow", "POST")
+		h.restError(ctx, fasthttp.StatusMethodNotAllowed, "use POST")
+		return
+	}
+	if len(h.rt.Auth) > 0 {
+		cred := credential(ctx, h.rt)
+		if cred.Value == "" {
+			h.restError(ctx, fasthttp.StatusUnauthorized, "missing credentials: "+credentialHint(h.rt))
+			return
+		}
+		if _, err := h.s.authenticate(h.rt, cred); err != nil {
+			h.restError(ctx, fasthttp.StatusUnauthorized, "invalid credentials")
+			return
+		}
+	}
+	if h.s.draining.Load() {
+		h.restError(ctx, fasthttp.StatusServiceUnavailable, "the server is shutting down")
+		return
+	}
+	rest := h.rt.Client.REST
+	if !send {
+		token, err := rest.ParseCancel(ctx.PostBody())
+		if err != nil {
+			h.restError(ctx, fasthttp.StatusBadRequest, malformedReason(err))
+			return
+		}
+		if !h.cancel(string(token)) {
+			h.restError(ctx, fasthttp.StatusNotFound, "unknown or finished agenttoken")
+			return
+		}
+		ctx.SetContentType("application/json")
+		ctx.SetBody(rest.AppendCancelResult(nil, &translators.SendResult{OK: true}))
+		return
+	}
+	req, err := rest.ParseSend(ctx.PostBody())
+	if err != nil {
+		h.restError(ctx, fasthttp.StatusBadRequest, malformedReason(err))
+		return
+	}
+	if int64(len(req.Message)) > h.rt.Limits.MaxMessage {
+		h.restError(ctx, fasthttp.StatusRequestEntityTooLarge, "message too large")
+		return
+	}
+	token, status, err := h.send(string(req.SessionKey), req.Message)
+	if err != nil {
+		h.restError(ctx, status, err.Error())
+		return
+	}
+	ctx.SetContentType("application/json")
+	ctx.SetBody(rest.AppendSendResult(nil, &translators.SendResult{
+		OK: true, MessageID: newUUID(), Token: []byte(token), Status: []byte("agent_queue"),
+	}))
+}
+
+func malformedReason(err error) string {
+	var me *translators.MalformedError
+	if errors.As(err, &me) {
+		return me.Reason
+	}
+	return "malformed request"
+}
+
+var (
+	errConvBusy    = errors.New("too many messages waiting for a reply in this session")
+	errBackendDown = errors.New("the backend for this route is unavailable")
+)
+
+// send starts a reply to msg in the conversation of key and returns its
+// token, or an error with the HTTP status to answer.
+func (h *hub) send(key string, msg []byte) (string, int, error) {
+	conv, err := h.conversation(key)
+	if err != nil {
+		return "", fasthttp.StatusBadGateway, errBackendDown
+	}
+	token := newToken()
+	r := &reply{token: token, conv: conv, status: "agent_queue", start: time.Now()}
+	conv.mu.Lock()
+	defer conv.mu.Unlock()
+	if conv.closed {
+		return "", fasthttp.StatusBadGateway, errBackendDown
+	}
+	if !conv.pending.Push([]byte(token)) {
+		return "", fasthttp.StatusTooManyRequests, errConvBusy
+	}
+	h.mu.Lock()
+	h.replies[token] = r
+	h.expireLocked(time.Now())
+	h.mu.Unlock()
+	conv.idle.Reset(h.rt.Session.Timeout)
+	ev := translators.Event{Kind: translators.KindUserMessage, ID: []byte(token), Text: msg}
+	if err := conv.up.Send(&ev); err != nil {
+		h.mu.Lock()
+		delete(h.replies, token)
+		h.mu.Unlock()
+		go conv.close(closeBackendGone)
+		return "", fasthttp.StatusBadGateway, errBackendDown
+	}
+	return token, 0, nil
+}
+
+// conversation returns the conversation of key, opening its backend leg
+// when there is none. An empty key is a conversation of its own.
+func (h *hub) conversation(key string) (*conversation, error) {
+	if key != "" {
+		h.mu.Lock()
+		c := h.convs[key]
+		h.mu.Unlock()
+		if c != nil {
+			return c, nil
+		}
+	}
+	lg, err := h.s.openLeg(h.rt, nil)
+	if err != nil {
+		h.s.log.Warn("backend unavailable", "route", h.rt.Name, "backend", h.rt.Backend.Name, "err", err)
+		return nil, err
+	}
+	opts := h.rt.ClientOptions
+	opts.Role = translators.Client
+	c := &conversation{
+		h: h, key: key, up: lg.up,
+		pending: translators.NewIDQueue(h.rt.Limits.MaxPending),
+		codec:   h.rt.Client.New(opts),
+		done:    make(chan struct{}),
+	}
+	c.turn = translators.Turn{MaxText: h.rt.Limits.MaxTurnText, Pending: c.pending}
+	c.idle = time.AfterFunc(h.rt.Session.Timeout, func() { c.close(closeNormal) })
+	if key != "" {
+		h.mu.Lock()
+		if other := h.convs[key]; other != nil {
+			// Another Send opened it meanwhile: use theirs.
+			h.mu.Unlock()
+			c.idle.Stop()
+			lg.close()
+			return other, nil
+		}
+		h.convs[key] = c
+		h.mu.Unlock()
+	}
+	if !h.s.register(c) {
+		c.close(closeGoingAway)
+		return nil, errBackendDown
+	}
+	go c.pump()
+	return c, nil
+}
+
+// pump reads the backend and delivers its events to the replies'
+// subscribers until the leg ends.
+func (c *conversation) pump() {
+	defer c.h.s.unregister(c)
+	defer close(c.done)
+	var evs, norm []translators.Event
+	for {
+		var err error
+		evs, err = c.up.Receive(evs[:0])
+		if err != nil {
+			c.close(closeBackendGone)
+			c.failAll("the connection to the agent was lost")
+			return
+		}
+		c.mu.Lock()
+		for i := range evs {
+			norm, err = c.turn.Apply(norm[:0], &evs[i])
+			for j := range norm {
+				c.deliver(&norm[j])
+			}
+			if err != nil {
+				ev := translators.Event{Kind: translators.KindError, ID: c.turn.ID(), Code: []byte("reply_too_large"),
+					Text: []byte("the reply exceeded the proxy's size limit and was cut")}
+				c.deliver(&ev)
+			}
+		}
+		drain := c.h.s.draining.Load() && c.current == nil && c.pending.Len() == 0
+		c.mu.Unlock()
+		if drain {
+			c.close(closeGoingAway)
+			return
+		}
+	}
+}
+
+// deliver updates the reply ev belongs to and writes ev to its
+// subscribers. c.mu is held.
+func (c *conversation) deliver(ev *translators.Event) {
+	c.h.mu.Lock()
+	r := c.h.replies[string(ev.ID)]
+	c.h.mu.Unlock()
+	if r == nil || r.done {
+		return // expired, or cancelled by the proxy already
+	}
+	switch ev.Kind {
+	case translators.KindTurnStart:
+		r.status, r.start, c.current = "agent_start", time.Now(), r
+	case translators.KindTextDelta, translators.KindThinkingDelta, translators.KindTextReplace:
+		r.status = "agent_output"
+		r.deltas++
+	case translators.KindTurnEnd:
+		r.status = "agent_end"
+	case translators.KindError:
+		r.status = "agent_error"
+	case translators.KindCancel:
+		r.status = "agent_cancel"
+	default:
+		return
+	}
+	ev.Elapsed = time.Since(r.start)
+	if ev.Usage.OutputTokens <= 0 {
+		ev.Usage.OutputTokens = r.deltas
+	}
+	switch ev.Kind {
+	case translators.KindTurnEnd, translators.KindError, translators.KindCancel:
+		c.end(r, ev.Full, ev.Thinking)
+	}
+	c.broadcast(r, ev)
+}
+
+// end marks r finished, keeping a copy of its text for late subscribers.
+func (c *conversation) end(r *reply, text, thought []byte) {
+	r.done, r.endedAt = true, time.Now()
+	r.text, r.thought = append([]byte(nil), text...), append([]byte(nil), thought...)
+	if c.current == r {
+		c.current = nil
+	}
+	c.h.mu.Lock()
+	c.h.ended = append(c.h.ended, r)
+	c.h.mu.Unlock()
+}
+
+// broadcast encodes ev and writes it to r's subscribers, dropping those
+// that fail. c.mu is held.
+func (c *conversation) broadcast(r *reply, ev *translators.Event) {
+	var err error
+	c.out, err = c.codec.Encode(c.out[:0], ev)
+	if err != nil || len(c.out) == 0 {
+		return
+	}
+	kept := r.subs[:0]
+	for _, sub := range r.subs {
+		if sub.write(c.out) == nil {
+			kept = append(kept, sub)
+		}
+	}
+	clear(r.subs[len(kept):])
+	r.subs = kept
+	if r.done {
+		r.subs = nil // nothing more will come
+	}
+}
+
+// failAll ends every unfinished reply of the conversation with an error.
+func (c *conversation) failAll(msg string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.h.mu.Lock()
+	var open []*reply
+	for _, r := range c.h.replies {
+		if r.conv == c && !r.done {
+			open = append(open, r)
+		}
+	}
+	c.h.mu.Unlock()
+	for _, r := range open {
+		r.status = "agent_error"
+		ev := translators.Event{Kind: translators.KindError, ID: []byte(r.token), Code: []byte("backend_unavailable"), Text: []byte(msg)}
+		c.end(r, nil, nil)
+		c.broadcast(r, &ev)
+	}
+}
+
+// close ends the conversation's backend leg; its pump then fails what is
+// left.
+func (c *conversation) close(ce *CloseError) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	c.idle.Stop()
+	c.mu.Unlock()
+	c.h.mu.Lock()
+	if c.key != "" && c.h.convs[c.key] == c {
+		delete(c.h.convs, c.key)
+	}
+	c.h.mu.Unlock()
+	c.up.Close(int(ce.Code), ce.Reason)
+}
+
+func (c *conversation) drain() {
+	c.mu.Lock()
+	idle := c.current == nil && c.pending.Len() == 0
+	c.mu.Unlock()
+	if idle {
+		c.close(closeGoingAway)
+	}
+}
+
+func (c *conversation) forceClose() { c.close(closeGoingAway) }
+
+// cancel cancels the reply token: the backend is asked to stop, and the
+// reply ends as cancelled at once for its subscribers (a backend that
+// cannot cancel keeps generating, unseen).
+func (h *hub) cancel(token string) bool {
+	h.mu.Lock()
+	r := h.replies[token]
+	h.mu.Unlock()
+	if r == nil {
+		return false
+	}
+	c := r.conv
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r.done {
+		return false
+	}
+	ev := translators.Event{Kind: translators.KindCancel, ID: []byte(token)}
+	_ = c.up.Send(&ev)
+	r.status = "agent_cancel"
+	text, thought := []byte(nil), []byte(nil)
+	if c.current == r {
+		text, thought = c.turn.Text(), nil
+	}
+	c.end(r, text, thought)
+	c.broadcast(r, &ev)
+	return true
+}
+
+// subscribe adds sub to the reply token's subscribers after sending it the
+// reply's status and text so far; an unknown token gets status "unknown".
+func (h *hub) subscribe(sub *subscriber, token []byte) error {
+	h.mu.Lock()
+	r := h.replies[string(token)]
+	h.mu.Unlock()
+	ev := translators.Event{Kind: translators.KindSubscribed, ID: token, Code: []byte("unknown")}
+	if r == nil {
+		return sub.send(&ev)
+	}
+	c := r.conv
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ev.Code = []byte(r.status)
+	switch {
+	case r.done:
+		ev.Full, ev.Thinking = r.text, r.thought
+	case c.current == r:
+		ev.Full = c.turn.Text()
+	}
+	if err := sub.send(&ev); err != nil {
+		return err
+	}
+	if !r.done {
+		r.subs = append(r.subs, sub)
+	}
+	return nil
+}
+
+// expireLocked forgets finished replies past replyTTL, and the oldest ones
+// past maxReplies. h.mu is held.
+func (h *hub) expireLocked(now time.Time) {
+	n := 0
+	for n < len(h.ended) && (now.Sub(h.ended[n].endedAt) > replyTTL || len(h.replies) > maxReplies) {
+		delete(h.replies, h.ended[n].token)
+		h.ended[n] = nil
+		n++
+	}
+	h.ended = h.ended[n:]
+}
+
+// subscriber is one client socket on a hub route.
+type subscriber struct {
+	h     *hub
+	c     *conn
+	codec translators.Codec
+	mu    sync.Mutex // guards codec.Encode and out
+	out   []byte
+}
+
+func (sub *subscriber) send(ev *translators.Event) error {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	var err error
+	sub.out, err = sub.codec.Encode(sub.out[:0], ev)
+	if err != nil || len(sub.out) == 0 {
+		return err
+	}
+	return sub.c.writeFrame(opcode(sub.h.rt.Client), sub.out)
+}
+
+func (sub *subscriber) write(frame []byte) error {
+	return sub.c.writeFrame(opcode(sub.h.rt.Client), frame)
+}
+
+// run reads subscriptions until the client leaves.
+func (sub *subscriber) run() {
+	sub.c.startKeepalive(sub.h.s.cfg.PingInterval)
+	var (
+		msg []byte
+		evs []translators.Event
+		err error
+	)
+	for {
+		_, msg, err = sub.c.readMessage(msg, sub.h.rt.Limits.MaxMessage)
+		if err != nil {
+			break
+		}
+		evs, err = sub.codec.Decode(evs[:0], msg)
+		if err != nil {
+			ev := translators.Event{Kind: translators.KindError, Code: []byte("bad_request"), Text: []byte(malformedReason(err))}
+			if sub.send(&ev) != nil {
+				break
+			}
+			continue
+		}
+		for _, ev := range evs {
+			if ev.Kind == translators.KindSubscribe {
+				if err = sub.h.subscribe(sub, ev.ID); err != nil {
+					break
+				}
+			}
+		}
+	}
+	sub.finish(err)
+}
+
+func (sub *subscriber) finish(err error) {
+	var pc *peerClosed
+	var ce *CloseError
+	switch {
+	case errors.As(err, &pc):
+		_ = sub.c.writeClose(passCode(pc.Code), "")
+	case errors.Is(err, errGoingAway):
+		_ = sub.c.writeClose(ws.StatusGoingAway, "server shutting down")
+	case errors.As(err, &ce):
+		_ = sub.c.writeClose(ce.Code, ce.Reason)
+	}
+	sub.c.drainUntilClose()
+	sub.c.close()
+	sub.c.rb = sub.c.freeRead()
+}
+
+// drain closes the socket with 1001; replies keep running and a client can
+// subscribe again elsewhere. Subscribers hold no reply state of their own.
+func (sub *subscriber) drain() { sub.forceClose() }
+
+func (sub *subscriber) forceClose() {
+	_ = sub.c.writeClose(ws.StatusGoingAway, "server shutting down")
+	_ = sub.c.nc.SetReadDeadline(time.Now().Add(closeGrace))
+}
+
+// newToken returns a reply token: 30 random characters from [A-Za-z0-9],
+// like Wiro's agenttokens (about 178 bits).
+func newToken() string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	var b [30]byte
+	_, _ = rand.Read(b[:])
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b[:])
+}
+
+// newUUID returns a random (version 4) UUID.
+func newUUID() []byte {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	out := make([]byte, 36)
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:], b[10:])
+	return out
+}
