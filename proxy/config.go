@@ -116,6 +116,15 @@ type Backend struct {
 	// IdleGap ends a chunked reply that has no end marker after that much
 	// silence. Default 500ms; used only with Options.Chunked.
 	IdleGap time.Duration
+	// APIURL is the base URL of the REST API of a backend whose dialect
+	// sends messages over REST (Wiro); URL is then its socket.
+	APIURL string
+	// APIKey is presented to such a backend's REST API in the dialect's
+	// auth header. The backend's own key, never a client's.
+	APIKey string
+	// AgentID names the agent addressed in REST sends (Wiro's
+	// useragentguid).
+	AgentID string
 	// Open, when not nil, makes an in-process upstream (the demo agent)
 	// instead of dialing URL.
 	Open func(ctx context.Context, params []Param) (Upstream, error)

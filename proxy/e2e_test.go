@@ -351,7 +351,7 @@ func TestKeepaliveBackend(t *testing.T) {
 			return
 		}
 		go func() {
-			time.Sleep(300 * time.Millisecond)
+			time.Sleep(600 * time.Millisecond)
 			writeText(c, "late: "+string(msg))
 			writeText(c, "[DONE]")
 		}()
@@ -363,7 +363,7 @@ func TestKeepaliveBackend(t *testing.T) {
 		// Chunked backend, whole replies to the client: translating.
 		rt.Backend.Options = translators.Options{Chunked: true, EndMarker: "[DONE]"}
 	}
-	_, addr := startProxy(t, Config{Routes: routes, PingInterval: 30 * time.Millisecond, PongTimeout: 50 * time.Millisecond})
+	_, addr := startProxy(t, Config{Routes: routes, PingInterval: 50 * time.Millisecond, PongTimeout: 150 * time.Millisecond})
 
 	c := dial(t, wsURL(addr, "/quiet"))
 	c.send("hi")
@@ -375,6 +375,6 @@ func TestKeepaliveBackend(t *testing.T) {
 	start := time.Now()
 	code, msgs := c.expectClose()
 	if code != 1014 || len(msgs) != 1 || time.Since(start) > 900*time.Millisecond {
-		t.Errorf("dead backend: close %d after %q in %v, want 1014 within about 80ms", code, msgs, time.Since(start))
+		t.Errorf("dead backend: close %d after %q in %v, want 1014 within about 200ms", code, msgs, time.Since(start))
 	}
 }

@@ -73,15 +73,25 @@ type conversation struct {
 	key string
 	up  Upstream
 
-	mu      sync.Mutex
-	turn    translators.Turn
-	pending *translators.IDQueue
-	codec   translators.Codec // client role, Encode only
-	out     []byte
-	current *reply
-	closed  bool
-	idle    *time.Timer
-	done    chan struct{}
+	mu       sync.Mutex
+	turn     translators.Turn
+	pending  *translators.IDQueue
+	codec    translators.Codec // client role, Encode only
+	out      []byte
+	current  *reply   // the reply streaming now
+	inflight *reply   // the reply sent to the backend and not ended
+	queue    []queued // messages waiting for inflight to end
+	closed   bool
+	idle     *time.Timer
+	done     chan struct{}
+}
+
+// queued is a message waiting for its turn: a conversation sends one
+// message at a time, so a backend that would answer two at once still
+// answers in order.
+type queued struct {
+	r   *reply
+	msg []byte
 }
 
 // restError answers a REST call with the dialect's failure body.
@@ -176,7 +186,7 @@ func (h *hub) send(key string, msg []byte) (string, int, error) {
 	if conv.closed {
 		return "", fasthttp.StatusBadGateway, errBackendDown
 	}
-	if !conv.pending.Push([]byte(token)) {
+	if len(conv.queue) >= h.rt.Limits.MaxPending {
 		return "", fasthttp.StatusTooManyRequests, errConvBusy
 	}
 	h.mu.Lock()
@@ -184,15 +194,31 @@ func (h *hub) send(key string, msg []byte) (string, int, error) {
 	h.expireLocked(time.Now())
 	h.mu.Unlock()
 	conv.idle.Reset(h.rt.Session.Timeout)
-	ev := translators.Event{Kind: translators.KindUserMessage, ID: []byte(token), Text: msg}
-	if err := conv.up.Send(&ev); err != nil {
-		h.mu.Lock()
-		delete(h.replies, token)
-		h.mu.Unlock()
-		go conv.close(closeBackendGone)
+	conv.queue = append(conv.queue, queued{r: r, msg: append([]byte(nil), msg...)})
+	if err := conv.dispatch(); err != nil {
 		return "", fasthttp.StatusBadGateway, errBackendDown
 	}
 	return token, 0, nil
+}
+
+// dispatch sends the next queued message when none is in flight. c.mu is
+// held.
+func (c *conversation) dispatch() error {
+	if c.inflight != nil || len(c.queue) == 0 || c.closed {
+		return nil
+	}
+	q := c.queue[0]
+	c.queue[0] = queued{}
+	c.queue = c.queue[1:]
+	c.inflight = q.r
+	c.pending.Push([]byte(q.r.token))
+	ev := translators.Event{Kind: translators.KindUserMessage, ID: []byte(q.r.token), Text: q.msg}
+	if err := c.up.Send(&ev); err != nil {
+		c.h.s.log.Warn("backend send failed", "route", c.h.rt.Name, "backend", c.h.rt.Backend.Name, "err", err)
+		go c.close(closeBackendGone)
+		return err
+	}
+	return nil
 }
 
 // conversation returns the conversation of key, opening its backend leg
@@ -267,7 +293,7 @@ func (c *conversation) pump() {
 				c.deliver(&ev)
 			}
 		}
-		drain := c.h.s.draining.Load() && c.current == nil && c.pending.Len() == 0
+		drain := c.h.s.draining.Load() && c.inflight == nil && len(c.queue) == 0
 		c.mu.Unlock()
 		if drain {
 			c.close(closeGoingAway)
@@ -283,7 +309,16 @@ func (c *conversation) deliver(ev *translators.Event) {
 	r := c.h.replies[string(ev.ID)]
 	c.h.mu.Unlock()
 	if r == nil || r.done {
-		return // expired, or cancelled by the proxy already
+		// Expired, or cancelled by the proxy already: the backend's last
+		// words on it are dropped, but its end frees the conversation.
+		switch ev.Kind {
+		case translators.KindTurnEnd, translators.KindError, translators.KindCancel:
+			if r != nil && c.inflight == r {
+				c.inflight = nil
+				_ = c.dispatch()
+			}
+		}
+		return
 	}
 	switch ev.Kind {
 	case translators.KindTurnStart:
@@ -309,6 +344,10 @@ func (c *conversation) deliver(ev *translators.Event) {
 		c.end(r, ev.Full, ev.Thinking)
 	}
 	c.broadcast(r, ev)
+	if r.done && c.inflight == r {
+		c.inflight = nil
+		_ = c.dispatch()
+	}
 }
 
 // end marks r finished, keeping a copy of its text for late subscribers.
@@ -385,7 +424,7 @@ func (c *conversation) close(ce *CloseError) {
 
 func (c *conversation) drain() {
 	c.mu.Lock()
-	idle := c.current == nil && c.pending.Len() == 0
+	idle := c.inflight == nil && len(c.queue) == 0
 	c.mu.Unlock()
 	if idle {
 		c.close(closeGoingAway)
@@ -411,12 +450,24 @@ func (h *hub) cancel(token string) bool {
 		return false
 	}
 	ev := translators.Event{Kind: translators.KindCancel, ID: []byte(token)}
-	_ = c.up.Send(&ev)
+	if c.inflight == r {
+		_ = c.up.Send(&ev)
+	} else {
+		for i, q := range c.queue {
+			if q.r == r {
+				c.queue = append(c.queue[:i], c.queue[i+1:]...)
+				break
+			}
+		}
+	}
 	r.status = "agent_cancel"
 	text, thought := []byte(nil), []byte(nil)
 	if c.current == r {
 		text, thought = c.turn.Text(), nil
 	}
+	// Subscribers see the cancel now. A backend that cannot cancel still
+	// answers: the next message waits for that answer's end, so replies
+	// keep their order.
 	c.end(r, text, thought)
 	c.broadcast(r, &ev)
 	return true

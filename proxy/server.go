@@ -29,10 +29,11 @@ type Server struct {
 	http   *fasthttp.Server
 	hubs   map[*Route]*hub // routes whose clients use REST
 
-	draining atomic.Bool
-	mu       sync.Mutex
-	sessions map[sessionCloser]struct{}
-	wg       sync.WaitGroup // live sessions
+	draining    atomic.Bool
+	mu          sync.Mutex
+	sessions    map[sessionCloser]struct{}
+	restSockets map[*Backend]*restSocket // shared sockets of REST backends
+	wg          sync.WaitGroup           // live sessions
 }
 
 // sessionCloser is what the registry needs of a live session.
@@ -133,6 +134,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	defer timer.Stop()
 	select {
 	case <-done:
+		s.closeRESTSockets()
 		return herr
 	case <-timer.C:
 	case <-ctx.Done():
@@ -143,6 +145,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	<-done
+	s.closeRESTSockets()
 	return herr
 }
 
@@ -425,6 +428,13 @@ func (s *Server) openLeg(rt *Route, params []Param) (*leg, error) {
 		up, err := b.Open(context.Background(), params)
 		if err != nil {
 			return nil, &dialError{502, err}
+		}
+		return &leg{up: up, agent: []byte(b.Name)}, nil
+	}
+	if b.Dialect.REST != nil {
+		up, err := s.openREST(rt)
+		if err != nil {
+			return nil, err
 		}
 		return &leg{up: up, agent: []byte(b.Name)}, nil
 	}

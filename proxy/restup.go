@@ -1,0 +1,356 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fastjson"
+
+	"github.com/agentbridge/agentbridge/translators"
+)
+
+// The proxy as a client of a backend whose dialect sends messages over REST
+// and streams replies on a socket (Wiro): each session (restUpstream) sends
+// with its own session key, so the backend keeps one conversation per
+// session, and all sessions of a backend share one socket (restSocket),
+// subscribed to each reply's token.
+
+// restSocket is the socket shared by a backend's sessions. Its reader routes
+// each message to the session that owns the message's token.
+type restSocket struct {
+	s    *Server
+	rt   *Route // any route using the backend: for limits
+	b    *Backend
+	http *fasthttp.Client
+
+	mu     sync.Mutex
+	c      *conn // nil until dialed, and after it failed
+	routes map[string]*restUpstream
+	out    []byte
+}
+
+// restSocketFor returns the shared socket state of rt's backend.
+func (s *Server) restSocketFor(rt *Route) *restSocket {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.restSockets == nil {
+		s.restSockets = make(map[*Backend]*restSocket)
+	}
+	rs := s.restSockets[rt.Backend]
+	if rs == nil {
+		b := rt.Backend
+		rs = &restSocket{s: s, rt: rt, b: b, routes: make(map[string]*restUpstream),
+			http: &fasthttp.Client{
+				Name:                "agentbridge",
+				ReadTimeout:         b.HandshakeTimeout,
+				WriteTimeout:        b.HandshakeTimeout,
+				MaxConnWaitTimeout:  b.DialTimeout,
+				MaxIdleConnDuration: time.Minute,
+			}}
+		s.restSockets[rt.Backend] = rs
+	}
+	return rs
+}
+
+// ensure dials the socket when it is not up.
+func (rs *restSocket) ensure() error {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.c != nil {
+		return nil
+	}
+	nc, br, err := dialWS(context.Background(), rs.b, rs.b.URL, nil)
+	if err != nil {
+		return err
+	}
+	c := newConn(nc, false, rs.rt.Limits.WriteTimeout, rs.s.readIdle())
+	if br != nil {
+		c.rb = getBuf()
+		c.w, _ = br.Read(c.rb[:])
+		ws.PutReader(br)
+	}
+	c.startKeepalive(rs.s.cfg.PingInterval)
+	rs.c = c
+	go rs.read(c)
+	return nil
+}
+
+// read routes the socket's messages until it fails, then fails every
+// session waiting on it.
+func (rs *restSocket) read(c *conn) {
+	var (
+		p   fastjson.Parser
+		msg []byte
+		err error
+	)
+	for {
+		_, msg, err = c.readMessage(msg, rs.rt.Limits.MaxMessage)
+		if err != nil {
+			break
+		}
+		v, perr := p.ParseBytes(msg)
+		if perr != nil {
+			continue
+		}
+		token := v.GetStringBytes("agenttoken")
+		rs.mu.Lock()
+		u := rs.routes[string(token)]
+		rs.mu.Unlock()
+		if u != nil {
+			u.deliver(msg)
+		}
+	}
+	rs.mu.Lock()
+	if rs.c == c {
+		rs.c = nil
+	}
+	failed := make([]*restUpstream, 0, len(rs.routes))
+	for _, u := range rs.routes {
+		failed = append(failed, u)
+	}
+	clear(rs.routes)
+	rs.mu.Unlock()
+	c.close()
+	c.rb = c.freeRead()
+	for _, u := range failed {
+		u.fail(fmt.Errorf("backend %q socket: %w", rs.b.Name, err))
+	}
+}
+
+// subscribe routes token to u and subscribes on the socket.
+func (rs *restSocket) subscribe(token []byte, u *restUpstream) error {
+	if err := rs.ensure(); err != nil {
+		return err
+	}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.c == nil {
+		return errors.New("backend socket closed")
+	}
+	rs.routes[string(token)] = u
+	ev := translators.Event{Kind: translators.KindSubscribe, ID: token}
+	rs.out, _ = u.codec.Encode(rs.out[:0], &ev)
+	return rs.c.writeFrame(opcode(rs.b.Dialect), rs.out)
+}
+
+func (rs *restSocket) unsubscribe(token string) {
+	rs.mu.Lock()
+	delete(rs.routes, token)
+	rs.mu.Unlock()
+}
+
+// post calls the backend's REST API at path with body and returns the
+// response body (a copy).
+func (rs *restSocket) post(path string, body []byte) (int, []byte, error) {
+	req := fasthttp.AcquireRequest()
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(rs.b.APIURL + path)
+	req.Header.SetMethod(http.MethodPost)
+	req.Header.SetContentType("application/json")
+	if rs.b.APIKey != "" {
+		req.Header.Set(headerOrAuth(rs.b.Dialect), rs.b.APIKey)
+	}
+	req.SetBody(body)
+	if err := rs.http.DoTimeout(req, resp, rs.b.DialTimeout+rs.b.HandshakeTimeout); err != nil {
+		return 0, nil, err
+	}
+	return resp.StatusCode(), append([]byte(nil), resp.Body()...), nil
+}
+
+func headerOrAuth(d translators.Dialect) string {
+	if d.AuthHeader != "" {
+		return d.AuthHeader
+	}
+	return "Authorization"
+}
+
+// restUpstream is one session's leg to a REST backend.
+type restUpstream struct {
+	rs    *restSocket
+	key   []byte // this session's conversation on the backend
+	codec translators.Codec
+
+	inbox chan []byte // messages for this session's tokens, copies
+	held  []byte      // the message Receive's events alias
+	done  chan struct{}
+	once  sync.Once
+
+	mu     sync.Mutex
+	ids    map[string][]byte // backend token -> the session's id
+	tokens map[string]string // the session's id -> backend token
+	err    error             // set when the shared socket failed
+}
+
+var _ Upstream = (*restUpstream)(nil)
+
+func (s *Server) openREST(rt *Route) (*restUpstream, error) {
+	rs := s.restSocketFor(rt)
+	if err := rs.ensure(); err != nil {
+		return nil, err
+	}
+	opts := rt.Backend.Options
+	opts.Role = translators.Backend
+	return &restUpstream{
+		rs:     rs,
+		key:    []byte("agentbridge-" + string(newSessionID())),
+		codec:  rt.Backend.Dialect.New(opts),
+		inbox:  make(chan []byte, 64),
+		done:   make(chan struct{}),
+		ids:    make(map[string][]byte),
+		tokens: make(map[string]string),
+	}, nil
+}
+
+func (u *restUpstream) Send(ev *translators.Event) error {
+	rest := u.rs.b.Dialect.REST
+	switch ev.Kind {
+	case translators.KindUserMessage:
+		body := rest.AppendSend(nil, &translators.SendRequest{Agent: []byte(u.rs.b.AgentID), Message: ev.Text, SessionKey: u.key})
+		status, resp, err := u.rs.post(rest.SendPath, body)
+		if err != nil {
+			return fmt.Errorf("backend %q send: %w", u.rs.b.Name, err)
+		}
+		r, err := rest.ParseSendResult(resp)
+		if err != nil || !r.OK || status != http.StatusOK {
+			return fmt.Errorf("backend %q refused the message (HTTP %d, %v)", u.rs.b.Name, status, r.Errors)
+		}
+		token := string(r.Token)
+		u.mu.Lock()
+		u.ids[token] = append([]byte(nil), ev.ID...)
+		u.tokens[string(ev.ID)] = token
+		u.mu.Unlock()
+		return u.rs.subscribe(r.Token, u)
+	case translators.KindCancel:
+		u.mu.Lock()
+		token, ok := u.tokens[string(ev.ID)]
+		u.mu.Unlock()
+		if !ok {
+			return nil
+		}
+		_, _, err := u.rs.post(rest.CancelPath, rest.AppendCancel(nil, []byte(token)))
+		return err
+	}
+	return nil
+}
+
+// deliver queues a copy of msg for Receive; it waits while the session is
+// behind, so the shared socket pushes back instead of queueing without
+// bound.
+func (u *restUpstream) deliver(msg []byte) {
+	cp := append([]byte(nil), msg...)
+	select {
+	case u.inbox <- cp:
+	case <-u.done:
+	}
+}
+
+func (u *restUpstream) fail(err error) {
+	u.mu.Lock()
+	u.err = err
+	u.mu.Unlock()
+	u.Close(int(ws.StatusGoingAway), "")
+}
+
+func (u *restUpstream) Receive(dst []translators.Event) ([]translators.Event, error) {
+	for {
+		var msg []byte
+		select {
+		case msg = <-u.inbox:
+		case <-u.done:
+			u.mu.Lock()
+			err := u.err
+			u.mu.Unlock()
+			if err == nil {
+				err = io.EOF
+			}
+			return dst, err
+		}
+		u.held = msg
+		n := len(dst)
+		var err error
+		dst, err = u.codec.Decode(dst, msg)
+		if err != nil {
+			return dst, errBadBackendMessage
+		}
+		// Keep what the session needs: its own ids instead of the backend's
+		// tokens, and a subscription snapshot only when it holds text.
+		out := dst[:n]
+		for _, ev := range dst[n:] {
+			u.mu.Lock()
+			id, ok := u.ids[string(ev.ID)]
+			u.mu.Unlock()
+			if !ok {
+				continue
+			}
+			token := string(ev.ID)
+			ev.ID = id
+			switch ev.Kind {
+			case translators.KindSubscribed:
+				if len(ev.Full) == 0 && len(ev.Thinking) == 0 {
+					continue
+				}
+				ev.Kind, ev.Text = translators.KindTextSnapshot, ev.Full
+			case translators.KindTurnEnd, translators.KindError, translators.KindCancel:
+				u.forget(token)
+			}
+			out = append(out, ev)
+		}
+		if len(out) > n {
+			return out, nil
+		}
+		dst = out
+	}
+}
+
+func (u *restUpstream) forget(token string) {
+	u.rs.unsubscribe(token)
+	u.mu.Lock()
+	if id, ok := u.ids[token]; ok {
+		delete(u.tokens, string(id))
+		delete(u.ids, token)
+	}
+	u.mu.Unlock()
+}
+
+func (u *restUpstream) Close(int, string) {
+	u.once.Do(func() {
+		close(u.done)
+		u.mu.Lock()
+		tokens := make([]string, 0, len(u.ids))
+		for t := range u.ids {
+			tokens = append(tokens, t)
+		}
+		u.mu.Unlock()
+		for _, t := range tokens {
+			u.rs.unsubscribe(t)
+		}
+	})
+}
+
+// closeRESTSockets closes the shared backend sockets (at shutdown).
+func (s *Server) closeRESTSockets() {
+	s.mu.Lock()
+	socks := make([]*restSocket, 0, len(s.restSockets))
+	for _, rs := range s.restSockets {
+		socks = append(socks, rs)
+	}
+	s.mu.Unlock()
+	for _, rs := range socks {
+		rs.mu.Lock()
+		c := rs.c
+		rs.mu.Unlock()
+		if c != nil {
+			_ = c.writeClose(ws.StatusGoingAway, "")
+			c.close()
+		}
+	}
+}

@@ -1,0 +1,283 @@
+package proxy
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
+
+	"github.com/agentbridge/agentbridge/translators"
+	"github.com/agentbridge/agentbridge/translators/wiro"
+)
+
+// A Wiro-style backend, as the Wiro document describes it: REST send (with
+// x-api-key) answered with an agenttoken; a socket on which clients
+// subscribe to tokens and receive agent_subscribed, agent_start, one
+// agent_output per word holding the whole text so far, and agent_end. It
+// remembers conversations by sessionkey: the reply says how many messages
+// the key has sent. The message "rewrite" makes it rewrite its text.
+
+type wiroBackend struct {
+	key      string
+	mu       sync.Mutex
+	sessions map[string]int
+	replies  map[string]*wiroReply
+	keysSeen []string // every x-api-key presented
+}
+
+type wiroReply struct {
+	mu        sync.Mutex
+	status    string
+	text      string
+	subs      []net.Conn
+	cancelled bool
+}
+
+func (wb *wiroBackend) serve(t testing.TB) (apiURL, socketURL string) {
+	wb.sessions, wb.replies = map[string]int{}, map[string]*wiroReply{}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/UserAgent/Message/Send", wb.send)
+	mux.HandleFunc("POST /v1/UserAgent/Message/Cancel", wb.cancel)
+	mux.HandleFunc("GET /v1", wb.socket)
+	srv := &http.Server{Handler: mux}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String() + "/v1", "ws://" + ln.Addr().String() + "/v1"
+}
+
+func (wb *wiroBackend) answer(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (wb *wiroBackend) send(w http.ResponseWriter, r *http.Request) {
+	wb.mu.Lock()
+	wb.keysSeen = append(wb.keysSeen, r.Header.Get("x-api-key"))
+	wb.mu.Unlock()
+	if r.Header.Get("x-api-key") != wb.key {
+		wb.answer(w, 401, map[string]any{"result": false, "errors": []string{"unauthorized"}})
+		return
+	}
+	var req struct{ UserAgentGUID, Message, SessionKey string }
+	if json.NewDecoder(r.Body).Decode(&req) != nil {
+		wb.answer(w, 400, map[string]any{"result": false, "errors": []string{"bad json"}})
+		return
+	}
+	wb.mu.Lock()
+	wb.sessions[req.SessionKey]++
+	n := wb.sessions[req.SessionKey]
+	token := fmt.Sprintf("tok%027d", len(wb.replies)+1)
+	rp := &wiroReply{status: "agent_queue"}
+	wb.replies[token] = rp
+	wb.mu.Unlock()
+	go wb.generate(token, rp, req.Message, n)
+	wb.answer(w, 200, map[string]any{"result": true, "errors": []string{}, "messageguid": "c3d4e5f6-a7b8-9012-cdef-345678901234", "agenttoken": token, "status": "agent_queue"})
+}
+
+func (wb *wiroBackend) cancel(w http.ResponseWriter, r *http.Request) {
+	var req struct{ AgentToken string }
+	_ = json.NewDecoder(r.Body).Decode(&req)
+	wb.mu.Lock()
+	rp := wb.replies[req.AgentToken]
+	wb.mu.Unlock()
+	if rp == nil {
+		wb.answer(w, 404, map[string]any{"result": false, "errors": []string{"unknown token"}})
+		return
+	}
+	rp.mu.Lock()
+	rp.cancelled = true
+	rp.mu.Unlock()
+	wb.answer(w, 200, map[string]any{"result": true, "errors": []string{}})
+}
+
+func (wb *wiroBackend) generate(token string, rp *wiroReply, msg string, n int) {
+	time.Sleep(20 * time.Millisecond)
+	rp.emit(token, "agent_start", "", true)
+	words := strings.SplitAfter(fmt.Sprintf("Echo #%d: %s", n, msg), " ")
+	if msg == "rewrite" {
+		words = []string{"Hello ", "wrld", "\x00Hello world"}
+	}
+	text := ""
+	for _, w := range words {
+		time.Sleep(5 * time.Millisecond)
+		rp.mu.Lock()
+		cancelled := rp.cancelled
+		rp.mu.Unlock()
+		if cancelled {
+			rp.emit(token, "agent_cancel", "", false)
+			return
+		}
+		if strings.HasPrefix(w, "\x00") {
+			text = w[1:]
+		} else {
+			text += w
+		}
+		rp.emit(token, "agent_output", text, true)
+	}
+	rp.emit(token, "agent_end", text, true)
+}
+
+func (rp *wiroReply) emit(token, typ, text string, result bool) {
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	rp.status = typ
+	var msg any = ""
+	switch typ {
+	case "agent_output", "agent_end":
+		rp.text = text
+		msg = map[string]any{"type": "progressGenerate", "task": "Generate", "speed": "10.0", "speedType": "words/s",
+			"elapsedTime": "0.1s", "tokenCount": len(strings.Fields(text)) + 1, "wordCount": len(strings.Fields(text)),
+			"raw": text, "thinking": []string{}, "answer": []string{text}, "isThinking": false}
+	case "agent_cancel":
+		msg = "The operation was aborted."
+	}
+	b, _ := json.Marshal(map[string]any{"type": typ, "agenttoken": token, "message": msg, "result": result})
+	for _, c := range rp.subs {
+		_ = wsutil.WriteServerText(c, b)
+	}
+}
+
+func (wb *wiroBackend) socket(w http.ResponseWriter, r *http.Request) {
+	c, _, _, err := ws.UpgradeHTTP(r, w)
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	for {
+		msg, err := wsutil.ReadClientText(c)
+		if err != nil {
+			return
+		}
+		var sub struct{ Type, AgentToken string }
+		_ = json.Unmarshal(msg, &sub)
+		wb.mu.Lock()
+		rp := wb.replies[sub.AgentToken]
+		wb.mu.Unlock()
+		if rp == nil {
+			continue
+		}
+		rp.mu.Lock()
+		b, _ := json.Marshal(map[string]any{"type": "agent_subscribed", "agenttoken": sub.AgentToken, "status": rp.status, "debugoutput": rp.text, "result": true})
+		_ = wsutil.WriteServerText(c, b)
+		rp.subs = append(rp.subs, c)
+		rp.mu.Unlock()
+	}
+}
+
+func wiroBackendCfg(apiURL, socketURL, key string) *Backend {
+	return &Backend{Name: "wiro", Dialect: wiro.Dialect, URL: socketURL, APIURL: apiURL, APIKey: key, AgentID: "guid-1"}
+}
+
+func TestPlainClientToWiroBackend(t *testing.T) {
+	wb := &wiroBackend{key: "backend-key"}
+	api, sock := wb.serve(t)
+	b := wiroBackendCfg(api, sock, "backend-key")
+	stream := plainRoute("stream", "/stream", b)
+	stream.ClientOptions = translators.Options{Reply: translators.ReplyStream, EndMarker: "[END]"}
+	_, addr := startProxy(t, Config{Routes: []*Route{plainRoute("whole", "/whole", b), stream}})
+
+	c := dial(t, wsURL(addr, "/whole"))
+	c.send("hello")
+	if got := c.recv(); got != "Echo #1: hello" {
+		t.Errorf("first reply %q", got)
+	}
+	// The same proxy session is the same backend conversation.
+	c.send("again")
+	if got := c.recv(); got != "Echo #2: again" {
+		t.Errorf("second reply %q", got)
+	}
+	// Accumulated text arrives as deltas; a rewrite as the new text.
+	s := dial(t, wsURL(addr, "/stream"))
+	s.send("one two")
+	var got []string
+	for m := s.recv(); m != "[END]"; m = s.recv() {
+		got = append(got, m)
+	}
+	if strings.Join(got, "|") != "Echo |#1: |one |two" {
+		t.Errorf("deltas %q", got)
+	}
+	s.send("rewrite")
+	got = nil
+	for m := s.recv(); m != "[END]"; m = s.recv() {
+		got = append(got, m)
+	}
+	if strings.Join(got, "|") != "Hello |wrld|Hello world" {
+		t.Errorf("rewrite %q, want the replace sent whole", got)
+	}
+	for _, k := range wb.keysSeen {
+		if k != "backend-key" {
+			t.Errorf("backend saw key %q", k)
+		}
+	}
+}
+
+func TestConnicClientToWiroBackend(t *testing.T) {
+	wb := &wiroBackend{key: "backend-key"}
+	api, sock := wb.serve(t)
+	_, addr := startProxy(t, Config{Routes: []*Route{
+		connicRoute("c2w", "/c2w", wiroBackendCfg(api, sock, "backend-key"), secretAuth(t, "client-secret")),
+	}})
+	c := connicClient{dialWith(t, wsURL(addr, "/c2w"), ws.HandshakeHeaderString("X-Connic-Secret: client-secret\r\n"))}
+	c.recvJSON() // connected
+	for i, want := range []string{"Echo #1: first", "Echo #2: second"} {
+		msg := []string{"first", "second"}[i]
+		c.sendJSON(map[string]any{"type": "message", "id": "m" + msg, "payload": map[string]any{"message": msg}})
+		types, msgs := c.collect("stream_end")
+		last := msgs[len(msgs)-1]
+		if last["full_response"] != want || last["id"] != "m"+msg {
+			t.Errorf("reply %d: %v %v", i, types, last)
+		}
+		// Wiro reports no prompt tokens: 0 on the Connic side.
+		if u := last["token_usage"].(map[string]any); u["prompt_tokens"] != 0.0 || u["candidates_tokens"] == 0.0 {
+			t.Errorf("usage %v", u)
+		}
+	}
+	for _, k := range wb.keysSeen {
+		if k != "backend-key" {
+			t.Errorf("backend saw key %q: the client's secret leaked", k)
+		}
+	}
+}
+
+func TestWiroToWiro(t *testing.T) {
+	wb := &wiroBackend{key: "backend-key"}
+	api, sock := wb.serve(t)
+	_, addr := startProxy(t, Config{Routes: []*Route{
+		wiroRoute("w2w", "/v1", wiroBackendCfg(api, sock, "backend-key"), secretAuth(t, "client-key")),
+	}})
+	_, r1 := wiroSend(t, addr, "/v1", "client-key", sendBody("hi", "conv"))
+	_, r2 := wiroSend(t, addr, "/v1", "client-key", sendBody("there", "conv"))
+	c := dial(t, wsURL(addr, "/v1"))
+	for i, tok := range []string{r1.AgentToken, r2.AgentToken} {
+		evs := c.wiroEvents(tok, true)
+		var got string
+		if last := evs[len(evs)-1]; last.Type == "agent_subscribed" {
+			got = last.DebugOutput
+		} else {
+			got = lastProgress(t, evs).Raw
+		}
+		if want := []string{"Echo #1: hi", "Echo #2: there"}[i]; got != want {
+			t.Errorf("reply %d = %q, want %q", i, got, want)
+		}
+	}
+}
+
+func TestWiroBackendUnavailable(t *testing.T) {
+	b := wiroBackendCfg("http://127.0.0.1:1/v1", "ws://127.0.0.1:1/v1", "k")
+	_, addr := startProxy(t, Config{Routes: []*Route{plainRoute("p", "/p", b)}})
+	if status, _ := dialRefused(t, wsURL(addr, "/p"), nil); status != 502 {
+		t.Errorf("status %d, want 502", status)
+	}
+}
