@@ -224,3 +224,23 @@ func mustRead(t testing.TB, path string) []byte {
 	}
 	return data
 }
+
+func TestForwardIdentity(t *testing.T) {
+	f, err := Parse("f.yaml", []byte("version: 1\nbackends:\n  b: {dialect: plain, url: \"ws://127.0.0.1:1/\", forward_identity: {header: X-Agent-User}}\n  d: {dialect: demo}\nroutes:\n  - {path: /a, dialect: plain, auth: none, backend: b}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Backends["b"].ForwardIdentity; got != "X-Agent-User" {
+		t.Errorf("ForwardIdentity = %q", got)
+	}
+	for _, bad := range []string{
+		"  b: {dialect: plain, url: \"ws://127.0.0.1:1/\", forward_identity: {header: \"bad header\"}}\n",
+		"  b: {dialect: plain, url: \"ws://127.0.0.1:1/\", forward_identity: {}}\n",
+		"  b: {dialect: demo, forward_identity: {header: X-A}}\n",
+	} {
+		_, err := Parse("f.yaml", []byte("version: 1\nbackends:\n"+bad+"routes:\n  - {path: /a, dialect: plain, auth: none, backend: b}\n"))
+		if err == nil {
+			t.Errorf("accepted %s", bad)
+		}
+	}
+}

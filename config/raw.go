@@ -88,6 +88,12 @@ type rawBackend struct {
 	IdleGap   yaml.Node `yaml:"idle_gap"`
 
 	Demo *rawDemo `yaml:"demo"`
+
+	ForwardIdentity *rawForward `yaml:"forward_identity"`
+}
+
+type rawForward struct {
+	Header yaml.Node `yaml:"header"`
 }
 
 type rawDemo struct {

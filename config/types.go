@@ -100,6 +100,11 @@ type Backend struct {
 
 	// demo
 	Demo Demo
+
+	// ForwardIdentity, when set, is the request header that carries an
+	// admitted client's identity (subject) to the backend. Nothing else of
+	// the client's credentials is ever sent.
+	ForwardIdentity string
 }
 
 // Demo configures the built-in demo agent.

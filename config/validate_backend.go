@@ -15,6 +15,7 @@ var backendKeys = map[string][]string{
 	"end_marker":        {"plain"},
 	"idle_gap":          {"plain"},
 	"demo":              {"demo"},
+	"forward_identity":  {"plain", "connic", "wiro"},
 }
 
 // backend checks one backend. It returns nil when the dialect is unknown.
@@ -65,6 +66,17 @@ func (l *loader) backend(name string, r *rawBackend) *Backend {
 		}
 	case "wiro":
 		l.wiro(r, path, b)
+	}
+	if f := r.ForwardIdentity; f != nil {
+		if absent(&f.Header) {
+			l.at(path+".forward_identity.header", "required: the header that carries the client's identity, like X-Agent-User")
+		} else if h, ok := l.str(&f.Header, path+".forward_identity.header"); ok {
+			if !validHeaderName(h) {
+				l.problem(&f.Header, path+".forward_identity.header", "invalid header name %q", h)
+			} else {
+				b.ForwardIdentity = h
+			}
+		}
 	}
 	return b
 }

@@ -5,7 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"net"
+	"net/netip"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -21,9 +24,9 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, c auth.Credential) (auth.Identity, error)
 }
 
-// credential returns the credential a handshake request carries: the
-// dialect's header (Authorization: Bearer when it names none), then its
-// query parameter. The value is copied out of the request.
+// credential returns the credential a handshake request carries in the
+// dialect's header (Authorization: Bearer when it names none) or its query
+// parameter. The value is copied out of the request.
 func credential(ctx *fasthttp.RequestCtx, rt *Route) auth.Credential {
 	c := auth.Credential{Route: rt.Name}
 	h := &ctx.Request.Header
@@ -32,7 +35,8 @@ func credential(ctx *fasthttp.RequestCtx, rt *Route) auth.Credential {
 			c.Value, c.Source = string(v), auth.FromHeader
 			return c
 		}
-	} else if v := h.Peek("Authorization"); len(v) > 7 && string(v[:7]) == "Bearer " {
+	}
+	if v := h.Peek("Authorization"); len(v) > 7 && strings.EqualFold(string(v[:7]), "Bearer ") {
 		c.Value, c.Source = string(v[7:]), auth.FromHeader
 		return c
 	}
@@ -44,6 +48,109 @@ func credential(ctx *fasthttp.RequestCtx, rt *Route) auth.Credential {
 	return c
 }
 
+// credentials returns every credential a handshake request carries: the
+// dialect's header or query parameter, ?ticket= and ?access_token=, and
+// the subprotocols "ticket.<value>" and "jwt.<token>", which is how
+// browsers, which cannot set headers, present them.
+func credentials(ctx *fasthttp.RequestCtx, rt *Route) []auth.Credential {
+	var out []auth.Credential
+	if c := credential(ctx, rt); c.Value != "" {
+		out = append(out, c)
+	}
+	for _, name := range [...]string{"ticket", "access_token"} {
+		if v := ctx.QueryArgs().Peek(name); len(v) > 0 {
+			out = append(out, auth.Credential{Value: string(v), Source: auth.FromQuery, Route: rt.Name})
+		}
+	}
+	for _, p := range offeredProtocols(ctx) {
+		for _, prefix := range [...]string{"ticket.", "jwt."} {
+			if v, ok := strings.CutPrefix(p, prefix); ok && v != "" {
+				out = append(out, auth.Credential{Value: v, Source: auth.FromHeader, Route: rt.Name})
+			}
+		}
+	}
+	return out
+}
+
+func offeredProtocols(ctx *fasthttp.RequestCtx) []string {
+	var out []string
+	ctx.Request.Header.VisitAll(func(k, v []byte) {
+		if strings.EqualFold(string(k), "Sec-WebSocket-Protocol") {
+			for _, p := range strings.Split(string(v), ",") {
+				if p = strings.TrimSpace(p); p != "" {
+					out = append(out, p)
+				}
+			}
+		}
+	})
+	return out
+}
+
+// subprotocol picks the subprotocol to answer: the first the client offered
+// that carries no credential. A credential is never echoed back.
+func subprotocol(ctx *fasthttp.RequestCtx) string {
+	for _, p := range offeredProtocols(ctx) {
+		if !strings.HasPrefix(p, "ticket.") && !strings.HasPrefix(p, "jwt.") {
+			return p
+		}
+	}
+	return ""
+}
+
+// identifier is a provider that takes the identity a trusted proxy in front
+// of us put in a header (auth.TrustedHeader).
+type identifier interface {
+	Identify(peer netip.Addr, value string) (auth.Identity, error)
+	HeaderName() string
+}
+
+// admit decides whether a handshake may proceed. It answers the request
+// itself (401) when not, and reports inBand when the client may still
+// authenticate in its first message.
+func (s *Server) admit(ctx *fasthttp.RequestCtx, rt *Route) (id auth.Identity, inBand, ok bool) {
+	if len(rt.Auth) == 0 {
+		return id, false, true
+	}
+	peer := remoteAddr(ctx)
+	for _, a := range rt.Auth {
+		if ider, isID := a.(identifier); isID {
+			// The header counts only from a trusted peer; from anyone else
+			// it is ignored (and never forwarded: the proxy forwards no
+			// client header).
+			if v := ctx.Request.Header.Peek(ider.HeaderName()); len(v) > 0 {
+				if id, err := ider.Identify(peer, string(v)); err == nil {
+					return id, false, true
+				}
+			}
+		}
+	}
+	creds := credentials(ctx, rt)
+	for _, c := range creds {
+		if id, err := s.authenticate(rt, c); err == nil {
+			return id, false, true
+		}
+	}
+	switch {
+	case len(creds) > 0:
+		s.log.Info("client refused", "route", rt.Name, "reason", "invalid credentials", "remote", peer.String())
+		httpError(ctx, fasthttp.StatusUnauthorized, "unauthorized", "invalid credentials")
+	case rt.Client.InBand:
+		return id, true, true
+	default:
+		httpError(ctx, fasthttp.StatusUnauthorized, "unauthorized", "missing credentials: "+credentialHint(rt))
+	}
+	return id, false, false
+}
+
+func remoteAddr(ctx *fasthttp.RequestCtx) netip.Addr {
+	if ta, ok := ctx.RemoteAddr().(*net.TCPAddr); ok {
+		if a, ok := netip.AddrFromSlice(ta.IP); ok {
+			return a.Unmap()
+		}
+	}
+	return netip.Addr{}
+}
+
 // credentialHint tells a refused client where a credential goes.
 func credentialHint(rt *Route) string {
 	switch {
@@ -52,7 +159,7 @@ func credentialHint(rt *Route) string {
 	case rt.Client.AuthHeader != "":
 		return "send the " + rt.Client.AuthHeader + " header"
 	}
-	return "send an Authorization: Bearer header"
+	return "send an Authorization: Bearer header, a ?ticket= or an ?access_token="
 }
 
 // authenticate tries the route's authenticators in order; the first that
@@ -60,6 +167,9 @@ func credentialHint(rt *Route) string {
 func (s *Server) authenticate(rt *Route, c auth.Credential) (auth.Identity, error) {
 	err := error(auth.ErrNoCredential)
 	for _, a := range rt.Auth {
+		if _, isID := a.(identifier); isID {
+			continue
+		}
 		id, aerr := a.Authenticate(context.Background(), c)
 		if aerr == nil {
 			return id, nil
@@ -74,7 +184,7 @@ func (s *Server) authenticate(rt *Route, c auth.Credential) (auth.Identity, erro
 // then is the backend dialed. On any failure the client gets the dialect's
 // error message and a close (1008 for authentication, 1013 for a backend
 // that cannot be reached), and the connection is done.
-func (s *Server) admitInBand(c *conn, rt *Route, params []Param, codec translators.Codec) (*leg, error) {
+func (s *Server) admitInBand(c *conn, rt *Route, params []Param, codec translators.Codec) (*leg, auth.Identity, error) {
 	fail := func(code, msg string, ce *CloseError) error {
 		ev := translators.Event{Kind: translators.KindError, Code: []byte(code), Text: []byte(msg)}
 		if out, err := codec.Encode(nil, &ev); err == nil && len(out) > 0 {
@@ -93,35 +203,50 @@ func (s *Server) admitInBand(c *conn, rt *Route, params []Param, codec translato
 		var ce *CloseError
 		switch {
 		case errors.Is(err, os.ErrDeadlineExceeded):
-			return nil, fail("unauthorized", "authentication timed out: send your secret first", closeAuth)
+			return nil, auth.Identity{}, fail("unauthorized", "authentication timed out: send your secret first", closeAuth)
 		case errors.As(err, &ce):
-			return nil, fail("bad_request", ce.Reason, ce)
+			return nil, auth.Identity{}, fail("bad_request", ce.Reason, ce)
 		}
 		c.close()
 		c.rb = c.freeRead()
-		return nil, err
+		return nil, auth.Identity{}, err
 	}
 	evs, err := codec.Decode(nil, msg)
 	if err != nil || len(evs) == 0 || evs[0].Kind != translators.KindAuth {
-		return nil, fail("unauthorized", "authentication required: send your secret first", closeAuth)
+		return nil, auth.Identity{}, fail("unauthorized", "authentication required: send your secret first", closeAuth)
 	}
 	cred := auth.Credential{Value: string(evs[0].Text), Source: auth.FromMessage, Route: rt.Name}
-	if _, err := s.authenticate(rt, cred); err != nil {
+	id, err := s.authenticate(rt, cred)
+	if err != nil {
 		s.log.Info("client refused", "route", rt.Name, "reason", "invalid credentials", "remote", c.nc.RemoteAddr().String())
-		return nil, fail("unauthorized", "invalid credentials", closeAuth)
+		return nil, id, fail("unauthorized", "invalid credentials", closeAuth)
 	}
-	lg, err := s.openLeg(rt, params)
+	lg, err := s.openLeg(rt, params, id)
 	if err != nil {
 		s.log.Warn("backend unavailable", "route", rt.Name, "backend", rt.Backend.Name, "err", err)
-		return nil, fail("backend_unavailable", "the backend for this route is unavailable; try again later", closeTryLater)
+		return nil, id, fail("backend_unavailable", "the backend for this route is unavailable; try again later", closeTryLater)
 	}
-	return lg, nil
+	return lg, id, nil
 }
 
 var (
 	closeAuth     = &CloseError{ws.StatusPolicyViolation, "unauthorized"}
+	closeExpired  = &CloseError{ws.StatusPolicyViolation, "credential expired"}
 	closeTryLater = &CloseError{1013, "backend unavailable, try again later"}
 )
+
+// expireCredential ends a session whose credential expired.
+func (ss *session) expireCredential() {
+	_ = ss.sendError("credential_expired", "your credential expired; reconnect with a new one")
+	ss.finish(closeExpired, true)
+}
+
+// expire ends a relay whose client's credential expired.
+func (r *relay) expire() {
+	r.sendError("credential_expired", "your credential expired; reconnect with a new one")
+	r.finish(closeExpired, true)
+	_ = r.client.nc.SetReadDeadline(time.Now().Add(closeGrace))
+}
 
 // newSessionID returns a random id for a session (Connic's
 // connector_run_id).

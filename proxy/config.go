@@ -13,6 +13,8 @@ import (
 type Config struct {
 	// Routes are matched in order; the first match wins. At least one.
 	Routes []*Route
+	// Tickets are the ticket providers POST /auth/tickets issues from.
+	Tickets []*TicketIssuer
 	// PingInterval is how often the proxy pings each leg. Default 25s.
 	PingInterval time.Duration
 	// PongTimeout is how long a leg may stay silent after a ping before it
@@ -33,6 +35,16 @@ type Config struct {
 	// Logger receives the proxy's logs. Nil means slog.Default(). Log
 	// records never hold credentials.
 	Logger *slog.Logger
+}
+
+// TicketIssuer is a ticket provider with the authenticators that may ask it
+// for tickets. Routes that accept its tickets list Tickets in their Auth.
+type TicketIssuer struct {
+	Tickets interface {
+		Authenticator
+		Issue(route string) (ticket string, expires time.Time, err error)
+	}
+	IssueWith []Authenticator
 }
 
 // Route is one client-facing endpoint.
@@ -107,6 +119,9 @@ type Backend struct {
 	// Header holds extra handshake headers for the backend, such as its
 	// configured secret. Never a client's credentials.
 	Header map[string]string
+	// IdentityHeader, when set, carries an admitted client's identity
+	// (its subject) to the backend.
+	IdentityHeader string
 	// DialTimeout bounds the TCP connect. Default 5s.
 	DialTimeout time.Duration
 	// HandshakeTimeout bounds the WebSocket handshake and, for dialects

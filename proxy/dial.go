@@ -16,6 +16,7 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"github.com/agentbridge/agentbridge/auth"
 	"github.com/agentbridge/agentbridge/translators"
 )
 
@@ -38,14 +39,19 @@ type ready struct {
 	agent []byte
 }
 
-func (s *Server) dial(ctx context.Context, rt *Route, params []Param) (*conn, translators.Codec, ready, error) {
+func (s *Server) dial(ctx context.Context, rt *Route, params []Param, id auth.Identity) (*conn, translators.Codec, ready, error) {
 	b := rt.Backend
 	rawURL := expandParams(b.URL, params)
 	var hdr http.Header
-	if len(b.Header) > 0 {
-		hdr = make(http.Header, len(b.Header))
+	if len(b.Header) > 0 || b.IdentityHeader != "" {
+		hdr = make(http.Header, len(b.Header)+1)
 		for k, v := range b.Header {
 			hdr.Set(k, v)
+		}
+		// Only the identity, and only when configured: never the client's
+		// credential.
+		if b.IdentityHeader != "" && id.Subject != "" {
+			hdr.Set(b.IdentityHeader, id.Subject)
 		}
 	}
 	nc, br, err := dialWS(ctx, b, rawURL, hdr)

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+
+	"github.com/agentbridge/agentbridge/auth"
 	"github.com/valyala/fasthttp"
 
 	"github.com/agentbridge/agentbridge/translators"
@@ -232,7 +234,7 @@ func (h *hub) conversation(key string) (*conversation, error) {
 			return c, nil
 		}
 	}
-	lg, err := h.s.openLeg(h.rt, nil)
+	lg, err := h.s.openLeg(h.rt, nil, auth.Identity{})
 	if err != nil {
 		h.s.log.Warn("backend unavailable", "route", h.rt.Name, "backend", h.rt.Backend.Name, "err", err)
 		return nil, err

@@ -16,6 +16,7 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/valyala/fasthttp"
 
+	"github.com/agentbridge/agentbridge/auth"
 	"github.com/agentbridge/agentbridge/internal/jsonx"
 	"github.com/agentbridge/agentbridge/translators"
 )
@@ -187,6 +188,9 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		ctx.SetContentType("application/json")
 		ctx.SetBodyString(`{"status":"ok"}`)
 		return
+	case "/auth/tickets":
+		s.issueTicket(ctx)
+		return
 	case "/readyz":
 		ctx.SetContentType("application/json")
 		if s.draining.Load() {
@@ -315,22 +319,9 @@ func (s *Server) upgrade(ctx *fasthttp.RequestCtx, rt *Route, params []Param) {
 	// A dialect that lets clients authenticate in their first message gets
 	// the upgrade without one, and the backend is dialed only after that
 	// message admitted the client.
-	var inBand bool
-	if len(rt.Auth) > 0 {
-		cred := credential(ctx, rt)
-		switch {
-		case cred.Value != "":
-			if _, err := s.authenticate(rt, cred); err != nil {
-				s.log.Info("client refused", "route", rt.Name, "reason", "invalid credentials", "remote", ctx.RemoteAddr().String())
-				httpError(ctx, fasthttp.StatusUnauthorized, "unauthorized", "invalid credentials")
-				return
-			}
-		case rt.Client.InBand:
-			inBand = true
-		default:
-			httpError(ctx, fasthttp.StatusUnauthorized, "unauthorized", "missing credentials: "+credentialHint(rt))
-			return
-		}
+	id, inBand, ok := s.admit(ctx, rt)
+	if !ok {
+		return
 	}
 
 	// The backend is dialed before the client's 101, so an unreachable
@@ -338,12 +329,15 @@ func (s *Server) upgrade(ctx *fasthttp.RequestCtx, rt *Route, params []Param) {
 	var lg *leg
 	if !inBand {
 		var err error
-		if lg, err = s.openLeg(rt, params); err != nil {
+		if lg, err = s.openLeg(rt, params, id); err != nil {
 			status, code := dialStatus(err)
 			s.log.Warn("backend unavailable", "route", rt.Name, "backend", rt.Backend.Name, "err", err)
 			httpError(ctx, status, code, "the backend for this route is unavailable")
 			return
 		}
+	}
+	if p := subprotocol(ctx); p != "" {
+		ctx.Response.Header.Set("Sec-WebSocket-Protocol", p)
 	}
 
 	ctx.SetStatusCode(fasthttp.StatusSwitchingProtocols)
@@ -359,7 +353,7 @@ func (s *Server) upgrade(ctx *fasthttp.RequestCtx, rt *Route, params []Param) {
 		}
 		// Run the session on a goroutine of its own, so fasthttp's hijack
 		// goroutine and the request buffers it holds are released now.
-		go s.serve(c, rt, params, lg)
+		go s.serve(c, rt, params, lg, id)
 	})
 }
 
@@ -422,7 +416,7 @@ func (l *leg) close() {
 
 // openLeg makes the backend leg for a new session: a dialed socket (relayed
 // as is when both sides speak the same dialect) or an in-process upstream.
-func (s *Server) openLeg(rt *Route, params []Param) (*leg, error) {
+func (s *Server) openLeg(rt *Route, params []Param, id auth.Identity) (*leg, error) {
 	b := rt.Backend
 	if b.Open != nil {
 		up, err := b.Open(context.Background(), params)
@@ -438,7 +432,7 @@ func (s *Server) openLeg(rt *Route, params []Param) (*leg, error) {
 		}
 		return &leg{up: up, agent: []byte(b.Name)}, nil
 	}
-	c, codec, ready, err := s.dial(context.Background(), rt, params)
+	c, codec, ready, err := s.dial(context.Background(), rt, params, id)
 	if err != nil {
 		return nil, err
 	}
@@ -474,13 +468,13 @@ func idleGap(b *Backend) time.Duration {
 // serve runs one session to its end: in-band authentication and the
 // backend dial when they were left for after the upgrade, then a relay or a
 // translating session.
-func (s *Server) serve(c *conn, rt *Route, params []Param, lg *leg) {
+func (s *Server) serve(c *conn, rt *Route, params []Param, lg *leg, id auth.Identity) {
 	opts := rt.ClientOptions
 	opts.Role = translators.Client
 	codec := rt.Client.New(opts)
 	if lg == nil {
 		var err error
-		if lg, err = s.admitInBand(c, rt, params, codec); err != nil {
+		if lg, id, err = s.admitInBand(c, rt, params, codec); err != nil {
 			return
 		}
 	}
@@ -491,6 +485,7 @@ func (s *Server) serve(c *conn, rt *Route, params []Param, lg *leg) {
 			return
 		}
 		defer s.unregister(r)
+		defer expireAt(id, r.expire)()
 		if len(lg.greeting) > 0 {
 			if err := c.writeFrame(opcode(rt.Client), lg.greeting); err != nil {
 				r.finish(err, true)
@@ -505,7 +500,18 @@ func (s *Server) serve(c *conn, rt *Route, params []Param, lg *leg) {
 		return
 	}
 	defer s.unregister(ss)
+	defer expireAt(id, ss.expireCredential)()
 	ss.run(lg.agent)
+}
+
+// expireAt calls fn when id's credential expires, and returns a func that
+// cancels it.
+func expireAt(id auth.Identity, fn func()) func() {
+	if id.Expires.IsZero() {
+		return func() {}
+	}
+	t := time.AfterFunc(time.Until(id.Expires), fn)
+	return func() { t.Stop() }
 }
 
 // unwrapHijacked returns the socket under a fasthttp hijacked connection and

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"time"
 
 	"github.com/agentbridge/agentbridge/auth"
 	"github.com/agentbridge/agentbridge/config"
@@ -26,12 +27,27 @@ func build(f *config.File, logger *slog.Logger) (proxy.Config, error) {
 		Logger:           logger,
 	}
 	providers := make(map[string]proxy.Authenticator, len(f.Auth))
+	tickets := map[string]*auth.Tickets{}
 	for name, p := range f.Auth {
 		a, err := buildAuth(p)
 		if err != nil {
 			return pc, fmt.Errorf("auth provider %q (line %d): %w", name, p.Line, err)
 		}
-		providers[name] = a
+		if a != nil {
+			providers[name] = a
+		}
+		if t, ok := a.(*auth.Tickets); ok {
+			tickets[name] = t
+		}
+	}
+	for name, t := range tickets {
+		ti := &proxy.TicketIssuer{Tickets: t}
+		for _, w := range f.Auth[name].IssueWith {
+			if a := providers[w]; a != nil {
+				ti.IssueWith = append(ti.IssueWith, a)
+			}
+		}
+		pc.Tickets = append(pc.Tickets, ti)
 	}
 	backends := make(map[string]*proxy.Backend, len(f.Backends))
 	for name, b := range f.Backends {
@@ -93,6 +109,7 @@ func buildBackend(b *config.Backend) (*proxy.Backend, error) {
 		DialTimeout:      b.DialTimeout,
 		HandshakeTimeout: b.HandshakeTimeout,
 		IdleGap:          b.IdleGap,
+		IdentityHeader:   b.ForwardIdentity,
 	}
 	if b.Dialect == "demo" {
 		agent := &demo.Agent{Name: b.Name, Pace: b.Demo.Pace, Thinking: b.Demo.Thinking, Prefix: b.Demo.Prefix}
@@ -108,6 +125,11 @@ func buildBackend(b *config.Backend) (*proxy.Backend, error) {
 	}
 	pb.Dialect = d
 	pb.Options = translators.Options{Chunked: b.Chunked, EndMarker: b.EndMarker}
+	if d.REST != nil {
+		// A REST backend (Wiro): the socket is URL, the API its own URL.
+		pb.URL, pb.APIURL, pb.APIKey, pb.AgentID = b.SocketURL, b.APIURL, b.APIKey, b.UserAgentGUID
+		return pb, nil
+	}
 	if b.Secret != "" {
 		// The backend's own secret, from its configuration: never a
 		// client's. Header by default, or query, or the first message.
@@ -158,6 +180,33 @@ func buildAuth(p *config.AuthProvider) (proxy.Authenticator, error) {
 		return nil, nil
 	case "secret":
 		return auth.NewSecret(p.Name, p.Secrets)
+	case "ticket":
+		return auth.NewTickets(auth.TicketsConfig{Name: p.Name, TTL: p.TTL})
+	case "trusted_header":
+		return auth.NewTrustedHeader(auth.TrustedHeaderConfig{Name: p.Name, Header: p.Header, TrustedProxies: p.TrustedProxies})
+	case "jwt":
+		j, err := auth.NewJWT(auth.JWTConfig{
+			Name: p.Name, Algorithms: p.Algorithms, Secret: []byte(p.Secret), KeyFiles: p.KeyFiles,
+			JWKSURL: p.JWKSURL, Issuer: p.Issuer, Audience: p.Audience, Leeway: p.Leeway,
+		})
+		if err != nil {
+			return nil, err
+		}
+		if p.AllowExpiredSessions {
+			return keepAfterExpiry{j}, nil
+		}
+		return j, nil
 	}
-	return nil, fmt.Errorf("auth provider type %q is not available in this build yet", p.Type)
+	return nil, fmt.Errorf("auth provider type %q is not available in this build", p.Type)
+}
+
+// keepAfterExpiry admits what a provider admits, but lets the session
+// outlive the credential (allow_expired_sessions: true): only connecting
+// needs a valid token.
+type keepAfterExpiry struct{ proxy.Authenticator }
+
+func (k keepAfterExpiry) Authenticate(ctx context.Context, c auth.Credential) (auth.Identity, error) {
+	id, err := k.Authenticator.Authenticate(ctx, c)
+	id.Expires = time.Time{}
+	return id, err
 }

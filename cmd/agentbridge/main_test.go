@@ -20,7 +20,7 @@ func TestValidate(t *testing.T) {
 	}
 	good := write("good.yaml", "version: 1\nbackends: {demo: {dialect: demo}}\nroutes:\n  - {path: /a, dialect: plain, auth: none, backend: demo}\n")
 	noAuth := write("noauth.yaml", "version: 1\nbackends: {demo: {dialect: demo}}\nroutes:\n  - {path: /a, dialect: plain, backend: demo}\n")
-	later := write("later.yaml", "version: 1\nauth: {sso: {type: jwt, algorithms: [HS256], secret: x}}\nbackends: {demo: {dialect: demo}}\nroutes:\n  - {path: /a, dialect: wiro, auth: [sso], backend: demo}\n")
+	badKey := write("badkey.yaml", "version: 1\nauth: {sso: {type: jwt, algorithms: [RS256], key_files: [/nonexistent.pem]}}\nbackends: {demo: {dialect: demo}}\nroutes:\n  - {path: /a, dialect: wiro, auth: [sso], backend: demo}\n")
 	tests := []struct {
 		name string
 		args []string
@@ -30,7 +30,7 @@ func TestValidate(t *testing.T) {
 		{"repo config", []string{"validate", "-config", "../../config.yaml"}, 0, "ok (3 routes, 1 backends)"},
 		{"good", []string{"validate", "-config", good}, 0, "ok"},
 		{"missing auth names its line", []string{"validate", "-config", noAuth}, 1, "noauth.yaml:4:"},
-		{"provider not built yet", []string{"validate", "-config", later}, 1, `auth provider type "jwt" is not available in this build yet`},
+		{"unreadable key file", []string{"validate", "-config", badKey}, 1, `auth provider "sso" (line 2)`},
 		{"missing file", []string{"validate", "-config", filepath.Join(dir, "nope.yaml")}, 1, "no such file"},
 		{"unknown command", []string{"frobnicate"}, 2, "unknown command"},
 		{"stray argument", []string{"validate", "extra"}, 2, "unexpected argument"},
