@@ -28,6 +28,7 @@ type connicBackend struct {
 	streaming bool
 	secretIn  string      // header, query or first_frame
 	seen      chan string // every secret presented, for the canary test
+	count     bool        // prefix replies with the message's number on its connection
 }
 
 func (cb *connicBackend) serve(t testing.TB) string {
@@ -113,6 +114,9 @@ func (cb *connicBackend) conn(c net.Conn) {
 			id = fmt.Sprint("backend-", n)
 		}
 		reply := "Echo: " + m.Payload.Message
+		if cb.count {
+			reply = fmt.Sprintf("#%d %s", n, reply)
+		}
 		if len(m.Payload.Context) > 0 {
 			reply += " ctx=" + string(m.Payload.Context)
 		}

@@ -281,3 +281,29 @@ func TestWiroBackendUnavailable(t *testing.T) {
 		t.Errorf("status %d, want 502", status)
 	}
 }
+
+func TestWiroClientToConnicBackend(t *testing.T) {
+	// Conversation memory through the session key: the Connic backend
+	// remembers per connection, and each key has its own connection.
+	cb := &connicBackend{secret: "b", streaming: true, count: true}
+	url := cb.serve(t)
+	_, addr := startProxy(t, Config{Routes: []*Route{wiroRoute("w", "/v1", connicBackendCfg(url, "b"), nil)}})
+	c := dial(t, wsURL(addr, "/v1"))
+	for i, tt := range []struct{ key, msg, want string }{
+		{"alice", "hi", "#1 Echo: hi"},
+		{"alice", "again", "#2 Echo: again"},
+		{"bob", "hello", "#1 Echo: hello"},
+	} {
+		_, r := wiroSend(t, addr, "/v1", "", sendBody(tt.msg, tt.key))
+		evs := c.wiroEvents(r.AgentToken, true)
+		var got string
+		if last := evs[len(evs)-1]; last.Type == "agent_subscribed" {
+			got = last.DebugOutput
+		} else {
+			got = lastProgress(t, evs).Raw
+		}
+		if got != tt.want {
+			t.Errorf("send %d: %q, want %q", i, got, tt.want)
+		}
+	}
+}
