@@ -1,0 +1,451 @@
+// Command load drives C client connections against a target (the agent
+// directly, nginx, or agentbridge) for a fixed duration and prints one JSON
+// line of results.
+//
+// Each connection sends requests "r <id> <k> <size> <interval_us>" (or, with
+// -echo, "e <id> <padding>" of -size bytes) and reads the whole reply before
+// the next one, or keeps -depth requests in flight (pipelining). Every reply
+// frame is checked against its request's id; a wrong id is an id mismatch, a
+// wrong frame count or an error frame is an error.
+//
+// Frames are counted as the backend emitted them (k chunks + the end = k+1
+// per streamed request, 1 per echo) whatever the client dialect, so Connic
+// clients, which also receive ack and stream_start (or one whole "response"
+// when the route does not stream; counted in WholeReplies), are comparable
+// with plain ones; FramesRecv counts what the client actually received. With -pids, the watched processes' utime+stime delta
+// (/proc/PID/stat, 10 ms resolution) is divided by those frames.
+//
+// Allocations per frame need a counter exposed by the target: -expvar takes
+// a Go expvar URL (/debug/vars, memstats.Mallocs). agentbridge exposes none
+// yet, so the field is null there.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/agentbridge/agentbridge/benchmarks/harness/internal/bench"
+)
+
+type config struct {
+	url, mode         string
+	conns, k, size    int
+	depth             int
+	interval          time.Duration
+	echo              bool
+	end               []byte // plain: the message that ends a streamed reply
+	duration, timeout time.Duration
+}
+
+// Result is the JSON line printed at the end.
+type Result struct {
+	Kind, Scenario, Target string
+	Rep                    int
+	Mode                   string
+	Conns, K, Size, Depth  int
+	IntervalUs             int64
+	Echo                   bool
+	Seconds                float64
+	Requests, Frames       int64
+	FramesRecv             int64
+	FramesPerS, MsgsPerS   float64
+	RTTP50Us, RTTP90Us     float64
+	RTTP99Us, RTTMaxUs     float64
+	FirstP50Us, FirstP99Us float64
+	Errors, IDMismatches   int64
+	WholeReplies           int64 // Connic: replies received as one "response" frame, not streamed
+	ProxyCPUUsPerFrame     *float64
+	ClientCPUUsPerFrame    float64
+	AllocsPerFrame         *float64
+	AllocsNote             string `json:",omitempty"`
+	FirstError             string `json:",omitempty"`
+}
+
+type worker struct {
+	rtt, first         []time.Duration
+	requests, frames   int64
+	recv               int64
+	errors, mismatches int64
+	whole              int64 // Connic replies that came as one "response"
+	firstErr           error
+}
+
+func main() {
+	var cfg config
+	var pids, expvarURL, scenario, target string
+	var rep int
+	flag.StringVar(&cfg.url, "url", "ws://127.0.0.1:19000/", "target ws:// URL (loopback only)")
+	flag.StringVar(&cfg.mode, "mode", "plain", "client dialect: plain or connic")
+	flag.IntVar(&cfg.conns, "c", 50, "connections")
+	flag.IntVar(&cfg.k, "k", 20, "chunks per reply")
+	flag.IntVar(&cfg.size, "size", 64, "chunk size (echo: message size) in bytes")
+	flag.IntVar(&cfg.depth, "depth", 1, "requests in flight per connection")
+	flag.DurationVar(&cfg.interval, "interval", 0, "pause between chunks (paced streaming)")
+	flag.BoolVar(&cfg.echo, "echo", false, "request/response echo instead of streaming")
+	end := flag.String("end", "[DONE]", "plain mode: the message that ends a streamed reply")
+	flag.DurationVar(&cfg.duration, "duration", 4*time.Second, "how long to send new requests")
+	flag.DurationVar(&cfg.timeout, "timeout", 15*time.Second, "extra time allowed to connect and drain")
+	flag.StringVar(&pids, "pids", "", "comma-separated PIDs whose CPU is charged per frame (the proxy)")
+	flag.StringVar(&expvarURL, "expvar", "", "http URL of the target's Go expvar (optional)")
+	flag.StringVar(&scenario, "scenario", "", "label copied to the output")
+	flag.StringVar(&target, "target", "", "label copied to the output")
+	flag.IntVar(&rep, "rep", 0, "label copied to the output")
+	flag.Parse()
+	cfg.end = []byte(*end)
+	watched, err := bench.ParsePIDs(pids)
+	if err != nil {
+		fatal(err)
+	}
+	if cfg.conns < 1 || cfg.depth < 1 || cfg.k < 0 || cfg.conns > 10000 {
+		fatal(fmt.Errorf("bad -c/-depth/-k"))
+	}
+	res := run(cfg, watched, expvarURL)
+	res.Scenario, res.Target, res.Rep = scenario, target, rep
+	out, _ := json.Marshal(res)
+	fmt.Println(string(out))
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "load:", err)
+	os.Exit(2)
+}
+
+func run(cfg config, watched []int, expvarURL string) Result {
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.duration+cfg.timeout)
+	defer cancel()
+	// Connect everyone first, so the measured window holds only traffic.
+	conns := make([]*bench.Conn, cfg.conns)
+	var wg sync.WaitGroup
+	var connErrs atomic.Int64
+	var firstConnErr atomic.Value
+	sem := make(chan struct{}, 32)
+	for i := range conns {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			c, err := bench.Dial(ctx, cfg.url, 5*time.Second)
+			if err == nil && cfg.mode == "connic" {
+				_ = c.NC.SetReadDeadline(time.Now().Add(5 * time.Second))
+				var m []byte
+				if m, err = c.ReadMessage(); err == nil && !bytes.Contains(m, []byte(`"connected"`)) {
+					err = fmt.Errorf("first frame is not connected: %.80s", m)
+				}
+			}
+			if err != nil {
+				connErrs.Add(1)
+				firstConnErr.CompareAndSwap(nil, err)
+				if c != nil {
+					c.NC.Close()
+				}
+				return
+			}
+			conns[i] = c
+		}()
+	}
+	wg.Wait()
+
+	var mallocs0 float64
+	if expvarURL != "" {
+		mallocs0, _ = readMallocs(expvarURL)
+	}
+	cpu0, cpuErr := bench.CPUMicros(watched)
+	self0 := bench.SelfCPUMicros()
+	t0 := time.Now()
+	stop := t0.Add(cfg.duration)
+	workers := make([]worker, cfg.conns)
+	for i, c := range conns {
+		if c == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer c.Close()
+			_ = c.NC.SetDeadline(stop.Add(cfg.timeout))
+			workers[i].run(c, cfg, i, stop)
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(t0)
+	cpu1, cpuErr1 := bench.CPUMicros(watched)
+	self1 := bench.SelfCPUMicros()
+
+	r := Result{Kind: "load", Mode: cfg.mode, Conns: cfg.conns, K: cfg.k, Size: cfg.size, Depth: cfg.depth,
+		IntervalUs: cfg.interval.Microseconds(), Echo: cfg.echo, Seconds: elapsed.Seconds()}
+	r.Errors = connErrs.Load()
+	if e, ok := firstConnErr.Load().(error); ok {
+		r.FirstError = "connect: " + e.Error()
+	}
+	var rtt, first []time.Duration
+	for i := range workers {
+		w := &workers[i]
+		r.Requests += w.requests
+		r.Frames += w.frames
+		r.FramesRecv += w.recv
+		r.Errors += w.errors
+		r.IDMismatches += w.mismatches
+		r.WholeReplies += w.whole
+		rtt = append(rtt, w.rtt...)
+		first = append(first, w.first...)
+		if w.firstErr != nil && r.FirstError == "" {
+			r.FirstError = w.firstErr.Error()
+		}
+	}
+	r.FramesPerS = float64(r.Frames) / elapsed.Seconds()
+	r.MsgsPerS = float64(r.Requests) / elapsed.Seconds()
+	r.RTTP50Us, r.RTTP90Us, r.RTTP99Us, r.RTTMaxUs = pct(rtt, 0.50), pct(rtt, 0.90), pct(rtt, 0.99), pct(rtt, 1)
+	r.FirstP50Us, r.FirstP99Us = pct(first, 0.50), pct(first, 0.99)
+	if r.Frames > 0 {
+		r.ClientCPUUsPerFrame = float64(self1-self0) / float64(r.Frames)
+		if len(watched) > 0 && cpuErr == nil && cpuErr1 == nil {
+			v := float64(cpu1-cpu0) / float64(r.Frames)
+			r.ProxyCPUUsPerFrame = &v
+		}
+	}
+	if expvarURL == "" {
+		r.AllocsNote = "target exposes no allocation counter"
+	} else if m1, err := readMallocs(expvarURL); err == nil && r.Frames > 0 {
+		v := (m1 - mallocs0) / float64(r.Frames)
+		r.AllocsPerFrame = &v
+	} else {
+		r.AllocsNote = fmt.Sprint("expvar: ", err)
+	}
+	return r
+}
+
+// pct returns the q-quantile of d in µs (sorting d).
+func pct(d []time.Duration, q float64) float64 {
+	if len(d) == 0 {
+		return 0
+	}
+	slices.Sort(d)
+	i := min(int(q*float64(len(d))), len(d)-1)
+	return float64(d[i].Nanoseconds()) / 1e3
+}
+
+func readMallocs(u string) (float64, error) {
+	resp, err := http.Get(u)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var v struct{ Memstats struct{ Mallocs float64 } }
+	err = json.NewDecoder(resp.Body).Decode(&v)
+	return v.Memstats.Mallocs, err
+}
+
+// pending is one request in flight.
+type pending struct {
+	id   []byte
+	sent time.Time
+}
+
+func (w *worker) fail(err error) {
+	w.errors++
+	if w.firstErr == nil {
+		w.firstErr = err
+	}
+}
+
+// run sends requests until stop, keeping cfg.depth in flight, and reads
+// every reply in order.
+func (w *worker) run(c *bench.Conn, cfg config, idx int, stop time.Time) {
+	w.rtt = make([]time.Duration, 0, 4096)
+	w.first = make([]time.Duration, 0, 4096)
+	queue := make([]pending, cfg.depth)
+	for i := range queue {
+		queue[i].id = make([]byte, 0, 32)
+	}
+	var req []byte
+	head, inFlight, n := 0, 0, 0
+	for {
+		for inFlight < cfg.depth && time.Now().Before(stop) {
+			p := &queue[(head+inFlight)%cfg.depth]
+			p.id = strconv.AppendInt(append(append(p.id[:0], 'c'), strconv.Itoa(idx)...), int64(n), 10)
+			n++
+			req = w.request(req[:0], cfg, p.id)
+			p.sent = time.Now()
+			if err := c.WriteText(req); err != nil {
+				w.fail(err)
+				return
+			}
+			inFlight++
+		}
+		if inFlight == 0 {
+			return
+		}
+		p := &queue[head]
+		if err := w.readReply(c, cfg, p, queue, head, inFlight); err != nil {
+			w.fail(err)
+			return
+		}
+		head = (head + 1) % cfg.depth
+		inFlight--
+	}
+}
+
+func (w *worker) request(b []byte, cfg config, id []byte) []byte {
+	if cfg.mode == "connic" {
+		b = append(b, `{"type":"message","id":"`...)
+		b = append(b, id...)
+		b = append(b, `","payload":{"message":"`...)
+	}
+	start := len(b)
+	if cfg.echo {
+		b = append(append(append(b, "e "...), id...), ' ')
+		for len(b)-start < cfg.size {
+			b = append(b, 'x')
+		}
+	} else {
+		b = append(append(append(b, "r "...), id...), ' ')
+		b = strconv.AppendInt(b, int64(cfg.k), 10)
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, int64(cfg.size), 10)
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, cfg.interval.Microseconds(), 10)
+	}
+	if cfg.mode == "connic" {
+		b = append(b, `"}}`...)
+	}
+	return b
+}
+
+var (
+	done           = []byte("[DONE]")
+	typeChunk      = []byte(`"type":"stream_chunk"`)
+	typeEnd        = []byte(`"type":"stream_end"`)
+	typeAck        = []byte(`"type":"ack"`)
+	typeStart      = []byte(`"type":"stream_start"`)
+	typeErr        = []byte(`"type":"error"`)
+	quotedChunk    = []byte(`"chunk":"`)
+	typeResponse   = []byte(`"type":"response"`)
+	quotedResponse = []byte(`"response":"`)
+)
+
+// readReply reads the reply to p. In Connic mode with pipelining, acks of
+// later requests may arrive in between; they must name a request in flight.
+func (w *worker) readReply(c *bench.Conn, cfg config, p *pending, queue []pending, head, inFlight int) error {
+	chunks, mismatch := 0, false
+	var idKey [64]byte
+	key := append(append(append(idKey[:0], `"id":"`...), p.id...), '"')
+	for {
+		m, err := c.ReadMessage()
+		if err != nil {
+			return err
+		}
+		w.recv++
+		if cfg.mode == "plain" {
+			if cfg.echo {
+				if !echoOf(m, p.id) {
+					mismatch = true
+				}
+				w.first = append(w.first, time.Since(p.sent))
+				return w.finish(p, 1, mismatch)
+			}
+			if bytes.Equal(m, cfg.end) {
+				if chunks != cfg.k {
+					return fmt.Errorf("reply %s: %d chunks, want %d", p.id, chunks, cfg.k)
+				}
+				return w.finish(p, int64(cfg.k)+1, mismatch)
+			}
+			if !chunkOf(m, p.id) {
+				mismatch = true
+			}
+			if chunks == 0 {
+				w.first = append(w.first, time.Since(p.sent))
+			}
+			chunks++
+			continue
+		}
+		// Connic.
+		switch {
+		case bytes.Contains(m, typeChunk):
+			i := bytes.Index(m, quotedChunk)
+			if !bytes.Contains(m, key) || i < 0 || !(cfg.echo || chunkOf(m[i+len(quotedChunk):], p.id)) {
+				mismatch = true
+			}
+			if chunks == 0 {
+				w.first = append(w.first, time.Since(p.sent))
+			}
+			chunks++
+		case bytes.Contains(m, typeEnd):
+			if !bytes.Contains(m, key) {
+				mismatch = true
+			}
+			want := cfg.k
+			if cfg.echo {
+				want = 1
+			}
+			if chunks != want {
+				return fmt.Errorf("reply %s: %d chunks, want %d", p.id, chunks, want)
+			}
+			return w.finish(p, int64(want)+1, mismatch)
+		case bytes.Contains(m, typeResponse):
+			// A whole reply (Connic session.streaming: false): one frame.
+			i := bytes.Index(m, quotedResponse)
+			if !bytes.Contains(m, key) || i < 0 || !(cfg.echo || chunkOf(m[i+len(quotedResponse):], p.id)) {
+				mismatch = true
+			}
+			w.first = append(w.first, time.Since(p.sent))
+			w.whole++
+			want := cfg.k
+			if cfg.echo {
+				want = 1
+			}
+			return w.finish(p, int64(want)+1, mismatch)
+		case bytes.Contains(m, typeAck):
+			if !ackOfInFlight(m, queue, head, inFlight) {
+				mismatch = true
+			}
+		case bytes.Contains(m, typeStart):
+			if !bytes.Contains(m, key) {
+				mismatch = true
+			}
+		case bytes.Contains(m, typeErr):
+			return fmt.Errorf("error frame: %.200s", m)
+		}
+	}
+}
+
+// echoOf reports whether m is the echo of request id: "e <id> ...".
+func echoOf(m, id []byte) bool {
+	return len(m) > len(id)+2 && bytes.HasPrefix(m, []byte("e ")) && bytes.HasPrefix(m[2:], id) && m[2+len(id)] == ' '
+}
+
+// chunkOf reports whether chunk text starts with "<id>:".
+func chunkOf(m, id []byte) bool {
+	return len(m) > len(id) && bytes.HasPrefix(m, id) && m[len(id)] == ':'
+}
+
+func ackOfInFlight(m []byte, queue []pending, head, inFlight int) bool {
+	var buf [64]byte
+	for i := 0; i < inFlight; i++ {
+		id := queue[(head+i)%len(queue)].id
+		if bytes.Contains(m, append(append(append(buf[:0], `"id":"`...), id...), '"')) {
+			return true
+		}
+	}
+	return false
+}
+
+func (w *worker) finish(p *pending, frames int64, mismatch bool) error {
+	w.rtt = append(w.rtt, time.Since(p.sent))
+	w.requests++
+	w.frames += frames
+	if mismatch {
+		w.mismatches++
+	}
+	return nil
+}

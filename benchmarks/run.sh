@@ -1,0 +1,240 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: direct agent | nginx | agentbridge (passthrough and
+# translating), on 127.0.0.1 only. Scenarios and method follow
+# shared/reference/performance.md: medians of REPS interleaved repetitions,
+# ratios against direct within the same repetition, proxy CPU per frame from
+# /proc/PID/stat, idle RSS per connection on freshly started processes.
+#
+#   benchmarks/run.sh            # full suite, ~8 minutes on 2 vCPU
+#   benchmarks/run.sh --quick    # smoke run for CI: a few seconds after the build
+#
+# Environment: REPS (3), DURATION per load run (3s), IDLE_N (5000),
+# SCENARIOS, TARGETS, OUT (results directory), PROFILE=1 (perf profile of
+# agentbridge under stream64 after the suite, when perf works).
+# Targets: direct (the agent), nginx (worker_processes auto, i.e. master + one
+# worker per CPU as in performance.md), ab-pass (plain<->plain passthrough),
+# ab-trans (plain stream client with its own end marker: decoded and
+# re-encoded), ab-connic (Connic client -> plain chunked backend).
+# Prints the markdown summary; raw JSON lines are in $OUT/results.jsonl.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+QUICK=0
+[[ "${1:-}" == "--quick" ]] && QUICK=1
+
+if ((QUICK)); then
+	REPS=${REPS:-1} DURATION=${DURATION:-0.5s} IDLE_N=${IDLE_N:-100} SETTLE=${SETTLE:-0.2s}
+	SCENARIOS=${SCENARIOS:-"stream64 echo-c1"}
+else
+	REPS=${REPS:-3} DURATION=${DURATION:-3s} IDLE_N=${IDLE_N:-5000} SETTLE=${SETTLE:-1s}
+	SCENARIOS=${SCENARIOS:-"stream64 stream1k stream64-pipe stream64-paced echo-c1 echo-c50"}
+fi
+TARGETS=${TARGETS:-"direct nginx ab-pass ab-trans ab-connic"}
+IDLE_TARGETS=${IDLE_TARGETS:-"direct nginx ab-pass ab-connic"}
+OUT=${OUT:-/tmp/agentbridge-bench/$(date +%Y%m%d-%H%M%S)}
+AGENT_PORT=19000 CONNIC_PORT=19001 NGINX_PORT=18081 AB_PORT=18080
+BIN=$OUT/bin
+mkdir -p "$BIN" "$OUT/nginx/logs"
+RESULTS=$OUT/results.jsonl
+: >"$RESULTS"
+
+log() { echo "run.sh: $(date +%T) $*" >&2; }
+
+# --- nginx ----------------------------------------------------------------
+HAVE_NGINX=1
+if ! command -v nginx >/dev/null 2>&1; then
+	if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+		log "installing nginx-light from Debian"
+		timeout 300 apt-get install -y nginx-light >/dev/null 2>&1 ||
+			{ timeout 300 apt-get update >/dev/null 2>&1 && timeout 300 apt-get install -y nginx-light >/dev/null 2>&1; } || true
+	fi
+	command -v nginx >/dev/null 2>&1 || { log "nginx unavailable: skipping the nginx target"; HAVE_NGINX=0; }
+fi
+((HAVE_NGINX)) || { TARGETS=${TARGETS//nginx/}; IDLE_TARGETS=${IDLE_TARGETS//nginx/}; }
+
+cat >"$OUT/nginx.conf" <<EOF
+# WebSocket reverse proxy, loopback only; worker_processes auto as in performance.md.
+daemon off;
+master_process on;
+worker_processes auto;
+worker_rlimit_nofile 20000;
+pid $OUT/nginx/nginx.pid;
+error_log $OUT/nginx/logs/error.log warn;
+events { worker_connections 16384; }
+http {
+    access_log off;
+    client_body_temp_path $OUT/nginx/body;
+    proxy_temp_path $OUT/nginx/proxy;
+    fastcgi_temp_path $OUT/nginx/fastcgi;
+    uwsgi_temp_path $OUT/nginx/uwsgi;
+    scgi_temp_path $OUT/nginx/scgi;
+    map \$http_upgrade \$connection_upgrade { default upgrade; '' close; }
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        location / {
+            proxy_pass http://127.0.0.1:$AGENT_PORT;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade \$http_upgrade;
+            proxy_set_header Connection \$connection_upgrade;
+            proxy_read_timeout 1h;
+            proxy_send_timeout 1h;
+        }
+    }
+}
+EOF
+
+# --- agentbridge config -----------------------------------------------------
+# max_messages: -1 is refused by validation, hence the largest allowed value.
+S='session: {streaming: true, max_messages: 2147483647}'
+write_ab_config() { # limits-line
+	cat >"$OUT/agentbridge.yaml" <<EOF
+version: 1
+listen: 127.0.0.1:$AB_PORT
+log: {level: warn}
+limits: {$1}
+backends:
+  agent:  {dialect: plain, url: "ws://127.0.0.1:$AGENT_PORT/"}
+  stream: {dialect: plain, url: "ws://127.0.0.1:$AGENT_PORT/", chunked: true, end_marker: "[DONE]"}
+routes:
+  - {path: /pass,  dialect: plain,  auth: none, backend: stream, reply: stream, end_marker: "[DONE]", $S}
+  - {path: /trans, dialect: plain,  auth: none, backend: stream, reply: stream, end_marker: "[END]", $S}
+  - {path: /echo,  dialect: plain,  auth: none, backend: agent, reply: whole, $S}
+  - {path: /connic, dialect: connic, auth: none, backend: stream, $S}
+EOF
+}
+
+# --- build -----------------------------------------------------------------
+log "building into $BIN"
+go build -o "$BIN/agentbridge" ./cmd/agentbridge
+for p in agent load idle summarize; do go build -o "$BIN/$p" "./benchmarks/harness/$p"; done
+# Builds with per-connection rate and connection-count limits get them raised
+# out of the benchmark's way; older builds refuse those keys, so fall back.
+write_ab_config "max_message: 1MiB, message_rate: 1000000, message_burst: 1000000, max_connections: 20000"
+if ! "$BIN/agentbridge" validate -config "$OUT/agentbridge.yaml" >/dev/null 2>&1; then
+	write_ab_config "max_message: 1MiB"
+	"$BIN/agentbridge" validate -config "$OUT/agentbridge.yaml" >/dev/null
+fi
+
+# --- processes -------------------------------------------------------------
+AGENT_PID= NGINX_PID= AB_PID=
+wait_port() { # port: wait up to 5 s for a listener
+	for _ in $(seq 50); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		sleep 0.1
+	done
+	log "port $1 did not open"
+	return 1
+}
+stop() { # pid...: TERM, wait up to 5 s, then KILL
+	local p
+	for p in "$@"; do
+		[[ -n $p ]] || continue
+		kill "$p" 2>/dev/null || continue
+		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
+}
+start_agent() {
+	"$BIN/agent" -plain 127.0.0.1:$AGENT_PORT -connic 127.0.0.1:$CONNIC_PORT -lifetime 30m 2>>"$OUT/agent.log" &
+	AGENT_PID=$!
+	wait_port $AGENT_PORT
+}
+start_nginx() {
+	nginx -p "$OUT/nginx" -c "$OUT/nginx.conf" 2>>"$OUT/nginx/logs/stderr.log" &
+	NGINX_PID=$!
+	wait_port $NGINX_PORT
+	sleep 0.2 # let the workers start
+}
+start_ab() {
+	"$BIN/agentbridge" serve -config "$OUT/agentbridge.yaml" 2>>"$OUT/agentbridge.log" &
+	AB_PID=$!
+	wait_port $AB_PORT
+}
+stop_all() { stop "$AB_PID" "$NGINX_PID" "$AGENT_PID"; AB_PID= NGINX_PID= AGENT_PID=; }
+trap stop_all EXIT
+nginx_pids() { echo "$NGINX_PID $(pgrep -P "$NGINX_PID" | tr '\n' ' ')" | xargs | tr ' ' ','; }
+
+# target -> "url mode pids end" for load runs (echo uses /echo on agentbridge)
+target_args() { # target echo(0|1)
+	case $1 in
+	direct) echo "ws://127.0.0.1:$AGENT_PORT/ plain $AGENT_PID [DONE]" ;;
+	nginx) echo "ws://127.0.0.1:$NGINX_PORT/ plain $(nginx_pids) [DONE]" ;;
+	ab-pass) if (($2)); then echo "ws://127.0.0.1:$AB_PORT/echo plain $AB_PID [DONE]"; else echo "ws://127.0.0.1:$AB_PORT/pass plain $AB_PID [DONE]"; fi ;;
+	ab-trans) echo "ws://127.0.0.1:$AB_PORT/trans plain $AB_PID [END]" ;;
+	ab-connic) echo "ws://127.0.0.1:$AB_PORT/connic connic $AB_PID -" ;;
+	esac
+}
+scenario_flags() {
+	case $1 in
+	stream64) echo "-c 50 -k 20 -size 64" ;;
+	stream1k) echo "-c 50 -k 20 -size 1024" ;;
+	stream64-pipe) echo "-c 10 -k 20 -size 64 -depth 8" ;;
+	stream64-paced) echo "-c 100 -k 20 -size 64 -interval 2ms" ;;
+	echo-c1) echo "-c 1 -echo -size 128" ;;
+	echo-c50) echo "-c 50 -echo -size 128" ;;
+	*) log "unknown scenario $1"; return 1 ;;
+	esac
+}
+
+# --- load scenarios, interleaved --------------------------------------------
+for rep in $(seq "$REPS"); do
+	start_agent
+	((HAVE_NGINX)) && start_nginx
+	start_ab
+	for sc in $SCENARIOS; do
+		flags=$(scenario_flags "$sc")
+		echo_=0
+		[[ $sc == echo-* ]] && echo_=1
+		for t in $TARGETS; do
+			# Echo is one message per reply: same shape through every route, so
+			# only direct, nginx and the passthrough run it.
+			((echo_)) && [[ $t == ab-trans || $t == ab-connic ]] && continue
+			read -r url mode pids end <<<"$(target_args "$t" $echo_)"
+			log "rep $rep $sc $t"
+			# shellcheck disable=SC2086
+			timeout 120 "$BIN/load" -url "$url" -mode "$mode" -pids "$pids" -end "$end" $flags \
+				-duration "$DURATION" -scenario "$sc" -target "$t" -rep "$rep" >>"$RESULTS" ||
+				log "load failed: rep $rep $sc $t"
+		done
+	done
+	stop_all
+
+	# --- idle: fresh processes for every target and repetition ---
+	for t in $IDLE_TARGETS; do
+		start_agent
+		case $t in
+		direct) url=ws://127.0.0.1:$AGENT_PORT/ mode=plain pids=$AGENT_PID ;;
+		nginx) start_nginx; url=ws://127.0.0.1:$NGINX_PORT/ mode=plain pids=$(nginx_pids) ;;
+		ab-pass) start_ab; url=ws://127.0.0.1:$AB_PORT/echo mode=plain pids=$AB_PID ;;
+		ab-connic) start_ab; url=ws://127.0.0.1:$AB_PORT/connic mode=connic pids=$AB_PID ;;
+		*) stop_all; continue ;;
+		esac
+		log "rep $rep idle $t (n=$IDLE_N)"
+		timeout 180 "$BIN/idle" -url "$url" -mode "$mode" -pids "$pids" -n "$IDLE_N" -settle "$SETTLE" \
+			-target "$t" -rep "$rep" >>"$RESULTS" || log "idle failed: rep $rep $t"
+		stop_all
+	done
+done
+
+# --- optional CPU profile of agentbridge under stream64 ------------------------
+if [[ "${PROFILE:-0}" == 1 ]] && perf stat -e instructions true >/dev/null 2>&1; then
+	start_agent
+	start_ab
+	timeout 60 "$BIN/load" -url "ws://127.0.0.1:$AB_PORT/pass" -duration 4s $(scenario_flags stream64) >/dev/null &
+	lp=$!
+	sleep 0.5
+	timeout 30 perf record -q -F 999 -g -o "$OUT/perf.data" -p "$AB_PID" -- sleep 3 >/dev/null 2>&1 || true
+	wait "$lp" || true
+	stop_all
+	perf report -i "$OUT/perf.data" --stdio --no-children --sort dso,symbol 2>/dev/null |
+		grep -E '^ +[0-9]' | head -25 >"$OUT/profile.txt" || true
+	log "profile: $OUT/profile.txt"
+fi
+
+"$BIN/summarize" "$RESULTS" | tee "$OUT/summary.md"
+errors=$(grep -c '"FirstError"' "$RESULTS" || true)
+lines=$(wc -l <"$RESULTS")
+log "results: $OUT ($lines runs, $errors with errors)"
+# CI smoke: fail when a run is missing or reported an error.
+((lines > 0)) && ((errors == 0))
