@@ -19,6 +19,11 @@ func defaultLimits() Limits {
 		MaxHeaderBytes:   8 << 10,
 		HandshakeTimeout: 10 * time.Second,
 		WriteTimeout:     5 * time.Second,
+
+		MaxConnections: 10000,
+		MessageRate:    100,
+		MessageBurst:   200,
+		ControlRate:    50,
 	}
 }
 

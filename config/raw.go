@@ -32,6 +32,12 @@ type rawLimits struct {
 	MaxHeaderBytes   yaml.Node `yaml:"max_header_bytes"`
 	HandshakeTimeout yaml.Node `yaml:"handshake_timeout"`
 	WriteTimeout     yaml.Node `yaml:"write_timeout"`
+
+	MaxConnections      yaml.Node `yaml:"max_connections"`
+	MaxConnectionsPerIP yaml.Node `yaml:"max_connections_per_ip"`
+	MessageRate         yaml.Node `yaml:"message_rate"`
+	MessageBurst        yaml.Node `yaml:"message_burst"`
+	ControlRate         yaml.Node `yaml:"control_rate"`
 }
 
 type rawKeepalive struct {

@@ -26,6 +26,12 @@ type Limits struct {
 	MaxHeaderBytes   int           // request line + headers of a handshake; default 8 KiB
 	HandshakeTimeout time.Duration // to read a client's handshake request; default 10s
 	WriteTimeout     time.Duration // one write to a peer; default 5s
+
+	MaxConnections      int // live client connections in all; default 10000 (global only)
+	MaxConnectionsPerIP int // live client connections from one address; 0 = no limit (global only)
+	MessageRate         int // client messages per second per connection, sustained; default 100
+	MessageBurst        int // client messages allowed at once above the rate; default 200
+	ControlRate         int // client control frames (pings) per second per connection; default 50
 }
 
 // Keepalive sets the WebSocket pings the proxy sends on both legs.
@@ -137,5 +143,5 @@ type Route struct {
 type Session struct {
 	Streaming   bool          // stream replies (Connic stream_chunk) or send one response; default true
 	Timeout     time.Duration // inactivity timeout; default 1h
-	MaxMessages int           // user messages per session; default 100 (0 after defaults never appears)
+	MaxMessages int           // user messages per session; default 100; -1 = no limit
 }

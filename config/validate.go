@@ -101,6 +101,24 @@ func (l *loader) limits(r *rawLimits, path string, dst *Limits) {
 	}
 	setIf(&dst.HandshakeTimeout)(l.timeout(&r.HandshakeTimeout, path+".handshake_timeout"))
 	setIf(&dst.WriteTimeout)(l.timeout(&r.WriteTimeout, path+".write_timeout"))
+	setIf(&dst.MessageRate)(l.count(&r.MessageRate, path+".message_rate", math.MaxInt32))
+	setIf(&dst.MessageBurst)(l.count(&r.MessageBurst, path+".message_burst", math.MaxInt32))
+	setIf(&dst.ControlRate)(l.count(&r.ControlRate, path+".control_rate", math.MaxInt32))
+	global := path == "limits"
+	for _, k := range []struct {
+		n    *yaml.Node
+		name string
+		dst  *int
+	}{{&r.MaxConnections, "max_connections", &dst.MaxConnections}, {&r.MaxConnectionsPerIP, "max_connections_per_ip", &dst.MaxConnectionsPerIP}} {
+		if absent(k.n) {
+			continue
+		}
+		if !global {
+			l.problem(k.n, path+"."+k.name, "is a server-wide limit: set it under the top-level limits")
+			continue
+		}
+		setIf(k.dst)(l.count(k.n, path+"."+k.name, math.MaxInt32))
+	}
 }
 
 func (l *loader) hostPort(n *yaml.Node, path, s string) bool {

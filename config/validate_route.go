@@ -76,7 +76,11 @@ func (l *loader) route(f *File, raw *rawFile, i int, r *rawRoute) *Route {
 		sp := path + ".session"
 		setIf(&rt.Session.Streaming)(l.boolean(&s.Streaming, sp+".streaming"))
 		setIf(&rt.Session.Timeout)(l.timeout(&s.Timeout, sp+".timeout"))
-		setIf(&rt.Session.MaxMessages)(l.count(&s.MaxMessages, sp+".max_messages", 1<<31-1))
+		if v, ok := l.str(&s.MaxMessages, sp+".max_messages"); ok && strings.TrimSpace(v) == "-1" {
+			rt.Session.MaxMessages = -1 // no limit
+		} else {
+			setIf(&rt.Session.MaxMessages)(l.count(&s.MaxMessages, sp+".max_messages", 1<<31-1))
+		}
 	}
 	if r.Limits != nil {
 		l.limits(r.Limits, path+".limits", &rt.Limits)

@@ -29,6 +29,13 @@ type Config struct {
 	// AuthTimeout bounds how long a client of an in-band dialect may take
 	// to send its credential after the upgrade. Default 10s.
 	AuthTimeout time.Duration
+	// MaxConnections caps live client connections; more get 503 before the
+	// upgrade. Default 10000.
+	MaxConnections int
+	// MaxConnectionsPerIP caps live client connections from one address;
+	// more get 429. Zero means no limit (the default: clients behind one
+	// load balancer share an address).
+	MaxConnectionsPerIP int
 	// MaxHeaderBytes bounds a handshake request's line and headers.
 	// Default 8 KiB; larger requests get 431.
 	MaxHeaderBytes int
@@ -84,6 +91,13 @@ type Limits struct {
 	// WriteTimeout bounds one write to a peer; a peer that does not read
 	// for that long is closed. Default 5s.
 	WriteTimeout time.Duration
+	// MessageRate caps a client's messages per second (sustained), with
+	// MessageBurst more at once; past it the client gets an error and
+	// 1008. Default 100 and 200; -1 means no limit.
+	MessageRate, MessageBurst int
+	// ControlRate caps a client's control frames (pings) per second; past
+	// it, 1008. Default 50; -1 means no limit.
+	ControlRate int
 }
 
 // DefaultLimits are the limits used for zero fields.
@@ -92,6 +106,9 @@ var DefaultLimits = Limits{
 	MaxTurnText:  1 << 20,
 	MaxPending:   64,
 	WriteTimeout: 5 * time.Second,
+	MessageRate:  100,
+	MessageBurst: 200,
+	ControlRate:  50,
 }
 
 // Session holds per-session rules.
@@ -161,6 +178,9 @@ func (c *Config) setDefaults() {
 	if c.AuthTimeout <= 0 {
 		c.AuthTimeout = 10 * time.Second
 	}
+	if c.MaxConnections <= 0 {
+		c.MaxConnections = 10000
+	}
 	if c.MaxHeaderBytes <= 0 {
 		c.MaxHeaderBytes = 8 << 10
 	}
@@ -181,6 +201,15 @@ func (l *Limits) setDefaults() {
 	}
 	if l.WriteTimeout <= 0 {
 		l.WriteTimeout = DefaultLimits.WriteTimeout
+	}
+	if l.MessageRate == 0 {
+		l.MessageRate = DefaultLimits.MessageRate
+	}
+	if l.MessageBurst == 0 {
+		l.MessageBurst = DefaultLimits.MessageBurst
+	}
+	if l.ControlRate == 0 {
+		l.ControlRate = DefaultLimits.ControlRate
 	}
 }
 

@@ -37,6 +37,8 @@ type conn struct {
 	wmu          sync.Mutex
 	writeTimeout time.Duration
 	wscratch     [ws.MaxHeaderSize + 125]byte // header, or a whole control frame
+	ctrl         *bucket                      // caps the peer's control frames (client legs; reader-owned)
+	skip         int64                        // payload bytes of an abandoned frame still to read (reader-owned)
 	closeRecv    bool                         // the peer's close frame was read (reader-owned)
 	rerr         error                        // the first read error, sticky (reader-owned)
 	pinger       *time.Timer                  // guarded by wmu
@@ -313,8 +315,15 @@ func (c *conn) closeGracefully(code ws.StatusCode, reason string, grace time.Dur
 // drainUntilClose reads and discards frames until the peer's close frame,
 // an error or the read deadline.
 func (c *conn) drainUntilClose() {
-	if c.closeRecv || c.rerr != nil {
-		return
+	if !c.closeSent.Load() || c.closeRecv || c.rerr != nil {
+		return // no close to wait for: we sent none, or the peer answered or left
+	}
+	for c.skip > 0 {
+		p, err := c.readPayload(c.skip)
+		if err != nil {
+			return
+		}
+		c.skip -= int64(len(p))
 	}
 	for {
 		h, err := c.readHeader(false)

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"time"
 	"unicode/utf8"
 
 	"github.com/gobwas/ws"
@@ -86,6 +87,9 @@ func (c *conn) handleControl(h ws.Header) error {
 	}
 	if h.Masked {
 		ws.Cipher(body[:n], h.Mask, 0)
+	}
+	if h.OpCode != ws.OpClose && !c.ctrl.allow(time.Now()) {
+		return closeFlood
 	}
 	switch h.OpCode {
 	case ws.OpPing:

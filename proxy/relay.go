@@ -25,6 +25,7 @@ type relay struct {
 	client  *conn
 	backend *conn
 
+	idle        *time.Timer  // ends a relay without client messages for Session.Timeout
 	inflight    atomic.Int64 // client messages the backend has not answered
 	lastBackend atomic.Int64 // unix nanos of the last backend message
 	draining    atomic.Bool
@@ -48,6 +49,12 @@ func (r *relay) refuse() {
 }
 
 func (r *relay) run() {
+	r.idle = time.AfterFunc(r.rt.Session.Timeout, func() {
+		r.sendError("session_timeout", "the session timed out after inactivity")
+		r.finish(closeIdle, true)
+		_ = r.client.nc.SetReadDeadline(time.Now().Add(closeGrace))
+	})
+	defer r.idle.Stop()
 	r.client.startKeepalive(r.s.cfg.PingInterval)
 	r.backend.startKeepalive(r.s.cfg.PingInterval)
 	done := make(chan struct{})
@@ -104,8 +111,13 @@ func closeCodes(err error, fromClient bool) (client, backend *CloseError) {
 	var (
 		pc *peerClosed
 		ce *CloseError
+		we writeError
 	)
 	switch {
+	case errors.As(err, &we) && fromClient:
+		return closeBackendGone, closePeerVanished // the backend stopped taking data
+	case errors.As(err, &we):
+		return closePeerVanished, &CloseError{ws.StatusGoingAway, "client went away"}
 	case errors.As(err, &pc):
 		// A clean close passes through both ways.
 		code := &CloseError{Code: passCode(pc.Code), Reason: pc.Reason}
@@ -171,7 +183,11 @@ func (r *relay) pump(src, dst *conn, fromClient bool) error {
 		msgLen     int64
 		text       utf8Stream
 		max        = r.rt.Limits.MaxMessage
+		rate       *bucket
 	)
+	if fromClient {
+		rate = newBucket(r.rt.Limits.MessageRate, r.rt.Limits.MessageBurst)
+	}
 	for {
 		h, err := src.readHeader(fragmented)
 		if err != nil {
@@ -187,6 +203,13 @@ func (r *relay) pump(src, dst *conn, fromClient bool) error {
 		if !fragmented {
 			msgLen, isText = 0, h.OpCode == ws.OpText
 			text.reset()
+			if !rate.allow(time.Now()) {
+				r.sendError("rate_limited", "too many messages: slow down")
+				return closeRateLimited
+			}
+			if fromClient {
+				r.idle.Reset(r.rt.Session.Timeout)
+			}
 		}
 		if msgLen += h.Length; msgLen > max {
 			return closeTooBig
@@ -225,11 +248,15 @@ func (r *relay) forward(src, dst *conn, h ws.Header, hdrStart int, isText bool, 
 		}
 		frame := src.rb[hdrStart : src.r+int(h.Length)]
 		src.r += int(h.Length)
-		return dst.writeLocked(frame)
+		if err := dst.writeLocked(frame); err != nil {
+			return writeError{err}
+		}
+		return nil
 	}
 	var hdr [ws.MaxHeaderSize]byte
 	if err := dst.writeLocked(appendHeader(hdr[:0], h)); err != nil {
-		return err
+		src.skip = h.Length
+		return writeError{err}
 	}
 	for off, left := 0, h.Length; left > 0; {
 		p, err := src.readPayload(left)
@@ -248,14 +275,18 @@ func (r *relay) forward(src, dst *conn, h ws.Header, hdrStart int, isText bool, 
 				return closeBadUTF8
 			}
 		}
-		if err := dst.writeLocked(p); err != nil {
-			return err
-		}
 		off += len(p)
 		left -= int64(len(p))
+		if err := dst.writeLocked(p); err != nil {
+			src.skip = left // the rest of this frame, for a drain to skip
+			return writeError{err}
+		}
 	}
 	return nil
 }
+
+// writeError is a failed write to the other leg: that leg is the one gone.
+type writeError struct{ error }
 
 // checkText validates a whole masked-or-not payload, restoring the mask.
 func checkText(text *utf8Stream, p []byte, h ws.Header) bool {

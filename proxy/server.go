@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,6 +34,8 @@ type Server struct {
 	draining    atomic.Bool
 	mu          sync.Mutex
 	sessions    map[sessionCloser]struct{}
+	conns       int                      // live client connections
+	perIP       map[netip.Addr]int       // live client connections by address
 	restSockets map[*Backend]*restSocket // shared sockets of REST backends
 	wg          sync.WaitGroup           // live sessions
 }
@@ -73,6 +76,7 @@ func New(cfg Config) (*Server, error) {
 		log:      cfg.Logger,
 		router:   newRouter(cfg.Routes),
 		sessions: make(map[sessionCloser]struct{}),
+		perIP:    make(map[netip.Addr]int),
 		hubs:     make(map[*Route]*hub),
 	}
 	for _, rt := range cfg.Routes {
@@ -308,10 +312,27 @@ func (s *Server) upgrade(ctx *fasthttp.RequestCtx, rt *Route, params []Param) {
 		return
 	}
 
+	status, release := s.admitConn(remoteAddr(ctx))
+	if status != 0 {
+		if status == fasthttp.StatusTooManyRequests {
+			httpError(ctx, status, "too_many_connections", "too many connections from your address")
+		} else {
+			httpError(ctx, status, "server_full", "the server has too many connections; try again later")
+		}
+		return
+	}
+	upgraded := false
+	defer func() {
+		if !upgraded {
+			release()
+		}
+	}()
+
 	if h := s.hubs[rt]; h != nil {
 		// Subscribers need no credential: a reply token is an unguessable
 		// capability handed only to authenticated REST callers.
-		s.acceptSubscriber(ctx, h, accept)
+		upgraded = true
+		s.acceptSubscriber(ctx, h, accept, release)
 		return
 	}
 
@@ -339,6 +360,7 @@ func (s *Server) upgrade(ctx *fasthttp.RequestCtx, rt *Route, params []Param) {
 	if p := subprotocol(ctx); p != "" {
 		ctx.Response.Header.Set("Sec-WebSocket-Protocol", p)
 	}
+	upgraded = true
 
 	ctx.SetStatusCode(fasthttp.StatusSwitchingProtocols)
 	ctx.Response.Header.Set("Upgrade", "websocket")
@@ -347,18 +369,22 @@ func (s *Server) upgrade(ctx *fasthttp.RequestCtx, rt *Route, params []Param) {
 	ctx.Hijack(func(hc net.Conn) {
 		nc, leftover := unwrapHijacked(hc)
 		c := newConn(nc, true, rt.Limits.WriteTimeout, s.readIdle())
+		c.ctrl = newBucket(rt.Limits.ControlRate, 2*rt.Limits.ControlRate)
 		if len(leftover) > 0 {
 			c.rb = getBuf()
 			c.w = copy(c.rb[:], leftover)
 		}
 		// Run the session on a goroutine of its own, so fasthttp's hijack
 		// goroutine and the request buffers it holds are released now.
-		go s.serve(c, rt, params, lg, id)
+		go func() {
+			defer release()
+			s.serve(c, rt, params, lg, id)
+		}()
 	})
 }
 
 // acceptSubscriber upgrades a subscriber socket of a REST route.
-func (s *Server) acceptSubscriber(ctx *fasthttp.RequestCtx, h *hub, accept string) {
+func (s *Server) acceptSubscriber(ctx *fasthttp.RequestCtx, h *hub, accept string, release func()) {
 	ctx.SetStatusCode(fasthttp.StatusSwitchingProtocols)
 	ctx.Response.Header.Set("Upgrade", "websocket")
 	ctx.Response.Header.Set("Connection", "Upgrade")
@@ -366,6 +392,7 @@ func (s *Server) acceptSubscriber(ctx *fasthttp.RequestCtx, h *hub, accept strin
 	ctx.Hijack(func(hc net.Conn) {
 		nc, leftover := unwrapHijacked(hc)
 		c := newConn(nc, true, h.rt.Limits.WriteTimeout, s.readIdle())
+		c.ctrl = newBucket(h.rt.Limits.ControlRate, 2*h.rt.Limits.ControlRate)
 		if len(leftover) > 0 {
 			c.rb = getBuf()
 			c.w = copy(c.rb[:], leftover)
@@ -374,6 +401,7 @@ func (s *Server) acceptSubscriber(ctx *fasthttp.RequestCtx, h *hub, accept strin
 		opts.Role = translators.Client
 		sub := &subscriber{h: h, c: c, codec: h.rt.Client.New(opts)}
 		go func() {
+			defer release()
 			if !s.register(sub) {
 				sub.finish(errGoingAway)
 				return

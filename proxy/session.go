@@ -100,12 +100,17 @@ func (ss *session) clientPump() error {
 		msg      []byte
 		evs      []translators.Event
 		messages int
+		rate     = newBucket(ss.rt.Limits.MessageRate, ss.rt.Limits.MessageBurst)
 	)
 	for {
 		op, m, err := ss.client.readMessage(msg, ss.rt.Limits.MaxMessage)
 		msg = m
 		if err != nil {
 			return err
+		}
+		if !rate.allow(time.Now()) {
+			_ = ss.sendError("rate_limited", "too many messages: slow down")
+			return closeRateLimited
 		}
 		if op == ws.OpBinary && !ss.rt.Client.Binary && !validUTF8(msg) {
 			return closeUnsupported

@@ -24,7 +24,10 @@ func build(f *config.File, logger *slog.Logger) (proxy.Config, error) {
 		DrainTimeout:     f.Shutdown.DrainTimeout,
 		HandshakeTimeout: f.Limits.HandshakeTimeout,
 		MaxHeaderBytes:   f.Limits.MaxHeaderBytes,
-		Logger:           logger,
+		MaxConnections:   f.Limits.MaxConnections,
+
+		MaxConnectionsPerIP: f.Limits.MaxConnectionsPerIP,
+		Logger:              logger,
 	}
 	providers := make(map[string]proxy.Authenticator, len(f.Auth))
 	tickets := map[string]*auth.Tickets{}
@@ -84,17 +87,22 @@ func build(f *config.File, logger *slog.Logger) (proxy.Config, error) {
 				MaxTurnText:  int(r.Limits.MaxTurnText),
 				MaxPending:   r.Limits.MaxPending,
 				WriteTimeout: r.Limits.WriteTimeout,
+				MessageRate:  r.Limits.MessageRate,
+				MessageBurst: r.Limits.MessageBurst,
+				ControlRate:  r.Limits.ControlRate,
 			},
 			Session: proxy.Session{Timeout: r.Session.Timeout, MaxMessages: r.Session.MaxMessages},
 		}
+		// plain clients choose with reply:, others (Connic) with
+		// session.streaming; each dialect has its own default.
 		rt.ClientOptions.EndMarker = r.EndMarker
-		switch r.Reply {
-		case "stream":
+		if r.Dialect == "plain" && r.Reply == "stream" {
 			rt.ClientOptions.Reply = translators.ReplyStream
-		case "whole":
-			rt.ClientOptions.Reply = translators.ReplyWhole
 		}
-		if !r.Session.Streaming {
+		if r.Dialect != "plain" && r.Session.Streaming {
+			rt.ClientOptions.Reply = translators.ReplyStream
+		}
+		if (r.Dialect == "plain" && r.Reply != "stream") || !r.Session.Streaming {
 			rt.ClientOptions.Reply = translators.ReplyWhole
 		}
 		pc.Routes = append(pc.Routes, rt)

@@ -3,10 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/agentbridge/agentbridge/config"
+	"github.com/agentbridge/agentbridge/translators"
 )
 
 func TestValidate(t *testing.T) {
@@ -44,5 +49,34 @@ func TestValidate(t *testing.T) {
 				t.Errorf("run(%q) = %d, output %q; want %d containing %q", tt.args, code, out.String(), tt.code, tt.out)
 			}
 		})
+	}
+}
+
+// TestBuildReplyModes: plain routes choose with reply:, Connic routes with
+// session.streaming (a bug once made every route whole).
+func TestBuildReplyModes(t *testing.T) {
+	f, err := config.Parse("t.yaml", []byte(`version: 1
+backends: {demo: {dialect: demo}}
+routes:
+  - {name: p, path: /p, dialect: plain, auth: none, backend: demo}
+  - {name: ps, path: /ps, dialect: plain, auth: none, backend: demo, reply: stream}
+  - {name: c, path: /c, dialect: connic, auth: none, backend: demo}
+  - {name: cw, path: /cw, dialect: connic, auth: none, backend: demo, session: {streaming: false, max_messages: -1}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := build(f, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]translators.ReplyMode{"p": translators.ReplyWhole, "ps": translators.ReplyStream, "c": translators.ReplyStream, "cw": translators.ReplyWhole}
+	for _, rt := range pc.Routes {
+		if rt.ClientOptions.Reply != want[rt.Name] {
+			t.Errorf("route %s: reply mode %v, want %v", rt.Name, rt.ClientOptions.Reply, want[rt.Name])
+		}
+		if rt.Name == "cw" && rt.Session.MaxMessages != -1 {
+			t.Errorf("max_messages: -1 became %d", rt.Session.MaxMessages)
+		}
 	}
 }

@@ -1,0 +1,79 @@
+package proxy
+
+import (
+	"net/netip"
+	"time"
+)
+
+// bucket is a token bucket: rate tokens a second, at most burst at once.
+// It is owned by one goroutine.
+type bucket struct {
+	rate, burst float64
+	tokens      float64
+	last        time.Time
+}
+
+func newBucket(rate, burst int) *bucket {
+	if rate <= 0 {
+		return nil
+	}
+	if burst < rate {
+		burst = rate
+	}
+	return &bucket{rate: float64(rate), burst: float64(burst), tokens: float64(burst)}
+}
+
+// allow takes a token if there is one. A nil bucket allows everything.
+func (b *bucket) allow(now time.Time) bool {
+	if b == nil {
+		return true
+	}
+	if !b.last.IsZero() {
+		b.tokens += now.Sub(b.last).Seconds() * b.rate
+		if b.tokens > b.burst {
+			b.tokens = b.burst
+		}
+	}
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// The closes limits decide.
+var (
+	closeRateLimited = &CloseError{Code: 1008, Reason: "message rate limit exceeded"}
+	closeFlood       = &CloseError{Code: 1008, Reason: "too many control frames"}
+)
+
+// admitConn counts a new client connection from peer against
+// MaxConnections and MaxConnectionsPerIP. It returns the HTTP status to
+// refuse with (503 when the server is full, 429 when the address is), or 0
+// and a release func to call when the connection ends.
+func (s *Server) admitConn(peer netip.Addr) (status int, release func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if max := s.cfg.MaxConnections; max > 0 && s.conns >= max {
+		return 503, nil
+	}
+	if max := s.cfg.MaxConnectionsPerIP; max > 0 && s.perIP[peer] >= max {
+		return 429, nil
+	}
+	s.conns++
+	s.perIP[peer]++
+	released := false
+	return 0, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if released {
+			return
+		}
+		released = true
+		s.conns--
+		if s.perIP[peer]--; s.perIP[peer] <= 0 {
+			delete(s.perIP, peer)
+		}
+	}
+}
