@@ -1,6 +1,7 @@
 // Package e2e drives the real agentbridge binary with real third-party
 // WebSocket clients: Python's websockets, Node's ws and Cloudflare's Agents
-// SDK (agents/client). Everything listens on 127.0.0.1 only.
+// SDK (agents/client), on plain, Connic and Wiro routes. Everything listens
+// on 127.0.0.1 only.
 //
 // TestMain builds the binary once (with -race when the suite itself runs
 // with -race), or uses $AGENTBRIDGE_E2E_BIN when set. Each test writes its own configuration with a free port,
@@ -665,4 +666,81 @@ func TestCLI(t *testing.T) {
 			t.Errorf("version: exit %d, stdout %q, stderr %q", code, out, errOut)
 		}
 	})
+}
+
+// ---- Connic and Wiro dialects --------------------------------------------
+
+// connicConfig: Connic routes authenticated by two shared secrets, on the
+// demo agent (streamed, and with streaming off) and on a Go plain echo
+// backend, so a Connic client's messages are translated to plain text.
+func connicConfig(echoURL string) string {
+	return fmt.Sprintf(`version: 1
+log: {level: debug, format: text}
+auth:
+  team: {type: secret, secrets: ["s3cret", "old-secret"]}
+backends:
+  demo: {dialect: demo, demo: {pace: 5ms}}
+  echo: {dialect: plain, url: %q, dial_timeout: 2s, handshake_timeout: 2s}
+routes:
+  - {path: /connic, dialect: connic, auth: [team], backend: demo}
+  - {path: /connic-whole, dialect: connic, auth: [team], backend: demo, session: {streaming: false}}
+  - {path: /connic-echo, dialect: connic, auth: [team], backend: echo}
+`, echoURL)
+}
+
+// TestConnicPython drives Connic routes with Python's websockets, following
+// the Python example of Connic's WebSocket connector document.
+func TestConnicPython(t *testing.T) {
+	t.Parallel()
+	requirePython(t)
+	p := startProxy(t, connicConfig(startEchoBackend(t)))
+	run := func(t *testing.T, args ...string) string {
+		t.Helper()
+		return runClient(t, python, append([]string{"connic_client.py"}, args...)...)
+	}
+	t.Run("first-frame secret, doc example", func(t *testing.T) { run(t, "first-frame", p.url("/connic"), "s3cret") })
+	t.Run("X-Connic-Secret header", func(t *testing.T) { run(t, "header", p.url("/connic"), "s3cret") })
+	t.Run("X-Connic-Secret query", func(t *testing.T) { run(t, "query", p.url("/connic?X-Connic-Secret=old-secret")) })
+	t.Run("wrong header secret 401", func(t *testing.T) { run(t, "bad-header", p.url("/connic"), "wrong") })
+	t.Run("wrong first-frame secret 1008", func(t *testing.T) { run(t, "bad-secret", p.url("/connic"), "wrong") })
+	t.Run("bad JSON after auth", func(t *testing.T) { run(t, "bad-json", p.url("/connic"), "s3cret") })
+	t.Run("streaming off", func(t *testing.T) { run(t, "whole", p.url("/connic-whole"), "s3cret") })
+	t.Run("to a plain echo backend", func(t *testing.T) { run(t, "echo", p.url("/connic-echo"), "s3cret") })
+}
+
+// wiroConfig: Wiro routes keyed by x-api-key on the demo agent with
+// thinking, a slow one for cancels, and a slow one with thinking for
+// subscriptions in the middle of a reply.
+const wiroConfig = `version: 1
+log: {level: debug, format: text}
+auth:
+  keys: {type: secret, secrets: ["wiro-key"]}
+backends:
+  demo: {dialect: demo, demo: {pace: 5ms, thinking: true}}
+  slow: {dialect: demo, demo: {pace: 100ms}}
+  slowthink: {dialect: demo, demo: {pace: 100ms, thinking: true}}
+routes:
+  - {path: /v1, dialect: wiro, auth: [keys], backend: demo}
+  - {path: /slow, dialect: wiro, auth: [keys], backend: slow}
+  - {path: /slow-think, dialect: wiro, auth: [keys], backend: slowthink}
+`
+
+// TestWiroNode drives Wiro routes with Node: the REST send (global fetch)
+// and the ws package's socket, following the Node.js example of Wiro's
+// Agent WebSocket document.
+func TestWiroNode(t *testing.T) {
+	t.Parallel()
+	requireNode(t)
+	p := startProxy(t, wiroConfig)
+	base := func(route string) string { return "http://" + p.addr + route }
+	run := func(t *testing.T, mode, route, key string) {
+		t.Helper()
+		runNode(t, "wiro_client.js", mode, base(route), key)
+	}
+	t.Run("send and stream, doc example", func(t *testing.T) { run(t, "flow", "/v1", "wiro-key") })
+	t.Run("same sessionkey twice", func(t *testing.T) { run(t, "session", "/v1", "wiro-key") })
+	t.Run("late subscriber", func(t *testing.T) { run(t, "late", "/v1", "wiro-key") })
+	t.Run("subscribe mid-reply", func(t *testing.T) { run(t, "midstream", "/slow-think", "wiro-key") })
+	t.Run("wrong x-api-key 401", func(t *testing.T) { run(t, "badkey", "/v1", "wrong") })
+	t.Run("cancel", func(t *testing.T) { run(t, "cancel", "/slow", "wiro-key") })
 }
