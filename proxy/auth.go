@@ -193,12 +193,12 @@ func (s *Server) admitInBand(c *conn, rt *Route, params []Param, codec translato
 		c.closeGracefully(ce.Code, ce.Reason, closeGrace)
 		return ce
 	}
-	_ = c.nc.SetReadDeadline(time.Now().Add(s.cfg.AuthTimeout))
+	c.setReadDeadline(time.Now().Add(s.cfg.AuthTimeout))
 	idle := c.readIdle
 	c.readIdle = 0
 	_, msg, err := c.readMessage(nil, rt.Limits.MaxMessage)
 	c.readIdle = idle
-	_ = c.nc.SetReadDeadline(time.Time{})
+	c.setReadDeadline(time.Time{})
 	if err != nil {
 		var ce *CloseError
 		switch {

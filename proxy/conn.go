@@ -31,10 +31,12 @@ type conn struct {
 	// reader state (owned by the reading goroutine)
 	rb       *[bufSize]byte
 	r, w     int
-	waiter   readWaiter    // nil when the socket cannot report readiness
+	raw      *rawReader    // nil when the socket is not a raw fd (tests, TLS)
+	rdl      time.Time     // the read deadline last set by the reader
 	readIdle time.Duration // a peer silent this long is dead (ping interval + pong timeout); 0 = no limit
 
 	wmu          sync.Mutex
+	wdl          time.Time // the write deadline last set (guarded by wmu)
 	writeTimeout time.Duration
 	wscratch     [ws.MaxHeaderSize + 125]byte // header, or a whole control frame
 	ctrl         *bucket                      // caps the peer's control frames (client legs; reader-owned)
@@ -46,12 +48,9 @@ type conn struct {
 	closed       atomic.Bool
 }
 
-// readWaiter blocks until a socket is readable without reading from it.
-type readWaiter interface{ waitReadable() error }
-
 func newConn(nc net.Conn, client bool, writeTimeout, readIdle time.Duration) *conn {
 	c := &conn{nc: nc, client: client, writeTimeout: writeTimeout, readIdle: readIdle}
-	c.waiter = newReadWaiter(nc)
+	c.raw = newRawReader(c)
 	return c
 }
 
@@ -66,27 +65,34 @@ func (c *conn) fill() error {
 		c.release()
 	}
 	if c.readIdle > 0 && !c.closeSent.Load() {
-		if err := c.nc.SetReadDeadline(time.Now().Add(c.readIdle)); err != nil {
+		if err := c.extendReadDeadline(c.readIdle); err != nil {
 			return err
 		}
 	}
 	if c.rerr != nil {
 		return c.rerr
 	}
-	if c.rb == nil {
-		if c.waiter != nil {
-			if err := c.waiter.waitReadable(); err != nil {
-				return c.readFailed(err)
-			}
-		}
-		c.rb, c.r, c.w = getBuf(), 0, 0
-	}
-	if c.w == len(c.rb) {
+	if c.rb != nil && c.w == len(c.rb) {
 		if c.r == 0 {
 			return errNeedMore // cannot happen: callers never ask for more than a buffer
 		}
 		c.w = copy(c.rb[:], c.rb[c.r:c.w])
 		c.r = 0
+	}
+	if c.raw != nil {
+		// Read straight from the socket under the runtime poller; the
+		// buffer is taken only once bytes are there (see rawReader).
+		n, err := c.raw.read()
+		if n > 0 {
+			return nil
+		}
+		if err == nil {
+			err = io.EOF
+		}
+		return c.readFailed(err)
+	}
+	if c.rb == nil {
+		c.rb, c.r, c.w = getBuf(), 0, 0
 	}
 	n, err := c.nc.Read(c.rb[c.w:])
 	c.w += n
@@ -100,6 +106,24 @@ func (c *conn) fill() error {
 		c.release()
 	}
 	return c.readFailed(err)
+}
+
+// extendReadDeadline moves the read deadline to d from now, unless the one
+// set is still most of d away: a timer change per read costs more than the
+// slack is worth.
+func (c *conn) extendReadDeadline(d time.Duration) error {
+	now := time.Now()
+	if c.rdl.Sub(now) > d-d/4 {
+		return nil
+	}
+	c.rdl = now.Add(d)
+	return c.nc.SetReadDeadline(c.rdl)
+}
+
+// setReadDeadline sets the read deadline; the reader's goroutine only.
+func (c *conn) setReadDeadline(t time.Time) {
+	c.rdl = t
+	_ = c.nc.SetReadDeadline(t)
 }
 
 // readFailed records a read error as final unless it is a deadline, which
@@ -180,12 +204,18 @@ func (c *conn) readPayload(n int64) ([]byte, error) {
 	return p, nil
 }
 
-// setWriteDeadline must be called with wmu held.
+// setWriteDeadline must be called with wmu held. Like the read side, it
+// leaves a deadline that is still most of the timeout away.
 func (c *conn) setWriteDeadline() error {
 	if c.writeTimeout <= 0 {
 		return nil
 	}
-	return c.nc.SetWriteDeadline(time.Now().Add(c.writeTimeout))
+	now := time.Now()
+	if c.wdl.Sub(now) > c.writeTimeout-c.writeTimeout/4 {
+		return nil
+	}
+	c.wdl = now.Add(c.writeTimeout)
+	return c.nc.SetWriteDeadline(c.wdl)
 }
 
 // writeFrame writes one whole frame with payload p. On a backend leg the
@@ -282,7 +312,8 @@ func (c *conn) writeClose(code ws.StatusCode, reason string) error {
 		ws.Cipher(body[:n], h.Mask, 0)
 	}
 	// A short deadline: a peer that does not read must not hold the close.
-	_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	c.wdl = time.Now().Add(time.Second)
+	_ = c.nc.SetWriteDeadline(c.wdl)
 	frame := append(appendHeader(c.wscratch[:0], h), body[:n]...)
 	_, err := c.nc.Write(frame)
 	return err
@@ -305,7 +336,7 @@ func (c *conn) closeGracefully(code ws.StatusCode, reason string, grace time.Dur
 	_ = c.writeClose(code, reason)
 	if grace > 0 && !c.closed.Load() {
 		c.readIdle = 0
-		_ = c.nc.SetReadDeadline(time.Now().Add(grace))
+		c.setReadDeadline(time.Now().Add(grace))
 		c.drainUntilClose()
 	}
 	c.close()

@@ -93,7 +93,7 @@ func (s *Server) openBackend(c *conn, codec translators.Codec, rt *Route) (ready
 	if !b.Dialect.Handshake {
 		return ready{}, nil
 	}
-	_ = c.nc.SetReadDeadline(time.Now().Add(b.HandshakeTimeout))
+	c.setReadDeadline(time.Now().Add(b.HandshakeTimeout))
 	idle := c.readIdle
 	c.readIdle = 0
 	defer func() { c.readIdle = idle }()
@@ -117,7 +117,7 @@ func (s *Server) openBackend(c *conn, codec translators.Codec, rt *Route) (ready
 		for _, ev := range evs {
 			switch ev.Kind {
 			case translators.KindReady:
-				_ = c.nc.SetReadDeadline(time.Time{})
+				c.setReadDeadline(time.Time{})
 				return ready{raw: append([]byte(nil), msg...), agent: append([]byte(nil), ev.Agent...)}, nil
 			case translators.KindError:
 				return ready{}, &dialError{502, fmt.Errorf("backend %q refused the session: %s", b.Name, ev.Text)}

@@ -493,7 +493,7 @@ func (h *hub) subscribe(sub *subscriber, token []byte) error {
 	case r.done:
 		ev.Full, ev.Thinking = r.text, r.thought
 	case c.current == r:
-		ev.Full = c.turn.Text()
+		ev.Full, ev.Thinking = c.turn.Text(), c.turn.Thinking()
 	}
 	if err := sub.send(&ev); err != nil {
 		return err

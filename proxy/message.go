@@ -109,7 +109,9 @@ func (c *conn) handleControl(h ws.Header) error {
 		return &peerClosed{Code: ws.StatusNoStatusRcvd}
 	}
 	code := ws.StatusCode(uint16(body[0])<<8 | uint16(body[1]))
-	if ws.CheckCloseFrameData(code, "") != nil {
+	// RFC 6455 section 7.4: codes below 1000 and from 5000 up are not
+	// defined; gobwas's check lets the latter through.
+	if code >= 5000 || ws.CheckCloseFrameData(code, "") != nil {
 		return closeProtocol
 	}
 	if !utf8.Valid(body[2:n]) {

@@ -177,107 +177,178 @@ func (r *relay) forceClose() {
 
 // pump forwards frames from src to dst until an error or a close.
 func (r *relay) pump(src, dst *conn, fromClient bool) error {
-	var (
-		fragmented bool
-		isText     bool
-		msgLen     int64
-		text       utf8Stream
-		max        = r.rt.Limits.MaxMessage
-		rate       *bucket
-	)
+	p := relayPump{r: r, src: src, dst: dst, fromClient: fromClient, max: r.rt.Limits.MaxMessage}
 	if fromClient {
-		rate = newBucket(r.rt.Limits.MessageRate, r.rt.Limits.MessageBurst)
+		p.rate = newBucket(r.rt.Limits.MessageRate, r.rt.Limits.MessageBurst)
 	}
+	return p.run()
+}
+
+// relayPump is one direction of a relay: the state of the message being
+// forwarded, and the checks every frame passes (size across fragments,
+// UTF-8, message rate).
+type relayPump struct {
+	r          *relay
+	src, dst   *conn
+	fromClient bool
+	max        int64
+	rate       *bucket
+
+	fragmented bool
+	isText     bool
+	msgLen     int64
+	text       utf8Stream
+}
+
+func (p *relayPump) run() error {
+	src := p.src
 	for {
-		h, err := src.readHeader(fragmented)
+		h, err := src.readHeader(p.fragmented)
 		if err != nil {
 			return err
 		}
-		start := src.r - ws.HeaderSize(h)
 		if h.OpCode.IsControl() {
 			if err := src.handleControl(h); err != nil {
 				return err
 			}
 			continue
 		}
-		if !fragmented {
-			msgLen, isText = 0, h.OpCode == ws.OpText
-			text.reset()
-			if !rate.allow(time.Now()) {
-				r.sendError("rate_limited", "too many messages: slow down")
-				return closeRateLimited
-			}
-			if fromClient {
-				r.idle.Reset(r.rt.Session.Timeout)
-			}
-		}
-		if msgLen += h.Length; msgLen > max {
-			return closeTooBig
-		}
-		if err := r.forward(src, dst, h, start, isText, &text); err != nil {
+		if err := p.begin(h); err != nil {
 			return err
 		}
-		fragmented = !h.Fin
-		if h.Fin {
-			if isText && !text.done() {
-				return closeBadUTF8
+		start := src.r - ws.HeaderSize(h)
+		if int64(src.w-src.r) < h.Length {
+			// A frame bigger than what is buffered: forward it as it comes.
+			if err := p.stream(h); err != nil {
+				return err
 			}
-			if fromClient {
-				r.inflight.Add(1)
-			} else {
-				r.inflight.Add(-1)
-				r.lastBackend.Store(time.Now().UnixNano())
+			if err := p.end(h); err != nil {
+				return err
 			}
+			continue
+		}
+		// Every complete data frame already buffered goes out in one write:
+		// one system call per batch, not per frame. A frame that fails a
+		// check is not forwarded.
+		good := start
+		err = p.accept(h, src.r)
+		for err == nil {
+			good = src.r
+			h2, n, perr := parseHeader(src.rb[src.r:src.w])
+			if perr != nil || n == 0 || h2.OpCode.IsControl() || int64(src.w-src.r-n) < h2.Length ||
+				checkHeader(h2, src.client, p.fragmented) != nil {
+				break // the next round reads it, and reports what is wrong with it
+			}
+			if err = p.begin(h2); err == nil {
+				err = p.accept(h2, src.r+n)
+			}
+		}
+		if werr := p.write(src.rb[start:good]); werr != nil {
+			return werr
+		}
+		if err != nil {
+			return err
 		}
 	}
 }
 
-// forward writes frame h, whose header started at offset hdrStart of src's
-// buffer, to dst as its payload arrives, under dst's write lock.
-func (r *relay) forward(src, dst *conn, h ws.Header, hdrStart int, isText bool, text *utf8Stream) error {
-	if err := dst.lockWrite(); err != nil {
-		return err
+// begin checks a data frame's header against the message state.
+func (p *relayPump) begin(h ws.Header) error {
+	if !p.fragmented {
+		p.msgLen, p.isText = 0, h.OpCode == ws.OpText
+		p.text.reset()
+		if !p.rate.allow(time.Now()) {
+			p.r.sendError("rate_limited", "too many messages: slow down")
+			return closeRateLimited
+		}
+		if p.fromClient {
+			p.r.idle.Reset(p.r.rt.Session.Timeout)
+		}
 	}
-	defer dst.unlockWrite()
-	// The fast path: the whole frame is buffered. Write header and payload
-	// from the read buffer in one call.
-	if int64(src.w-src.r) >= h.Length {
-		payload := src.rb[src.r : src.r+int(h.Length)]
-		if isText && !checkText(text, payload, h) {
-			return closeBadUTF8
-		}
-		frame := src.rb[hdrStart : src.r+int(h.Length)]
-		src.r += int(h.Length)
-		if err := dst.writeLocked(frame); err != nil {
-			return writeError{err}
-		}
+	if p.msgLen += h.Length; p.msgLen > p.max {
+		return closeTooBig
+	}
+	return nil
+}
+
+// accept checks the buffered frame h whose payload starts at off in the
+// source buffer and consumes it; the caller writes it.
+func (p *relayPump) accept(h ws.Header, off int) error {
+	src := p.src
+	payload := src.rb[off : off+int(h.Length)]
+	if p.isText && !checkText(&p.text, payload, h) {
+		return closeBadUTF8
+	}
+	src.r = off + int(h.Length)
+	return p.end(h)
+}
+
+// end updates the message state after frame h.
+func (p *relayPump) end(h ws.Header) error {
+	p.fragmented = !h.Fin
+	if !h.Fin {
 		return nil
 	}
+	if p.isText && !p.text.done() {
+		return closeBadUTF8
+	}
+	if p.fromClient {
+		p.r.inflight.Add(1)
+	} else {
+		p.r.inflight.Add(-1)
+		p.r.lastBackend.Store(time.Now().UnixNano())
+	}
+	return nil
+}
+
+// write forwards whole frames.
+func (p *relayPump) write(frames []byte) error {
+	if len(frames) == 0 {
+		return nil
+	}
+	if err := p.dst.lockWrite(); err != nil {
+		return writeError{err}
+	}
+	defer p.dst.unlockWrite()
+	if err := p.dst.writeLocked(frames); err != nil {
+		return writeError{err}
+	}
+	return nil
+}
+
+// stream forwards frame h, bigger than the buffer holds, as its payload
+// arrives, holding dst's write lock for the whole frame.
+func (p *relayPump) stream(h ws.Header) error {
+	src, dst := p.src, p.dst
+	if err := dst.lockWrite(); err != nil {
+		return writeError{err}
+	}
+	defer dst.unlockWrite()
 	var hdr [ws.MaxHeaderSize]byte
 	if err := dst.writeLocked(appendHeader(hdr[:0], h)); err != nil {
 		src.skip = h.Length
 		return writeError{err}
 	}
 	for off, left := 0, h.Length; left > 0; {
-		p, err := src.readPayload(left)
+		chunk, err := src.readPayload(left)
 		if err != nil {
 			return err
 		}
-		if isText {
+		if p.isText {
 			if h.Masked {
-				ws.Cipher(p, h.Mask, off)
+				ws.Cipher(chunk, h.Mask, off)
 			}
-			ok := text.write(p)
+			ok := p.text.write(chunk)
 			if h.Masked {
-				ws.Cipher(p, h.Mask, off)
+				ws.Cipher(chunk, h.Mask, off)
 			}
 			if !ok {
 				return closeBadUTF8
 			}
 		}
-		off += len(p)
-		left -= int64(len(p))
-		if err := dst.writeLocked(p); err != nil {
+		off += len(chunk)
+		left -= int64(len(chunk))
+		if err := dst.writeLocked(chunk); err != nil {
 			src.skip = left // the rest of this frame, for a drain to skip
 			return writeError{err}
 		}

@@ -32,6 +32,7 @@ type session struct {
 
 	cmu  sync.Mutex // guards ccodec.Encode, cout and encoded writes to the client
 	cout []byte
+	ack  translators.Event // reused: an event passed to a codec escapes
 
 	pending *translators.IDQueue
 	turn    translators.Turn // backend pump only
@@ -153,8 +154,8 @@ func (ss *session) clientPump() error {
 				}
 				ss.idle.Reset(ss.rt.Session.Timeout)
 				// The ack goes first, so it precedes the reply's first event.
-				ack := translators.Event{Kind: translators.KindAck, ID: ev.ID, Seq: int64(messages)}
-				if err := ss.emit(&ack); err != nil {
+				ss.ack = translators.Event{Kind: translators.KindAck, ID: ev.ID, Seq: int64(messages)}
+				if err := ss.emit(&ss.ack); err != nil {
 					return err
 				}
 				if err := ss.up.Send(ev); err != nil {

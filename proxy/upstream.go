@@ -137,8 +137,9 @@ func (u *socketUpstream) release() { u.c.rb = u.c.freeRead() }
 // fillWithin waits up to d for more bytes. It reports timedOut, with no
 // bytes consumed, when none came.
 func (c *conn) fillWithin(d time.Duration) (timedOut bool, err error) {
+	c.setReadDeadline(time.Now().Add(d))
 	idle := c.readIdle
-	c.readIdle = d
+	c.readIdle = 0
 	err = c.fill()
 	c.readIdle = idle
 	if errors.Is(err, os.ErrDeadlineExceeded) {

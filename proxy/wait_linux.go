@@ -3,49 +3,74 @@ package proxy
 import (
 	"net"
 	"syscall"
-	"unsafe"
 )
 
-// peekWaiter waits for readability with a MSG_PEEK|MSG_DONTWAIT probe under
-// the runtime poller, so a connection waiting for its peer holds no read
-// buffer: the idle cost of a proxied connection is its goroutines and
-// sockets, not 16 KiB buffers (see reference/performance.md 4.3).
-type peekWaiter struct {
-	rc   syscall.RawConn
-	fn   func(fd uintptr) bool // made once: a method value per call would allocate
-	err  syscall.Errno
-	byte [1]byte
+// rawReader reads a connection's socket with read(2) under the runtime
+// poller (syscall.RawConn.Read). Its callback takes the pooled read buffer
+// only when the read returns bytes and gives it back when the socket has
+// none, so a connection waiting for its peer holds no buffer, and a busy one
+// pays one system call per batch of frames (see reference/performance.md
+// 4.3). The callback is made once: a method value per call would allocate.
+type rawReader struct {
+	c   *conn
+	rc  syscall.RawConn
+	fn  func(fd uintptr) bool
+	n   int
+	err error
 }
 
-func newReadWaiter(nc net.Conn) readWaiter {
-	sc, ok := nc.(syscall.Conn)
+func newRawReader(c *conn) *rawReader {
+	sc, ok := c.nc.(syscall.Conn)
 	if !ok {
+		return nil
+	}
+	if _, isTCP := c.nc.(*net.TCPConn); !isTCP {
 		return nil
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
 		return nil
 	}
-	w := &peekWaiter{rc: rc}
-	w.fn = w.probe
-	return w
+	r := &rawReader{c: c, rc: rc}
+	r.fn = r.readFD
+	return r
 }
 
-func (w *peekWaiter) probe(fd uintptr) bool {
-	_, _, e := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&w.byte)),
-		1, syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
-	if e == syscall.EAGAIN || e == syscall.EINTR {
-		return false // not readable yet: the poller waits and calls again
+func (r *rawReader) readFD(fd uintptr) bool {
+	c := r.c
+	held := c.rb != nil
+	if !held {
+		c.rb, c.r, c.w = getBuf(), 0, 0
 	}
-	w.err = e
+	n, err := syscall.Read(int(fd), c.rb[c.w:])
+	switch {
+	case err == syscall.EAGAIN || err == syscall.EINTR:
+		if !held {
+			putBuf(c.rb)
+			c.rb = nil
+		}
+		return false // not readable: the poller waits and calls again
+	case err != nil:
+		n = 0
+	}
+	if n > 0 {
+		c.w += n
+	} else if !held {
+		putBuf(c.rb)
+		c.rb = nil
+	}
+	r.n, r.err = n, err
 	return true
 }
 
-func (w *peekWaiter) waitReadable() error {
-	w.err = 0
-	if err := w.rc.Read(w.fn); err != nil {
-		return err
+// read reads once; n == 0 with a nil error is the end of the stream.
+func (r *rawReader) read() (int, error) {
+	r.n, r.err = 0, nil
+	if err := r.rc.Read(r.fn); err != nil {
+		return 0, err
 	}
-	// A probe error (a reset, say) is reported by the read that follows.
-	return nil
+	if r.err != nil {
+		return 0, r.err
+	}
+	return r.n, nil
 }

@@ -2,7 +2,10 @@
 
 package proxy
 
-import "net"
+// rawReader is Linux only: elsewhere connections read through net.Conn and
+// keep their read buffer.
+type rawReader struct{}
 
-// newReadWaiter returns nil off Linux: connections keep their read buffer.
-func newReadWaiter(net.Conn) readWaiter { return nil }
+func newRawReader(*conn) *rawReader { return nil }
+
+func (*rawReader) read() (int, error) { return 0, nil }

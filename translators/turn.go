@@ -45,6 +45,10 @@ func (t *Turn) ID() []byte { return t.id }
 // until the next call to Apply.
 func (t *Turn) Text() []byte { return t.text }
 
+// Thinking returns the reasoning text of the current or last turn. It is
+// valid until the next call to Apply.
+func (t *Turn) Thinking() []byte { return t.thinking }
+
 // Apply appends to dst the normalized events for ev and returns dst. The
 // events alias ev's slices and t's buffers, valid until the next call to
 // Apply. Events that are not part of a reply (Reply, Ready, Auth, ...) are
