@@ -18,10 +18,12 @@ import (
 func routes(url, chunkedURL string) []*proxy.Route {
 	chunked := &proxy.Backend{Name: "chunked", Dialect: plain.Dialect, URL: chunkedURL,
 		Options: translators.Options{Chunked: true, EndMarker: "[DONE]"}}
+	// Benchmarks send as fast as they can: no message rate limit.
+	unlimited := proxy.Limits{MessageRate: -1}
 	return []*proxy.Route{
-		{Name: "pass", Path: "/pass", Client: plain.Dialect,
+		{Name: "pass", Path: "/pass", Client: plain.Dialect, Limits: unlimited,
 			Backend: &proxy.Backend{Name: "echo", Dialect: plain.Dialect, URL: url}},
-		{Name: "translate", Path: "/translate", Client: plain.Dialect, Backend: chunked,
+		{Name: "translate", Path: "/translate", Client: plain.Dialect, Backend: chunked, Limits: unlimited,
 			ClientOptions: translators.Options{Reply: translators.ReplyStream},
 			Session:       proxy.Session{MaxMessages: -1}},
 		{Name: "demo", Path: "/demo", Client: plain.Dialect, Backend: &proxy.Backend{
