@@ -383,3 +383,12 @@ func (c *conn) freeRead() *[bufSize]byte {
 	c.r, c.w = 0, 0
 	return nil
 }
+
+// writeRaw writes p, which holds whole frames, in one write.
+func (c *conn) writeRaw(p []byte) error {
+	if err := c.lockWrite(); err != nil {
+		return err
+	}
+	defer c.unlockWrite()
+	return c.writeLocked(p)
+}

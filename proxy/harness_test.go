@@ -174,14 +174,23 @@ func dial(t testing.TB, url string) *client {
 	return dialWith(t, url, nil)
 }
 
-// dialWith dials url with extra handshake headers.
+// dialWith dials url with extra handshake headers; the connection is closed
+// when the test ends.
 func dialWith(t testing.TB, url string, hdr ws.HandshakeHeader) *client {
+	t.Helper()
+	c := dialOwned(t, url, hdr)
+	t.Cleanup(func() { c.nc.Close() })
+	return c
+}
+
+// dialOwned dials url; the caller closes the connection (a churn test
+// holds no reference to closed clients).
+func dialOwned(t testing.TB, url string, hdr ws.HandshakeHeader) *client {
 	t.Helper()
 	nc, br, _, err := ws.Dialer{Header: hdr}.Dial(context.Background(), url)
 	if err != nil {
 		t.Fatalf("dial %s: %v", url, err)
 	}
-	t.Cleanup(func() { nc.Close() })
 	if br != nil {
 		// The server spoke first (a greeting): keep what was buffered.
 		nc = &bufferedConn{Conn: nc, r: io.MultiReader(br, nc)}

@@ -30,9 +30,12 @@ type session struct {
 	ccodec translators.Codec
 	cop    ws.OpCode
 
-	cmu  sync.Mutex // guards ccodec.Encode, cout and encoded writes to the client
-	cout []byte
-	ack  translators.Event // reused: an event passed to a codec escapes
+	cmu   sync.Mutex // guards ccodec.Encode, cout, pend and writes to the client
+	cout  []byte
+	pend  []byte              // encoded client frames not yet written
+	norm  []translators.Event // the Turn's output (backend pump, under cmu)
+	errEv translators.Event   // reused for errors the backend pump queues
+	ack   translators.Event   // reused: an event passed to a codec escapes
 
 	pending *translators.IDQueue
 	turn    translators.Turn // backend pump only
@@ -171,40 +174,55 @@ func (ss *session) clientPump() error {
 }
 
 func (ss *session) backendPump() error {
-	var evs, norm []translators.Event
+	var evs []translators.Event
+	more, _ := ss.up.(interface{ more() bool })
 	for {
 		var err error
 		evs, err = ss.up.Receive(evs[:0])
 		if err != nil {
 			return err
 		}
-		for i := range evs {
-			norm, err = ss.turn.Apply(norm[:0], &evs[i])
-			for j := range norm {
-				ev := &norm[j]
-				switch ev.Kind {
-				case translators.KindTurnStart:
-					ss.busy.Store(true)
-				case translators.KindTurnEnd, translators.KindError, translators.KindCancel:
-					ss.busy.Store(false)
-				case translators.KindReady, translators.KindReply, translators.KindOpen:
-					continue
-				}
-				if werr := ss.emit(ev); werr != nil {
-					return errClientWrite{werr}
-				}
-			}
-			if err != nil {
-				ss.busy.Store(false)
-				if werr := ss.sendError("reply_too_large", "the reply exceeded the proxy's size limit and was cut"); werr != nil {
-					return errClientWrite{werr}
-				}
-			}
+		if err := ss.relayEvents(evs, more != nil && more.more()); err != nil {
+			return errClientWrite{err}
 		}
 		if ss.draining.Load() && ss.idleNow() {
 			return errGoingAway
 		}
 	}
+}
+
+// relayEvents normalizes the backend's events through the Turn and queues
+// them for the client, writing when the backend has nothing more buffered
+// (more false), so a burst of backend frames leaves in one write.
+func (ss *session) relayEvents(evs []translators.Event, more bool) error {
+	ss.cmu.Lock()
+	defer ss.cmu.Unlock()
+	for i := range evs {
+		var err error
+		ss.norm, err = ss.turn.Apply(ss.norm[:0], &evs[i])
+		for j := range ss.norm {
+			ev := &ss.norm[j]
+			switch ev.Kind {
+			case translators.KindTurnStart:
+				ss.busy.Store(true)
+			case translators.KindTurnEnd, translators.KindError, translators.KindCancel:
+				ss.busy.Store(false)
+			case translators.KindReady, translators.KindReply, translators.KindOpen:
+				continue
+			}
+			ss.queue(ev)
+		}
+		if err != nil {
+			ss.busy.Store(false)
+			ss.errEv = translators.Event{Kind: translators.KindError, ID: ss.turn.ID(), Code: []byte("reply_too_large"),
+				Text: []byte("the reply exceeded the proxy's size limit and was cut")}
+			ss.queue(&ss.errEv)
+		}
+	}
+	if more && len(ss.pend) < 32<<10 {
+		return nil
+	}
+	return ss.flushLocked()
 }
 
 // errClientWrite wraps a failure to write to the client from the backend
@@ -213,16 +231,38 @@ type errClientWrite struct{ error }
 
 func (ss *session) idleNow() bool { return !ss.busy.Load() && ss.pending.Len() == 0 }
 
-// emit encodes ev for the client and writes it.
+// emit encodes ev for the client and writes it, with any frames the
+// backend pump held back.
 func (ss *session) emit(ev *translators.Event) error {
 	ss.cmu.Lock()
 	defer ss.cmu.Unlock()
+	ss.queue(ev)
+	return ss.flushLocked()
+}
+
+// queue encodes ev into the pending client frames. cmu is held.
+func (ss *session) queue(ev *translators.Event) {
 	out, err := ss.ccodec.Encode(ss.cout[:0], ev)
 	ss.cout = out
 	if err != nil || len(out) == 0 {
-		return nil // the dialect cannot carry ev: nothing to send
+		return // the dialect cannot carry ev: nothing to send
 	}
-	return ss.client.writeFrame(ss.cop, out)
+	ss.pend = appendHeader(ss.pend, ws.Header{Fin: true, OpCode: ss.cop, Length: int64(len(out))})
+	ss.pend = append(ss.pend, out...)
+}
+
+// flushLocked writes the pending frames in one write. cmu is held.
+func (ss *session) flushLocked() error {
+	if len(ss.pend) == 0 {
+		return nil
+	}
+	err := ss.client.writeRaw(ss.pend)
+	if cap(ss.pend) > 64<<10 {
+		ss.pend = nil // do not keep a large buffer for the session's life
+	} else {
+		ss.pend = ss.pend[:0]
+	}
+	return err
 }
 
 // sendError sends the client dialect's error message.

@@ -109,6 +109,14 @@ func (u *socketUpstream) Receive(dst []translators.Event) ([]translators.Event, 
 	}
 }
 
+// more reports whether a whole frame is already buffered, so the session
+// may hold its writes to the client for it.
+func (u *socketUpstream) more() bool {
+	b := u.c.buffered()
+	h, n, err := parseHeader(b)
+	return err == nil && n > 0 && int64(len(b)-n) >= h.Length
+}
+
 // errBadBackendMessage: the backend sent something its dialect forbids.
 var errBadBackendMessage = errors.New("backend sent a malformed message")
 
