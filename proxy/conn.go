@@ -161,7 +161,11 @@ func (c *conn) readHeader(fragmented bool) (ws.Header, error) {
 		}
 		if n > 0 {
 			c.r += n
-			return h, checkHeader(h, c.client, fragmented)
+			if err := checkHeader(h, c.client, fragmented); err != nil {
+				c.skip = h.Length // its payload is not a frame: a drain skips it
+				return h, err
+			}
+			return h, nil
 		}
 		if err := c.fill(); err != nil {
 			return h, err
@@ -348,6 +352,10 @@ func (c *conn) closeGracefully(code ws.StatusCode, reason string, grace time.Dur
 func (c *conn) drainUntilClose() {
 	if !c.closeSent.Load() || c.closeRecv || c.rerr != nil {
 		return // no close to wait for: we sent none, or the peer answered or left
+	}
+	// However the session ended, the peer gets closeGrace to answer.
+	if c.rdl.IsZero() || time.Until(c.rdl) > closeGrace {
+		c.setReadDeadline(time.Now().Add(closeGrace))
 	}
 	for c.skip > 0 {
 		p, err := c.readPayload(c.skip)

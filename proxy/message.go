@@ -46,6 +46,7 @@ func (c *conn) readMessage(dst []byte, max int64) (ws.OpCode, []byte, error) {
 			text.reset()
 		}
 		if int64(len(dst))+h.Length > max {
+			c.skip = h.Length // never read, never allocated
 			return 0, dst, closeTooBig
 		}
 		start := len(dst)

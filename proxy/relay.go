@@ -214,6 +214,7 @@ func (p *relayPump) run() error {
 			continue
 		}
 		if err := p.begin(h); err != nil {
+			src.skip = h.Length
 			return err
 		}
 		start := src.r - ws.HeaderSize(h)
@@ -271,15 +272,16 @@ func (p *relayPump) begin(h ws.Header) error {
 	return nil
 }
 
-// accept checks the buffered frame h whose payload starts at off in the
-// source buffer and consumes it; the caller writes it.
+// accept consumes the buffered frame h whose payload starts at off in the
+// source buffer and checks it; the caller writes it when it passes. A
+// refused payload is consumed too: it must not be read as frames.
 func (p *relayPump) accept(h ws.Header, off int) error {
 	src := p.src
 	payload := src.rb[off : off+int(h.Length)]
+	src.r = off + int(h.Length)
 	if p.isText && !checkText(&p.text, payload, h) {
 		return closeBadUTF8
 	}
-	src.r = off + int(h.Length)
 	return p.end(h)
 }
 
@@ -348,6 +350,9 @@ func (p *relayPump) stream(h ws.Header) error {
 		}
 		off += len(chunk)
 		left -= int64(len(chunk))
+		if left == 0 && h.Fin && p.isText && !p.text.done() {
+			return closeBadUTF8 // the message ends mid-character: its last bytes stay here
+		}
 		if err := dst.writeLocked(chunk); err != nil {
 			src.skip = left // the rest of this frame, for a drain to skip
 			return writeError{err}
