@@ -7,6 +7,7 @@
 #
 #   scripts/test.sh            everything
 #   FUZZTIME=30s scripts/test.sh   longer fuzzing (default 3s per target)
+#   SKIP_BENCH_SMOKE=1 scripts/test.sh   without the side-by-side smoke run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
@@ -43,5 +44,10 @@ for pkg in $(go list ./...); do
       cat /tmp/agentbridge-fuzz.log; exit 1; }
   done
 done
+
+step "benchmark harness smoke (benchmarks/run.sh --quick: direct, nginx, agentbridge)"
+if [ "${SKIP_BENCH_SMOKE:-}" = "" ]; then
+  bash benchmarks/run.sh --quick
+fi
 
 step "all tests passed"
