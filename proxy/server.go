@@ -233,10 +233,16 @@ func (s *Server) matchREST(path []byte) (h *hub, send bool) {
 	return nil, false
 }
 
-// httpError answers a request that will not be upgraded with a JSON body.
+// httpError answers a request that will not be upgraded with a JSON body
+// and ends the connection.
 func httpError(ctx *fasthttp.RequestCtx, status int, code, msg string) {
 	ctx.Response.Reset()
 	ctx.SetConnectionClose() // a refused upgrade ends the connection
+	jsonError(ctx, status, code, msg)
+}
+
+// jsonError answers with {"error": code, "message": msg}.
+func jsonError(ctx *fasthttp.RequestCtx, status int, code, msg string) {
 	ctx.SetStatusCode(status)
 	ctx.SetContentType("application/json")
 	b := append([]byte(`{"error":"`), code...)
@@ -362,6 +368,16 @@ func (s *Server) upgrade(ctx *fasthttp.RequestCtx, rt *Route, params []Param) {
 	}
 	upgraded = true
 
+	s.switchProtocols(ctx, rt, accept, func(c *conn) {
+		defer release()
+		s.serve(c, rt, params, lg, id)
+	})
+}
+
+// switchProtocols answers 101 and, once fasthttp hands the connection over,
+// runs fn with it on a goroutine of its own, so fasthttp's hijack goroutine
+// and the request buffers it holds are released at once.
+func (s *Server) switchProtocols(ctx *fasthttp.RequestCtx, rt *Route, accept string, fn func(*conn)) {
 	ctx.SetStatusCode(fasthttp.StatusSwitchingProtocols)
 	ctx.Response.Header.Set("Upgrade", "websocket")
 	ctx.Response.Header.Set("Connection", "Upgrade")
@@ -374,41 +390,23 @@ func (s *Server) upgrade(ctx *fasthttp.RequestCtx, rt *Route, params []Param) {
 			c.rb = getBuf()
 			c.w = copy(c.rb[:], leftover)
 		}
-		// Run the session on a goroutine of its own, so fasthttp's hijack
-		// goroutine and the request buffers it holds are released now.
-		go func() {
-			defer release()
-			s.serve(c, rt, params, lg, id)
-		}()
+		go fn(c)
 	})
 }
 
 // acceptSubscriber upgrades a subscriber socket of a REST route.
 func (s *Server) acceptSubscriber(ctx *fasthttp.RequestCtx, h *hub, accept string, release func()) {
-	ctx.SetStatusCode(fasthttp.StatusSwitchingProtocols)
-	ctx.Response.Header.Set("Upgrade", "websocket")
-	ctx.Response.Header.Set("Connection", "Upgrade")
-	ctx.Response.Header.Set("Sec-WebSocket-Accept", accept)
-	ctx.Hijack(func(hc net.Conn) {
-		nc, leftover := unwrapHijacked(hc)
-		c := newConn(nc, true, h.rt.Limits.WriteTimeout, s.readIdle())
-		c.ctrl = newBucket(h.rt.Limits.ControlRate, 2*h.rt.Limits.ControlRate)
-		if len(leftover) > 0 {
-			c.rb = getBuf()
-			c.w = copy(c.rb[:], leftover)
-		}
+	s.switchProtocols(ctx, h.rt, accept, func(c *conn) {
+		defer release()
 		opts := h.rt.ClientOptions
 		opts.Role = translators.Client
 		sub := &subscriber{h: h, c: c, codec: h.rt.Client.New(opts)}
-		go func() {
-			defer release()
-			if !s.register(sub) {
-				sub.finish(errGoingAway)
-				return
-			}
-			defer s.unregister(sub)
-			sub.run()
-		}()
+		if !s.register(sub) {
+			sub.finish(errGoingAway)
+			return
+		}
+		defer s.unregister(sub)
+		sub.run()
 	})
 }
 

@@ -23,13 +23,13 @@ import (
 func (s *Server) issueTicket(ctx *fasthttp.RequestCtx) {
 	if !ctx.IsPost() {
 		ctx.Response.Header.Set("Allow", "POST")
-		ticketError(ctx, fasthttp.StatusMethodNotAllowed, "method_not_allowed", "use POST")
+		jsonError(ctx, fasthttp.StatusMethodNotAllowed, "method_not_allowed", "use POST")
 		return
 	}
 	var p fastjson.Parser
 	v, err := p.ParseBytes(ctx.PostBody())
 	if err != nil || v.Type() != fastjson.TypeObject {
-		ticketError(ctx, fasthttp.StatusBadRequest, "bad_request", `the body must be a JSON object like {"route": "chat"}`)
+		jsonError(ctx, fasthttp.StatusBadRequest, "bad_request", `the body must be a JSON object like {"route": "chat"}`)
 		return
 	}
 	name := string(v.GetStringBytes("route"))
@@ -41,19 +41,19 @@ func (s *Server) issueTicket(ctx *fasthttp.RequestCtx) {
 		}
 	}
 	if rt == nil {
-		ticketError(ctx, fasthttp.StatusNotFound, "unknown_route", "no route named "+quote(name))
+		jsonError(ctx, fasthttp.StatusNotFound, "unknown_route", "no route named "+quote(name))
 		return
 	}
 	if path == "" {
 		path = rt.Path
 	}
 	if m, _ := s.router.match([]byte(path), nil); m != rt || strings.Contains(path, "/:") {
-		ticketError(ctx, fasthttp.StatusBadRequest, "bad_path", "give the \"path\" to connect to; it must match the route "+quote(rt.Path))
+		jsonError(ctx, fasthttp.StatusBadRequest, "bad_path", "give the \"path\" to connect to; it must match the route "+quote(rt.Path))
 		return
 	}
 	ti := s.ticketIssuerFor(rt)
 	if ti == nil {
-		ticketError(ctx, fasthttp.StatusNotFound, "no_tickets", "route "+quote(name)+" does not accept tickets")
+		jsonError(ctx, fasthttp.StatusNotFound, "no_tickets", "route "+quote(name)+" does not accept tickets")
 		return
 	}
 	cred := auth.Credential{Route: rt.Name, Source: auth.FromHeader}
@@ -70,7 +70,7 @@ func (s *Server) issueTicket(ctx *fasthttp.RequestCtx) {
 		}
 	}
 	if !admitted {
-		ticketError(ctx, fasthttp.StatusUnauthorized, "unauthorized", "invalid or missing credentials: send Authorization: Bearer <secret>")
+		jsonError(ctx, fasthttp.StatusUnauthorized, "unauthorized", "invalid or missing credentials: send Authorization: Bearer <secret>")
 		return
 	}
 	ticket, expires, err := ti.Tickets.Issue(rt.Name)
@@ -79,7 +79,7 @@ func (s *Server) issueTicket(ctx *fasthttp.RequestCtx) {
 		if errors.Is(err, auth.ErrTooManyTickets) {
 			status = fasthttp.StatusServiceUnavailable
 		}
-		ticketError(ctx, status, "unavailable", "cannot issue a ticket now")
+		jsonError(ctx, status, "unavailable", "cannot issue a ticket now")
 		return
 	}
 	scheme := "ws://"
@@ -107,15 +107,6 @@ func (s *Server) ticketIssuerFor(rt *Route) *TicketIssuer {
 		}
 	}
 	return nil
-}
-
-func ticketError(ctx *fasthttp.RequestCtx, status int, code, msg string) {
-	ctx.SetStatusCode(status)
-	ctx.SetContentType("application/json")
-	b := append([]byte(`{"error":"`), code...)
-	b = append(b, `","message":`...)
-	b = jsonx.AppendStr(b, msg)
-	ctx.SetBody(append(b, '}'))
 }
 
 func quote(s string) string { return string(jsonx.AppendStr(nil, s)) }

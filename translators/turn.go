@@ -98,15 +98,7 @@ func (t *Turn) Apply(dst []Event, ev *Event) ([]Event, error) {
 		// oldest message still waiting.
 		if !t.open {
 			t.text, t.thinking = t.text[:0], t.thinking[:0]
-			switch {
-			case len(ev.ID) > 0:
-				t.id = append(t.id[:0], ev.ID...)
-				if t.Pending != nil {
-					t.Pending.PopIf(ev.ID)
-				}
-			case t.Pending != nil:
-				t.id = t.Pending.Pop(t.id[:0])
-			}
+			t.takeID(ev.ID)
 		}
 		e := t.stamp(ev)
 		if len(ev.ID) > 0 {
@@ -125,22 +117,28 @@ func (t *Turn) start(dst []Event, ev *Event, implicit bool) []Event {
 	t.text = t.text[:0]
 	t.thinking = t.thinking[:0]
 	t.agent = append(t.agent[:0], ev.Agent...)
+	t.takeID(ev.ID)
+	e := Event{Kind: KindTurnStart, ID: t.id, Agent: t.agent}
+	if implicit {
+		e.Full, e.Thinking = t.text, t.thinking
+	}
+	return append(dst, e)
+}
+
+// takeID sets the turn's correlation id: the backend's when it sent one (the
+// message it answers stops waiting), else the oldest waiting message's.
+func (t *Turn) takeID(id []byte) {
 	switch {
-	case len(ev.ID) > 0:
-		t.id = append(t.id[:0], ev.ID...)
+	case len(id) > 0:
+		t.id = append(t.id[:0], id...)
 		if t.Pending != nil {
-			t.Pending.PopIf(ev.ID)
+			t.Pending.PopIf(id)
 		}
 	case t.Pending != nil:
 		t.id = t.Pending.Pop(t.id[:0])
 	default:
 		t.id = t.id[:0]
 	}
-	e := Event{Kind: KindTurnStart, ID: t.id, Agent: t.agent}
-	if implicit {
-		e.Full, e.Thinking = t.text, t.thinking
-	}
-	return append(dst, e)
 }
 
 func (t *Turn) ensureOpen(dst []Event, ev *Event) []Event {
