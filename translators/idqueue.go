@@ -11,17 +11,19 @@ import (
 // use. Ids are copied in and out; after warm-up it allocates nothing.
 type IDQueue struct {
 	mu   sync.Mutex
-	ids  [][]byte
+	ids  [][]byte // a ring; grows up to max as needed
+	max  int
 	head int
 	n    int
 }
 
-// NewIDQueue returns a queue holding at most capacity ids.
+// NewIDQueue returns a queue holding at most capacity ids. Its ring starts
+// small, so an idle session costs little.
 func NewIDQueue(capacity int) *IDQueue {
 	if capacity < 1 {
 		capacity = 1
 	}
-	return &IDQueue{ids: make([][]byte, capacity)}
+	return &IDQueue{max: capacity}
 }
 
 // Push appends a copy of id. It reports false, keeping nothing, when the
@@ -30,7 +32,10 @@ func (q *IDQueue) Push(id []byte) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.n == len(q.ids) {
-		return false
+		if q.n == q.max {
+			return false
+		}
+		q.grow()
 	}
 	i := (q.head + q.n) % len(q.ids)
 	q.ids[i] = append(q.ids[i][:0], id...)
@@ -68,4 +73,14 @@ func (q *IDQueue) Len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.n
+}
+
+// grow doubles the ring (up to max), keeping the ids in order.
+func (q *IDQueue) grow() {
+	size := min(max(2*len(q.ids), 4), q.max)
+	ids := make([][]byte, size)
+	for i := 0; i < q.n; i++ {
+		ids[i] = q.ids[(q.head+i)%len(q.ids)]
+	}
+	q.ids, q.head = ids, 0
 }

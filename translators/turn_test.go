@@ -151,3 +151,24 @@ func TestTurnAllocs(t *testing.T) {
 		t.Fatalf("Turn.Apply allocs = %v, want 0", n)
 	}
 }
+
+func TestIDQueueGrowsInOrder(t *testing.T) {
+	q := translators.NewIDQueue(10)
+	for round := range 3 {
+		for i := range 10 {
+			if !q.Push([]byte{byte('a' + i)}) {
+				t.Fatalf("round %d: push %d refused", round, i)
+			}
+		}
+		if q.Push([]byte("x")) {
+			t.Fatalf("round %d: an 11th id was accepted", round)
+		}
+		for i := range 10 {
+			if got := string(q.Pop(nil)); got != string(rune('a'+i)) {
+				t.Fatalf("round %d: pop %d = %q", round, i, got)
+			}
+		}
+		q.Push([]byte("skew")) // move the head so the next round wraps
+		q.Pop(nil)
+	}
+}
