@@ -24,8 +24,6 @@ var (
 	closeProtocol     = &CloseError{ws.StatusProtocolError, "protocol error"}
 	closeBadUTF8      = &CloseError{ws.StatusInvalidFramePayloadData, "invalid utf-8"}
 	closeTooBig       = &CloseError{ws.StatusMessageTooBig, "message too big"}
-	closePolicy       = &CloseError{ws.StatusPolicyViolation, "policy violation"}
-	closeInternal     = &CloseError{ws.StatusInternalServerError, "internal error"}
 	closeBackendGone  = &CloseError{1014, "backend unavailable"}
 	closeIdle         = &CloseError{ws.StatusPolicyViolation, "session timed out"}
 	closeUnsupported  = &CloseError{ws.StatusUnsupportedData, "binary messages not supported"}

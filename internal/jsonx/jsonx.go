@@ -9,6 +9,15 @@ import (
 
 const hex = "0123456789abcdef"
 
+// plain marks the bytes a JSON string carries as they are: printable ASCII
+// but the quote and the backslash. Everything else takes the slow path.
+var plain = func() (t [256]bool) {
+	for b := 0x20; b < utf8.RuneSelf; b++ {
+		t[b] = b != '"' && b != '\\'
+	}
+	return t
+}()
+
 // AppendString appends s to dst as a JSON string, quotes included, and
 // returns dst. Control characters, quotes, backslashes, U+2028 and U+2029 are
 // escaped; invalid UTF-8 becomes U+FFFD, so the output is always valid JSON.
@@ -16,12 +25,16 @@ func AppendString(dst []byte, s []byte) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Runs of plain ASCII, the common case, cost one table look-up a
+		// byte.
+		for i < len(s) && plain[s[i]] {
+			i++
+		}
+		if i == len(s) {
+			break
+		}
 		b := s[i]
 		if b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' {
-				i++
-				continue
-			}
 			dst = append(dst, s[start:i]...)
 			switch b {
 			case '"', '\\':

@@ -2,6 +2,7 @@ package jsonx
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -62,4 +63,14 @@ func FuzzAppendString(f *testing.F) {
 			t.Fatalf("round trip %q -> %q", s, back)
 		}
 	})
+}
+
+func BenchmarkAppendString1K(b *testing.B) {
+	in := []byte(strings.Repeat("The weather in New York is sunny. ", 30))
+	buf := make([]byte, 0, 2048)
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = AppendString(buf[:0], in)
+	}
 }
