@@ -84,14 +84,14 @@ http {
 EOF
 
 # --- agentbridge config -----------------------------------------------------
-# max_messages: -1 is refused by validation, hence the largest allowed value.
-S='session: {streaming: true, max_messages: 2147483647}'
+S='session: {streaming: true, max_messages: -1}'
 write_ab_config() { # limits-line
 	cat >"$OUT/agentbridge.yaml" <<EOF
 version: 1
 listen: 127.0.0.1:$AB_PORT
 log: {level: warn}
 limits: {$1}
+$2
 backends:
   agent:  {dialect: plain, url: "ws://127.0.0.1:$AGENT_PORT/"}
   stream: {dialect: plain, url: "ws://127.0.0.1:$AGENT_PORT/", chunked: true, end_marker: "[DONE]"}
@@ -109,11 +109,10 @@ go build -o "$BIN/agentbridge" ./cmd/agentbridge
 for p in agent load idle summarize; do go build -o "$BIN/$p" "./benchmarks/harness/$p"; done
 # Builds with per-connection rate and connection-count limits get them raised
 # out of the benchmark's way; older builds refuse those keys, so fall back.
-write_ab_config "max_message: 1MiB, message_rate: 1000000, message_burst: 1000000, max_connections: 20000"
-if ! "$BIN/agentbridge" validate -config "$OUT/agentbridge.yaml" >/dev/null 2>&1; then
-	write_ab_config "max_message: 1MiB"
-	"$BIN/agentbridge" validate -config "$OUT/agentbridge.yaml" >/dev/null
-fi
+# Builds that serve expvar (debug: {expvar: true}) let the load tool count
+# the proxy's allocations per frame.
+write_ab_config "max_message: 1MiB, message_rate: 1000000, message_burst: 1000000, max_connections: 20000" "debug: {expvar: true}"
+"$BIN/agentbridge" validate -config "$OUT/agentbridge.yaml" >/dev/null
 
 # --- processes -------------------------------------------------------------
 AGENT_PID= NGINX_PID= AB_PID=
@@ -192,8 +191,10 @@ for rep in $(seq "$REPS"); do
 			((echo_)) && [[ $t == ab-trans || $t == ab-connic ]] && continue
 			read -r url mode pids end <<<"$(target_args "$t" $echo_)"
 			log "rep $rep $sc $t"
+			ev=
+			[[ $t == ab-* ]] && ev="-expvar http://127.0.0.1:$AB_PORT/debug/vars"
 			# shellcheck disable=SC2086
-			timeout 120 "$BIN/load" -url "$url" -mode "$mode" -pids "$pids" -end "$end" $flags \
+			timeout 120 "$BIN/load" -url "$url" -mode "$mode" -pids "$pids" -end "$end" $flags $ev \
 				-duration "$DURATION" -scenario "$sc" -target "$t" -rep "$rep" >>"$RESULTS" ||
 				log "load failed: rep $rep $sc $t"
 		done

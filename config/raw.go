@@ -20,6 +20,7 @@ type rawFile struct {
 	Keepalive *rawKeepalive           `yaml:"keepalive"`
 	Shutdown  *rawShutdown            `yaml:"shutdown"`
 	Log       *rawLog                 `yaml:"log"`
+	Debug     *rawDebug               `yaml:"debug"`
 	Auth      map[string]*rawProvider `yaml:"auth"`
 	Backends  map[string]*rawBackend  `yaml:"backends"`
 	Routes    []*rawRoute             `yaml:"routes"`
@@ -47,6 +48,10 @@ type rawKeepalive struct {
 
 type rawShutdown struct {
 	DrainTimeout yaml.Node `yaml:"drain_timeout"`
+}
+
+type rawDebug struct {
+	Expvar yaml.Node `yaml:"expvar"`
 }
 
 type rawLog struct {

@@ -12,6 +12,7 @@ type File struct {
 	Keepalive Keepalive
 	Shutdown  Shutdown
 	Log       Log
+	Debug     Debug
 	Auth      map[string]*AuthProvider // by name
 	Backends  map[string]*Backend      // by name
 	Routes    []*Route                 // in file order; first match wins
@@ -43,6 +44,11 @@ type Keepalive struct {
 // Shutdown sets graceful shutdown.
 type Shutdown struct {
 	DrainTimeout time.Duration // default 10s: how long live replies may run after a stop
+}
+
+// Debug switches on diagnostic endpoints.
+type Debug struct {
+	Expvar bool // serve Go's expvar (memstats: allocations, GC) at /debug/vars; default false
 }
 
 // Log sets logging.

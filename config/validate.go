@@ -41,6 +41,9 @@ func (l *loader) build(raw *rawFile) *File {
 	if s := raw.Shutdown; s != nil {
 		setIf(&f.Shutdown.DrainTimeout)(l.timeout(&s.DrainTimeout, "shutdown.drain_timeout"))
 	}
+	if d := raw.Debug; d != nil {
+		setIf(&f.Debug.Expvar)(l.boolean(&d.Expvar, "debug.expvar"))
+	}
 	if g := raw.Log; g != nil {
 		setIf(&f.Log.Level)(l.oneOf(&g.Level, "log.level", "level", "debug", "info", "warn", "error"))
 		setIf(&f.Log.Format)(l.oneOf(&g.Format, "log.format", "format", "text", "json"))

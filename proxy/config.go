@@ -39,6 +39,10 @@ type Config struct {
 	// MaxHeaderBytes bounds a handshake request's line and headers.
 	// Default 8 KiB; larger requests get 431.
 	MaxHeaderBytes int
+	// Expvar serves Go's expvar (memstats: allocations, GC) at
+	// /debug/vars. Off by default; turn it on for benchmarks and debugging,
+	// not on a public listener.
+	Expvar bool
 	// Logger receives the proxy's logs. Nil means slog.Default(). Log
 	// records never hold credentials.
 	Logger *slog.Logger

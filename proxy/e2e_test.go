@@ -378,3 +378,14 @@ func TestKeepaliveBackend(t *testing.T) {
 		t.Errorf("dead backend: close %d after %q in %v, want 1014 within about 200ms", code, msgs, time.Since(start))
 	}
 }
+
+func TestExpvarOptIn(t *testing.T) {
+	_, off := startProxy(t, Config{Routes: []*Route{plainRoute("d", "/d", demoBackend(demo.Agent{}))}})
+	if code := httpGet(t, off, "/debug/vars"); code != 404 {
+		t.Errorf("/debug/vars without expvar: %d, want 404", code)
+	}
+	_, on := startProxy(t, Config{Routes: []*Route{plainRoute("d", "/d", demoBackend(demo.Agent{}))}, Expvar: true})
+	if code := httpGet(t, on, "/debug/vars"); code != 200 {
+		t.Errorf("/debug/vars with expvar: %d, want 200", code)
+	}
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/expvarhandler"
 
 	"github.com/agentbridge/agentbridge/auth"
 	"github.com/agentbridge/agentbridge/internal/jsonx"
@@ -192,6 +193,11 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		ctx.SetContentType("application/json")
 		ctx.SetBodyString(`{"status":"ok"}`)
 		return
+	case "/debug/vars":
+		if s.cfg.Expvar {
+			expvarhandler.ExpvarHandler(ctx)
+			return
+		}
 	case "/auth/tickets":
 		s.issueTicket(ctx)
 		return
