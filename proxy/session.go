@@ -18,10 +18,12 @@ import (
 // Two pumps run. The client pump (run's own goroutine) reads the client,
 // decodes, answers what the codec asks it to answer and sends the rest to
 // the upstream. The backend pump reads the upstream, normalizes through the
-// Turn and encodes for the client. Both may write to the client: encode and
-// write happen together under cmu, which also guards the client codec's
-// Encode side. The first pump to end decides the close codes (finish); run
-// returns when both are done.
+// Turn and encodes for the client. Both may write to the client: encoding,
+// the frames pending and the write all happen under cmu, so frames leave in
+// the order they were made. The backend pump holds its frames back while the
+// backend has more buffered (one write per burst); the client pump's acks and
+// errors go at once, with whatever was pending before them. The first pump
+// to end decides the close codes (finish); run returns when both are done.
 type session struct {
 	s      *Server
 	rt     *Route
@@ -170,6 +172,9 @@ func (ss *session) clientPump() error {
 				}
 			}
 		}
+		if cap(msg) > 64<<10 {
+			msg = nil // one large message must not pin a large buffer to the session
+		}
 	}
 }
 
@@ -271,10 +276,14 @@ func (ss *session) sendError(code, msg string) error {
 	return ss.emit(&ev)
 }
 
+// writeClient sends a message the client codec made itself (a dialect-level
+// pong), in order with the frames pending.
 func (ss *session) writeClient(raw []byte) error {
 	ss.cmu.Lock()
 	defer ss.cmu.Unlock()
-	return ss.client.writeFrame(ss.cop, raw)
+	ss.pend = appendHeader(ss.pend, ws.Header{Fin: true, OpCode: ss.cop, Length: int64(len(raw))})
+	ss.pend = append(ss.pend, raw...)
+	return ss.flushLocked()
 }
 
 // finish decides, once, how both legs close after one side ended with err,

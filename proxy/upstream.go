@@ -93,6 +93,11 @@ func (u *socketUpstream) Receive(dst []translators.Event) ([]translators.Event, 
 		if err != nil {
 			return dst, errBadBackendMessage
 		}
+		if cap(u.msg) > 64<<10 {
+			// The events alias msg until the next Receive; after that the
+			// large buffer is let go.
+			u.msg = nil
+		}
 		if u.gap > 0 {
 			for _, ev := range dst[n:] {
 				switch ev.Kind {
