@@ -297,3 +297,33 @@ func TestWiroREST(t *testing.T) {
 	}
 	_ = wsutil.WriteClientText
 }
+
+func TestWiroConversationClosesWhenIdle(t *testing.T) {
+	ended := make(chan struct{}, 4)
+	url, conns := startBackend(t, func(c netConn) {
+		countingBackend(c)
+		ended <- struct{}{}
+	})
+	rt := wiroRoute("w", "/v1", plainBackend(url), nil)
+	rt.Session.Timeout = 200 * time.Millisecond
+	_, addr := startProxy(t, Config{Routes: []*Route{rt}})
+	_, r := wiroSend(t, addr, "/v1", "", sendBody("hi", "k"))
+	c := dial(t, wsURL(addr, "/v1"))
+	c.wiroEvents(r.AgentToken, true)
+	select {
+	case <-ended:
+	case <-time.After(3 * time.Second):
+		t.Fatal("the idle conversation's backend connection was not closed")
+	}
+	// The next send on the key opens a new conversation.
+	_, r = wiroSend(t, addr, "/v1", "", sendBody("again", "k"))
+	evs := c.wiroEvents(r.AgentToken, true)
+	last := evs[len(evs)-1]
+	got := last.DebugOutput
+	if last.Type != "agent_subscribed" {
+		got = lastProgress(t, evs).Raw
+	}
+	if got != "#1: again" || conns.get() != 2 {
+		t.Errorf("after the idle close: %q on %d backend connections, want a fresh conversation", got, conns.get())
+	}
+}
