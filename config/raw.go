@@ -52,6 +52,7 @@ type rawShutdown struct {
 
 type rawDebug struct {
 	Expvar yaml.Node `yaml:"expvar"`
+	Pprof  yaml.Node `yaml:"pprof"`
 }
 
 type rawLog struct {

@@ -49,6 +49,7 @@ type Shutdown struct {
 // Debug switches on diagnostic endpoints.
 type Debug struct {
 	Expvar bool // serve Go's expvar (memstats: allocations, GC) at /debug/vars; default false
+	Pprof  bool // serve Go's profiles at /debug/pprof/; default false
 }
 
 // Log sets logging.

@@ -43,6 +43,7 @@ func (l *loader) build(raw *rawFile) *File {
 	}
 	if d := raw.Debug; d != nil {
 		setIf(&f.Debug.Expvar)(l.boolean(&d.Expvar, "debug.expvar"))
+		setIf(&f.Debug.Pprof)(l.boolean(&d.Pprof, "debug.pprof"))
 	}
 	if g := raw.Log; g != nil {
 		setIf(&f.Log.Level)(l.oneOf(&g.Level, "log.level", "level", "debug", "info", "warn", "error"))

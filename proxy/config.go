@@ -43,6 +43,9 @@ type Config struct {
 	// /debug/vars. Off by default; turn it on for benchmarks and debugging,
 	// not on a public listener.
 	Expvar bool
+	// Pprof serves Go's profiles at /debug/pprof/. Off by default; same
+	// caution.
+	Pprof bool
 	// Logger receives the proxy's logs. Nil means slog.Default(). Log
 	// records never hold credentials.
 	Logger *slog.Logger

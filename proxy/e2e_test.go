@@ -384,8 +384,14 @@ func TestExpvarOptIn(t *testing.T) {
 	if code := httpGet(t, off, "/debug/vars"); code != 404 {
 		t.Errorf("/debug/vars without expvar: %d, want 404", code)
 	}
-	_, on := startProxy(t, Config{Routes: []*Route{plainRoute("d", "/d", demoBackend(demo.Agent{}))}, Expvar: true})
+	if code := httpGet(t, off, "/debug/pprof/"); code != 404 {
+		t.Errorf("/debug/pprof/ without pprof: %d, want 404", code)
+	}
+	_, on := startProxy(t, Config{Routes: []*Route{plainRoute("d", "/d", demoBackend(demo.Agent{}))}, Expvar: true, Pprof: true})
 	if code := httpGet(t, on, "/debug/vars"); code != 200 {
 		t.Errorf("/debug/vars with expvar: %d, want 200", code)
+	}
+	if code := httpGet(t, on, "/debug/pprof/"); code != 200 {
+		t.Errorf("/debug/pprof/ with pprof: %d, want 200", code)
 	}
 }

@@ -198,6 +198,7 @@ type relayPump struct {
 	isText     bool
 	msgLen     int64
 	text       utf8Stream
+	hdr        [ws.MaxHeaderSize]byte // header scratch: a local array would escape to the heap through Write
 }
 
 func (p *relayPump) run() error {
@@ -326,8 +327,7 @@ func (p *relayPump) stream(h ws.Header) error {
 		return writeError{err}
 	}
 	defer dst.unlockWrite()
-	var hdr [ws.MaxHeaderSize]byte
-	if err := dst.writeLocked(appendHeader(hdr[:0], h)); err != nil {
+	if err := dst.writeLocked(appendHeader(p.hdr[:0], h)); err != nil {
 		src.skip = h.Length
 		return writeError{err}
 	}

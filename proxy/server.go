@@ -17,6 +17,7 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/expvarhandler"
+	"github.com/valyala/fasthttp/pprofhandler"
 
 	"github.com/agentbridge/agentbridge/auth"
 	"github.com/agentbridge/agentbridge/internal/jsonx"
@@ -193,14 +194,6 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		ctx.SetContentType("application/json")
 		ctx.SetBodyString(`{"status":"ok"}`)
 		return
-	case "/debug/vars":
-		if s.cfg.Expvar {
-			expvarhandler.ExpvarHandler(ctx)
-			return
-		}
-	case "/auth/tickets":
-		s.issueTicket(ctx)
-		return
 	case "/readyz":
 		ctx.SetContentType("application/json")
 		if s.draining.Load() {
@@ -209,6 +202,18 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 			return
 		}
 		ctx.SetBodyString(`{"status":"ready"}`)
+		return
+	case "/auth/tickets":
+		s.issueTicket(ctx)
+		return
+	case "/debug/vars":
+		if s.cfg.Expvar {
+			expvarhandler.ExpvarHandler(ctx)
+			return
+		}
+	}
+	if s.cfg.Pprof && strings.HasPrefix(string(path), "/debug/pprof/") {
+		pprofhandler.PprofHandler(ctx)
 		return
 	}
 	if h, send := s.matchREST(path); h != nil {

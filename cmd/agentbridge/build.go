@@ -28,6 +28,8 @@ func build(f *config.File, logger *slog.Logger) (proxy.Config, error) {
 
 		MaxConnectionsPerIP: f.Limits.MaxConnectionsPerIP,
 		Logger:              logger,
+		Expvar:              f.Debug.Expvar,
+		Pprof:               f.Debug.Pprof,
 	}
 	providers := make(map[string]proxy.Authenticator, len(f.Auth))
 	tickets := map[string]*auth.Tickets{}

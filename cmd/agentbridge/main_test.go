@@ -80,3 +80,19 @@ routes:
 		}
 	}
 }
+
+// TestBuildDebugEndpoints: the debug keys reach the proxy (a bug once left
+// them out, and a benchmark then read allocations from a 404).
+func TestBuildDebugEndpoints(t *testing.T) {
+	f, err := config.Parse("t.yaml", []byte("version: 1\ndebug: {expvar: true, pprof: true}\nbackends: {demo: {dialect: demo}}\nroutes:\n  - {path: /p, dialect: plain, auth: none, backend: demo}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := build(f, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !pc.Expvar || !pc.Pprof {
+		t.Errorf("Expvar %v, Pprof %v; want both on", pc.Expvar, pc.Pprof)
+	}
+}

@@ -241,9 +241,19 @@ func readMallocs(u string) (float64, error) {
 		return 0, err
 	}
 	defer resp.Body.Close()
-	var v struct{ Memstats struct{ Mallocs float64 } }
-	err = json.NewDecoder(resp.Body).Decode(&v)
-	return v.Memstats.Mallocs, err
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("expvar %s: HTTP %d", u, resp.StatusCode)
+	}
+	var v struct{ Memstats *struct{ Mallocs float64 } }
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+		return 0, err
+	}
+	if v.Memstats == nil || v.Memstats.Mallocs == 0 {
+		// Never report a figure that was not read: a body without
+		// memstats is not a process that allocated nothing.
+		return 0, fmt.Errorf("expvar %s: no memstats.Mallocs", u)
+	}
+	return v.Memstats.Mallocs, nil
 }
 
 // pending is one request in flight.
