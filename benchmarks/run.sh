@@ -212,7 +212,10 @@ for rep in $(seq "$REPS"); do
 		*) stop_all; continue ;;
 		esac
 		log "rep $rep idle $t (n=$IDLE_N)"
-		timeout 180 "$BIN/idle" -url "$url" -mode "$mode" -pids "$pids" -n "$IDLE_N" -settle "$SETTLE" \
+		ev=
+		[[ $t == ab-* ]] && ev="-expvar http://127.0.0.1:$AB_PORT/debug/vars"
+		# shellcheck disable=SC2086
+		timeout 180 "$BIN/idle" -url "$url" -mode "$mode" -pids "$pids" -n "$IDLE_N" -settle "$SETTLE" $ev \
 			-target "$t" -rep "$rep" >>"$RESULTS" || log "idle failed: rep $rep $t"
 		stop_all
 	done

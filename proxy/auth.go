@@ -73,6 +73,9 @@ func credentials(ctx *fasthttp.RequestCtx, rt *Route) []auth.Credential {
 }
 
 func offeredProtocols(ctx *fasthttp.RequestCtx) []string {
+	if len(ctx.Request.Header.Peek("Sec-WebSocket-Protocol")) == 0 {
+		return nil // the common case, without a walk over the headers
+	}
 	var out []string
 	ctx.Request.Header.VisitAll(func(k, v []byte) {
 		if strings.EqualFold(string(k), "Sec-WebSocket-Protocol") {

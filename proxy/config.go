@@ -3,6 +3,8 @@ package proxy
 import (
 	"context"
 	"log/slog"
+	"net/url"
+	"sync"
 	"time"
 
 	"github.com/agentbridge/agentbridge/translators"
@@ -167,6 +169,10 @@ type Backend struct {
 	// Open, when not nil, makes an in-process upstream (the demo agent)
 	// instead of dialing URL.
 	Open func(ctx context.Context, params []Param) (Upstream, error)
+
+	urlOnce sync.Once // parses URL once (parseURL)
+	url     *url.URL
+	urlErr  error
 }
 
 func (c *Config) setDefaults() {

@@ -147,7 +147,7 @@ func expandParams(s string, params []Param) string {
 // dialWS connects to a backend's WebSocket URL: the TCP connect bounded by
 // DialTimeout, then TLS for wss and the upgrade, bounded by HandshakeTimeout.
 func dialWS(ctx context.Context, b *Backend, rawURL string, hdr http.Header) (net.Conn, *bufio.Reader, error) {
-	u, err := url.Parse(rawURL)
+	u, err := b.parseURL(rawURL)
 	if err != nil {
 		return nil, nil, &dialError{502, fmt.Errorf("backend %q: bad URL: %v", b.Name, err)}
 	}
@@ -159,11 +159,10 @@ func dialWS(ctx context.Context, b *Backend, rawURL string, hdr http.Header) (ne
 			addr = net.JoinHostPort(u.Hostname(), "80")
 		}
 	}
-	dctx, cancel := context.WithTimeout(ctx, b.DialTimeout)
-	defer cancel()
-	nc, err := (&net.Dialer{}).DialContext(dctx, "tcp", addr)
+	nc, err := net.DialTimeout("tcp", addr, b.DialTimeout)
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
 			return nil, nil, &dialError{504, fmt.Errorf("backend %q: connect timed out", b.Name)}
 		}
 		return nil, nil, &dialError{502, fmt.Errorf("backend %q unreachable: %w", b.Name, err)}
@@ -201,4 +200,14 @@ func handshakeError(b *Backend, err error, status int) error {
 		return &dialError{504, fmt.Errorf("backend %q did not complete the handshake in time", b.Name)}
 	}
 	return &dialError{502, fmt.Errorf("backend %q handshake failed: %w", b.Name, err)}
+}
+
+// parseURL parses a backend URL; the configured one, without route
+// parameters, is parsed once.
+func (b *Backend) parseURL(rawURL string) (*url.URL, error) {
+	if rawURL != b.URL {
+		return url.Parse(rawURL)
+	}
+	b.urlOnce.Do(func() { b.url, b.urlErr = url.Parse(b.URL) })
+	return b.url, b.urlErr
 }

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha1"
 	"encoding/base64"
@@ -277,7 +278,11 @@ func checkHandshake(ctx *fasthttp.RequestCtx) (accept string, status int, msg st
 		return "", fasthttp.StatusUpgradeRequired, "unsupported Sec-WebSocket-Version: use 13"
 	}
 	key := h.Peek("Sec-WebSocket-Key")
-	if n, err := base64.StdEncoding.Decode(make([]byte, 18), key); err != nil || n != 16 {
+	var raw [18]byte
+	if len(key) != 24 {
+		return "", fasthttp.StatusBadRequest, "invalid Sec-WebSocket-Key"
+	}
+	if n, err := base64.StdEncoding.Decode(raw[:], key); err != nil || n != 16 {
 		return "", fasthttp.StatusBadRequest, "invalid Sec-WebSocket-Key"
 	}
 	return acceptKey(key), 0, ""
@@ -285,15 +290,24 @@ func checkHandshake(ctx *fasthttp.RequestCtx) (accept string, status int, msg st
 
 // acceptKey computes Sec-WebSocket-Accept (RFC 6455 section 4.2.2).
 func acceptKey(key []byte) string {
-	sum := sha1.Sum(append(append(make([]byte, 0, 60), key...), "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"...))
-	return base64.StdEncoding.EncodeToString(sum[:])
+	var buf [24 + 36]byte
+	sum := sha1.Sum(append(append(buf[:0], key...), "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"...))
+	var out [28]byte
+	base64.StdEncoding.Encode(out[:], sum[:])
+	return string(out[:])
 }
 
 // headerHasToken reports whether a comma-separated header value holds token,
 // case-insensitively.
 func headerHasToken(v []byte, token string) bool {
-	for _, part := range strings.Split(string(v), ",") {
-		if strings.EqualFold(strings.TrimSpace(part), token) {
+	for len(v) > 0 {
+		part := v
+		if i := bytes.IndexByte(v, ','); i >= 0 {
+			part, v = v[:i], v[i+1:]
+		} else {
+			v = nil
+		}
+		if strings.EqualFold(string(bytes.TrimSpace(part)), token) {
 			return true
 		}
 	}

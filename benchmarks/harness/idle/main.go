@@ -35,7 +35,8 @@ type Result struct {
 	KiBPerConnHandshake    float64
 	KiBPerConnMessage      float64
 	SlabKiBPerConn         float64
-	FirstError             string `json:",omitempty"`
+	AllocsPerConnSetup     *float64 `json:",omitempty"` // proxy allocations per upgrade + backend dial, with -expvar
+	FirstError             string   `json:",omitempty"`
 }
 
 func main() {
@@ -48,6 +49,7 @@ func main() {
 	scenario := flag.String("scenario", "idle", "label copied to the output")
 	target := flag.String("target", "", "label copied to the output")
 	rep := flag.Int("rep", 0, "label copied to the output")
+	expvarURL := flag.String("expvar", "", "http URL of the target's Go expvar, to count allocations per connection (optional)")
 	flag.Parse()
 	pids, err := bench.ParsePIDs(*pidsFlag)
 	if err != nil || len(pids) == 0 {
@@ -74,6 +76,13 @@ func main() {
 	}
 	slab0 := bench.SlabKiB()
 	r.RSSBeforeKiB = rss0
+	var mallocs0 float64
+	if *expvarURL != "" {
+		if mallocs0, err = bench.Mallocs(*expvarURL); err != nil {
+			fmt.Fprintln(os.Stderr, "idle:", err)
+			os.Exit(2)
+		}
+	}
 
 	conns := make([]*bench.Conn, *n)
 	var mu sync.Mutex
@@ -117,6 +126,12 @@ func main() {
 	rss1, _ := bench.RSSKiB(pids)
 	r.KiBPerConnHandshake = float64(rss1-rss0) / float64(r.Conns)
 	r.SlabKiBPerConn = float64(bench.SlabKiB()-slab0) / float64(r.Conns)
+	if *expvarURL != "" {
+		if m1, err := bench.Mallocs(*expvarURL); err == nil {
+			per := (m1 - mallocs0) / float64(r.Conns)
+			r.AllocsPerConnSetup = &per
+		}
+	}
 
 	// Phase 2: one echo (plain) or one one-chunk reply (Connic) per connection.
 	forEach(conns, func(i int, c *bench.Conn) {

@@ -26,7 +26,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -158,7 +157,7 @@ func run(cfg config, watched []int, expvarURL string) Result {
 
 	var mallocs0 float64
 	if expvarURL != "" {
-		mallocs0, _ = readMallocs(expvarURL)
+		mallocs0, _ = bench.Mallocs(expvarURL)
 	}
 	cpu0, cpuErr := bench.CPUMicros(watched)
 	self0 := bench.SelfCPUMicros()
@@ -216,7 +215,7 @@ func run(cfg config, watched []int, expvarURL string) Result {
 	}
 	if expvarURL == "" {
 		r.AllocsNote = "target exposes no allocation counter"
-	} else if m1, err := readMallocs(expvarURL); err == nil && r.Frames > 0 {
+	} else if m1, err := bench.Mallocs(expvarURL); err == nil && r.Frames > 0 {
 		v := (m1 - mallocs0) / float64(r.Frames)
 		r.AllocsPerFrame = &v
 	} else {
@@ -233,27 +232,6 @@ func pct(d []time.Duration, q float64) float64 {
 	slices.Sort(d)
 	i := min(int(q*float64(len(d))), len(d)-1)
 	return float64(d[i].Nanoseconds()) / 1e3
-}
-
-func readMallocs(u string) (float64, error) {
-	resp, err := http.Get(u)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("expvar %s: HTTP %d", u, resp.StatusCode)
-	}
-	var v struct{ Memstats *struct{ Mallocs float64 } }
-	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
-		return 0, err
-	}
-	if v.Memstats == nil || v.Memstats.Mallocs == 0 {
-		// Never report a figure that was not read: a body without
-		// memstats is not a process that allocated nothing.
-		return 0, fmt.Errorf("expvar %s: no memstats.Mallocs", u)
-	}
-	return v.Memstats.Mallocs, nil
 }
 
 // pending is one request in flight.
