@@ -65,6 +65,13 @@ type codec struct {
 var _ translators.Codec = (*codec)(nil)
 
 func (c *codec) Decode(dst []translators.Event, msg []byte) ([]translators.Event, error) {
+	// The parser is lenient (it lets raw control characters and odd numbers
+	// through), and a client's context is passed on as it is: a client's
+	// message must be strict JSON first. Backend messages are only read,
+	// and everything taken from them is escaped again.
+	if c.opts.Role == translators.Client && fastjson.ValidateBytes(msg) != nil {
+		return dst, translators.Malformed("invalid JSON")
+	}
 	v, err := c.parser.ParseBytes(msg)
 	if err != nil {
 		return dst, translators.Malformed("invalid JSON")
