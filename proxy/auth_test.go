@@ -223,41 +223,21 @@ func TestJWTAtTheProxy(t *testing.T) {
 // startHeaderRecorder runs a plain echo backend that records the request
 // line and headers of every handshake it gets.
 func startHeaderRecorder(t *testing.T, mu *sync.Mutex, seen *[]string) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	record := func(line string) {
+		mu.Lock()
+		*seen = append(*seen, line)
+		mu.Unlock()
 	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				u := ws.Upgrader{
-					OnRequest: func(uri []byte) error {
-						mu.Lock()
-						*seen = append(*seen, "GET "+string(uri))
-						mu.Unlock()
-						return nil
-					},
-					OnHeader: func(k, v []byte) error {
-						mu.Lock()
-						*seen = append(*seen, string(k)+": "+string(v))
-						mu.Unlock()
-						return nil
-					},
-				}
-				if _, err := u.Upgrade(c); err != nil {
-					return
-				}
-				echoBackend(c)
-			}()
+	return "ws://" + serveTCP(t, func(c net.Conn) {
+		u := ws.Upgrader{
+			OnRequest: func(uri []byte) error { record("GET " + string(uri)); return nil },
+			OnHeader:  func(k, v []byte) error { record(string(k) + ": " + string(v)); return nil },
 		}
-	}()
-	t.Cleanup(func() { ln.Close() })
-	return "ws://" + ln.Addr().String() + "/"
+		if _, err := u.Upgrade(c); err != nil {
+			return
+		}
+		echoBackend(c)
+	}) + "/"
 }
 
 func TestTrustedHeader(t *testing.T) {

@@ -32,21 +32,7 @@ type connicBackend struct {
 }
 
 func (cb *connicBackend) serve(t testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go cb.conn(c)
-		}
-	}()
-	t.Cleanup(func() { ln.Close() })
-	return "ws://" + ln.Addr().String() + "/ws"
+	return "ws://" + serveTCP(t, cb.conn) + "/ws"
 }
 
 func (cb *connicBackend) conn(c net.Conn) {

@@ -63,6 +63,31 @@ func stopProxy(t testing.TB, srv *Server) {
 	}
 }
 
+// serveTCP accepts TCP connections on 127.0.0.1 and runs fn for each on a
+// goroutine of its own, closing the connection after; it returns the
+// address. The listener closes when the test ends.
+func serveTCP(t testing.TB, fn func(c net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				fn(c)
+			}()
+		}
+	}()
+	t.Cleanup(func() { ln.Close() })
+	return ln.Addr().String()
+}
+
 // backendFunc serves one backend connection; conn is already upgraded.
 type backendFunc func(c net.Conn)
 

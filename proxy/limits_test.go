@@ -242,25 +242,11 @@ func TestCompressionNotNegotiated(t *testing.T) {
 
 func TestBackendHandshakeRefusals(t *testing.T) {
 	for _, status := range []int{401, 500} {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				go func() {
-					defer c.Close()
-					_, _ = http.ReadRequest(bufio.NewReader(c))
-					fmt.Fprintf(c, "HTTP/1.1 %d Nope\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", status)
-				}()
-			}
-		}()
-		t.Cleanup(func() { ln.Close() })
-		_, addr := startProxy(t, Config{Routes: []*Route{plainRoute("p", "/p", plainBackend("ws://"+ln.Addr().String()+"/"))}})
+		backend := serveTCP(t, func(c net.Conn) {
+			_, _ = http.ReadRequest(bufio.NewReader(c))
+			fmt.Fprintf(c, "HTTP/1.1 %d Nope\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", status)
+		})
+		_, addr := startProxy(t, Config{Routes: []*Route{plainRoute("p", "/p", plainBackend("ws://"+backend+"/"))}})
 		if got, body := dialRefused(t, wsURL(addr, "/p"), nil); got != 502 || !strings.Contains(body, "backend_unavailable") {
 			t.Errorf("backend answering %d: client got %d %q, want 502", status, got, body)
 		}
