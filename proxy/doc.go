@@ -35,11 +35,17 @@
 // # Buffers
 //
 // A connection takes a pooled 16 KiB read buffer when bytes arrive and gives
-// it back as soon as everything read was consumed; on Linux it waits for
-// readability with a MSG_PEEK probe, so an idle connection holds no buffer.
-// Slices read from a connection alias that buffer until the next read. A
-// translating pump owns its message, event and output buffers and reuses
-// them, so the per-frame path allocates nothing once warm.
+// it back as soon as everything read was consumed. On Linux a socket is read
+// with read(2) under the runtime poller (syscall.RawConn), and the buffer is
+// taken inside that call only when the read returns bytes, so an idle
+// connection holds no buffer and a busy one pays one read per batch of
+// frames. Slices read from a connection alias that buffer until the next
+// read. A relay writes every complete frame already buffered in one write; a
+// translating session queues encoded client frames while the backend has
+// more buffered and writes them at once. Each pump owns its message, event
+// and output buffers and reuses them, so the per-frame path allocates nothing
+// once warm. Read and write deadlines are re-armed only when most of their
+// slack is gone.
 //
 // # Close codes
 //
@@ -49,8 +55,10 @@
 //	      opcode, fragmented or oversized control frame, bad close payload
 //	1003  a binary message that is not UTF-8 on a text dialect
 //	1007  invalid UTF-8 in a text message or close reason
-//	1008  session timeout, message limit
+//	1008  authentication failed or expired, session timeout, message limit,
+//	      message rate, control-frame flood
 //	1009  a message over Limits.MaxMessage, counted across fragments
+//	1013  the backend could not be reached after in-band authentication
 //	1014  the backend dropped or broke its protocol (after an error message)
 //	x     a backend's own close code passes through (1005/1006/1015 never do)
 package proxy
