@@ -1,6 +1,7 @@
 package jsonx
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -72,5 +73,24 @@ func BenchmarkAppendString1K(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf = AppendString(buf[:0], in)
+	}
+}
+
+// TestPlain8 checks the word-at-a-time test against the byte table for every
+// byte value in every position.
+func TestPlain8(t *testing.T) {
+	base := []byte("abcdefgh")
+	for pos := range 8 {
+		for b := range 256 {
+			w := append([]byte(nil), base...)
+			w[pos] = byte(b)
+			want := true
+			for _, c := range w {
+				want = want && plain[c]
+			}
+			if got := plain8(binary.LittleEndian.Uint64(w)); got != want {
+				t.Fatalf("plain8(%q) = %v, want %v", w, got, want)
+			}
+		}
 	}
 }
