@@ -262,8 +262,10 @@ func (ss *session) flushLocked() error {
 		return nil
 	}
 	err := ss.client.writeRaw(ss.pend)
-	if cap(ss.pend) > 64<<10 {
-		ss.pend = nil // do not keep a large buffer for the session's life
+	if cap(ss.pend) > 256<<10 {
+		// Batches stay near 32 KiB; only a burst of large messages grows
+		// the buffer past this, and it is not kept for the session's life.
+		ss.pend = nil
 	} else {
 		ss.pend = ss.pend[:0]
 	}

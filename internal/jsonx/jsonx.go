@@ -3,7 +3,6 @@
 package jsonx
 
 import (
-	"encoding/binary"
 	"strconv"
 	"unicode/utf8"
 )
@@ -28,7 +27,7 @@ func AppendString(dst []byte, s []byte) []byte {
 	for i := 0; i < len(s); {
 		// Runs of plain ASCII, the common case, are skipped eight bytes at
 		// a time, then a table look-up a byte.
-		for i+8 <= len(s) && plain8(binary.LittleEndian.Uint64(s[i:])) {
+		for i+8 <= len(s) && plain8(load64(s[i:])) {
 			i += 8
 		}
 		for i < len(s) && plain[s[i]] {
@@ -95,6 +94,14 @@ func plain8(w uint64) bool {
 	slash := w ^ (lsb * '\\')
 	zero := ((quote - lsb) &^ quote & msb) | ((slash - lsb) &^ slash & msb)
 	return less|zero == 0
+}
+
+// load64 reads eight bytes little-endian; the compiler makes it one load.
+// (encoding/binary would do, but it imports reflect, which codecs must not.)
+func load64(b []byte) uint64 {
+	_ = b[7]
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
 }
 
 // AppendStr is AppendString for a string.

@@ -1,7 +1,6 @@
 package jsonx
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -88,7 +87,7 @@ func TestPlain8(t *testing.T) {
 			for _, c := range w {
 				want = want && plain[c]
 			}
-			if got := plain8(binary.LittleEndian.Uint64(w)); got != want {
+			if got := plain8(load64(w)); got != want {
 				t.Fatalf("plain8(%q) = %v, want %v", w, got, want)
 			}
 		}
