@@ -283,17 +283,22 @@ func TestClientVanishingClosesBackend(t *testing.T) {
 func TestBackendNotReading(t *testing.T) {
 	// A backend that never reads: the proxy's write to it stalls, the write
 	// deadline ends the session, and the client hears 1014.
-	url, _ := startBackend(t, func(c netConn) { time.Sleep(3 * time.Second) })
+	release := make(chan struct{})
+	url, _ := startBackend(t, func(c netConn) { <-release })
+	t.Cleanup(func() { close(release) }) // runs before the backend's own cleanup
 	rt := plainRoute("p", "/p", plainBackend(url))
+	// A translating route (the shapes differ), so the proxy reads the whole
+	// message before it writes to the backend: the client has finished
+	// sending when the proxy gives up.
 	rt.ClientOptions.Reply = translators.ReplyStream
-	rt.Backend.Options.Chunked = true
+	rt.Backend.Options = translators.Options{Chunked: true, EndMarker: "[DONE]"}
 	rt.Limits.WriteTimeout = 200 * time.Millisecond
 	rt.Limits.MaxMessage = 64 << 20
 	_, addr := startProxy(t, Config{Routes: []*Route{rt}, PingInterval: time.Hour})
 	c := dial(t, wsURL(addr, "/p"))
 	// One message far larger than the socket buffers between the proxy and
 	// the backend; the client is done writing before the proxy gives up.
-	c.send(strings.Repeat("z", 48<<20))
+	c.send(strings.Repeat("z", 24<<20))
 	if code, _ := c.expectClose(); code != 1014 {
 		t.Errorf("close %d, want 1014", code)
 	}
