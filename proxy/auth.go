@@ -248,7 +248,7 @@ func (ss *session) expireCredential() {
 func (r *relay) expire() {
 	r.sendError("credential_expired", "your credential expired; reconnect with a new one")
 	r.finish(closeExpired, true)
-	_ = r.client.nc.SetReadDeadline(time.Now().Add(closeGrace))
+	r.client.interruptRead(time.Now().Add(closeGrace))
 }
 
 // newSessionID returns a random id for a session (Connic's

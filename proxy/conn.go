@@ -32,8 +32,25 @@ type conn struct {
 	rb       *[bufSize]byte
 	r, w     int
 	raw      *rawReader    // nil when the socket is not a raw fd (tests, TLS)
-	rdl      time.Time     // the read deadline last set by the reader
+	rdl      time.Time     // the reader's deadline: the peer is dead if silent until then
+	sockDL   time.Time     // the read deadline on the socket: rdl or earlier (a busy wait's, or an older rdl)
 	readIdle time.Duration // a peer silent this long is dead (ping interval + pong timeout); 0 = no limit
+
+	// Parking (see park_linux.go). rmu is held by whichever goroutine runs
+	// the reader of a connection that has an owner; the other fields are
+	// the reader's unless noted.
+	rmu      sync.Mutex
+	own      owner       // called back when a parked connection is readable; nil = never parks
+	hotUntil time.Time   // bytes came recently: wait under the runtime poller until then
+	parkedAt time.Time   // when the connection last parked
+	noPark   bool        // the poller refused this connection
+	expired  bool        // resumed because the read deadline passed
+	polled   bool        // the socket is registered with the poller
+	pfd      int         // the socket's descriptor while parked
+	ptimer   *time.Timer // ends a parked wait at rdl
+	parked   atomic.Bool
+	parkDL   atomic.Int64 // rdl of the current park, unix nanos (read by ptimer)
+	intr     atomic.Int64 // unix nanos of the deadline another goroutine imposed (interruptRead); 0 = none
 
 	wmu          sync.Mutex
 	wdl          time.Time // the write deadline last set (guarded by wmu)
@@ -54,6 +71,16 @@ func newConn(nc net.Conn, client bool, writeTimeout, readIdle time.Duration) *co
 	return c
 }
 
+// owner is what a parked connection calls back when it is readable again,
+// its read deadline passed (expired) or its read was interrupted. unparked
+// runs on a new goroutine and must hold c.rmu while it reads.
+type owner interface {
+	unparked(c *conn, expired bool)
+}
+
+// errParked: the connection parked (awaitData); its owner resumes it.
+var errParked = errors.New("parked")
+
 // errNeedMore is internal: the buffer does not hold what was asked for.
 var errNeedMore = errors.New("need more bytes")
 
@@ -64,8 +91,9 @@ func (c *conn) fill() error {
 	if c.rb != nil && c.r == c.w {
 		c.release()
 	}
-	if c.readIdle > 0 && !c.closeSent.Load() {
-		if err := c.extendReadDeadline(c.readIdle); err != nil {
+	managed := c.readIdle > 0 && !c.closeSent.Load() && c.intr.Load() == 0
+	if managed {
+		if err := c.extendReadDeadline(); err != nil {
 			return err
 		}
 	}
@@ -82,19 +110,27 @@ func (c *conn) fill() error {
 	if c.raw != nil {
 		// Read straight from the socket under the runtime poller; the
 		// buffer is taken only once bytes are there (see rawReader).
-		n, err := c.raw.read()
-		if n > 0 {
-			return nil
+		for {
+			n, err := c.raw.read()
+			if n > 0 {
+				return nil
+			}
+			if err == nil {
+				err = io.EOF
+			}
+			if managed && c.earlyDeadline(err) {
+				continue
+			}
+			return c.readFailed(err)
 		}
-		if err == nil {
-			err = io.EOF
-		}
-		return c.readFailed(err)
 	}
 	if c.rb == nil {
 		c.rb, c.r, c.w = getBuf(), 0, 0
 	}
 	n, err := c.nc.Read(c.rb[c.w:])
+	for n == 0 && managed && c.earlyDeadline(err) {
+		n, err = c.nc.Read(c.rb[c.w:])
+	}
 	c.w += n
 	if n > 0 {
 		return nil
@@ -108,22 +144,56 @@ func (c *conn) fill() error {
 	return c.readFailed(err)
 }
 
-// extendReadDeadline moves the read deadline to d from now, unless the one
-// set is still most of d away: a timer change per read costs more than the
+// extendReadDeadline moves the reader's deadline to readIdle from now. The
+// socket's deadline is changed only when it is unset or later than that:
+// an earlier one (an older extension, a busy wait's) is extended when it
+// fires (earlyDeadline), since a timer change per read costs more than the
 // slack is worth.
-func (c *conn) extendReadDeadline(d time.Duration) error {
-	now := time.Now()
-	if c.rdl.Sub(now) > d-d/4 {
+func (c *conn) extendReadDeadline() error {
+	c.rdl = time.Now().Add(c.readIdle)
+	if !c.sockDL.IsZero() && !c.sockDL.After(c.rdl) {
 		return nil
 	}
-	c.rdl = now.Add(d)
-	return c.nc.SetReadDeadline(c.rdl)
+	return c.armRead(c.rdl)
+}
+
+// armRead sets the socket's read deadline to t, for the reader. A deadline
+// imposed by interruptRead meanwhile wins.
+func (c *conn) armRead(t time.Time) error {
+	c.sockDL = t
+	err := c.nc.SetReadDeadline(t)
+	if d := c.intr.Load(); d != 0 {
+		err = c.nc.SetReadDeadline(time.Unix(0, d))
+	}
+	return err
+}
+
+// earlyDeadline reports whether err is the socket's deadline firing before
+// the reader's own, and if so moves the socket's deadline there, so the
+// read can be retried.
+func (c *conn) earlyDeadline(err error) bool {
+	if !errors.Is(err, os.ErrDeadlineExceeded) || c.intr.Load() != 0 || !time.Now().Before(c.rdl) {
+		return false
+	}
+	return c.armRead(c.rdl) == nil
 }
 
 // setReadDeadline sets the read deadline; the reader's goroutine only.
 func (c *conn) setReadDeadline(t time.Time) {
 	c.rdl = t
+	_ = c.armRead(t)
+}
+
+// interruptRead makes the connection's reader return by t: its read
+// deadline becomes t for good, and a parked reader is resumed to meet it.
+// Any goroutine may call it.
+func (c *conn) interruptRead(t time.Time) {
+	if t.IsZero() {
+		t = time.Unix(0, 1) // zero would mean none: use the past
+	}
+	c.intr.Store(t.UnixNano())
 	_ = c.nc.SetReadDeadline(t)
+	c.unpark()
 }
 
 // readFailed records a read error as final unless it is a deadline, which
@@ -332,6 +402,7 @@ func (c *conn) close() {
 	}
 	c.stopKeepalive()
 	c.nc.Close()
+	c.unpark() // a parked reader learns of it by reading
 }
 
 // closeGracefully sends a close frame and closes the socket after the peer

@@ -341,6 +341,7 @@ func (c *client) writeFrame(f ws.Frame) {
 // their level before the test within a few seconds.
 func checkNoLeaks(t testing.TB) func() {
 	t.Helper()
+	getPoller() // started once per process, on first use: not a leak
 	g0, fd0 := countGoroutines(), countFDs()
 	return func() {
 		t.Helper()

@@ -594,7 +594,7 @@ func (sub *subscriber) drain() { sub.forceClose() }
 
 func (sub *subscriber) forceClose() {
 	_ = sub.c.writeClose(ws.StatusGoingAway, "server shutting down")
-	_ = sub.c.nc.SetReadDeadline(time.Now().Add(closeGrace))
+	sub.c.interruptRead(time.Now().Add(closeGrace))
 }
 
 // newToken returns a reply token: 30 random characters from [A-Za-z0-9],

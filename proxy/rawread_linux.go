@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"errors"
 	"net"
 	"syscall"
 )
@@ -17,7 +18,13 @@ type rawReader struct {
 	fn  func(fd uintptr) bool
 	n   int
 	err error
+
+	park   bool // read or park: when the socket has no bytes, park the connection instead of waiting
+	parked bool // the last read parked the connection
 }
+
+// errNoPark: the poller refused the connection; it waits as usual.
+var errNoPark = errors.New("cannot park")
 
 func newRawReader(c *conn) *rawReader {
 	sc, ok := c.nc.(syscall.Conn)
@@ -48,6 +55,14 @@ func (r *rawReader) readFD(fd uintptr) bool {
 		if !held {
 			putBuf(c.rb)
 			c.rb = nil
+		}
+		if r.park {
+			if c.parkFD(int(fd)) {
+				r.parked = true
+			} else {
+				r.err = errNoPark
+			}
+			return true
 		}
 		return false // not readable: the poller waits and calls again
 	case err != nil:

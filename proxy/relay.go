@@ -16,15 +16,22 @@ import (
 // Client frames keep their mask (the proxy is the backend's client, so
 // they must be masked anyway); text payloads are still checked for UTF-8.
 //
-// Two pumps run, one per direction; each owns reading its source. The first
-// to end decides the close codes for both legs (finish) and the other pump
-// then drains its source until the peer's close answer or a grace period.
+// Two pumps run, one per direction; each owns reading its source. A pump
+// whose source is quiet parks it (conn.awaitData) and lets its goroutine
+// go; the relay is the connections' owner and runs the pump again when
+// bytes arrive, so an idle relay holds no goroutine. The first pump to end
+// decides the close codes for both legs (finish); the other then drains
+// its source until the peer's close answer or a grace period, and the last
+// one to end closes both legs and calls the server back (end).
 type relay struct {
 	s       *Server
 	rt      *Route
 	client  *conn
 	backend *conn
 
+	up, down    relayPump    // client to backend, backend to client
+	alive       atomic.Int32 // pumps that have not ended
+	onEnd       func()       // the server's bookkeeping, once both pumps ended
 	idle        *time.Timer  // ends a relay without client messages for Session.Timeout
 	inflight    atomic.Int64 // client messages the backend has not answered
 	lastBackend atomic.Int64 // unix nanos of the last backend message
@@ -48,29 +55,69 @@ func (r *relay) refuse() {
 	r.client.closeGracefully(ws.StatusGoingAway, "server shutting down", closeGrace)
 }
 
-func (r *relay) run() {
-	r.idle = time.AfterFunc(r.rt.Session.Timeout, func() {
-		r.sendError("session_timeout", "the session timed out after inactivity")
-		r.finish(closeIdle, true)
-		_ = r.client.nc.SetReadDeadline(time.Now().Add(closeGrace))
-	})
-	defer r.idle.Stop()
+// start runs the relay: the client pump on the calling goroutine until it
+// parks or ends, the backend pump on a new one. It returns before the relay
+// ends; onEnd is called (on some goroutine) once it has.
+func (r *relay) start(onEnd func()) {
+	r.onEnd = onEnd
+	r.idle = time.AfterFunc(r.rt.Session.Timeout, r.timedOut)
 	r.client.startKeepalive(r.s.cfg.PingInterval)
 	r.backend.startKeepalive(r.s.cfg.PingInterval)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		r.finish(r.pump(r.backend, r.client, false), false)
-		r.backend.drainUntilClose()
-	}()
-	r.finish(r.pump(r.client, r.backend, true), true)
-	r.client.drainUntilClose()
-	<-done
+	r.up = relayPump{r: r, src: r.client, dst: r.backend, fromClient: true, max: r.rt.Limits.MaxMessage,
+		rate: newBucket(r.rt.Limits.MessageRate, r.rt.Limits.MessageBurst)}
+	r.down = relayPump{r: r, src: r.backend, dst: r.client, max: r.rt.Limits.MaxMessage}
+	r.alive.Store(2)
+	r.client.own, r.backend.own = r, r
+	go r.drive(&r.down, false)
+	r.drive(&r.up, false)
+}
+
+// timedOut ends a relay whose client sent nothing for Session.Timeout.
+func (r *relay) timedOut() {
+	r.sendError("session_timeout", "the session timed out after inactivity")
+	r.finish(closeIdle, true)
+	r.client.interruptRead(time.Now().Add(closeGrace))
+}
+
+// unparked resumes the pump reading c.
+func (r *relay) unparked(c *conn, expired bool) {
+	if c == r.client {
+		r.drive(&r.up, expired)
+	} else {
+		r.drive(&r.down, expired)
+	}
+}
+
+// drive runs pump p, holding its source's reader, until it parks or ends.
+func (r *relay) drive(p *relayPump, expired bool) {
+	src := p.src
+	src.rmu.Lock()
+	if expired {
+		src.expired = true
+	}
+	err := p.run()
+	if err == errParked {
+		src.rmu.Unlock()
+		return
+	}
+	r.finish(err, p.fromClient)
+	src.drainUntilClose()
+	src.stopPark()
+	src.rmu.Unlock()
+	if r.alive.Add(-1) == 0 {
+		r.end()
+	}
+}
+
+// end closes both legs once both pumps have ended.
+func (r *relay) end() {
+	r.idle.Stop()
 	r.client.close()
 	r.backend.close()
 	r.client.rb = r.client.freeRead()
 	r.backend.rb = r.backend.freeRead()
 	close(r.done)
+	r.onEnd()
 }
 
 // finish decides, once, how both legs close after one side ended with err.
@@ -91,7 +138,7 @@ func (r *relay) finish(err error, fromClient bool) {
 		if !fromClient {
 			other = r.client
 		}
-		_ = other.nc.SetReadDeadline(deadline)
+		other.interruptRead(deadline)
 	})
 }
 
@@ -170,18 +217,9 @@ func (r *relay) waitIdle() {
 
 func (r *relay) forceClose() {
 	r.finish(errGoingAway, true)
-	// The client pump is blocked reading the client; the close above made
+	// The client pump may be waiting for the client; the close above made
 	// its read deadline near, so it returns.
-	_ = r.client.nc.SetReadDeadline(time.Now().Add(closeGrace))
-}
-
-// pump forwards frames from src to dst until an error or a close.
-func (r *relay) pump(src, dst *conn, fromClient bool) error {
-	p := relayPump{r: r, src: src, dst: dst, fromClient: fromClient, max: r.rt.Limits.MaxMessage}
-	if fromClient {
-		p.rate = newBucket(r.rt.Limits.MessageRate, r.rt.Limits.MessageBurst)
-	}
-	return p.run()
+	r.client.interruptRead(time.Now().Add(closeGrace))
 }
 
 // relayPump is one direction of a relay: the state of the message being
@@ -204,6 +242,11 @@ type relayPump struct {
 func (p *relayPump) run() error {
 	src := p.src
 	for {
+		if src.r == src.w {
+			if err := src.awaitData(); err != nil {
+				return err
+			}
+		}
 		h, err := src.readHeader(p.fragmented)
 		if err != nil {
 			return err

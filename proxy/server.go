@@ -394,8 +394,7 @@ func (s *Server) upgrade(ctx *fasthttp.RequestCtx, rt *Route, params []Param) {
 	upgraded = true
 
 	s.switchProtocols(ctx, rt, accept, func(c *conn) {
-		defer release()
-		s.serve(c, rt, params, lg, id)
+		s.serve(c, rt, params, lg, id, release)
 	})
 }
 
@@ -516,16 +515,18 @@ func idleGap(b *Backend) time.Duration {
 	return 0
 }
 
-// serve runs one session to its end: in-band authentication and the
-// backend dial when they were left for after the upgrade, then a relay or a
-// translating session.
-func (s *Server) serve(c *conn, rt *Route, params []Param, lg *leg, id auth.Identity) {
+// serve runs one session: in-band authentication and the backend dial when
+// they were left for after the upgrade, then a relay or a translating
+// session. release is called once the session has ended; a relay may end
+// after serve returned.
+func (s *Server) serve(c *conn, rt *Route, params []Param, lg *leg, id auth.Identity, release func()) {
 	opts := rt.ClientOptions
 	opts.Role = translators.Client
 	codec := rt.Client.New(opts)
 	if lg == nil {
 		var err error
 		if lg, id, err = s.admitInBand(c, rt, params, codec); err != nil {
+			release()
 			return
 		}
 	}
@@ -533,18 +534,23 @@ func (s *Server) serve(c *conn, rt *Route, params []Param, lg *leg, id auth.Iden
 		r := newRelay(s, rt, c, lg.relay)
 		if !s.register(r) {
 			r.refuse()
+			release()
 			return
 		}
-		defer s.unregister(r)
-		defer expireAt(id, r.expire)()
+		stopExpiry := expireAt(id, r.expire)
 		if len(lg.greeting) > 0 {
 			if err := c.writeFrame(opcode(rt.Client), lg.greeting); err != nil {
 				r.finish(err, true)
 			}
 		}
-		r.run()
+		r.start(func() {
+			stopExpiry()
+			s.unregister(r)
+			release()
+		})
 		return
 	}
+	defer release()
 	ss := newSession(s, rt, c, lg.up, codec)
 	if !s.register(ss) {
 		ss.refuse()

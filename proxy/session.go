@@ -300,7 +300,7 @@ func (ss *session) finish(err error, fromClient bool) {
 			_ = ss.client.writeClose(client.Code, client.Reason)
 		}
 		ss.up.Close(int(backend.Code), backend.Reason)
-		_ = ss.client.nc.SetReadDeadline(time.Now().Add(closeGrace))
+		ss.client.interruptRead(time.Now().Add(closeGrace))
 	})
 }
 

@@ -1,0 +1,277 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Parking: a connection that has been quiet for parkAfter gives up the
+// goroutine waiting for it. Its socket is registered, one-shot, with one
+// epoll instance shared by the process, and the goroutine returns; when the
+// socket becomes readable (or its read deadline passes, or another
+// goroutine interrupts the read) the connection's owner is called on a new
+// goroutine and picks up where it stopped. An idle connection then costs its
+// structs and sockets but no goroutine stack (reference/performance.md 4.3:
+// the stacks were 8 of the 16 KiB an idle proxied connection took).
+//
+// A busy connection is not parked: it waits under the runtime poller as
+// before, so streaming pays nothing for this. The epoll descriptor is itself
+// waited for under the runtime poller, so no thread blocks in epoll_wait.
+
+// parkAfter is how long a connection waits for bytes under the runtime
+// poller, holding its goroutine, before it parks.
+const parkAfter = 250 * time.Millisecond
+
+// poller is the process's epoll instance for parked connections.
+type poller struct {
+	epfd int
+	f    *os.File // epfd, registered with the runtime poller
+
+	mu     sync.Mutex
+	parked []*conn // by file descriptor
+}
+
+var (
+	pollerOnce sync.Once
+	thePoller  *poller
+)
+
+// getPoller returns the shared poller, starting it on first use; nil if
+// epoll is unavailable, in which case connections do not park.
+func getPoller() *poller {
+	pollerOnce.Do(func() {
+		epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+		if err != nil {
+			return
+		}
+		if err := syscall.SetNonblock(epfd, true); err != nil {
+			syscall.Close(epfd)
+			return
+		}
+		p := &poller{epfd: epfd, f: os.NewFile(uintptr(epfd), "agentbridge-epoll")}
+		rc, err := p.f.SyscallConn()
+		if err != nil {
+			p.f.Close()
+			return
+		}
+		thePoller = p
+		go p.loop(rc)
+	})
+	return thePoller
+}
+
+// loop wakes the owners of connections whose sockets became readable. It
+// reads events without blocking and waits for more under the runtime
+// poller.
+func (p *poller) loop(rc syscall.RawConn) {
+	evs := make([]syscall.EpollEvent, 256)
+	wait := func(fd uintptr) bool {
+		n, err := syscall.EpollWait(int(fd), evs, 0)
+		if n <= 0 {
+			return err != nil && err != syscall.EINTR && err != syscall.EAGAIN
+		}
+		for i := range evs[:n] {
+			p.wake(int(evs[i].Fd))
+		}
+		return true
+	}
+	for {
+		if err := rc.Read(wait); err != nil {
+			return
+		}
+	}
+}
+
+func (p *poller) wake(fd int) {
+	p.mu.Lock()
+	var c *conn
+	if fd < len(p.parked) {
+		c = p.parked[fd]
+	}
+	p.mu.Unlock()
+	if c != nil {
+		c.unpark()
+	}
+}
+
+func (p *poller) set(fd int, c *conn) {
+	p.mu.Lock()
+	if fd >= len(p.parked) {
+		n := 2 * len(p.parked)
+		if n <= fd {
+			n = fd + 1024
+		}
+		grown := make([]*conn, n)
+		copy(grown, p.parked)
+		p.parked = grown
+	}
+	p.parked[fd] = c
+	p.mu.Unlock()
+}
+
+// clear forgets c if it still holds fd's slot.
+func (p *poller) clear(fd int, c *conn) {
+	p.mu.Lock()
+	if fd < len(p.parked) && p.parked[fd] == c {
+		p.parked[fd] = nil
+	}
+	p.mu.Unlock()
+}
+
+// register arms fd for one readiness event. It runs inside the socket's
+// raw read callback, so fd cannot be closed meanwhile.
+func (p *poller) register(fd int, added bool) error {
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | epollOneShot, Fd: int32(fd)}
+	op := syscall.EPOLL_CTL_MOD
+	if !added {
+		op = syscall.EPOLL_CTL_ADD
+	}
+	return syscall.EpollCtl(p.epfd, op, fd, &ev)
+}
+
+const epollOneShot = 1 << 30 // EPOLLONESHOT; syscall's constant is negative-typed
+
+// awaitData waits until c's socket has bytes, for a reader at a frame
+// boundary with nothing buffered. A connection that got bytes within
+// parkAfter waits under the runtime poller, so a busy stream pays nothing;
+// a quieter one parks and awaitData returns errParked: the caller must
+// return at once (releasing c.rmu), and c's owner is called again on a new
+// goroutine. nil means bytes are buffered, or that the caller's read blocks
+// as usual (no owner, no poller, or the connection is closing).
+func (c *conn) awaitData() error {
+	if c.raw == nil || c.own == nil || c.noPark || c.intr.Load() != 0 || c.closeSent.Load() || c.closed.Load() || c.rerr != nil {
+		return nil
+	}
+	if c.expired {
+		c.expired = false
+		return os.ErrDeadlineExceeded
+	}
+	c.release()
+	now := time.Now()
+	if c.readIdle > 0 {
+		c.rdl = now.Add(c.readIdle)
+	}
+	if now.Before(c.hotUntil) {
+		want := c.hotUntil
+		if c.readIdle > 0 && c.rdl.Before(want) {
+			want = c.rdl
+		}
+		if c.sockDL.IsZero() || c.sockDL.After(want) || want.Sub(c.sockDL) > parkAfter/2 {
+			if err := c.armRead(want); err != nil {
+				return c.readFailed(err)
+			}
+		}
+		n, err := c.raw.read()
+		if n > 0 {
+			c.hotUntil = now.Add(parkAfter)
+			return nil
+		}
+		if err == nil {
+			return c.readFailed(io.EOF)
+		}
+		if !errors.Is(err, os.ErrDeadlineExceeded) || c.intr.Load() != 0 || (c.readIdle > 0 && !time.Now().Before(c.rdl)) {
+			return c.readFailed(err)
+		}
+		// Quiet for parkAfter: park.
+	}
+	if c.readIdle > 0 && time.Until(c.rdl) < time.Millisecond {
+		return nil // the deadline is upon us: let the read fail as usual
+	}
+	p := getPoller()
+	if p == nil {
+		c.noPark = true
+		return nil
+	}
+	if !c.sockDL.IsZero() && !c.sockDL.After(time.Now()) {
+		// The busy wait's deadline passed; the parked wait has its own
+		// timer, but the read-or-park below must not fail at once.
+		if err := c.armRead(c.rdl); err != nil {
+			return c.readFailed(err)
+		}
+	}
+	c.raw.park = true
+	n, err := c.raw.read()
+	c.raw.park = false
+	switch {
+	case n > 0:
+		// Bytes soon after the last park start a busy spell; after a
+		// long quiet, one message is likely all there is: park again
+		// at once rather than hold a goroutine for parkAfter.
+		if now.Sub(c.parkedAt) < parkAfter {
+			c.hotUntil = now.Add(parkAfter)
+		}
+		return nil
+	case c.raw.parked:
+		c.raw.parked = false
+		c.parkedAt = time.Now()
+		return errParked
+	case err == nil:
+		return c.readFailed(io.EOF)
+	default:
+		if err == errNoPark {
+			c.noPark = true
+			return nil
+		}
+		return c.readFailed(err)
+	}
+}
+
+// parkFD registers c's socket with the poller; the raw read callback calls
+// it with the socket's descriptor when it has no bytes. It reports whether
+// c is parked.
+func (c *conn) parkFD(fd int) bool {
+	p := thePoller
+	c.pfd = fd
+	p.set(fd, c)
+	if c.readIdle > 0 {
+		c.parkDL.Store(c.rdl.UnixNano())
+		if c.ptimer == nil {
+			c.ptimer = time.AfterFunc(time.Until(c.rdl), c.parkExpired)
+		} else {
+			c.ptimer.Reset(time.Until(c.rdl))
+		}
+	}
+	c.parked.Store(true)
+	err := p.register(fd, c.polled)
+	if err == nil {
+		c.polled = true
+		return true
+	}
+	if c.parked.CompareAndSwap(true, false) {
+		p.clear(fd, c)
+		return false
+	}
+	// A timer or an interrupt already took it: the owner runs anyway.
+	return true
+}
+
+// parkExpired ends a parked wait whose read deadline passed.
+func (c *conn) parkExpired() {
+	if time.Now().UnixNano() < c.parkDL.Load() {
+		return // a stale firing: c parked again with a later deadline
+	}
+	c.unparkWith(true)
+}
+
+// unpark hands c back to its owner on a new goroutine if c is parked.
+func (c *conn) unpark() { c.unparkWith(false) }
+
+func (c *conn) unparkWith(expired bool) {
+	if !c.parked.CompareAndSwap(true, false) {
+		return
+	}
+	thePoller.clear(c.pfd, c)
+	go c.own.unparked(c, expired)
+}
+
+// stopPark stops the park timer; the owner calls it once c's reader is
+// done for good.
+func (c *conn) stopPark() {
+	if t := c.ptimer; t != nil {
+		t.Stop()
+	}
+}
