@@ -4,64 +4,99 @@ import (
 	"bytes"
 	"fmt"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/gobwas/ws"
 )
 
-// relayGoroutines counts goroutines running a relay pump.
-func relayGoroutines() int {
+// pumpGoroutines counts goroutines running a relay's or a session's pump.
+func pumpGoroutines() int {
 	buf := make([]byte, 1<<20)
 	buf = buf[:runtime.Stack(buf, true)]
 	n := 0
 	for _, g := range bytes.Split(buf, []byte("\n\n")) {
-		if bytes.Contains(g, []byte("proxy.(*relay)")) {
+		if bytes.Contains(g, []byte("proxy.(*relay)")) || bytes.Contains(g, []byte("proxy.(*session)")) {
 			n++
 		}
 	}
 	return n
 }
 
-// waitRelayGoroutines waits until at most want goroutines run relay pumps,
-// and returns how many there were at the end.
-func waitRelayGoroutines(want int, within time.Duration) int {
+// waitPumpGoroutines waits until no goroutine runs a pump, and returns how
+// many still did at the end.
+func waitPumpGoroutines(within time.Duration) int {
 	deadline := time.Now().Add(within)
 	for {
-		n := relayGoroutines()
-		if n <= want || time.Now().After(deadline) {
+		n := pumpGoroutines()
+		if n == 0 || time.Now().After(deadline) {
 			return n
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
-// TestIdleRelaysHoldNoGoroutine checks that quiet relays park both legs:
-// after the handshake and again after a message, no goroutine waits for
-// them, and a parked relay still forwards what comes next, both ways.
-func TestIdleRelaysHoldNoGoroutine(t *testing.T) {
+// TestIdleSessionsHoldNoGoroutine checks that quiet sessions park both
+// legs, on a relay and on a translating route with a socket backend: after
+// the handshake and again after each message, no goroutine waits for them,
+// and a parked session still carries what comes next, both ways.
+func TestIdleSessionsHoldNoGoroutine(t *testing.T) {
 	if getPoller() == nil {
 		t.Skip("no epoll here: connections do not park")
 	}
 	url, _ := startBackend(t, echoBackend)
-	_, addr := startProxy(t, Config{Routes: []*Route{plainRoute("relay", "/relay", plainBackend(url))}})
-	const n = 40
-	clients := make([]*client, n)
-	for i := range clients {
-		clients[i] = dial(t, wsURL(addr, "/relay"))
+	secret := secretAuth(t, "park-secret")
+	_, addr := startProxy(t, Config{Routes: []*Route{
+		plainRoute("relay", "/relay", plainBackend(url)),
+		connicRoute("connic", "/connic", plainBackend(url), secret),
+	}})
+	const n = 20
+	type session struct {
+		c      *client
+		connic bool
 	}
-	if g := waitRelayGoroutines(0, 5*time.Second); g != 0 {
-		t.Fatalf("%d goroutines still run pumps of %d idle relays after the handshake", g, n)
+	var sessions []session
+	for i := range 2 * n {
+		if i%2 == 0 {
+			sessions = append(sessions, session{c: dial(t, wsURL(addr, "/relay"))})
+			continue
+		}
+		c := dialWith(t, wsURL(addr, "/connic"), ws.HandshakeHeaderString("X-Connic-Secret: park-secret\r\n"))
+		if m := c.recv(); !containsType(m, "connected") {
+			t.Fatalf("connic greeting %q", m)
+		}
+		sessions = append(sessions, session{c: c, connic: true})
+	}
+	if g := waitPumpGoroutines(5 * time.Second); g != 0 {
+		t.Fatalf("%d goroutines still run pumps of %d idle sessions after the handshake", g, len(sessions))
 	}
 	for round := range 2 {
-		for i, c := range clients {
-			c.send(fmt.Sprintf("r%d c%d", round, i))
-		}
-		for i, c := range clients {
-			if got, want := c.recv(), fmt.Sprintf("echo: r%d c%d", round, i); got != want {
-				t.Fatalf("round %d client %d got %q, want %q", round, i, got, want)
+		for i, s := range sessions {
+			if s.connic {
+				s.c.send(fmt.Sprintf(`{"message":"r%d c%d"}`, round, i))
+			} else {
+				s.c.send(fmt.Sprintf("r%d c%d", round, i))
 			}
 		}
-		if g := waitRelayGoroutines(0, 5*time.Second); g != 0 {
-			t.Fatalf("round %d: %d goroutines still run pumps of %d idle relays after a message", round, g, n)
+		for i, s := range sessions {
+			want := fmt.Sprintf("echo: r%d c%d", round, i)
+			if !s.connic {
+				if got := s.c.recv(); got != want {
+					t.Fatalf("round %d relay %d got %q, want %q", round, i, got, want)
+				}
+				continue
+			}
+			var got []string
+			for m := s.c.recv(); !containsType(m, "stream_end") && !containsType(m, "response"); m = s.c.recv() {
+				got = append(got, m)
+			}
+			if all := strings.Join(got, " "); !strings.Contains(all, want) {
+				t.Fatalf("round %d connic %d got %s, want the text %q", round, i, all, want)
+			}
+		}
+		if g := waitPumpGoroutines(5 * time.Second); g != 0 {
+			t.Fatalf("round %d: %d goroutines still run pumps of %d idle sessions after a message", round, g, len(sessions))
 		}
 	}
 }

@@ -550,15 +550,18 @@ func (s *Server) serve(c *conn, rt *Route, params []Param, lg *leg, id auth.Iden
 		})
 		return
 	}
-	defer release()
 	ss := newSession(s, rt, c, lg.up, codec)
 	if !s.register(ss) {
 		ss.refuse()
+		release()
 		return
 	}
-	defer s.unregister(ss)
-	defer expireAt(id, ss.expireCredential)()
-	ss.run(lg.agent)
+	stopExpiry := expireAt(id, ss.expireCredential)
+	ss.start(lg.agent, func() {
+		stopExpiry()
+		s.unregister(ss)
+		release()
+	})
 }
 
 // expireAt calls fn when id's credential expires, and returns a func that

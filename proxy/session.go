@@ -46,6 +46,17 @@ type session struct {
 	draining atomic.Bool
 	finished sync.Once
 	idle     *time.Timer
+	alive    atomic.Int32 // pumps that have not ended
+	onEnd    func()       // the server's bookkeeping, once both pumps ended
+
+	// Pump state kept across parks: the client pump's message buffer,
+	// events, count and rate; the backend pump's events.
+	cmsg     []byte
+	cevs     []translators.Event
+	messages int
+	rate     *bucket
+	bevs     []translators.Event
+	su       *socketUpstream // ss.up when it is a socket: its buffer tells whether more is coming
 }
 
 func newSession(s *Server, rt *Route, client *conn, up Upstream, codec translators.Codec) *session {
@@ -67,11 +78,18 @@ func (ss *session) refuse() {
 	ss.client.closeGracefully(ws.StatusGoingAway, "server shutting down", closeGrace)
 }
 
-// run runs the session; agent names the backend's agent for the client's
-// greeting.
-func (ss *session) run(agent []byte) {
+// start runs the session; agent names the backend's agent for the
+// client's greeting. The client pump runs on the calling goroutine until it
+// parks or ends, the backend pump on a new one; start returns before the
+// session ends, and onEnd is called (on some goroutine) once it has. A pump
+// whose socket is quiet parks it (conn.awaitData) and lets its goroutine
+// go: the session, as the sockets' owner, runs it again when bytes arrive.
+func (ss *session) start(agent []byte, onEnd func()) {
+	ss.onEnd = onEnd
 	ss.client.startKeepalive(ss.s.cfg.PingInterval)
-	if su, ok := ss.up.(*socketUpstream); ok {
+	su, _ := ss.up.(*socketUpstream)
+	ss.su = su
+	if su != nil {
 		su.c.startKeepalive(ss.s.cfg.PingInterval)
 	}
 	ready := translators.Event{Kind: translators.KindReady, ID: newSessionID(), Agent: agent}
@@ -79,13 +97,56 @@ func (ss *session) run(agent []byte) {
 		ss.finish(errClientWrite{err}, false)
 	}
 	ss.idle = time.AfterFunc(ss.rt.Session.Timeout, ss.expire)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		ss.finish(ss.backendPump(), false)
-	}()
-	ss.finish(ss.clientPump(), true)
-	<-done
+	ss.rate = newBucket(ss.rt.Limits.MessageRate, ss.rt.Limits.MessageBurst)
+	ss.alive.Store(2)
+	ss.client.own = ss
+	if su != nil {
+		su.c.own = ss
+	}
+	go ss.drive(false, false)
+	ss.drive(true, false)
+}
+
+// unparked resumes the pump reading c.
+func (ss *session) unparked(c *conn, expired bool) { ss.drive(c == ss.client, expired) }
+
+// drive runs one pump until it parks or ends; the client pump holds the
+// client's reader, the backend pump the backend socket's (if any).
+func (ss *session) drive(client bool, expired bool) {
+	var c *conn
+	if client {
+		c = ss.client
+	} else if ss.su != nil {
+		c = ss.su.c
+	}
+	if c != nil {
+		c.rmu.Lock()
+		if expired {
+			c.expired = true
+		}
+	}
+	var err error
+	if client {
+		err = ss.clientPump()
+	} else {
+		err = ss.backendPump()
+	}
+	if err == errParked {
+		c.rmu.Unlock()
+		return
+	}
+	ss.finish(err, client)
+	if c != nil {
+		c.stopPark()
+		c.rmu.Unlock()
+	}
+	if ss.alive.Add(-1) == 0 {
+		ss.end()
+	}
+}
+
+// end lets go of both legs once both pumps have ended.
+func (ss *session) end() {
 	ss.idle.Stop()
 	// Give the client a moment to answer our close, then let go.
 	if !ss.client.closed.Load() {
@@ -93,35 +154,38 @@ func (ss *session) run(agent []byte) {
 	}
 	ss.client.close()
 	ss.client.rb = ss.client.freeRead()
-	if su, ok := ss.up.(*socketUpstream); ok {
-		su.release()
+	if ss.su != nil {
+		ss.su.release()
 	}
+	ss.onEnd()
 }
 
 // errBackendWrite wraps a failure to send to the backend.
 type errBackendWrite struct{ error }
 
+// clientPump reads the client until an error, or until it parks
+// (errParked: its state is in the session, and the next call resumes).
 func (ss *session) clientPump() error {
-	var (
-		msg      []byte
-		evs      []translators.Event
-		messages int
-		rate     = newBucket(ss.rt.Limits.MessageRate, ss.rt.Limits.MessageBurst)
-	)
 	for {
-		op, m, err := ss.client.readMessage(msg, ss.rt.Limits.MaxMessage)
-		msg = m
+		if len(ss.client.buffered()) == 0 {
+			if err := ss.client.awaitData(); err != nil {
+				return err
+			}
+		}
+		op, msg, err := ss.client.readMessage(ss.cmsg, ss.rt.Limits.MaxMessage)
+		ss.cmsg = msg
 		if err != nil {
 			return err
 		}
-		if !rate.allow(time.Now()) {
+		if !ss.rate.allow(time.Now()) {
 			_ = ss.sendError("rate_limited", "too many messages: slow down")
 			return closeRateLimited
 		}
 		if op == ws.OpBinary && !ss.rt.Client.Binary && !validUTF8(msg) {
 			return closeUnsupported
 		}
-		evs, err = ss.ccodec.Decode(evs[:0], msg)
+		evs, err := ss.ccodec.Decode(ss.cevs[:0], msg)
+		ss.cevs = evs
 		if err != nil {
 			var me *translators.MalformedError
 			reason := "malformed message"
@@ -146,8 +210,8 @@ func (ss *session) clientPump() error {
 					}
 					continue
 				}
-				messages++
-				if max := ss.rt.Session.MaxMessages; max > 0 && messages > max {
+				ss.messages++
+				if max := ss.rt.Session.MaxMessages; max > 0 && ss.messages > max {
 					_ = ss.sendError("message_limit", "this session reached its message limit")
 					return closeTooManyMsgs
 				}
@@ -159,7 +223,7 @@ func (ss *session) clientPump() error {
 				}
 				ss.idle.Reset(ss.rt.Session.Timeout)
 				// The ack goes first, so it precedes the reply's first event.
-				ss.ack = translators.Event{Kind: translators.KindAck, ID: ev.ID, Seq: int64(messages)}
+				ss.ack = translators.Event{Kind: translators.KindAck, ID: ev.ID, Seq: int64(ss.messages)}
 				if err := ss.emit(&ss.ack); err != nil {
 					return err
 				}
@@ -173,21 +237,21 @@ func (ss *session) clientPump() error {
 			}
 		}
 		if cap(msg) > 64<<10 {
-			msg = nil // one large message must not pin a large buffer to the session
+			ss.cmsg = nil // one large message must not pin a large buffer to the session
 		}
 	}
 }
 
+// backendPump reads the upstream until an error, or until a socket
+// upstream parks (errParked).
 func (ss *session) backendPump() error {
-	var evs []translators.Event
-	more, _ := ss.up.(interface{ more() bool })
 	for {
-		var err error
-		evs, err = ss.up.Receive(evs[:0])
+		evs, err := ss.up.Receive(ss.bevs[:0])
+		ss.bevs = evs
 		if err != nil {
 			return err
 		}
-		if err := ss.relayEvents(evs, more != nil && more.more()); err != nil {
+		if err := ss.relayEvents(evs, ss.su != nil && ss.su.more()); err != nil {
 			return errClientWrite{err}
 		}
 		if ss.draining.Load() && ss.idleNow() {

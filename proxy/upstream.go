@@ -64,8 +64,18 @@ func (u *socketUpstream) Send(ev *translators.Event) error {
 	return u.c.writeFrame(u.op, u.out)
 }
 
+// Receive may also return errParked, with no events: the socket parked
+// (conn.awaitData), and the owner calls Receive again once it is readable.
 func (u *socketUpstream) Receive(dst []translators.Event) ([]translators.Event, error) {
 	for {
+		if !(u.inReply && u.gap > 0) && len(u.c.buffered()) == 0 {
+			if err := u.c.awaitData(); err != nil {
+				if err == errParked {
+					return dst, err
+				}
+				return dst, u.readError(err)
+			}
+		}
 		if u.inReply && u.gap > 0 && len(u.c.buffered()) == 0 {
 			timedOut, err := u.c.fillWithin(u.gap)
 			if err != nil {
