@@ -18,7 +18,7 @@ import (
 // Reading is owned by exactly one goroutine at a time and is not
 // synchronized. The read buffer is a pooled 16 KiB array taken when bytes
 // arrive and given back whenever everything read has been consumed, so an
-// idle connection holds no buffer (see wait). Slices returned by the read
+// idle connection holds no buffer (see awaitData). Slices returned by the read
 // methods alias that buffer and are valid until the next read call.
 //
 // Writing is safe for concurrent use: every frame is written whole under
@@ -31,7 +31,8 @@ type conn struct {
 	// reader state (owned by the reading goroutine)
 	rb       *[bufSize]byte
 	r, w     int
-	raw      *rawReader    // nil when the socket is not a raw fd (tests, TLS)
+	raw      *rawReader // &rr, or nil when the socket is not a raw fd (tests, TLS)
+	rr       rawReader
 	rdl      time.Time     // the reader's deadline: the peer is dead if silent until then
 	sockDL   time.Time     // the read deadline on the socket: rdl or earlier (a busy wait's, or an older rdl)
 	readIdle time.Duration // a peer silent this long is dead (ping interval + pong timeout); 0 = no limit
@@ -40,34 +41,42 @@ type conn struct {
 	// the reader of a connection that has an owner; the other fields are
 	// the reader's unless noted.
 	rmu      sync.Mutex
-	own      owner       // called back when a parked connection is readable; nil = never parks
-	hotUntil time.Time   // bytes came recently: wait under the runtime poller until then
-	parkedAt time.Time   // when the connection last parked
-	noPark   bool        // the poller refused this connection
-	expired  bool        // resumed because the read deadline passed
-	polled   bool        // the socket is registered with the poller
-	pfd      int         // the socket's descriptor while parked
-	ptimer   *time.Timer // ends a parked wait at rdl
+	own      owner     // called back when a parked connection is readable; nil = never parks
+	hotUntil time.Time // bytes came recently: wait under the runtime poller until then
+	parkedAt time.Time // when the connection last parked
+	noPark   bool      // the poller refused this connection
+	expired  bool      // resumed because the read deadline passed
+	polled   bool      // the socket is registered with the poller
+	pfd      int       // the socket's descriptor while parked
 	parked   atomic.Bool
-	parkDL   atomic.Int64 // rdl of the current park, unix nanos (read by ptimer)
-	intr     atomic.Int64 // unix nanos of the deadline another goroutine imposed (interruptRead); 0 = none
+	parkDL   atomic.Int64 // rdl of the current park, unix nanos; 0 when not parked (or no deadline)
+	woken    atomic.Bool  // unpark started kick to resume the owner
+
+	// The connection's one timer (keepalive.go), guarded by tmu.
+	tmu       sync.Mutex
+	timer     *time.Timer
+	kick      func() // c.onKick, made once: the timer's callback and the resume of a parked reader
+	pingEvery time.Duration
+	nextPing  time.Time    // zero: no keepalive
+	intr      atomic.Int64 // unix nanos of the deadline another goroutine imposed (interruptRead); 0 = none
 
 	wmu          sync.Mutex
 	wdl          time.Time // the write deadline last set (guarded by wmu)
 	writeTimeout time.Duration
 	wscratch     [ws.MaxHeaderSize + 125]byte // header, or a whole control frame
-	ctrl         *bucket                      // caps the peer's control frames (client legs; reader-owned)
+	ctrl         bucket                       // caps the peer's control frames (client legs; reader-owned)
 	skip         int64                        // payload bytes of an abandoned frame still to read (reader-owned)
 	closeRecv    bool                         // the peer's close frame was read (reader-owned)
 	rerr         error                        // the first read error, sticky (reader-owned)
-	pinger       *time.Timer                  // guarded by wmu
 	closeSent    atomic.Bool
 	closed       atomic.Bool
 }
 
 func newConn(nc net.Conn, client bool, writeTimeout, readIdle time.Duration) *conn {
 	c := &conn{nc: nc, client: client, writeTimeout: writeTimeout, readIdle: readIdle}
-	c.raw = newRawReader(c)
+	if c.rr.init(c) {
+		c.raw = &c.rr
+	}
 	return c
 }
 

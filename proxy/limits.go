@@ -6,28 +6,31 @@ import (
 )
 
 // bucket is a token bucket: rate tokens a second, at most burst at once.
-// It is owned by one goroutine.
+// The zero bucket allows everything. It is owned by one goroutine, and
+// lives inside its owner (no allocation per connection).
 type bucket struct {
 	rate, burst float64
 	tokens      float64
 	last        time.Time
 }
 
-func newBucket(rate, burst int) *bucket {
+// makeBucket returns a bucket for rate a second (none when rate <= 0).
+func makeBucket(rate, burst int) bucket {
 	if rate <= 0 {
-		return nil
+		return bucket{}
 	}
 	if burst < rate {
 		burst = rate
 	}
-	return &bucket{rate: float64(rate), burst: float64(burst), tokens: float64(burst)}
+	return bucket{rate: float64(rate), burst: float64(burst), tokens: float64(burst)}
 }
 
-// allow takes a token if there is one. A nil bucket allows everything.
-func (b *bucket) allow(now time.Time) bool {
-	if b == nil {
+// allow takes a token if there is one.
+func (b *bucket) allow() bool {
+	if b.rate == 0 {
 		return true
 	}
+	now := time.Now()
 	if !b.last.IsZero() {
 		b.tokens += now.Sub(b.last).Seconds() * b.rate
 		if b.tokens > b.burst {

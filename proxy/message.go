@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"time"
 	"unicode/utf8"
 
 	"github.com/gobwas/ws"
@@ -89,7 +88,7 @@ func (c *conn) handleControl(h ws.Header) error {
 	if h.Masked {
 		ws.Cipher(body[:n], h.Mask, 0)
 	}
-	if h.OpCode != ws.OpClose && !c.ctrl.allow(time.Now()) {
+	if h.OpCode != ws.OpClose && !c.ctrl.allow() {
 		return closeFlood
 	}
 	switch h.OpCode {

@@ -227,14 +227,15 @@ func (c *conn) parkFD(fd int) bool {
 	p := thePoller
 	c.pfd = fd
 	p.set(fd, c)
+	c.tmu.Lock()
+	if c.kick == nil {
+		c.kick = c.onKick
+	}
 	if c.readIdle > 0 {
 		c.parkDL.Store(c.rdl.UnixNano())
-		if c.ptimer == nil {
-			c.ptimer = time.AfterFunc(time.Until(c.rdl), c.parkExpired)
-		} else {
-			c.ptimer.Reset(time.Until(c.rdl))
-		}
+		c.armLocked()
 	}
+	c.tmu.Unlock()
 	c.parked.Store(true)
 	err := p.register(fd, c.polled)
 	if err == nil {
@@ -242,36 +243,21 @@ func (c *conn) parkFD(fd int) bool {
 		return true
 	}
 	if c.parked.CompareAndSwap(true, false) {
+		c.parkDL.Store(0)
 		p.clear(fd, c)
 		return false
 	}
-	// A timer or an interrupt already took it: the owner runs anyway.
+	// The timer or an interrupt already took it: the owner runs anyway.
 	return true
 }
 
-// parkExpired ends a parked wait whose read deadline passed.
-func (c *conn) parkExpired() {
-	if time.Now().UnixNano() < c.parkDL.Load() {
-		return // a stale firing: c parked again with a later deadline
-	}
-	c.unparkWith(true)
-}
-
-// unpark hands c back to its owner on a new goroutine if c is parked.
-func (c *conn) unpark() { c.unparkWith(false) }
-
-func (c *conn) unparkWith(expired bool) {
+// unpark hands c back to its owner, on a new goroutine, if c is parked.
+func (c *conn) unpark() {
 	if !c.parked.CompareAndSwap(true, false) {
 		return
 	}
+	c.parkDL.Store(0)
 	thePoller.clear(c.pfd, c)
-	go c.own.unparked(c, expired)
-}
-
-// stopPark stops the park timer; the owner calls it once c's reader is
-// done for good.
-func (c *conn) stopPark() {
-	if t := c.ptimer; t != nil {
-		t.Stop()
-	}
+	c.woken.Store(true)
+	go c.kick()
 }

@@ -26,21 +26,23 @@ type rawReader struct {
 // errNoPark: the poller refused the connection; it waits as usual.
 var errNoPark = errors.New("cannot park")
 
-func newRawReader(c *conn) *rawReader {
+// init sets r up to read c's socket, and reports whether it can: only
+// plain TCP sockets are read raw. r lives inside c.
+func (r *rawReader) init(c *conn) bool {
 	sc, ok := c.nc.(syscall.Conn)
 	if !ok {
-		return nil
+		return false
 	}
 	if _, isTCP := c.nc.(*net.TCPConn); !isTCP {
-		return nil
+		return false
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		return nil
+		return false
 	}
-	r := &rawReader{c: c, rc: rc}
+	r.c, r.rc = c, rc
 	r.fn = r.readFD
-	return r
+	return true
 }
 
 func (r *rawReader) readFD(fd uintptr) bool {

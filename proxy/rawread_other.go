@@ -6,6 +6,6 @@ package proxy
 // keep their read buffer.
 type rawReader struct{}
 
-func newRawReader(*conn) *rawReader { return nil }
+func (*rawReader) init(*conn) bool { return false }
 
 func (*rawReader) read() (int, error) { return 0, nil }

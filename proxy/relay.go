@@ -31,17 +31,18 @@ type relay struct {
 
 	up, down    relayPump    // client to backend, backend to client
 	alive       atomic.Int32 // pumps that have not ended
-	onEnd       func()       // the server's bookkeeping, once both pumps ended
+	ended       atomic.Bool  // both pumps ended and the legs are closed
+	release     func()       // given back to the server once both pumps ended
+	expiry      *time.Timer  // ends the relay when the client's credential expires; nil if it does not
 	idle        *time.Timer  // ends a relay without client messages for Session.Timeout
 	inflight    atomic.Int64 // client messages the backend has not answered
 	lastBackend atomic.Int64 // unix nanos of the last backend message
 	draining    atomic.Bool
 	finished    sync.Once
-	done        chan struct{}
 }
 
 func newRelay(s *Server, rt *Route, client, backend *conn) *relay {
-	return &relay{s: s, rt: rt, client: client, backend: backend, done: make(chan struct{})}
+	return &relay{s: s, rt: rt, client: client, backend: backend}
 }
 
 // closeGrace is how long a leg that was sent a close frame may take to
@@ -57,14 +58,15 @@ func (r *relay) refuse() {
 
 // start runs the relay: the client pump on the calling goroutine until it
 // parks or ends, the backend pump on a new one. It returns before the relay
-// ends; onEnd is called (on some goroutine) once it has.
-func (r *relay) start(onEnd func()) {
-	r.onEnd = onEnd
+// ends; once it has (on some goroutine), the relay unregisters from the
+// server and calls release.
+func (r *relay) start(release func()) {
+	r.release = release
 	r.idle = time.AfterFunc(r.rt.Session.Timeout, r.timedOut)
 	r.client.startKeepalive(r.s.cfg.PingInterval)
 	r.backend.startKeepalive(r.s.cfg.PingInterval)
 	r.up = relayPump{r: r, src: r.client, dst: r.backend, fromClient: true, max: r.rt.Limits.MaxMessage,
-		rate: newBucket(r.rt.Limits.MessageRate, r.rt.Limits.MessageBurst)}
+		rate: makeBucket(r.rt.Limits.MessageRate, r.rt.Limits.MessageBurst)}
 	r.down = relayPump{r: r, src: r.backend, dst: r.client, max: r.rt.Limits.MaxMessage}
 	r.alive.Store(2)
 	r.client.own, r.backend.own = r, r
@@ -102,7 +104,6 @@ func (r *relay) drive(p *relayPump, expired bool) {
 	}
 	r.finish(err, p.fromClient)
 	src.drainUntilClose()
-	src.stopPark()
 	src.rmu.Unlock()
 	if r.alive.Add(-1) == 0 {
 		r.end()
@@ -116,8 +117,12 @@ func (r *relay) end() {
 	r.backend.close()
 	r.client.rb = r.client.freeRead()
 	r.backend.rb = r.backend.freeRead()
-	close(r.done)
-	r.onEnd()
+	if r.expiry != nil {
+		r.expiry.Stop()
+	}
+	r.ended.Store(true)
+	r.s.unregister(r)
+	r.release()
 }
 
 // finish decides, once, how both legs close after one side ended with err.
@@ -201,16 +206,14 @@ func (r *relay) waitIdle() {
 	}
 	t := time.NewTicker(25 * time.Millisecond)
 	defer t.Stop()
-	for {
-		select {
-		case <-r.done:
+	for range t.C {
+		if r.ended.Load() {
 			return
-		case <-t.C:
-			last := time.Unix(0, r.lastBackend.Load())
-			if r.inflight.Load() <= 0 && time.Since(last) >= quiet {
-				r.forceClose()
-				return
-			}
+		}
+		last := time.Unix(0, r.lastBackend.Load())
+		if r.inflight.Load() <= 0 && time.Since(last) >= quiet {
+			r.forceClose()
+			return
 		}
 	}
 }
@@ -230,7 +233,7 @@ type relayPump struct {
 	src, dst   *conn
 	fromClient bool
 	max        int64
-	rate       *bucket
+	rate       bucket
 
 	fragmented bool
 	isText     bool
@@ -302,7 +305,7 @@ func (p *relayPump) begin(h ws.Header) error {
 	if !p.fragmented {
 		p.msgLen, p.isText = 0, h.OpCode == ws.OpText
 		p.text.reset()
-		if !p.rate.allow(time.Now()) {
+		if !p.rate.allow() {
 			p.r.sendError("rate_limited", "too many messages: slow down")
 			return closeRateLimited
 		}

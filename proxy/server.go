@@ -409,7 +409,7 @@ func (s *Server) switchProtocols(ctx *fasthttp.RequestCtx, rt *Route, accept str
 	ctx.Hijack(func(hc net.Conn) {
 		nc, leftover := unwrapHijacked(hc)
 		c := newConn(nc, true, rt.Limits.WriteTimeout, s.readIdle())
-		c.ctrl = newBucket(rt.Limits.ControlRate, 2*rt.Limits.ControlRate)
+		c.ctrl = makeBucket(rt.Limits.ControlRate, 2*rt.Limits.ControlRate)
 		if len(leftover) > 0 {
 			c.rb = getBuf()
 			c.w = copy(c.rb[:], leftover)
@@ -520,10 +520,9 @@ func idleGap(b *Backend) time.Duration {
 // session. release is called once the session has ended; a relay may end
 // after serve returned.
 func (s *Server) serve(c *conn, rt *Route, params []Param, lg *leg, id auth.Identity, release func()) {
-	opts := rt.ClientOptions
-	opts.Role = translators.Client
-	codec := rt.Client.New(opts)
+	var codec translators.Codec // the client's, made only when needed: a relay has none
 	if lg == nil {
+		codec = clientCodec(rt)
 		var err error
 		if lg, id, err = s.admitInBand(c, rt, params, codec); err != nil {
 			release()
@@ -537,18 +536,19 @@ func (s *Server) serve(c *conn, rt *Route, params []Param, lg *leg, id auth.Iden
 			release()
 			return
 		}
-		stopExpiry := expireAt(id, r.expire)
+		if !id.Expires.IsZero() {
+			r.expiry = time.AfterFunc(time.Until(id.Expires), r.expire)
+		}
 		if len(lg.greeting) > 0 {
 			if err := c.writeFrame(opcode(rt.Client), lg.greeting); err != nil {
 				r.finish(err, true)
 			}
 		}
-		r.start(func() {
-			stopExpiry()
-			s.unregister(r)
-			release()
-		})
+		r.start(release)
 		return
+	}
+	if codec == nil {
+		codec = clientCodec(rt)
 	}
 	ss := newSession(s, rt, c, lg.up, codec)
 	if !s.register(ss) {
@@ -556,22 +556,17 @@ func (s *Server) serve(c *conn, rt *Route, params []Param, lg *leg, id auth.Iden
 		release()
 		return
 	}
-	stopExpiry := expireAt(id, ss.expireCredential)
-	ss.start(lg.agent, func() {
-		stopExpiry()
-		s.unregister(ss)
-		release()
-	})
+	if !id.Expires.IsZero() {
+		ss.expiry = time.AfterFunc(time.Until(id.Expires), ss.expireCredential)
+	}
+	ss.start(lg.agent, release)
 }
 
-// expireAt calls fn when id's credential expires, and returns a func that
-// cancels it.
-func expireAt(id auth.Identity, fn func()) func() {
-	if id.Expires.IsZero() {
-		return func() {}
-	}
-	t := time.AfterFunc(time.Until(id.Expires), fn)
-	return func() { t.Stop() }
+// clientCodec makes the codec for a client of rt.
+func clientCodec(rt *Route) translators.Codec {
+	opts := rt.ClientOptions
+	opts.Role = translators.Client
+	return rt.Client.New(opts)
 }
 
 // unwrapHijacked returns the socket under a fasthttp hijacked connection and
@@ -588,7 +583,7 @@ func unwrapHijacked(hc net.Conn) (net.Conn, []byte) {
 	// buffered bytes come back at once, an empty buffer times out.
 	var leftover []byte
 	if err := nc.SetReadDeadline(time.Unix(1, 0)); err == nil {
-		var tmp [512]byte
+		tmp := getBuf() // pooled: a local array would escape through Read
 		for {
 			n, err := hc.Read(tmp[:])
 			leftover = append(leftover, tmp[:n]...)
@@ -596,6 +591,7 @@ func unwrapHijacked(hc net.Conn) (net.Conn, []byte) {
 				break
 			}
 		}
+		putBuf(tmp)
 		_ = nc.SetReadDeadline(time.Time{})
 	}
 	return nc, leftover

@@ -47,14 +47,15 @@ type session struct {
 	finished sync.Once
 	idle     *time.Timer
 	alive    atomic.Int32 // pumps that have not ended
-	onEnd    func()       // the server's bookkeeping, once both pumps ended
+	release  func()       // given back to the server once both pumps ended
+	expiry   *time.Timer  // ends the session when the client's credential expires; nil if it does not
 
 	// Pump state kept across parks: the client pump's message buffer,
 	// events, count and rate; the backend pump's events.
 	cmsg     []byte
 	cevs     []translators.Event
 	messages int
-	rate     *bucket
+	rate     bucket
 	bevs     []translators.Event
 	su       *socketUpstream // ss.up when it is a socket: its buffer tells whether more is coming
 }
@@ -81,11 +82,12 @@ func (ss *session) refuse() {
 // start runs the session; agent names the backend's agent for the
 // client's greeting. The client pump runs on the calling goroutine until it
 // parks or ends, the backend pump on a new one; start returns before the
-// session ends, and onEnd is called (on some goroutine) once it has. A pump
+// session ends, and once it has (on some goroutine) the session unregisters
+// from the server and calls release. A pump
 // whose socket is quiet parks it (conn.awaitData) and lets its goroutine
 // go: the session, as the sockets' owner, runs it again when bytes arrive.
-func (ss *session) start(agent []byte, onEnd func()) {
-	ss.onEnd = onEnd
+func (ss *session) start(agent []byte, release func()) {
+	ss.release = release
 	ss.client.startKeepalive(ss.s.cfg.PingInterval)
 	su, _ := ss.up.(*socketUpstream)
 	ss.su = su
@@ -97,7 +99,7 @@ func (ss *session) start(agent []byte, onEnd func()) {
 		ss.finish(errClientWrite{err}, false)
 	}
 	ss.idle = time.AfterFunc(ss.rt.Session.Timeout, ss.expire)
-	ss.rate = newBucket(ss.rt.Limits.MessageRate, ss.rt.Limits.MessageBurst)
+	ss.rate = makeBucket(ss.rt.Limits.MessageRate, ss.rt.Limits.MessageBurst)
 	ss.alive.Store(2)
 	ss.client.own = ss
 	if su != nil {
@@ -137,7 +139,6 @@ func (ss *session) drive(client bool, expired bool) {
 	}
 	ss.finish(err, client)
 	if c != nil {
-		c.stopPark()
 		c.rmu.Unlock()
 	}
 	if ss.alive.Add(-1) == 0 {
@@ -157,7 +158,11 @@ func (ss *session) end() {
 	if ss.su != nil {
 		ss.su.release()
 	}
-	ss.onEnd()
+	if ss.expiry != nil {
+		ss.expiry.Stop()
+	}
+	ss.s.unregister(ss)
+	ss.release()
 }
 
 // errBackendWrite wraps a failure to send to the backend.
@@ -177,7 +182,7 @@ func (ss *session) clientPump() error {
 		if err != nil {
 			return err
 		}
-		if !ss.rate.allow(time.Now()) {
+		if !ss.rate.allow() {
 			_ = ss.sendError("rate_limited", "too many messages: slow down")
 			return closeRateLimited
 		}
