@@ -27,7 +27,10 @@ func AppendString(dst []byte, s []byte) []byte {
 	for i := 0; i < len(s); {
 		// Runs of plain ASCII, the common case, are skipped eight bytes at
 		// a time, then a table look-up a byte.
-		for i+8 <= len(s) && plain8(load64(s[i:])) {
+		for i+32 <= len(s) && bad8(load64(s[i:]))|bad8(load64(s[i+8:]))|bad8(load64(s[i+16:]))|bad8(load64(s[i+24:])) == 0 {
+			i += 32
+		}
+		for i+8 <= len(s) && bad8(load64(s[i:])) == 0 {
 			i += 8
 		}
 		for i < len(s) && plain[s[i]] {
@@ -81,23 +84,17 @@ const (
 	msb = 0x8080808080808080
 )
 
-// plain8 reports whether all eight bytes of w are plain (see plain): none
-// below 0x20, none a quote or a backslash, none outside ASCII. Each test is
-// the classic word-at-a-time "has a byte less than n / equal to c" check,
-// exact for the word as a whole.
-func plain8(w uint64) bool {
-	if w&msb != 0 {
-		return false // a byte outside ASCII
-	}
-	less := (w - lsb*0x20) &^ w & msb
+// bad8 is non-zero when a byte of w (eight bytes, little-endian) is not
+// plain (see plain): below 0x20, a quote, a backslash or outside ASCII.
+// Each test is the classic word-at-a-time "has a byte less than n / equal
+// to c" check, exact for the word as a whole; there are no branches, so a
+// loop can test several words at once.
+func bad8(w uint64) uint64 {
 	quote := w ^ (lsb * '"')
 	slash := w ^ (lsb * '\\')
-	zero := ((quote - lsb) &^ quote & msb) | ((slash - lsb) &^ slash & msb)
-	return less|zero == 0
+	return (w | (w-lsb*0x20)&^w | (quote-lsb)&^quote | (slash-lsb)&^slash) & msb
 }
 
-// load64 reads eight bytes little-endian; the compiler makes it one load.
-// (encoding/binary would do, but it imports reflect, which codecs must not.)
 func load64(b []byte) uint64 {
 	_ = b[7]
 	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |

@@ -75,20 +75,34 @@ func BenchmarkAppendString1K(b *testing.B) {
 	}
 }
 
-// TestPlain8 checks the word-at-a-time test against the byte table for every
-// byte value in every position.
-func TestPlain8(t *testing.T) {
+// TestBad8 checks the word-at-a-time test against the byte table for every
+// byte value in every position, and for every pair of values in adjacent
+// positions (a borrow crosses from one byte into the next).
+func TestBad8(t *testing.T) {
 	base := []byte("abcdefgh")
+	check := func(w []byte) {
+		want := true
+		for _, c := range w {
+			want = want && plain[c]
+		}
+		if got := bad8(load64(w)) == 0; got != want {
+			t.Fatalf("bad8(%q) == 0 is %v, want %v", w, got, want)
+		}
+	}
+	w := make([]byte, 8)
 	for pos := range 8 {
 		for b := range 256 {
-			w := append([]byte(nil), base...)
+			copy(w, base)
 			w[pos] = byte(b)
-			want := true
-			for _, c := range w {
-				want = want && plain[c]
-			}
-			if got := plain8(load64(w)); got != want {
-				t.Fatalf("plain8(%q) = %v, want %v", w, got, want)
+			check(w)
+		}
+	}
+	for pos := range 7 {
+		for b1 := range 256 {
+			for b2 := range 256 {
+				copy(w, base)
+				w[pos], w[pos+1] = byte(b1), byte(b2)
+				check(w)
 			}
 		}
 	}
