@@ -36,7 +36,7 @@ type relay struct {
 	expiry      *time.Timer  // ends the relay when the client's credential expires; nil if it does not
 	idle        *time.Timer  // ends a relay without client messages for Session.Timeout
 	inflight    atomic.Int64 // client messages the backend has not answered
-	lastBackend atomic.Int64 // unix nanos of the last backend message
+	backendMsgs atomic.Int64 // backend messages relayed (a drain watches it for quiet)
 	draining    atomic.Bool
 	finished    sync.Once
 }
@@ -206,12 +206,15 @@ func (r *relay) waitIdle() {
 	}
 	t := time.NewTicker(25 * time.Millisecond)
 	defer t.Stop()
-	for range t.C {
+	msgs, quietSince := r.backendMsgs.Load(), time.Now()
+	for now := range t.C {
 		if r.ended.Load() {
 			return
 		}
-		last := time.Unix(0, r.lastBackend.Load())
-		if r.inflight.Load() <= 0 && time.Since(last) >= quiet {
+		if n := r.backendMsgs.Load(); n != msgs {
+			msgs, quietSince = n, now
+		}
+		if r.inflight.Load() <= 0 && now.Sub(quietSince) >= quiet {
 			r.forceClose()
 			return
 		}
@@ -345,7 +348,7 @@ func (p *relayPump) end(h ws.Header) error {
 		p.r.inflight.Add(1)
 	} else {
 		p.r.inflight.Add(-1)
-		p.r.lastBackend.Store(time.Now().UnixNano())
+		p.r.backendMsgs.Add(1)
 	}
 	return nil
 }
