@@ -76,9 +76,9 @@ func main() {
 	}
 	slab0 := bench.SlabKiB()
 	r.RSSBeforeKiB = rss0
-	var mallocs0 float64
+	var mallocs *bench.MallocCounter
 	if *expvarURL != "" {
-		if mallocs0, err = bench.Mallocs(*expvarURL); err != nil {
+		if mallocs, err = bench.StartMallocs(*expvarURL); err != nil {
 			fmt.Fprintln(os.Stderr, "idle:", err)
 			os.Exit(2)
 		}
@@ -127,8 +127,8 @@ func main() {
 	r.KiBPerConnHandshake = float64(rss1-rss0) / float64(r.Conns)
 	r.SlabKiBPerConn = float64(bench.SlabKiB()-slab0) / float64(r.Conns)
 	if *expvarURL != "" {
-		if m1, err := bench.Mallocs(*expvarURL); err == nil {
-			per := (m1 - mallocs0) / float64(r.Conns)
+		if m, err := mallocs.Since(); err == nil {
+			per := m / float64(r.Conns)
 			r.AllocsPerConnSetup = &per
 		}
 	}

@@ -155,9 +155,37 @@ func run(cfg config, watched []int, expvarURL string) Result {
 	}
 	wg.Wait()
 
-	var mallocs0 float64
+	// A few requests per connection before the window: a session's first
+	// replies grow its buffers, which is set-up, not steady state.
+	for i, c := range conns {
+		if c == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = c.NC.SetDeadline(time.Now().Add(cfg.timeout))
+			var w worker
+			err := w.once(c, cfg, i)
+			for range warmUp - 1 {
+				if err == nil {
+					err = w.once(c, cfg, i)
+				}
+			}
+			if err != nil {
+				connErrs.Add(1)
+				firstConnErr.CompareAndSwap(nil, fmt.Errorf("warm-up: %w", err))
+				c.NC.Close()
+				conns[i] = nil
+			}
+		}()
+	}
+	wg.Wait()
+
+	var mallocs *bench.MallocCounter
+	var mallocsErr error
 	if expvarURL != "" {
-		mallocs0, _ = bench.Mallocs(expvarURL)
+		mallocs, mallocsErr = bench.StartMallocs(expvarURL)
 	}
 	cpu0, cpuErr := bench.CPUMicros(watched)
 	self0 := bench.SelfCPUMicros()
@@ -171,7 +199,6 @@ func run(cfg config, watched []int, expvarURL string) Result {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer c.Close()
 			_ = c.NC.SetDeadline(stop.Add(cfg.timeout))
 			workers[i].run(c, cfg, i, stop)
 		}()
@@ -215,11 +242,19 @@ func run(cfg config, watched []int, expvarURL string) Result {
 	}
 	if expvarURL == "" {
 		r.AllocsNote = "target exposes no allocation counter"
-	} else if m1, err := bench.Mallocs(expvarURL); err == nil && r.Frames > 0 {
-		v := (m1 - mallocs0) / float64(r.Frames)
+	} else if mallocsErr != nil {
+		r.AllocsNote = fmt.Sprint("expvar: ", mallocsErr)
+	} else if m, err := mallocs.Since(); err == nil && r.Frames > 0 {
+		v := m / float64(r.Frames)
 		r.AllocsPerFrame = &v
 	} else {
 		r.AllocsNote = fmt.Sprint("expvar: ", err)
+	}
+	// Closed only now: tearing sessions down is not steady state either.
+	for _, c := range conns {
+		if c != nil {
+			c.Close()
+		}
 	}
 	return r
 }
@@ -282,6 +317,19 @@ func (w *worker) run(c *bench.Conn, cfg config, idx int, stop time.Time) {
 		head = (head + 1) % cfg.depth
 		inFlight--
 	}
+}
+
+// warmUp is how many requests each connection sends before the measured
+// window.
+const warmUp = 3
+
+// once sends one request and reads its reply (the warm-up).
+func (w *worker) once(c *bench.Conn, cfg config, idx int) error {
+	queue := []pending{{id: fmt.Appendf(nil, "w%d", idx), sent: time.Now()}}
+	if err := c.WriteText(w.request(nil, cfg, queue[0].id)); err != nil {
+		return err
+	}
+	return w.readReply(c, cfg, &queue[0], queue, 0, 1)
 }
 
 func (w *worker) request(b []byte, cfg config, id []byte) []byte {
