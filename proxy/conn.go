@@ -80,6 +80,15 @@ func newConn(nc net.Conn, client bool, writeTimeout, readIdle time.Duration) *co
 	return c
 }
 
+// clockBase anchors now.
+var clockBase = time.Now()
+
+// now is time.Now for deadlines and intervals on the hot path: it reads only
+// the monotonic clock (one vDSO call where time.Now makes two), and the Time
+// it returns carries a monotonic reading, which is what deadlines and
+// comparisons use.
+func now() time.Time { return clockBase.Add(time.Since(clockBase)) }
+
 // owner is what a parked connection calls back when it is readable again,
 // its read deadline passed (expired) or its read was interrupted. unparked
 // runs on a new goroutine and must hold c.rmu while it reads.
@@ -159,7 +168,7 @@ func (c *conn) fill() error {
 // fires (earlyDeadline), since a timer change per read costs more than the
 // slack is worth.
 func (c *conn) extendReadDeadline() error {
-	c.rdl = time.Now().Add(c.readIdle)
+	c.rdl = now().Add(c.readIdle)
 	if !c.sockDL.IsZero() && !c.sockDL.After(c.rdl) {
 		return nil
 	}
@@ -181,7 +190,7 @@ func (c *conn) armRead(t time.Time) error {
 // the reader's own, and if so moves the socket's deadline there, so the
 // read can be retried.
 func (c *conn) earlyDeadline(err error) bool {
-	if !errors.Is(err, os.ErrDeadlineExceeded) || c.intr.Load() != 0 || !time.Now().Before(c.rdl) {
+	if !errors.Is(err, os.ErrDeadlineExceeded) || c.intr.Load() != 0 || !now().Before(c.rdl) {
 		return false
 	}
 	return c.armRead(c.rdl) == nil
@@ -293,11 +302,11 @@ func (c *conn) setWriteDeadline() error {
 	if c.writeTimeout <= 0 {
 		return nil
 	}
-	now := time.Now()
-	if c.wdl.Sub(now) > c.writeTimeout-c.writeTimeout/4 {
+	t := now()
+	if c.wdl.Sub(t) > c.writeTimeout-c.writeTimeout/4 {
 		return nil
 	}
-	c.wdl = now.Add(c.writeTimeout)
+	c.wdl = t.Add(c.writeTimeout)
 	return c.nc.SetWriteDeadline(c.wdl)
 }
 

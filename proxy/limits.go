@@ -30,7 +30,7 @@ func (b *bucket) allow() bool {
 	if b.rate == 0 {
 		return true
 	}
-	now := time.Now()
+	now := now()
 	if !b.last.IsZero() {
 		b.tokens += now.Sub(b.last).Seconds() * b.rate
 		if b.tokens > b.burst {

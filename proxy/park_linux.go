@@ -77,7 +77,10 @@ func (p *poller) loop(rc syscall.RawConn) {
 		for i := range evs[:n] {
 			p.wake(int(evs[i].Fd))
 		}
-		return true
+		// A short batch emptied the ready list: wait under the runtime
+		// poller (an event that came meanwhile ends the wait at once)
+		// rather than spend an epoll_wait to learn there is none.
+		return n == len(evs)
 	}
 	for {
 		if err := rc.Read(wait); err != nil {
@@ -151,11 +154,11 @@ func (c *conn) awaitData() error {
 		return os.ErrDeadlineExceeded
 	}
 	c.release()
-	now := time.Now()
+	start := now()
 	if c.readIdle > 0 {
-		c.rdl = now.Add(c.readIdle)
+		c.rdl = start.Add(c.readIdle)
 	}
-	if now.Before(c.hotUntil) {
+	if start.Before(c.hotUntil) {
 		want := c.hotUntil
 		if c.readIdle > 0 && c.rdl.Before(want) {
 			want = c.rdl
@@ -167,13 +170,13 @@ func (c *conn) awaitData() error {
 		}
 		n, err := c.raw.read()
 		if n > 0 {
-			c.hotUntil = now.Add(parkAfter)
+			c.hotUntil = start.Add(parkAfter)
 			return nil
 		}
 		if err == nil {
 			return c.readFailed(io.EOF)
 		}
-		if !errors.Is(err, os.ErrDeadlineExceeded) || c.intr.Load() != 0 || (c.readIdle > 0 && !time.Now().Before(c.rdl)) {
+		if !errors.Is(err, os.ErrDeadlineExceeded) || c.intr.Load() != 0 || (c.readIdle > 0 && !now().Before(c.rdl)) {
 			return c.readFailed(err)
 		}
 		// Quiet for parkAfter: park.
@@ -186,7 +189,7 @@ func (c *conn) awaitData() error {
 		c.noPark = true
 		return nil
 	}
-	if !c.sockDL.IsZero() && !c.sockDL.After(time.Now()) {
+	if !c.sockDL.IsZero() && !c.sockDL.After(now()) {
 		// The busy wait's deadline passed; the parked wait has its own
 		// timer, but the read-or-park below must not fail at once.
 		if err := c.armRead(c.rdl); err != nil {
@@ -201,13 +204,13 @@ func (c *conn) awaitData() error {
 		// Bytes soon after the last park start a busy spell; after a
 		// long quiet, one message is likely all there is: park again
 		// at once rather than hold a goroutine for parkAfter.
-		if now.Sub(c.parkedAt) < parkAfter {
-			c.hotUntil = now.Add(parkAfter)
+		if start.Sub(c.parkedAt) < parkAfter {
+			c.hotUntil = start.Add(parkAfter)
 		}
 		return nil
 	case c.raw.parked:
 		c.raw.parked = false
-		c.parkedAt = time.Now()
+		c.parkedAt = now()
 		return errParked
 	case err == nil:
 		return c.readFailed(io.EOF)
