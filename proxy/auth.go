@@ -187,7 +187,7 @@ func (s *Server) authenticate(rt *Route, c auth.Credential) (auth.Identity, erro
 // then is the backend dialed. On any failure the client gets the dialect's
 // error message and a close (1008 for authentication, 1013 for a backend
 // that cannot be reached), and the connection is done.
-func (s *Server) admitInBand(c *conn, rt *Route, params []Param, codec translators.Codec) (*leg, auth.Identity, error) {
+func (s *Server) admitInBand(c *conn, rt *Route, params []Param, codec translators.Codec) (leg, auth.Identity, error) {
 	fail := func(code, msg string, ce *CloseError) error {
 		ev := translators.Event{Kind: translators.KindError, Code: []byte(code), Text: []byte(msg)}
 		if out, err := codec.Encode(nil, &ev); err == nil && len(out) > 0 {
@@ -206,28 +206,28 @@ func (s *Server) admitInBand(c *conn, rt *Route, params []Param, codec translato
 		var ce *CloseError
 		switch {
 		case errors.Is(err, os.ErrDeadlineExceeded):
-			return nil, auth.Identity{}, fail("unauthorized", "authentication timed out: send your secret first", closeAuth)
+			return leg{}, auth.Identity{}, fail("unauthorized", "authentication timed out: send your secret first", closeAuth)
 		case errors.As(err, &ce):
-			return nil, auth.Identity{}, fail("bad_request", ce.Reason, ce)
+			return leg{}, auth.Identity{}, fail("bad_request", ce.Reason, ce)
 		}
 		c.close()
 		c.rb = c.freeRead()
-		return nil, auth.Identity{}, err
+		return leg{}, auth.Identity{}, err
 	}
 	evs, err := codec.Decode(nil, msg)
 	if err != nil || len(evs) == 0 || evs[0].Kind != translators.KindAuth {
-		return nil, auth.Identity{}, fail("unauthorized", "authentication required: send your secret first", closeAuth)
+		return leg{}, auth.Identity{}, fail("unauthorized", "authentication required: send your secret first", closeAuth)
 	}
 	cred := auth.Credential{Value: string(evs[0].Text), Source: auth.FromMessage, Route: rt.Name}
 	id, err := s.authenticate(rt, cred)
 	if err != nil {
 		s.log.Info("client refused", "route", rt.Name, "reason", "invalid credentials", "remote", c.nc.RemoteAddr().String())
-		return nil, id, fail("unauthorized", "invalid credentials", closeAuth)
+		return leg{}, id, fail("unauthorized", "invalid credentials", closeAuth)
 	}
 	lg, err := s.openLeg(rt, params, id)
 	if err != nil {
 		s.log.Warn("backend unavailable", "route", rt.Name, "backend", rt.Backend.Name, "err", err)
-		return nil, id, fail("backend_unavailable", "the backend for this route is unavailable; try again later", closeTryLater)
+		return leg{}, id, fail("backend_unavailable", "the backend for this route is unavailable; try again later", closeTryLater)
 	}
 	return lg, id, nil
 }
@@ -254,7 +254,13 @@ func (r *relay) expire() {
 // newSessionID returns a random id for a session (Connic's
 // connector_run_id).
 func newSessionID() []byte {
+	var id [24]byte
+	return appendSessionID(id[:0])
+}
+
+// appendSessionID appends a random session id (24 hex digits) to dst.
+func appendSessionID(dst []byte) []byte {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
-	return []byte(hex.EncodeToString(b[:]))
+	return hex.AppendEncode(dst, b[:])
 }

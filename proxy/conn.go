@@ -57,8 +57,10 @@ type conn struct {
 	timer     *time.Timer
 	kick      func() // c.onKick, made once: the timer's callback and the resume of a parked reader
 	pingEvery time.Duration
-	nextPing  time.Time    // zero: no keepalive
-	intr      atomic.Int64 // unix nanos of the deadline another goroutine imposed (interruptRead); 0 = none
+	nextPing  time.Time     // zero: no keepalive
+	idleFor   time.Duration // the owner's idle timeout (set once, before the pumps run)
+	idleAt    atomic.Int64  // unix nanos (of now()) of the owner's idle deadline; 0 = none
+	intr      atomic.Int64  // unix nanos of the deadline another goroutine imposed (interruptRead); 0 = none
 
 	wmu          sync.Mutex
 	wdl          time.Time // the write deadline last set (guarded by wmu)
@@ -91,9 +93,11 @@ func now() time.Time { return clockBase.Add(time.Since(clockBase)) }
 
 // owner is what a parked connection calls back when it is readable again,
 // its read deadline passed (expired) or its read was interrupted. unparked
-// runs on a new goroutine and must hold c.rmu while it reads.
+// runs on a new goroutine and must hold c.rmu while it reads. idleTimeout
+// runs on the timer's goroutine.
 type owner interface {
 	unparked(c *conn, expired bool)
+	idleTimeout() // the connection's idle deadline passed (startIdle)
 }
 
 // errParked: the connection parked (awaitData); its owner resumes it.

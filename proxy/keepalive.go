@@ -7,10 +7,11 @@ import (
 )
 
 // Each connection has one timer, made on first use. It fires at the
-// earlier of the next ping (keepalive) and the read deadline of a parked
-// reader; its callback, kick, is also what a parked connection is resumed
-// on (see park_linux.go), so a connection costs one timer and one func
-// value however it is used.
+// earliest of the next ping (keepalive), the read deadline of a parked
+// reader and the owner's idle deadline (a session with no client message
+// for its timeout); its callback, kick, is also what a parked connection is
+// resumed on (see park_linux.go), so a connection costs one timer and one
+// func value however it is used.
 
 // startKeepalive pings the peer every interval until the connection closes.
 // The reader's deadline (readIdle) finds a peer that stopped answering: any
@@ -22,8 +23,30 @@ func (c *conn) startKeepalive(interval time.Duration) {
 	c.tmu.Lock()
 	defer c.tmu.Unlock()
 	c.pingEvery = interval
-	c.nextPing = time.Now().Add(interval)
+	c.nextPing = now().Add(interval)
 	c.armLocked()
+}
+
+// startIdle makes the timer call the owner's idleTimeout once d passes
+// without touchIdle.
+func (c *conn) startIdle(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	c.idleFor = d
+	c.idleAt.Store(now().Add(d).UnixNano())
+	c.tmu.Lock()
+	defer c.tmu.Unlock()
+	c.armLocked()
+}
+
+// touchIdle moves the idle deadline to idleFor from now. The timer is not
+// touched: when it fires at the old deadline, it finds the new one and
+// waits for that.
+func (c *conn) touchIdle() {
+	if c.idleFor > 0 {
+		c.idleAt.Store(now().Add(c.idleFor).UnixNano())
+	}
 }
 
 // stopKeepalive stops the pings, and the timer with them.
@@ -40,7 +63,10 @@ func (c *conn) stopKeepalive() {
 // deadline, whichever comes first. tmu is held.
 func (c *conn) armLocked() {
 	next := c.nextPing
-	if dl := c.parkDL.Load(); dl != 0 {
+	for _, dl := range [2]int64{c.parkDL.Load(), c.idleAt.Load()} {
+		if dl == 0 {
+			continue
+		}
 		if t := time.Unix(0, dl); next.IsZero() || t.Before(next) {
 			next = t
 		}
@@ -48,7 +74,7 @@ func (c *conn) armLocked() {
 	if next.IsZero() || c.closed.Load() {
 		return
 	}
-	d := time.Until(next)
+	d := next.Sub(now())
 	if c.timer == nil {
 		if c.kick == nil {
 			c.kick = c.onKick
@@ -61,7 +87,8 @@ func (c *conn) armLocked() {
 
 // onKick runs on the timer's goroutine, or on a new one when a parked
 // connection was woken (woken set): it resumes the owner, or sends the ping
-// due and ends a parked wait whose deadline passed.
+// due, ends a parked wait whose deadline passed and tells the owner its idle
+// deadline passed.
 func (c *conn) onKick() {
 	if c.woken.Swap(false) {
 		c.own.unparked(c, false)
@@ -70,7 +97,7 @@ func (c *conn) onKick() {
 	if c.closed.Load() {
 		return
 	}
-	now := time.Now()
+	now := now()
 	c.tmu.Lock()
 	ping := !c.nextPing.IsZero() && !now.Before(c.nextPing)
 	if ping {
@@ -81,8 +108,13 @@ func (c *conn) onKick() {
 	if expired {
 		c.parkDL.Store(0)
 	}
+	ia := c.idleAt.Load()
+	idle := ia != 0 && now.UnixNano() >= ia && c.idleAt.CompareAndSwap(ia, 0)
 	c.armLocked()
 	c.tmu.Unlock()
+	if idle {
+		c.own.idleTimeout()
+	}
 	if ping && !c.closeSent.Load() {
 		_ = c.writeControl(ws.OpPing, nil)
 	}

@@ -131,3 +131,32 @@ func TestParkedRelayFindsDeadClient(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestRelayIdleTimeoutMovesWithMessages checks the session timeout of a
+// relay, which rides on the client connection's one timer: each client
+// message moves the deadline (lazily), and a client that stops sending gets
+// the error message and 1008 one timeout after its last message.
+func TestRelayIdleTimeoutMovesWithMessages(t *testing.T) {
+	url, _ := startBackend(t, echoBackend)
+	rt := plainRoute("relay", "/relay", plainBackend(url))
+	rt.Session = Session{Timeout: 400 * time.Millisecond}
+	_, addr := startProxy(t, Config{Routes: []*Route{rt}})
+	c := dial(t, wsURL(addr, "/relay"))
+	start := time.Now()
+	for i := range 4 { // 4 x 200ms: past the timeout, but never 400ms quiet
+		c.send(fmt.Sprint("m", i))
+		if got := c.recv(); got != fmt.Sprint("echo: m", i) {
+			t.Fatalf("message %d: got %q", i, got)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	last := time.Now().Add(-200 * time.Millisecond)
+	code, msgs := c.expectClose()
+	quiet := time.Since(last)
+	if code != ws.StatusPolicyViolation || len(msgs) != 1 || !strings.Contains(msgs[0], "session_timeout") {
+		t.Fatalf("close %d after %q, want session_timeout and 1008", code, msgs)
+	}
+	if time.Since(start) < 900*time.Millisecond || quiet < 350*time.Millisecond || quiet > 3*time.Second {
+		t.Errorf("closed %v after the last message (%v after the first), want about 400ms after the last", quiet, time.Since(start))
+	}
+}

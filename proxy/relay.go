@@ -32,9 +32,8 @@ type relay struct {
 	up, down    relayPump    // client to backend, backend to client
 	alive       atomic.Int32 // pumps that have not ended
 	ended       atomic.Bool  // both pumps ended and the legs are closed
-	release     func()       // given back to the server once both pumps ended
+	slot        connSlot     // given back to the server once both pumps ended
 	expiry      *time.Timer  // ends the relay when the client's credential expires; nil if it does not
-	idle        *time.Timer  // ends a relay without client messages for Session.Timeout
 	inflight    atomic.Int64 // client messages the backend has not answered
 	backendMsgs atomic.Int64 // backend messages relayed (a drain watches it for quiet)
 	draining    atomic.Bool
@@ -59,10 +58,9 @@ func (r *relay) refuse() {
 // start runs the relay: the client pump on the calling goroutine until it
 // parks or ends, the backend pump on a new one. It returns before the relay
 // ends; once it has (on some goroutine), the relay unregisters from the
-// server and calls release.
-func (r *relay) start(release func()) {
-	r.release = release
-	r.idle = time.AfterFunc(r.rt.Session.Timeout, r.timedOut)
+// server and releases its slot.
+func (r *relay) start(slot connSlot) {
+	r.slot = slot
 	r.client.startKeepalive(r.s.cfg.PingInterval)
 	r.backend.startKeepalive(r.s.cfg.PingInterval)
 	r.up = relayPump{r: r, src: r.client, dst: r.backend, fromClient: true, max: r.rt.Limits.MaxMessage,
@@ -70,12 +68,13 @@ func (r *relay) start(release func()) {
 	r.down = relayPump{r: r, src: r.backend, dst: r.client, max: r.rt.Limits.MaxMessage}
 	r.alive.Store(2)
 	r.client.own, r.backend.own = r, r
+	r.client.startIdle(r.rt.Session.Timeout) // a relay without client messages for this long ends (idleTimeout)
 	go r.drive(&r.down, false)
 	r.drive(&r.up, false)
 }
 
-// timedOut ends a relay whose client sent nothing for Session.Timeout.
-func (r *relay) timedOut() {
+// idleTimeout ends a relay whose client sent nothing for Session.Timeout.
+func (r *relay) idleTimeout() {
 	r.sendError("session_timeout", "the session timed out after inactivity")
 	r.finish(closeIdle, true)
 	r.client.interruptRead(time.Now().Add(closeGrace))
@@ -112,7 +111,6 @@ func (r *relay) drive(p *relayPump, expired bool) {
 
 // end closes both legs once both pumps have ended.
 func (r *relay) end() {
-	r.idle.Stop()
 	r.client.close()
 	r.backend.close()
 	r.client.rb = r.client.freeRead()
@@ -122,7 +120,7 @@ func (r *relay) end() {
 	}
 	r.ended.Store(true)
 	r.s.unregister(r)
-	r.release()
+	r.slot.release()
 }
 
 // finish decides, once, how both legs close after one side ended with err.
@@ -313,7 +311,7 @@ func (p *relayPump) begin(h ws.Header) error {
 			return closeRateLimited
 		}
 		if p.fromClient {
-			p.r.idle.Reset(p.r.rt.Session.Timeout)
+			p.r.client.touchIdle()
 		}
 	}
 	if p.msgLen += h.Length; p.msgLen > p.max {

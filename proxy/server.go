@@ -265,36 +265,35 @@ func jsonError(ctx *fasthttp.RequestCtx, status int, code, msg string) {
 
 // checkHandshake validates an RFC 6455 opening handshake (section 4.2.1) and
 // returns the Sec-WebSocket-Accept value.
-func checkHandshake(ctx *fasthttp.RequestCtx) (accept string, status int, msg string) {
+func checkHandshake(ctx *fasthttp.RequestCtx) (accept [28]byte, status int, msg string) {
 	h := &ctx.Request.Header
 	if !headerHasToken(h.Peek("Upgrade"), "websocket") || !headerHasToken(h.Peek("Connection"), "upgrade") {
-		return "", fasthttp.StatusUpgradeRequired, "this path is a WebSocket endpoint: send an Upgrade: websocket request"
+		return accept, fasthttp.StatusUpgradeRequired, "this path is a WebSocket endpoint: send an Upgrade: websocket request"
 	}
 	if !ctx.IsGet() {
-		return "", fasthttp.StatusMethodNotAllowed, "a WebSocket handshake must be a GET request"
+		return accept, fasthttp.StatusMethodNotAllowed, "a WebSocket handshake must be a GET request"
 	}
 	if string(h.Peek("Sec-WebSocket-Version")) != "13" {
 		ctx.Response.Header.Set("Sec-WebSocket-Version", "13")
-		return "", fasthttp.StatusUpgradeRequired, "unsupported Sec-WebSocket-Version: use 13"
+		return accept, fasthttp.StatusUpgradeRequired, "unsupported Sec-WebSocket-Version: use 13"
 	}
 	key := h.Peek("Sec-WebSocket-Key")
 	var raw [18]byte
 	if len(key) != 24 {
-		return "", fasthttp.StatusBadRequest, "invalid Sec-WebSocket-Key"
+		return accept, fasthttp.StatusBadRequest, "invalid Sec-WebSocket-Key"
 	}
 	if n, err := base64.StdEncoding.Decode(raw[:], key); err != nil || n != 16 {
-		return "", fasthttp.StatusBadRequest, "invalid Sec-WebSocket-Key"
+		return accept, fasthttp.StatusBadRequest, "invalid Sec-WebSocket-Key"
 	}
 	return acceptKey(key), 0, ""
 }
 
 // acceptKey computes Sec-WebSocket-Accept (RFC 6455 section 4.2.2).
-func acceptKey(key []byte) string {
+func acceptKey(key []byte) (out [28]byte) {
 	var buf [24 + 36]byte
 	sum := sha1.Sum(append(append(buf[:0], key...), "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"...))
-	var out [28]byte
 	base64.StdEncoding.Encode(out[:], sum[:])
-	return string(out[:])
+	return out
 }
 
 // headerHasToken reports whether a comma-separated header value holds token,
@@ -343,7 +342,7 @@ func (s *Server) upgrade(ctx *fasthttp.RequestCtx, rt *Route, params []Param) {
 		return
 	}
 
-	status, release := s.admitConn(remoteAddr(ctx))
+	status, slot := s.admitConn(remoteAddr(ctx))
 	if status != 0 {
 		if status == fasthttp.StatusTooManyRequests {
 			httpError(ctx, status, "too_many_connections", "too many connections from your address")
@@ -355,7 +354,7 @@ func (s *Server) upgrade(ctx *fasthttp.RequestCtx, rt *Route, params []Param) {
 	upgraded := false
 	defer func() {
 		if !upgraded {
-			release()
+			slot.release()
 		}
 	}()
 
@@ -363,7 +362,7 @@ func (s *Server) upgrade(ctx *fasthttp.RequestCtx, rt *Route, params []Param) {
 		// Subscribers need no credential: a reply token is an unguessable
 		// capability handed only to authenticated REST callers.
 		upgraded = true
-		s.acceptSubscriber(ctx, h, accept, release)
+		s.acceptSubscriber(ctx, h, accept, slot)
 		return
 	}
 
@@ -378,7 +377,7 @@ func (s *Server) upgrade(ctx *fasthttp.RequestCtx, rt *Route, params []Param) {
 
 	// The backend is dialed before the client's 101, so an unreachable
 	// backend is an HTTP error the client can read.
-	var lg *leg
+	var lg leg
 	if !inBand {
 		var err error
 		if lg, err = s.openLeg(rt, params, id); err != nil {
@@ -394,18 +393,18 @@ func (s *Server) upgrade(ctx *fasthttp.RequestCtx, rt *Route, params []Param) {
 	upgraded = true
 
 	s.switchProtocols(ctx, rt, accept, func(c *conn) {
-		s.serve(c, rt, params, lg, id, release)
+		s.serve(c, rt, params, lg, id, slot)
 	})
 }
 
 // switchProtocols answers 101 and, once fasthttp hands the connection over,
 // runs fn with it on a goroutine of its own, so fasthttp's hijack goroutine
 // and the request buffers it holds are released at once.
-func (s *Server) switchProtocols(ctx *fasthttp.RequestCtx, rt *Route, accept string, fn func(*conn)) {
+func (s *Server) switchProtocols(ctx *fasthttp.RequestCtx, rt *Route, accept [28]byte, fn func(*conn)) {
 	ctx.SetStatusCode(fasthttp.StatusSwitchingProtocols)
 	ctx.Response.Header.Set("Upgrade", "websocket")
 	ctx.Response.Header.Set("Connection", "Upgrade")
-	ctx.Response.Header.Set("Sec-WebSocket-Accept", accept)
+	ctx.Response.Header.SetBytesV("Sec-WebSocket-Accept", accept[:])
 	ctx.Hijack(func(hc net.Conn) {
 		nc, leftover := unwrapHijacked(hc)
 		c := newConn(nc, true, rt.Limits.WriteTimeout, s.readIdle())
@@ -419,9 +418,9 @@ func (s *Server) switchProtocols(ctx *fasthttp.RequestCtx, rt *Route, accept str
 }
 
 // acceptSubscriber upgrades a subscriber socket of a REST route.
-func (s *Server) acceptSubscriber(ctx *fasthttp.RequestCtx, h *hub, accept string, release func()) {
+func (s *Server) acceptSubscriber(ctx *fasthttp.RequestCtx, h *hub, accept [28]byte, slot connSlot) {
 	s.switchProtocols(ctx, h.rt, accept, func(c *conn) {
-		defer release()
+		defer slot.release()
 		opts := h.rt.ClientOptions
 		opts.Role = translators.Client
 		sub := &subscriber{h: h, c: c, codec: h.rt.Client.New(opts)}
@@ -466,30 +465,30 @@ func (l *leg) close() {
 
 // openLeg makes the backend leg for a new session: a dialed socket (relayed
 // as is when both sides speak the same dialect) or an in-process upstream.
-func (s *Server) openLeg(rt *Route, params []Param, id auth.Identity) (*leg, error) {
+func (s *Server) openLeg(rt *Route, params []Param, id auth.Identity) (leg, error) {
 	b := rt.Backend
 	if b.Open != nil {
 		up, err := b.Open(context.Background(), params)
 		if err != nil {
-			return nil, &dialError{502, err}
+			return leg{}, &dialError{502, err}
 		}
-		return &leg{up: up, agent: []byte(b.Name)}, nil
+		return leg{up: up, agent: []byte(b.Name)}, nil
 	}
 	if b.Dialect.REST != nil {
 		up, err := s.openREST(rt)
 		if err != nil {
-			return nil, err
+			return leg{}, err
 		}
-		return &leg{up: up, agent: []byte(b.Name)}, nil
+		return leg{up: up, agent: []byte(b.Name)}, nil
 	}
 	c, codec, ready, err := s.dial(context.Background(), rt, params, id)
 	if err != nil {
-		return nil, err
+		return leg{}, err
 	}
 	if passthrough(rt) {
-		return &leg{relay: c, greeting: ready.raw, agent: ready.agent}, nil
+		return leg{relay: c, greeting: ready.raw, agent: ready.agent}, nil
 	}
-	return &leg{up: &socketUpstream{
+	return leg{up: &socketUpstream{
 		c:     c,
 		codec: codec,
 		op:    opcode(b.Dialect),
@@ -517,15 +516,15 @@ func idleGap(b *Backend) time.Duration {
 
 // serve runs one session: in-band authentication and the backend dial when
 // they were left for after the upgrade, then a relay or a translating
-// session. release is called once the session has ended; a relay may end
+// session. slot is released once the session has ended; a session may end
 // after serve returned.
-func (s *Server) serve(c *conn, rt *Route, params []Param, lg *leg, id auth.Identity, release func()) {
-	var codec translators.Codec // the client's, made only when needed: a relay has none
-	if lg == nil {
+func (s *Server) serve(c *conn, rt *Route, params []Param, lg leg, id auth.Identity, slot connSlot) {
+	var codec translators.Codec          // the client's, made only when needed: a relay has none
+	if lg.up == nil && lg.relay == nil { // authenticated in band: not dialed yet
 		codec = clientCodec(rt)
 		var err error
 		if lg, id, err = s.admitInBand(c, rt, params, codec); err != nil {
-			release()
+			slot.release()
 			return
 		}
 	}
@@ -533,7 +532,7 @@ func (s *Server) serve(c *conn, rt *Route, params []Param, lg *leg, id auth.Iden
 		r := newRelay(s, rt, c, lg.relay)
 		if !s.register(r) {
 			r.refuse()
-			release()
+			slot.release()
 			return
 		}
 		if !id.Expires.IsZero() {
@@ -544,7 +543,7 @@ func (s *Server) serve(c *conn, rt *Route, params []Param, lg *leg, id auth.Iden
 				r.finish(err, true)
 			}
 		}
-		r.start(release)
+		r.start(slot)
 		return
 	}
 	if codec == nil {
@@ -553,13 +552,13 @@ func (s *Server) serve(c *conn, rt *Route, params []Param, lg *leg, id auth.Iden
 	ss := newSession(s, rt, c, lg.up, codec)
 	if !s.register(ss) {
 		ss.refuse()
-		release()
+		slot.release()
 		return
 	}
 	if !id.Expires.IsZero() {
 		ss.expiry = time.AfterFunc(time.Until(id.Expires), ss.expireCredential)
 	}
-	ss.start(lg.agent, release)
+	ss.start(lg.agent, slot)
 }
 
 // clientCodec makes the codec for a client of rt.

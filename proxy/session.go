@@ -38,16 +38,17 @@ type session struct {
 	norm  []translators.Event // the Turn's output (backend pump, under cmu)
 	errEv translators.Event   // reused for errors the backend pump queues
 	ack   translators.Event   // reused: an event passed to a codec escapes
+	sid   [24]byte            // the session's id (the greeting carries it)
 
-	pending *translators.IDQueue
+	pending *translators.IDQueue // &pendq
+	pendq   translators.IDQueue
 	turn    translators.Turn // backend pump only
 
 	busy     atomic.Bool // a reply is in progress
 	draining atomic.Bool
 	finished sync.Once
-	idle     *time.Timer
 	alive    atomic.Int32 // pumps that have not ended
-	release  func()       // given back to the server once both pumps ended
+	slot     connSlot     // given back to the server once both pumps ended
 	expiry   *time.Timer  // ends the session when the client's credential expires; nil if it does not
 
 	// Pump state kept across parks: the client pump's message buffer,
@@ -62,14 +63,15 @@ type session struct {
 
 func newSession(s *Server, rt *Route, client *conn, up Upstream, codec translators.Codec) *session {
 	ss := &session{
-		s:       s,
-		rt:      rt,
-		client:  client,
-		up:      up,
-		ccodec:  codec,
-		cop:     opcode(rt.Client),
-		pending: translators.NewIDQueue(rt.Limits.MaxPending),
+		s:      s,
+		rt:     rt,
+		client: client,
+		up:     up,
+		ccodec: codec,
+		cop:    opcode(rt.Client),
 	}
+	ss.pendq.Init(rt.Limits.MaxPending)
+	ss.pending = &ss.pendq
 	ss.turn = translators.Turn{MaxText: rt.Limits.MaxTurnText, Pending: ss.pending}
 	return ss
 }
@@ -83,25 +85,27 @@ func (ss *session) refuse() {
 // client's greeting. The client pump runs on the calling goroutine until it
 // parks or ends, the backend pump on a new one; start returns before the
 // session ends, and once it has (on some goroutine) the session unregisters
-// from the server and calls release. A pump
+// from the server and releases its slot. A pump
 // whose socket is quiet parks it (conn.awaitData) and lets its goroutine
 // go: the session, as the sockets' owner, runs it again when bytes arrive.
-func (ss *session) start(agent []byte, release func()) {
-	ss.release = release
+func (ss *session) start(agent []byte, slot connSlot) {
+	ss.slot = slot
 	ss.client.startKeepalive(ss.s.cfg.PingInterval)
 	su, _ := ss.up.(*socketUpstream)
 	ss.su = su
 	if su != nil {
 		su.c.startKeepalive(ss.s.cfg.PingInterval)
 	}
-	ready := translators.Event{Kind: translators.KindReady, ID: newSessionID(), Agent: agent}
-	if err := ss.emit(&ready); err != nil {
+	// The greeting is built in the session's own fields: an event passed
+	// to a codec escapes, and a local would be an allocation.
+	ss.ack = translators.Event{Kind: translators.KindReady, ID: appendSessionID(ss.sid[:0]), Agent: agent}
+	if err := ss.emit(&ss.ack); err != nil {
 		ss.finish(errClientWrite{err}, false)
 	}
-	ss.idle = time.AfterFunc(ss.rt.Session.Timeout, ss.expire)
 	ss.rate = makeBucket(ss.rt.Limits.MessageRate, ss.rt.Limits.MessageBurst)
 	ss.alive.Store(2)
 	ss.client.own = ss
+	ss.client.startIdle(ss.rt.Session.Timeout) // no user message for this long ends it (idleTimeout)
 	if su != nil {
 		su.c.own = ss
 	}
@@ -148,7 +152,6 @@ func (ss *session) drive(client bool, expired bool) {
 
 // end lets go of both legs once both pumps have ended.
 func (ss *session) end() {
-	ss.idle.Stop()
 	// Give the client a moment to answer our close, then let go.
 	if !ss.client.closed.Load() {
 		ss.client.drainUntilClose()
@@ -162,7 +165,7 @@ func (ss *session) end() {
 		ss.expiry.Stop()
 	}
 	ss.s.unregister(ss)
-	ss.release()
+	ss.slot.release()
 }
 
 // errBackendWrite wraps a failure to send to the backend.
@@ -226,7 +229,7 @@ func (ss *session) clientPump() error {
 					}
 					continue
 				}
-				ss.idle.Reset(ss.rt.Session.Timeout)
+				ss.client.touchIdle()
 				// The ack goes first, so it precedes the reply's first event.
 				ss.ack = translators.Event{Kind: translators.KindAck, ID: ev.ID, Seq: int64(ss.messages)}
 				if err := ss.emit(&ss.ack); err != nil {
@@ -397,8 +400,8 @@ func (ss *session) closeCodes(err error, fromClient bool) (client, backend *Clos
 	return closeCodes(err, fromClient)
 }
 
-// expire ends a session with no user message for Session.Timeout.
-func (ss *session) expire() {
+// idleTimeout ends a session with no user message for Session.Timeout.
+func (ss *session) idleTimeout() {
 	_ = ss.sendError("session_timeout", "the session timed out after inactivity")
 	ss.finish(closeIdle, true)
 }

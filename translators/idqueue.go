@@ -20,10 +20,18 @@ type IDQueue struct {
 // NewIDQueue returns a queue holding at most capacity ids. Its ring starts
 // small, so an idle session costs little.
 func NewIDQueue(capacity int) *IDQueue {
+	q := new(IDQueue)
+	q.Init(capacity)
+	return q
+}
+
+// Init makes q an empty queue of at most capacity ids (at least one), for
+// a queue that lives inside its owner.
+func (q *IDQueue) Init(capacity int) {
 	if capacity < 1 {
 		capacity = 1
 	}
-	return &IDQueue{max: capacity}
+	q.ids, q.max, q.head, q.n = nil, capacity, 0, 0
 }
 
 // Push appends a copy of id. It reports false, keeping nothing, when the
