@@ -24,13 +24,33 @@
 // demo agent) takes them, and the backend's events pass through a
 // translators.Turn and the client's codec on the way back.
 //
-// Each session runs two pumps, one per direction. Exactly one goroutine reads
-// each connection; writes go through the connection's mutex, whole frames
-// only, with a write deadline. The first pump to end decides how both legs
-// close and unblocks the other; a session returns only when both are done,
-// after the client answered the close or a one-second grace passed. Nothing
-// queues without a bound: writes block (TCP pushes back) up to the write
-// deadline, and pending user messages are capped by Limits.MaxPending.
+// Each session runs two pumps, one per direction. Exactly one goroutine at a
+// time reads each connection (it holds the connection's rmu); writes go
+// through the connection's mutex, whole frames only, with a write deadline.
+// The first pump to end decides how both legs close and interrupts the
+// other (interruptRead); the last one to end closes both legs, after the
+// client answered the close or a one-second grace passed, and gives the
+// connection's slot back. Nothing queues without a bound: writes block (TCP
+// pushes back) up to the write deadline, and pending user messages are
+// capped by Limits.MaxPending.
+//
+// # Parking
+//
+// A pump whose socket is quiet does not keep a goroutine (park_linux.go).
+// At a frame boundary with nothing buffered, a connection that got bytes in
+// the last 250 ms waits under the runtime poller as usual; a quieter one
+// registers its socket, one-shot, with an epoll instance shared by the
+// process, and the pump returns. When the socket is readable, its read
+// deadline passes or another goroutine interrupts the read, the session
+// (the connection's owner) runs the pump again on a new goroutine, from the
+// state it keeps in the session. An idle proxied connection is then its
+// structs and two sockets: no goroutine stack and no buffer. The epoll
+// descriptor is itself waited for under the runtime poller, so no thread
+// blocks in epoll_wait.
+//
+// Each connection has one timer: it sends the keepalive pings, ends a
+// parked read whose deadline passed, and fires the session timeout (which
+// client messages move without touching the timer).
 //
 // # Buffers
 //
@@ -45,7 +65,7 @@
 // more buffered and writes them at once. Each pump owns its message, event
 // and output buffers and reuses them, so the per-frame path allocates nothing
 // once warm. Read and write deadlines are re-armed only when most of their
-// slack is gone.
+// slack is gone, or when they fire early.
 //
 // # Close codes
 //
