@@ -243,6 +243,12 @@ func (c *conn) parkFD(fd int) bool {
 	err := p.register(fd, c.polled)
 	if err == nil {
 		c.polled = true
+		if c.intr.Load() != 0 || c.closed.Load() {
+			// Interrupted or closed while parking: that unpark may have
+			// come before parked was set, so it is done here (the owner
+			// runs once this goroutine lets go of rmu).
+			c.unpark()
+		}
 		return true
 	}
 	if c.parked.CompareAndSwap(true, false) {
