@@ -523,6 +523,11 @@ type subscriber struct {
 	codec translators.Codec
 	mu    sync.Mutex // guards codec.Encode and out
 	out   []byte
+	slot  connSlot // given back when the socket ends
+
+	// The reader's state, kept across parks.
+	msg []byte
+	evs []translators.Event
 }
 
 func (sub *subscriber) send(ev *translators.Event) error {
@@ -541,35 +546,71 @@ func (sub *subscriber) write(frame []byte) error {
 }
 
 // run reads subscriptions until the client leaves.
-func (sub *subscriber) run() {
+// start reads the subscriber's socket on the calling goroutine until it
+// parks or ends (the socket is quiet between subscriptions most of its
+// life, and then holds no goroutine); the socket's slot is released when it
+// ends.
+func (sub *subscriber) start(slot connSlot) {
+	sub.slot = slot
 	sub.c.startKeepalive(sub.h.s.cfg.PingInterval)
-	var (
-		msg []byte
-		evs []translators.Event
-		err error
-	)
+	sub.c.own = sub
+	sub.drive(false)
+}
+
+// unparked resumes reading the subscriber's socket.
+func (sub *subscriber) unparked(_ *conn, expired bool) { sub.drive(expired) }
+
+// idleTimeout: a subscriber socket has no session timeout (its replies
+// have theirs).
+func (sub *subscriber) idleTimeout() {}
+
+func (sub *subscriber) drive(expired bool) {
+	c := sub.c
+	c.rmu.Lock()
+	if expired {
+		c.expired = true
+	}
+	err := sub.read()
+	if err == errParked {
+		c.rmu.Unlock()
+		return
+	}
+	sub.finish(err)
+	c.rmu.Unlock()
+	sub.h.s.unregister(sub)
+	sub.slot.release()
+}
+
+// read takes subscriptions until an error, or until the socket parks.
+func (sub *subscriber) read() error {
 	for {
-		_, msg, err = sub.c.readMessage(msg, sub.h.rt.Limits.MaxMessage)
-		if err != nil {
-			break
+		if len(sub.c.buffered()) == 0 {
+			if err := sub.c.awaitData(); err != nil {
+				return err
+			}
 		}
-		evs, err = sub.codec.Decode(evs[:0], msg)
+		_, msg, err := sub.c.readMessage(sub.msg, sub.h.rt.Limits.MaxMessage)
+		sub.msg = msg
+		if err != nil {
+			return err
+		}
+		evs, err := sub.codec.Decode(sub.evs[:0], msg)
+		sub.evs = evs
 		if err != nil {
 			ev := translators.Event{Kind: translators.KindError, Code: []byte("bad_request"), Text: []byte(malformedReason(err))}
-			if sub.send(&ev) != nil {
-				break
+			if err := sub.send(&ev); err != nil {
+				return err
 			}
 			continue
 		}
 		for _, ev := range evs {
 			if ev.Kind == translators.KindSubscribe {
-				if err = sub.h.subscribe(sub, ev.ID); err != nil {
-					break
+				if err := sub.h.subscribe(sub, ev.ID); err != nil {
+					return err
 				}
 			}
 		}
 	}
-	sub.finish(err)
 }
 
 func (sub *subscriber) finish(err error) {

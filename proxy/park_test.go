@@ -9,15 +9,19 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+
+	"github.com/agentbridge/agentbridge/demo"
 )
 
-// pumpGoroutines counts goroutines running a relay's or a session's pump.
+// pumpGoroutines counts goroutines running a relay's or a session's pump,
+// or reading a Wiro subscriber's socket.
 func pumpGoroutines() int {
 	buf := make([]byte, 1<<20)
 	buf = buf[:runtime.Stack(buf, true)]
 	n := 0
 	for _, g := range bytes.Split(buf, []byte("\n\n")) {
-		if bytes.Contains(g, []byte("proxy.(*relay)")) || bytes.Contains(g, []byte("proxy.(*session)")) {
+		if bytes.Contains(g, []byte("proxy.(*relay)")) || bytes.Contains(g, []byte("proxy.(*session)")) ||
+			bytes.Contains(g, []byte("proxy.(*subscriber)")) {
 			n++
 		}
 	}
@@ -158,5 +162,36 @@ func TestRelayIdleTimeoutMovesWithMessages(t *testing.T) {
 	}
 	if time.Since(start) < 900*time.Millisecond || quiet < 350*time.Millisecond || quiet > 3*time.Second {
 		t.Errorf("closed %v after the last message (%v after the first), want about 400ms after the last", quiet, time.Since(start))
+	}
+}
+
+// TestIdleSubscribersHoldNoGoroutine checks that Wiro subscriber sockets
+// park between subscriptions and still serve one when it comes.
+func TestIdleSubscribersHoldNoGoroutine(t *testing.T) {
+	if getPoller() == nil {
+		t.Skip("no epoll here: connections do not park")
+	}
+	_, addr := startProxy(t, Config{Routes: []*Route{
+		wiroRoute("wiro", "/v1", demoBackend(demo.Agent{}), secretAuth(t, "api-key")),
+	}})
+	subs := make([]*client, 20)
+	for i := range subs {
+		subs[i] = dial(t, wsURL(addr, "/v1"))
+	}
+	if g := waitPumpGoroutines(5 * time.Second); g != 0 {
+		t.Fatalf("%d goroutines still read %d idle subscriber sockets", g, len(subs))
+	}
+	for round := range 2 {
+		status, r := wiroSend(t, addr, "/v1", "api-key", sendBody(fmt.Sprint("round ", round), "user-1"))
+		if status != 200 || !r.Result {
+			t.Fatalf("send = %d %+v", status, r)
+		}
+		evs := subs[round].wiroEvents(r.AgentToken, true)
+		if last := evs[len(evs)-1]; last.Type != "agent_end" && last.Status != "agent_end" {
+			t.Fatalf("round %d: events %s", round, types(evs))
+		}
+		if g := waitPumpGoroutines(5 * time.Second); g != 0 {
+			t.Fatalf("round %d: %d goroutines still read idle subscriber sockets", round, g)
+		}
 	}
 }

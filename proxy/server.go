@@ -420,16 +420,13 @@ func (s *Server) switchProtocols(ctx *fasthttp.RequestCtx, rt *Route, accept [28
 // acceptSubscriber upgrades a subscriber socket of a REST route.
 func (s *Server) acceptSubscriber(ctx *fasthttp.RequestCtx, h *hub, accept [28]byte, slot connSlot) {
 	s.switchProtocols(ctx, h.rt, accept, func(c *conn) {
-		defer slot.release()
-		opts := h.rt.ClientOptions
-		opts.Role = translators.Client
-		sub := &subscriber{h: h, c: c, codec: h.rt.Client.New(opts)}
+		sub := &subscriber{h: h, c: c, codec: clientCodec(h.rt)}
 		if !s.register(sub) {
 			sub.finish(errGoingAway)
+			slot.release()
 			return
 		}
-		defer s.unregister(sub)
-		sub.run()
+		sub.start(slot)
 	})
 }
 
