@@ -157,30 +157,19 @@ func run(cfg config, watched []int, expvarURL string) Result {
 
 	// A few requests per connection before the window: a session's first
 	// replies grow its buffers, which is set-up, not steady state.
-	for i, c := range conns {
-		if c == nil {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_ = c.NC.SetDeadline(time.Now().Add(cfg.timeout))
-			var w worker
-			err := w.once(c, cfg, i)
-			for range warmUp - 1 {
-				if err == nil {
-					err = w.once(c, cfg, i)
-				}
-			}
-			if err != nil {
+	forEachConn(conns, func(i int, c *bench.Conn) {
+		_ = c.NC.SetDeadline(time.Now().Add(cfg.timeout))
+		var w worker
+		for range warmUp {
+			if err := w.once(c, cfg, i); err != nil {
 				connErrs.Add(1)
 				firstConnErr.CompareAndSwap(nil, fmt.Errorf("warm-up: %w", err))
 				c.NC.Close()
 				conns[i] = nil
+				return
 			}
-		}()
-	}
-	wg.Wait()
+		}
+	})
 
 	var mallocs *bench.MallocCounter
 	var mallocsErr error
@@ -192,18 +181,10 @@ func run(cfg config, watched []int, expvarURL string) Result {
 	t0 := time.Now()
 	stop := t0.Add(cfg.duration)
 	workers := make([]worker, cfg.conns)
-	for i, c := range conns {
-		if c == nil {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_ = c.NC.SetDeadline(stop.Add(cfg.timeout))
-			workers[i].run(c, cfg, i, stop)
-		}()
-	}
-	wg.Wait()
+	forEachConn(conns, func(i int, c *bench.Conn) {
+		_ = c.NC.SetDeadline(stop.Add(cfg.timeout))
+		workers[i].run(c, cfg, i, stop)
+	})
 	elapsed := time.Since(t0)
 	cpu1, cpuErr1 := bench.CPUMicros(watched)
 	self1 := bench.SelfCPUMicros()
@@ -317,6 +298,18 @@ func (w *worker) run(c *bench.Conn, cfg config, idx int, stop time.Time) {
 		head = (head + 1) % cfg.depth
 		inFlight--
 	}
+}
+
+// forEachConn runs fn for every connection that is not nil, each on its
+// own goroutine, and waits for all of them.
+func forEachConn(conns []*bench.Conn, fn func(i int, c *bench.Conn)) {
+	var wg sync.WaitGroup
+	for i, c := range conns {
+		if c != nil {
+			wg.Go(func() { fn(i, c) })
+		}
+	}
+	wg.Wait()
 }
 
 // warmUp is how many requests each connection sends before the measured
