@@ -27,10 +27,14 @@ func AppendString(dst []byte, s []byte) []byte {
 	for i := 0; i < len(s); {
 		// Runs of plain ASCII, the common case, are skipped eight bytes at
 		// a time, then a table look-up a byte.
-		for i+32 <= len(s) && bad8(load64(s[i:]))|bad8(load64(s[i+8:]))|bad8(load64(s[i+16:]))|bad8(load64(s[i+24:])) == 0 {
+		for i+32 <= len(s) {
+			b := s[i : i+32 : i+32] // one bounds check for the four loads
+			if bad8(load64(b[0:8]))|bad8(load64(b[8:16]))|bad8(load64(b[16:24]))|bad8(load64(b[24:32])) != 0 {
+				break
+			}
 			i += 32
 		}
-		for i+8 <= len(s) && bad8(load64(s[i:])) == 0 {
+		for i+8 <= len(s) && bad8(load64(s[i:i+8:i+8])) == 0 {
 			i += 8
 		}
 		for i < len(s) && plain[s[i]] {
