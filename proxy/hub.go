@@ -86,6 +86,11 @@ type conversation struct {
 	closed   bool
 	idle     *time.Timer
 	done     chan struct{}
+
+	// The pump's state, kept across parks of a socket backend's leg.
+	sock *conn // the backend socket when up is one; nil otherwise
+	evs  []translators.Event
+	norm []translators.Event
 }
 
 // queued is a message waiting for its turn: a conversation sends one
@@ -265,29 +270,62 @@ func (h *hub) conversation(key string) (*conversation, error) {
 		c.close(closeGoingAway)
 		return nil, errBackendDown
 	}
-	go c.pump()
+	if su, ok := c.up.(*socketUpstream); ok {
+		c.sock = su.c
+		su.c.own = c
+	}
+	go c.drive(false)
 	return c, nil
 }
 
+// unparked resumes the pump of a conversation whose backend socket parked.
+func (c *conversation) unparked(_ *conn, expired bool) { c.drive(expired) }
+
+// idleTimeout: a conversation keeps its own idle timer (c.idle).
+func (c *conversation) idleTimeout() {}
+
+// drive runs the pump, holding the backend socket's reader, until the
+// socket parks (an idle conversation holds no goroutine) or the leg ends.
+func (c *conversation) drive(expired bool) {
+	if c.sock != nil {
+		c.sock.rmu.Lock()
+		if expired {
+			c.sock.expired = true
+		}
+	}
+	err := c.pump()
+	if c.sock != nil {
+		c.sock.rmu.Unlock()
+	}
+	if err == errParked {
+		return
+	}
+	close(c.done)
+	c.h.s.unregister(c)
+}
+
+// errDrained ends the pump of a conversation the server's drain left idle.
+var errDrained = errors.New("drained")
+
 // pump reads the backend and delivers its events to the replies'
-// subscribers until the leg ends.
-func (c *conversation) pump() {
-	defer c.h.s.unregister(c)
-	defer close(c.done)
-	var evs, norm []translators.Event
+// subscribers until the leg ends, or until its socket parks (errParked).
+func (c *conversation) pump() error {
 	for {
-		var err error
-		evs, err = c.up.Receive(evs[:0])
+		evs, err := c.up.Receive(c.evs[:0])
+		c.evs = evs
+		if err == errParked {
+			return err
+		}
 		if err != nil {
 			c.close(closeBackendGone)
 			c.failAll("the connection to the agent was lost")
-			return
+			return err
 		}
 		c.mu.Lock()
 		for i := range evs {
-			norm, err = c.turn.Apply(norm[:0], &evs[i])
-			for j := range norm {
-				c.deliver(&norm[j])
+			c.norm, err = c.turn.Apply(c.norm[:0], &evs[i])
+			for j := range c.norm {
+				c.deliver(&c.norm[j])
 			}
 			if err != nil {
 				ev := translators.Event{Kind: translators.KindError, ID: c.turn.ID(), Code: []byte("reply_too_large"),
@@ -299,7 +337,7 @@ func (c *conversation) pump() {
 		c.mu.Unlock()
 		if drain {
 			c.close(closeGoingAway)
-			return
+			return errDrained
 		}
 	}
 }

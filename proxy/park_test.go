@@ -9,19 +9,17 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
-
-	"github.com/agentbridge/agentbridge/demo"
 )
 
 // pumpGoroutines counts goroutines running a relay's or a session's pump,
-// or reading a Wiro subscriber's socket.
+// or reading a Wiro subscriber's socket or a Wiro conversation's backend.
 func pumpGoroutines() int {
 	buf := make([]byte, 1<<20)
 	buf = buf[:runtime.Stack(buf, true)]
 	n := 0
 	for _, g := range bytes.Split(buf, []byte("\n\n")) {
 		if bytes.Contains(g, []byte("proxy.(*relay)")) || bytes.Contains(g, []byte("proxy.(*session)")) ||
-			bytes.Contains(g, []byte("proxy.(*subscriber)")) {
+			bytes.Contains(g, []byte("proxy.(*subscriber)")) || bytes.Contains(g, []byte("proxy.(*conversation)")) {
 			n++
 		}
 	}
@@ -166,13 +164,15 @@ func TestRelayIdleTimeoutMovesWithMessages(t *testing.T) {
 }
 
 // TestIdleSubscribersHoldNoGoroutine checks that Wiro subscriber sockets
-// park between subscriptions and still serve one when it comes.
+// park between subscriptions, and a conversation's backend socket between
+// replies, and that both still serve what comes next.
 func TestIdleSubscribersHoldNoGoroutine(t *testing.T) {
 	if getPoller() == nil {
 		t.Skip("no epoll here: connections do not park")
 	}
+	url, _ := startBackend(t, echoBackend)
 	_, addr := startProxy(t, Config{Routes: []*Route{
-		wiroRoute("wiro", "/v1", demoBackend(demo.Agent{}), secretAuth(t, "api-key")),
+		wiroRoute("wiro", "/v1", plainBackend(url), secretAuth(t, "api-key")),
 	}})
 	subs := make([]*client, 20)
 	for i := range subs {
@@ -189,6 +189,14 @@ func TestIdleSubscribersHoldNoGoroutine(t *testing.T) {
 		evs := subs[round].wiroEvents(r.AgentToken, true)
 		if last := evs[len(evs)-1]; last.Type != "agent_end" && last.Status != "agent_end" {
 			t.Fatalf("round %d: events %s", round, types(evs))
+		}
+		var all strings.Builder
+		for _, e := range evs {
+			all.WriteString(e.DebugOutput)
+			all.Write(e.Message)
+		}
+		if !strings.Contains(all.String(), fmt.Sprint("echo: round ", round)) {
+			t.Fatalf("round %d: no echo in %s: %s", round, types(evs), all.String())
 		}
 		if g := waitPumpGoroutines(5 * time.Second); g != 0 {
 			t.Fatalf("round %d: %d goroutines still read idle subscriber sockets", round, g)
