@@ -41,9 +41,10 @@
 // the last 250 ms waits under the runtime poller as usual; a quieter one
 // registers its socket, one-shot, with an epoll instance shared by the
 // process, and the pump returns. When the socket is readable, its read
-// deadline passes or another goroutine interrupts the read, the session
-// (the connection's owner) runs the pump again on a new goroutine, from the
-// state it keeps in the session. An idle proxied connection is then its
+// deadline passes or another goroutine interrupts the read, the
+// connection's owner (a relay, a translating session, a Wiro subscriber
+// socket or conversation) runs the pump again on a new goroutine, from the
+// state it keeps. An idle proxied connection is then its
 // structs and two sockets: no goroutine stack and no buffer. The epoll
 // descriptor is itself waited for under the runtime poller, so no thread
 // blocks in epoll_wait.
