@@ -9,8 +9,9 @@ import (
 	"time"
 )
 
-// Parking: a connection that has been quiet for parkAfter gives up the
-// goroutine waiting for it. Its socket is registered, one-shot, with one
+// Parking: a connection that has been quiet for parkAfter (or has had no
+// bytes yet, or woke from a long quiet for what is likely one message)
+// gives up the goroutine waiting for it. Its socket is registered, one-shot, with one
 // epoll instance shared by the process, and the goroutine returns; when the
 // socket becomes readable (or its read deadline passes, or another
 // goroutine interrupts the read) the connection's owner is called on a new
