@@ -180,17 +180,3 @@ func presentKeys(v any) []string {
 	}
 	return keys
 }
-
-// fieldNode returns the leaf node for a YAML key of a raw struct, or nil.
-func fieldNode(v any, key string) *yaml.Node {
-	rv := reflect.ValueOf(v).Elem()
-	t := rv.Type()
-	for i := range t.NumField() {
-		if k, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); k == key {
-			if n, ok := rv.Field(i).Addr().Interface().(*yaml.Node); ok {
-				return n
-			}
-		}
-	}
-	return nil
-}

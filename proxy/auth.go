@@ -77,15 +77,15 @@ func offeredProtocols(ctx *fasthttp.RequestCtx) []string {
 		return nil // the common case, without a walk over the headers
 	}
 	var out []string
-	ctx.Request.Header.VisitAll(func(k, v []byte) {
+	for k, v := range ctx.Request.Header.All() {
 		if strings.EqualFold(string(k), "Sec-WebSocket-Protocol") {
-			for _, p := range strings.Split(string(v), ",") {
+			for p := range strings.SplitSeq(string(v), ",") {
 				if p = strings.TrimSpace(p); p != "" {
 					out = append(out, p)
 				}
 			}
 		}
-	})
+	}
 	return out
 }
 

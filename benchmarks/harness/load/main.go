@@ -352,7 +352,6 @@ func (w *worker) request(b []byte, cfg config, id []byte) []byte {
 }
 
 var (
-	done           = []byte("[DONE]")
 	typeChunk      = []byte(`"type":"stream_chunk"`)
 	typeEnd        = []byte(`"type":"stream_end"`)
 	typeAck        = []byte(`"type":"ack"`)
