@@ -100,6 +100,16 @@ type owner interface {
 	idleTimeout() // the connection's idle deadline passed (startIdle)
 }
 
+// lockReader takes c's reader for its owner's pump, which runs it until it
+// parks or ends and then unlocks c.rmu. expired says a parked read was
+// resumed because its deadline passed: the pump's next awaitData fails.
+func (c *conn) lockReader(expired bool) {
+	c.rmu.Lock()
+	if expired {
+		c.expired = true
+	}
+}
+
 // errParked: the connection parked (awaitData); its owner resumes it.
 var errParked = errors.New("parked")
 

@@ -288,10 +288,7 @@ func (c *conversation) idleTimeout() {}
 // socket parks (an idle conversation holds no goroutine) or the leg ends.
 func (c *conversation) drive(expired bool) {
 	if c.sock != nil {
-		c.sock.rmu.Lock()
-		if expired {
-			c.sock.expired = true
-		}
+		c.sock.lockReader(expired)
 	}
 	err := c.pump()
 	if c.sock != nil {
@@ -604,10 +601,7 @@ func (sub *subscriber) idleTimeout() {}
 
 func (sub *subscriber) drive(expired bool) {
 	c := sub.c
-	c.rmu.Lock()
-	if expired {
-		c.expired = true
-	}
+	c.lockReader(expired)
 	err := sub.read()
 	if err == errParked {
 		c.rmu.Unlock()

@@ -80,19 +80,26 @@ func TestHeaderSizeLimit(t *testing.T) {
 }
 
 func TestConnectionLimits(t *testing.T) {
-	routes := []*Route{plainRoute("demo", "/demo", demoBackend(demo.Agent{}))}
-	_, addr := startProxy(t, Config{Routes: routes, MaxConnections: 3})
-	var held []*client
-	for range 3 {
-		held = append(held, dial(t, wsURL(addr, "/demo")))
+	// A translating session and a relay each give their slot back when they
+	// end (a relay ends after its handler returned, from a pump).
+	url, _ := startBackend(t, echoBackend)
+	for _, rt := range []*Route{
+		plainRoute("demo", "/demo", demoBackend(demo.Agent{})),
+		plainRoute("relay", "/relay", plainBackend(url)),
+	} {
+		_, addr := startProxy(t, Config{Routes: []*Route{rt}, MaxConnections: 3})
+		var held []*client
+		for range 3 {
+			held = append(held, dial(t, wsURL(addr, rt.Path)))
+		}
+		if status, body := dialRefused(t, wsURL(addr, rt.Path), nil); status != 503 || !strings.Contains(body, "server_full") {
+			t.Errorf("%s: over the total: %d %q, want 503", rt.Path, status, body)
+		}
+		held[0].closeNormally()
+		waitFor(t, func() bool { status, _ := dialRefused(t, wsURL(addr, rt.Path), nil); return status == 0 })
 	}
-	if status, body := dialRefused(t, wsURL(addr, "/demo"), nil); status != 503 || !strings.Contains(body, "server_full") {
-		t.Errorf("over the total: %d %q, want 503", status, body)
-	}
-	held[0].closeNormally()
-	waitFor(t, func() bool { status, _ := dialRefused(t, wsURL(addr, "/demo"), nil); return status == 0 })
 
-	_, addr = startProxy(t, Config{Routes: []*Route{plainRoute("demo", "/demo", demoBackend(demo.Agent{}))}, MaxConnectionsPerIP: 2})
+	_, addr := startProxy(t, Config{Routes: []*Route{plainRoute("demo", "/demo", demoBackend(demo.Agent{}))}, MaxConnectionsPerIP: 2})
 	a, b := dial(t, wsURL(addr, "/demo")), dial(t, wsURL(addr, "/demo"))
 	if status, body := dialRefused(t, wsURL(addr, "/demo"), nil); status != 429 || !strings.Contains(body, "too_many_connections") {
 		t.Errorf("over the per-address cap: %d %q, want 429", status, body)

@@ -185,8 +185,7 @@ func (c *conn) awaitData() error {
 	if c.readIdle > 0 && time.Until(c.rdl) < time.Millisecond {
 		return nil // the deadline is upon us: let the read fail as usual
 	}
-	p := getPoller()
-	if p == nil {
+	if getPoller() == nil {
 		c.noPark = true
 		return nil
 	}

@@ -92,10 +92,7 @@ func (r *relay) unparked(c *conn, expired bool) {
 // drive runs pump p, holding its source's reader, until it parks or ends.
 func (r *relay) drive(p *relayPump, expired bool) {
 	src := p.src
-	src.rmu.Lock()
-	if expired {
-		src.expired = true
-	}
+	src.lockReader(expired)
 	err := p.run()
 	if err == errParked {
 		src.rmu.Unlock()

@@ -126,10 +126,7 @@ func (ss *session) drive(client bool, expired bool) {
 		c = ss.su.c
 	}
 	if c != nil {
-		c.rmu.Lock()
-		if expired {
-			c.expired = true
-		}
+		c.lockReader(expired)
 	}
 	var err error
 	if client {
