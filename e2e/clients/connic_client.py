@@ -33,21 +33,10 @@ import sys
 import websockets
 import websockets.exceptions as wse
 
+from e2ecommon import Mismatch, expect, log, run, status_of
+
 TIMEOUT = 20  # seconds, for each whole mode
 RECV_TIMEOUT = 10
-
-
-class Mismatch(Exception):
-    pass
-
-
-def log(*args):
-    print(*args, flush=True)
-
-
-def expect(what, got, want):
-    if got != want:
-        raise Mismatch(f"{what}: got {got!r}, want {want!r}")
 
 
 def header_kwarg():
@@ -61,15 +50,6 @@ def connect(url, secret_header=None):
     if secret_header is not None:
         kw[header_kwarg()] = {"X-Connic-Secret": secret_header}
     return websockets.connect(url, **kw)
-
-
-def status_of(exc):
-    """The HTTP status of a refused handshake, or None."""
-    if isinstance(exc, getattr(wse, "InvalidStatusCode", ())):  # websockets <= 13 legacy client
-        return exc.status_code
-    if isinstance(exc, getattr(wse, "InvalidStatus", ())):  # websockets >= 11 new client
-        return exc.response.status_code
-    return None
 
 
 async def recv_json(ws):
@@ -336,36 +316,17 @@ async def mode_echo(url, secret):
         await streamed_reply(ws, "msg-001", "echo: " + text, usage=(0, 0), min_chunks=1)
 
 
-def main(argv):
-    if len(argv) < 3:
-        print(__doc__, file=sys.stderr)
-        return 2
-    mode, url, rest = argv[1], argv[2], argv[3:]
-    log(f"websockets {websockets.__version__}, mode {mode}, url {url}")
-    modes = {
-        "first-frame": lambda: mode_first_frame(url, rest[0]),
-        "header": lambda: mode_header(url, rest[0]),
-        "query": lambda: mode_query(url),
-        "bad-header": lambda: mode_bad_header(url, rest[0]),
-        "bad-secret": lambda: mode_bad_secret(url, rest[0]),
-        "bad-json": lambda: mode_bad_json(url, rest[0]),
-        "whole": lambda: mode_whole(url, rest[0]),
-        "echo": lambda: mode_echo(url, rest[0]),
-    }
-    if mode not in modes:
-        print(f"unknown mode {mode!r}", file=sys.stderr)
-        return 2
-    try:
-        asyncio.run(asyncio.wait_for(modes[mode](), TIMEOUT))
-    except Mismatch as exc:
-        log(f"FAIL: {mode}: {exc}")
-        return 1
-    except Exception as exc:  # noqa: BLE001 - report anything else clearly
-        log(f"FAIL: {mode}: unexpected {type(exc).__name__}: {exc}")
-        return 1
-    log(f"PASS: {mode}")
-    return 0
+MODES = {
+    "first-frame": lambda url, rest: mode_first_frame(url, rest[0]),
+    "header": lambda url, rest: mode_header(url, rest[0]),
+    "query": lambda url, rest: mode_query(url),
+    "bad-header": lambda url, rest: mode_bad_header(url, rest[0]),
+    "bad-secret": lambda url, rest: mode_bad_secret(url, rest[0]),
+    "bad-json": lambda url, rest: mode_bad_json(url, rest[0]),
+    "whole": lambda url, rest: mode_whole(url, rest[0]),
+    "echo": lambda url, rest: mode_echo(url, rest[0]),
+}
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(run(__doc__, sys.argv, MODES, TIMEOUT))

@@ -22,35 +22,15 @@ import sys
 import websockets
 import websockets.exceptions as wse
 
+from e2ecommon import Mismatch, expect, log, run, status_of
+
 TIMEOUT = 20  # seconds, for each whole mode
 OPEN_TIMEOUT = 5
-
-
-class Mismatch(Exception):
-    pass
-
-
-def log(*args):
-    print(*args, flush=True)
-
-
-def expect(what, got, want):
-    if got != want:
-        raise Mismatch(f"{what}: got {got!r}, want {want!r}")
 
 
 def connect(url):
     # ping_interval=None: the suite's own pings are explicit (shutdown mode).
     return websockets.connect(url, open_timeout=OPEN_TIMEOUT, ping_interval=None, max_size=2**22)
-
-
-def status_of(exc):
-    """The HTTP status of a refused handshake, or None."""
-    if isinstance(exc, getattr(wse, "InvalidStatusCode", ())):  # websockets <= 13 legacy client
-        return exc.status_code
-    if isinstance(exc, getattr(wse, "InvalidStatus", ())):  # websockets >= 11 new client
-        return exc.response.status_code
-    return None
 
 
 async def recv_text(ws):
@@ -168,34 +148,15 @@ async def mode_refused(url):
     raise Mismatch("expected a refused connection, but the handshake was accepted")
 
 
-def main(argv):
-    if len(argv) < 3:
-        print(__doc__, file=sys.stderr)
-        return 2
-    mode, url, rest = argv[1], argv[2], argv[3:]
-    log(f"websockets {websockets.__version__}, mode {mode}, url {url}")
-    modes = {
-        "demo": lambda: mode_demo(url),
-        "stream": lambda: mode_stream(url, rest[0]),
-        "echo": lambda: mode_echo(url),
-        "status": lambda: mode_status(url, int(rest[0])),
-        "shutdown": lambda: mode_shutdown(url, rest[0]),
-        "refused": lambda: mode_refused(url),
-    }
-    if mode not in modes:
-        print(f"unknown mode {mode!r}", file=sys.stderr)
-        return 2
-    try:
-        asyncio.run(asyncio.wait_for(modes[mode](), TIMEOUT + 5))
-    except Mismatch as exc:
-        log(f"FAIL: {mode}: {exc}")
-        return 1
-    except Exception as exc:  # noqa: BLE001 - report anything else clearly
-        log(f"FAIL: {mode}: unexpected {type(exc).__name__}: {exc}")
-        return 1
-    log(f"PASS: {mode}")
-    return 0
+MODES = {
+    "demo": lambda url, rest: mode_demo(url),
+    "stream": lambda url, rest: mode_stream(url, rest[0]),
+    "echo": lambda url, rest: mode_echo(url),
+    "status": lambda url, rest: mode_status(url, int(rest[0])),
+    "shutdown": lambda url, rest: mode_shutdown(url, rest[0]),
+    "refused": lambda url, rest: mode_refused(url),
+}
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(run(__doc__, sys.argv, MODES, TIMEOUT + 5))
