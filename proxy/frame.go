@@ -72,3 +72,27 @@ func appendHeader(dst []byte, h ws.Header) []byte {
 	}
 	return dst
 }
+
+// headerRoom is the room frameAt needs before a payload: the header of an
+// unmasked frame of 126 to 65535 bytes, the common size of an encoded event.
+const headerRoom = 4
+
+// frameAt turns buf[start:] — headerRoom bytes of room, then a payload —
+// into one final unmasked frame of opcode op, and returns buf. The payload
+// moves only when its header is not headerRoom bytes long: left by two for
+// a payload under 126 bytes, right by six for one of 64 KiB or more.
+func frameAt(buf []byte, start int, op ws.OpCode) []byte {
+	n := len(buf) - start - headerRoom
+	var hb [ws.MaxHeaderSize]byte
+	hdr := appendHeader(hb[:0], ws.Header{Fin: true, OpCode: op, Length: int64(n)})
+	switch {
+	case len(hdr) < headerRoom:
+		copy(buf[start+len(hdr):], buf[start+headerRoom:])
+		buf = buf[:start+len(hdr)+n]
+	case len(hdr) > headerRoom:
+		buf = append(buf, hdr[:len(hdr)-headerRoom]...) // grow by the difference
+		copy(buf[start+len(hdr):], buf[start+headerRoom:start+headerRoom+n])
+	}
+	copy(buf[start:], hdr)
+	return buf
+}

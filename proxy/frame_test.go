@@ -59,3 +59,22 @@ func FuzzParseHeader(f *testing.F) {
 		}
 	})
 }
+
+// TestFrameAt checks that a payload encoded after headerRoom bytes of room
+// becomes the same bytes appendHeader and the payload make, at every header
+// size, after bytes already pending.
+func TestFrameAt(t *testing.T) {
+	for _, n := range []int{0, 1, 125, 126, 1024, 65535, 65536, 70000} {
+		payload := make([]byte, n)
+		for i := range payload {
+			payload[i] = byte(i * 7)
+		}
+		pending := []byte("earlier frames")
+		buf := append(append(append([]byte(nil), pending...), make([]byte, headerRoom)...), payload...)
+		got := frameAt(buf, len(pending), ws.OpText)
+		want := append(appendHeader(append([]byte(nil), pending...), ws.Header{Fin: true, OpCode: ws.OpText, Length: int64(n)}), payload...)
+		if !bytes.Equal(got, want) {
+			t.Errorf("payload of %d bytes: frame differs (len %d, want %d)", n, len(got), len(want))
+		}
+	}
+}

@@ -32,8 +32,7 @@ type session struct {
 	ccodec translators.Codec
 	cop    ws.OpCode
 
-	cmu   sync.Mutex // guards ccodec.Encode, cout, pend and writes to the client
-	cout  []byte
+	cmu   sync.Mutex          // guards ccodec.Encode, pend and writes to the client
 	pend  []byte              // encoded client frames not yet written
 	norm  []translators.Event // the Turn's output (backend pump, under cmu)
 	errEv translators.Event   // reused for errors the backend pump queues
@@ -314,15 +313,17 @@ func (ss *session) emit(ev *translators.Event) error {
 	return ss.flushLocked()
 }
 
-// queue encodes ev into the pending client frames. cmu is held.
+// queue encodes ev into the pending client frames, straight after room
+// for its frame header (see frameAt): the payload is not copied. cmu is
+// held.
 func (ss *session) queue(ev *translators.Event) {
-	out, err := ss.ccodec.Encode(ss.cout[:0], ev)
-	ss.cout = out
-	if err != nil || len(out) == 0 {
-		return // the dialect cannot carry ev: nothing to send
+	start := len(ss.pend)
+	out, err := ss.ccodec.Encode(append(ss.pend, make([]byte, headerRoom)...), ev)
+	if err != nil || len(out) == start+headerRoom {
+		ss.pend = out[:start] // the dialect cannot carry ev: nothing to send
+		return
 	}
-	ss.pend = appendHeader(ss.pend, ws.Header{Fin: true, OpCode: ss.cop, Length: int64(len(out))})
-	ss.pend = append(ss.pend, out...)
+	ss.pend = frameAt(out, start, ss.cop)
 }
 
 // flushLocked writes the pending frames in one write. cmu is held.
