@@ -31,7 +31,6 @@ type relay struct {
 
 	up, down    relayPump    // client to backend, backend to client
 	alive       atomic.Int32 // pumps that have not ended
-	ended       atomic.Bool  // both pumps ended and the legs are closed
 	slot        connSlot     // given back to the server once both pumps ended
 	expiry      *time.Timer  // ends the relay when the client's credential expires; nil if it does not
 	inflight    atomic.Int64 // client messages the backend has not answered
@@ -115,7 +114,6 @@ func (r *relay) end() {
 	if r.expiry != nil {
 		r.expiry.Stop()
 	}
-	r.ended.Store(true)
 	r.s.unregister(r)
 	r.slot.release()
 }
@@ -203,7 +201,7 @@ func (r *relay) waitIdle() {
 	defer t.Stop()
 	msgs, quietSince := r.backendMsgs.Load(), time.Now()
 	for now := range t.C {
-		if r.ended.Load() {
+		if r.alive.Load() == 0 { // the relay has ended
 			return
 		}
 		if n := r.backendMsgs.Load(); n != msgs {
