@@ -126,7 +126,7 @@ func run(cfg config, watched []int, expvarURL string) Result {
 	conns := make([]*bench.Conn, cfg.conns)
 	var wg sync.WaitGroup
 	var connErrs atomic.Int64
-	var firstConnErr atomic.Value
+	var firstConnErr atomic.Pointer[error] // the first of any type: an atomic.Value would panic on a second type
 	sem := make(chan struct{}, 32)
 	for i := range conns {
 		wg.Add(1)
@@ -144,7 +144,7 @@ func run(cfg config, watched []int, expvarURL string) Result {
 			}
 			if err != nil {
 				connErrs.Add(1)
-				firstConnErr.CompareAndSwap(nil, err)
+				firstConnErr.CompareAndSwap(nil, &err)
 				if c != nil {
 					c.NC.Close()
 				}
@@ -163,7 +163,8 @@ func run(cfg config, watched []int, expvarURL string) Result {
 		for range warmUp {
 			if err := w.once(c, cfg, i); err != nil {
 				connErrs.Add(1)
-				firstConnErr.CompareAndSwap(nil, fmt.Errorf("warm-up: %w", err))
+				werr := fmt.Errorf("warm-up: %w", err)
+				firstConnErr.CompareAndSwap(nil, &werr)
 				c.NC.Close()
 				conns[i] = nil
 				return
@@ -192,8 +193,8 @@ func run(cfg config, watched []int, expvarURL string) Result {
 	r := Result{Kind: "load", Mode: cfg.mode, Conns: cfg.conns, K: cfg.k, Size: cfg.size, Depth: cfg.depth,
 		IntervalUs: cfg.interval.Microseconds(), Echo: cfg.echo, Seconds: elapsed.Seconds()}
 	r.Errors = connErrs.Load()
-	if e, ok := firstConnErr.Load().(error); ok {
-		r.FirstError = "connect: " + e.Error()
+	if e := firstConnErr.Load(); e != nil {
+		r.FirstError = "connect: " + (*e).Error()
 	}
 	var rtt, first []time.Duration
 	for i := range workers {
