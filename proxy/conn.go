@@ -41,13 +41,17 @@ type conn struct {
 	// the reader of a connection that has an owner; the other fields are
 	// the reader's unless noted.
 	rmu      sync.Mutex
-	own      owner     // called back when a parked connection is readable; nil = never parks
-	hotUntil time.Time // bytes came recently: wait under the runtime poller until then
-	parkedAt time.Time // when the connection last parked
-	noPark   bool      // the poller refused this connection
-	expired  bool      // resumed because the read deadline passed
-	polled   bool      // the socket is registered with the poller
-	pfd      int       // the socket's descriptor while parked
+	own      owner       // called back when a parked connection is readable; nil = never parks
+	inl      inliner     // set (before the reader runs) when the owner's pump may run on the poller's goroutine: the socket is registered edge-triggered
+	hotUntil time.Time   // bytes came recently: wait under the runtime poller until then
+	parkedAt time.Time   // when the connection last parked
+	noPark   bool        // the poller refused this connection
+	expired  bool        // resumed because the read deadline passed
+	polled   bool        // the socket is registered with the poller
+	pfd      int         // the socket's descriptor while parked
+	short    bool        // the last read returned less than it asked for: the socket was drained
+	ready    atomic.Bool // edge-triggered: the socket became readable since the last read began
+	hup      atomic.Bool // edge-triggered: the peer shut its side (or the socket failed); read to the end
 	parked   atomic.Bool
 	parkDL   atomic.Int64 // rdl of the current park, unix nanos; 0 when not parked (or no deadline)
 	woken    atomic.Bool  // unpark started kick to resume the owner
@@ -100,6 +104,16 @@ type owner interface {
 	idleTimeout() // the connection's idle deadline passed (startIdle)
 }
 
+// inliner is an owner whose pump may run on the poller's goroutine (see
+// park_linux.go): readable connections are then served without waking a
+// goroutine, as an event loop serves them. Such a pump must never block
+// there: it reads only what the socket has, writes only what the socket
+// takes, and moves to a goroutine of its own before anything else.
+// runInline runs on the poller's goroutine, c parked no more.
+type inliner interface {
+	runInline(c *conn)
+}
+
 // lockReader takes c's reader for its owner's pump, which runs it until it
 // parks or ends and then unlocks c.rmu. expired says a parked read was
 // resumed because its deadline passed: the pump's next awaitData fails.
@@ -132,12 +146,8 @@ func (c *conn) fill() error {
 	if c.rerr != nil {
 		return c.rerr
 	}
-	if c.rb != nil && c.w == len(c.rb) {
-		if c.r == 0 {
-			return errNeedMore // cannot happen: callers never ask for more than a buffer
-		}
-		c.w = copy(c.rb[:], c.rb[c.r:c.w])
-		c.r = 0
+	if !c.compact() {
+		return errNeedMore // cannot happen: callers never ask for more than a buffer
 	}
 	if c.raw != nil {
 		// Read straight from the socket under the runtime poller; the
@@ -174,6 +184,20 @@ func (c *conn) fill() error {
 		c.release()
 	}
 	return c.readFailed(err)
+}
+
+// compact moves unconsumed bytes to the front of a full buffer, and
+// reports whether the buffer has room to read into.
+func (c *conn) compact() bool {
+	if c.rb == nil || c.w < len(c.rb) {
+		return true
+	}
+	if c.r == 0 {
+		return false
+	}
+	c.w = copy(c.rb[:], c.rb[c.r:c.w])
+	c.r = 0
+	return true
 }
 
 // extendReadDeadline moves the reader's deadline to readIdle from now. The

@@ -119,7 +119,9 @@ func (c *conn) onKick() {
 		_ = c.writeControl(ws.OpPing, nil)
 	}
 	if expired {
-		thePoller.clear(c.pfd, c)
+		if c.inl == nil { // an edge-triggered registration stays until the owner ends
+			thePoller.clear(c.pfd, c)
+		}
 		c.own.unparked(c, true)
 	}
 }

@@ -22,6 +22,16 @@ import (
 // A busy connection is not parked: it waits under the runtime poller as
 // before, so streaming pays nothing for this. The epoll descriptor is itself
 // waited for under the runtime poller, so no thread blocks in epoll_wait.
+//
+// A connection whose owner is an inliner (a relay) is served as an event
+// loop serves it instead: its socket is registered once, edge-triggered,
+// and it parks at every frame boundary with nothing buffered. A read that
+// returned less than it asked for drained the socket, so the connection
+// parks without the read(2) that would say EAGAIN (the ready flag catches
+// an edge that came meanwhile), and the poller runs the owner's pump on its
+// own goroutine, with no goroutine woken: one epoll_wait for a batch of
+// connections, then one read and one write each. The pump moves to a
+// goroutine before anything that could block (see relayPump.inlineReady).
 
 // parkAfter is how long a connection waits for bytes under the runtime
 // poller, holding its goroutine, before it parks.
@@ -33,7 +43,7 @@ type poller struct {
 	f    *os.File // epfd, registered with the runtime poller
 
 	mu     sync.Mutex
-	parked []*conn // by file descriptor
+	parked []*conn // by file descriptor: parked, or registered edge-triggered
 }
 
 var (
@@ -76,7 +86,7 @@ func (p *poller) loop(rc syscall.RawConn) {
 			return err != nil && err != syscall.EINTR && err != syscall.EAGAIN
 		}
 		for i := range evs[:n] {
-			p.wake(int(evs[i].Fd))
+			p.wake(int(evs[i].Fd), evs[i].Events)
 		}
 		// A short batch emptied the ready list: wait under the runtime
 		// poller (an event that came meanwhile ends the wait at once)
@@ -90,15 +100,29 @@ func (p *poller) loop(rc syscall.RawConn) {
 	}
 }
 
-func (p *poller) wake(fd int) {
+func (p *poller) wake(fd int, events uint32) {
 	p.mu.Lock()
 	var c *conn
 	if fd < len(p.parked) {
 		c = p.parked[fd]
 	}
 	p.mu.Unlock()
-	if c != nil {
+	if c == nil {
+		return
+	}
+	if c.inl == nil {
 		c.unpark()
+		return
+	}
+	if events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+		// The peer's FIN (or an error) may sit behind bytes a read
+		// takes: a short read no longer means drained.
+		c.hup.Store(true)
+	}
+	c.ready.Store(true)
+	if c.parked.CompareAndSwap(true, false) {
+		c.parkDL.Store(0)
+		c.inl.runInline(c)
 	}
 }
 
@@ -126,10 +150,14 @@ func (p *poller) clear(fd int, c *conn) {
 	p.mu.Unlock()
 }
 
-// register arms fd for one readiness event. It runs inside the socket's
-// raw read callback, so fd cannot be closed meanwhile.
-func (p *poller) register(fd int, added bool) error {
+// register arms fd for one readiness event, or (edge) for every edge from
+// now on. It runs inside the socket's raw read callback, so fd cannot be
+// closed meanwhile.
+func (p *poller) register(fd int, added, edge bool) error {
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | epollOneShot, Fd: int32(fd)}
+	if edge {
+		ev.Events = syscall.EPOLLIN | syscall.EPOLLRDHUP | epollET
+	}
 	op := syscall.EPOLL_CTL_MOD
 	if !added {
 		op = syscall.EPOLL_CTL_ADD
@@ -137,7 +165,19 @@ func (p *poller) register(fd int, added bool) error {
 	return syscall.EpollCtl(p.epfd, op, fd, &ev)
 }
 
-const epollOneShot = 1 << 30 // EPOLLONESHOT; syscall's constant is negative-typed
+// EPOLLONESHOT and EPOLLET; syscall's constants are negative-typed.
+const (
+	epollOneShot = 1 << 30
+	epollET      = 1 << 31
+)
+
+// forget drops c's registration slot; its owner calls it once both
+// directions' pumps have ended (nothing reads c any more).
+func (c *conn) forget() {
+	if c.polled && thePoller != nil {
+		thePoller.clear(c.pfd, c)
+	}
+}
 
 // awaitData waits until c's socket has bytes, for a reader at a frame
 // boundary with nothing buffered. A connection that got bytes within
@@ -159,7 +199,7 @@ func (c *conn) awaitData() error {
 	if c.readIdle > 0 {
 		c.rdl = start.Add(c.readIdle)
 	}
-	if start.Before(c.hotUntil) {
+	if c.inl == nil && start.Before(c.hotUntil) {
 		want := c.hotUntil
 		if c.readIdle > 0 && c.rdl.Before(want) {
 			want = c.rdl
@@ -184,6 +224,12 @@ func (c *conn) awaitData() error {
 	}
 	if c.readIdle > 0 && time.Until(c.rdl) < time.Millisecond {
 		return nil // the deadline is upon us: let the read fail as usual
+	}
+	if c.inl != nil && c.polled && c.short && !c.hup.Load() {
+		// Drained, and registered for edges: no read needed to park.
+		if err := c.parkEdge(); err != errNoPark {
+			return err
+		}
 	}
 	if getPoller() == nil {
 		c.noPark = true
@@ -223,13 +269,26 @@ func (c *conn) awaitData() error {
 	}
 }
 
-// parkFD registers c's socket with the poller; the raw read callback calls
-// it with the socket's descriptor when it has no bytes. It reports whether
-// c is parked.
-func (c *conn) parkFD(fd int) bool {
-	p := thePoller
-	c.pfd = fd
-	p.set(fd, c)
+// parkEdge parks c, drained and registered edge-triggered, without
+// reading. errNoPark: an edge came since the last read, so read instead.
+func (c *conn) parkEdge() error {
+	c.armPark()
+	c.parked.Store(true)
+	if c.ready.Load() || c.intr.Load() != 0 || c.closed.Load() {
+		// Bytes, an interrupt or a close came meanwhile (after ready or
+		// parked was set: whoever sets them next sees parked).
+		if c.parked.CompareAndSwap(true, false) {
+			c.parkDL.Store(0)
+			return errNoPark
+		}
+		// The poller, the timer or an interrupt took it: the owner runs.
+	}
+	c.parkedAt = now()
+	return errParked
+}
+
+// armPark makes the timer end the park at the reader's deadline.
+func (c *conn) armPark() {
 	c.tmu.Lock()
 	if c.kick == nil {
 		c.kick = c.onKick
@@ -239,11 +298,27 @@ func (c *conn) parkFD(fd int) bool {
 		c.armLocked()
 	}
 	c.tmu.Unlock()
+}
+
+// parkFD registers c's socket with the poller; the raw read callback calls
+// it with the socket's descriptor when it has no bytes. It reports whether
+// c is parked.
+func (c *conn) parkFD(fd int) bool {
+	p := thePoller
+	edge := c.inl != nil
+	c.pfd = fd
+	if !edge || !c.polled {
+		p.set(fd, c)
+	}
+	c.armPark()
 	c.parked.Store(true)
-	err := p.register(fd, c.polled)
+	var err error
+	if !edge || !c.polled {
+		err = p.register(fd, c.polled, edge)
+	}
 	if err == nil {
 		c.polled = true
-		if c.intr.Load() != 0 || c.closed.Load() {
+		if c.intr.Load() != 0 || c.closed.Load() || (edge && c.ready.Load()) {
 			// Interrupted or closed while parking: that unpark may have
 			// come before parked was set, so it is done here (the owner
 			// runs once this goroutine lets go of rmu).
@@ -253,7 +328,9 @@ func (c *conn) parkFD(fd int) bool {
 	}
 	if c.parked.CompareAndSwap(true, false) {
 		c.parkDL.Store(0)
-		p.clear(fd, c)
+		if !c.polled {
+			p.clear(fd, c)
+		}
 		return false
 	}
 	// The timer or an interrupt already took it: the owner runs anyway.
@@ -266,7 +343,9 @@ func (c *conn) unpark() {
 		return
 	}
 	c.parkDL.Store(0)
-	thePoller.clear(c.pfd, c)
+	if c.inl == nil {
+		thePoller.clear(c.pfd, c)
+	}
 	c.woken.Store(true)
 	go c.kick()
 }

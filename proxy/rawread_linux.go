@@ -21,6 +21,13 @@ type rawReader struct {
 
 	park   bool // read or park: when the socket has no bytes, park the connection instead of waiting
 	parked bool // the last read parked the connection
+
+	// A write attempt that does not wait (conn.writeNow), under the
+	// connection's write lock.
+	wfn  func(fd uintptr) bool
+	wbuf []byte
+	wn   int
+	werr error
 }
 
 // errNoPark: the poller refused the connection; it waits as usual.
@@ -42,6 +49,17 @@ func (r *rawReader) init(c *conn) bool {
 	}
 	r.c, r.rc = c, rc
 	r.fn = r.readFD
+	r.wfn = r.writeFD
+	return true
+}
+
+// writeFD writes once; a full socket is no error, just fewer bytes.
+func (r *rawReader) writeFD(fd uintptr) bool {
+	n, err := syscall.Write(int(fd), r.wbuf)
+	if err == syscall.EAGAIN || err == syscall.EINTR {
+		n, err = 0, nil
+	}
+	r.wn, r.werr = max(n, 0), err
 	return true
 }
 
@@ -52,6 +70,7 @@ func (r *rawReader) readFD(fd uintptr) bool {
 		c.rb, c.r, c.w = getBuf(), 0, 0
 	}
 	n, err := syscall.Read(int(fd), c.rb[c.w:])
+	c.short = n < len(c.rb)-c.w
 	switch {
 	case err == syscall.EAGAIN || err == syscall.EINTR:
 		if !held {
@@ -83,6 +102,11 @@ func (r *rawReader) readFD(fd uintptr) bool {
 // read reads once; n == 0 with a nil error is the end of the stream.
 func (r *rawReader) read() (int, error) {
 	r.n, r.err = 0, nil
+	if r.c.inl != nil {
+		// Edge-triggered: an edge from now on means bytes this read may
+		// not see (awaitData).
+		r.c.ready.Store(false)
+	}
 	if err := r.rc.Read(r.fn); err != nil {
 		return 0, err
 	}
@@ -90,4 +114,19 @@ func (r *rawReader) read() (int, error) {
 		return 0, r.err
 	}
 	return r.n, nil
+}
+
+// writeNow writes as much of p as the socket takes at once, without
+// waiting; the caller holds the write lock and c.raw is set. A pump run on
+// the poller's goroutine writes this way (see relayPump.write).
+func (c *conn) writeNow(p []byte) (int, error) {
+	r := c.raw
+	r.wbuf = p
+	err := r.rc.Write(r.wfn)
+	n := r.wn
+	if err == nil {
+		err = r.werr
+	}
+	r.wbuf, r.wn, r.werr = nil, 0, nil
+	return n, err
 }

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"errors"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -67,9 +68,12 @@ func (r *relay) start(slot connSlot) {
 	r.down = relayPump{r: r, src: r.backend, dst: r.client, max: r.rt.Limits.MaxMessage}
 	r.alive.Store(2)
 	r.client.own, r.backend.own = r, r
+	if getPoller() != nil && r.client.raw != nil && r.backend.raw != nil {
+		r.client.inl, r.backend.inl = r, r
+	}
 	r.client.startIdle(r.rt.Session.Timeout) // a relay without client messages for this long ends (idleTimeout)
-	go r.drive(&r.down, false)
-	r.drive(&r.up, false)
+	go r.drive(&r.down, false, false)
+	r.drive(&r.up, false, false)
 }
 
 // idleTimeout ends a relay whose client sent nothing for Session.Timeout.
@@ -81,21 +85,51 @@ func (r *relay) idleTimeout() {
 
 // unparked resumes the pump reading c.
 func (r *relay) unparked(c *conn, expired bool) {
+	r.drive(r.pumpOf(c), expired, false)
+}
+
+// runInline resumes the pump reading c on the poller's goroutine.
+func (r *relay) runInline(c *conn) {
+	r.drive(r.pumpOf(c), false, true)
+}
+
+func (r *relay) pumpOf(c *conn) *relayPump {
 	if c == r.client {
-		r.drive(&r.up, expired)
-	} else {
-		r.drive(&r.down, expired)
+		return &r.up
 	}
+	return &r.down
 }
 
 // drive runs pump p, holding its source's reader, until it parks or ends.
-func (r *relay) drive(p *relayPump, expired bool) {
+// inline: on the poller's goroutine, which the pump leaves for one of its
+// own before anything that could block.
+func (r *relay) drive(p *relayPump, expired, inline bool) {
+	p.src.lockReader(expired)
+	r.pump(p, inline)
+}
+
+// pump runs p, whose source's reader is held, until it parks or ends.
+func (r *relay) pump(p *relayPump, inline bool) {
 	src := p.src
-	src.lockReader(expired)
-	err := p.run()
-	if err == errParked {
+	p.inline = inline
+	err := p.resume()
+	switch {
+	case err == errParked:
 		src.rmu.Unlock()
 		return
+	case inline:
+		// Handed off (or ended: ending writes closes and drains, which
+		// wait): the rest runs on a goroutine of its own, the reader
+		// still held.
+		if err != errHandoff {
+			p.stop = err
+		}
+		p.inline = false
+		go r.pump(p, false)
+		return
+	}
+	if err == closeRateLimited {
+		r.sendError("rate_limited", "too many messages: slow down")
 	}
 	r.finish(err, p.fromClient)
 	src.drainUntilClose()
@@ -109,6 +143,8 @@ func (r *relay) drive(p *relayPump, expired bool) {
 func (r *relay) end() {
 	r.client.close()
 	r.backend.close()
+	r.client.forget()
+	r.backend.forget()
 	r.client.rb = r.client.freeRead()
 	r.backend.rb = r.backend.freeRead()
 	if r.expiry != nil {
@@ -236,12 +272,90 @@ type relayPump struct {
 	msgLen     int64
 	text       utf8Stream
 	hdr        [ws.MaxHeaderSize]byte // header scratch: a local array would escape to the heap through Write
+
+	// Running on the poller's goroutine, and what a pump handed to a
+	// goroutine of its own still has to do there.
+	inline  bool
+	pending []byte // frames not yet written, in the source's buffer
+	holding bool   // pending is the rest of a partial write: dst's write lock is held
+	stop    error  // the pump ended with this, once pending is written
+}
+
+// errHandoff: a pump run inline must move to a goroutine of its own to go
+// on (relay.pump).
+var errHandoff = errors.New("handed off")
+
+// inlineBudget bounds the reads one inline run makes, so that a busy
+// connection does not keep the poller from the others.
+const inlineBudget = 16
+
+// resume writes what a handed-off pump left pending, then runs it.
+func (p *relayPump) resume() error {
+	if len(p.pending) > 0 {
+		frames, holding := p.pending, p.holding
+		p.pending, p.holding = nil, false
+		var err error
+		if holding {
+			if err = p.dst.writeLocked(frames); err != nil {
+				err = writeError{err}
+			}
+			p.dst.unlockWrite()
+		} else {
+			err = p.write(frames)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if err := p.stop; err != nil {
+		p.stop = nil
+		return err
+	}
+	return p.run()
+}
+
+// inlineReady makes sure, for a pump run inline, that the next frame is a
+// data frame whose bytes are all buffered, reading what the socket has. It
+// returns errParked when the socket has no more for now, and errHandoff
+// when what comes next may block: a control frame (it may be answered), a
+// frame bigger than the buffer (it is forwarded as it comes), a header in
+// error (reported by the goroutine), a read the poller cannot park, or the
+// budget spent.
+func (p *relayPump) inlineReady(reads *int) error {
+	src := p.src
+	for {
+		h, n, err := parseHeader(src.buffered())
+		switch {
+		case err != nil:
+			return errHandoff
+		case n == 0:
+		case h.OpCode.IsControl() || h.Length > int64(bufSize-n):
+			return errHandoff
+		case int64(src.w-src.r-n) >= h.Length:
+			return nil
+		}
+		if *reads++; *reads > inlineBudget || !src.compact() {
+			return errHandoff
+		}
+		had := src.w - src.r
+		if err := src.awaitData(); err != nil {
+			return err
+		}
+		if src.w-src.r <= had {
+			return errHandoff // awaitData left the wait to a blocking read
+		}
+	}
 }
 
 func (p *relayPump) run() error {
 	src := p.src
+	reads := 0
 	for {
-		if src.r == src.w {
+		if p.inline {
+			if err := p.inlineReady(&reads); err != nil {
+				return err
+			}
+		} else if src.r == src.w {
 			if err := src.awaitData(); err != nil {
 				return err
 			}
@@ -288,6 +402,9 @@ func (p *relayPump) run() error {
 			}
 		}
 		if werr := p.write(src.rb[start:good]); werr != nil {
+			if werr == errHandoff {
+				p.stop = err // the goroutine writes the rest, then ends with err
+			}
 			return werr
 		}
 		if err != nil {
@@ -302,8 +419,7 @@ func (p *relayPump) begin(h ws.Header) error {
 		p.msgLen, p.isText = 0, h.OpCode == ws.OpText
 		p.text.reset()
 		if !p.rate.allow() {
-			p.r.sendError("rate_limited", "too many messages: slow down")
-			return closeRateLimited
+			return closeRateLimited // the client is told so as the relay ends (pump)
 		}
 		if p.fromClient {
 			p.r.client.touchIdle()
@@ -346,9 +462,33 @@ func (p *relayPump) end(h ws.Header) error {
 	return nil
 }
 
-// write forwards whole frames.
+// write forwards whole frames. Run inline, it writes only what dst's
+// socket takes at once; the rest is left pending (with dst's write lock
+// held, so no other frame cuts in) and it returns errHandoff.
 func (p *relayPump) write(frames []byte) error {
 	if len(frames) == 0 {
+		return nil
+	}
+	if p.inline {
+		dst := p.dst
+		if dst.raw == nil || !dst.wmu.TryLock() {
+			p.pending = frames
+			return errHandoff
+		}
+		if dst.closeSent.Load() {
+			dst.wmu.Unlock()
+			return writeError{net.ErrClosed}
+		}
+		n, err := dst.writeNow(frames)
+		switch {
+		case err != nil:
+			dst.wmu.Unlock()
+			return writeError{err}
+		case n < len(frames):
+			p.pending, p.holding = frames[n:], true
+			return errHandoff
+		}
+		dst.wmu.Unlock()
 		return nil
 	}
 	if err := p.dst.lockWrite(); err != nil {
