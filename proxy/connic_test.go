@@ -198,6 +198,84 @@ func TestConnicClientToPlainBackend(t *testing.T) {
 	}
 }
 
+// TestConnicPipelinedAcks sends messages back to back in one write: the
+// acks of one read leave together, yet each precedes its own reply, and an
+// ack is not held back while the client's next message is still arriving.
+func TestConnicPipelinedAcks(t *testing.T) {
+	url, _ := startBackend(t, echoBackend)
+	_, addr := startProxy(t, Config{Routes: []*Route{
+		connicRoute("c2p", "/c2p", plainBackend(url), secretAuth(t, "client-secret")),
+	}})
+	c := connicClient{dial(t, wsURL(addr, "/c2p?X-Connic-Secret=client-secret"))}
+	if m := c.recvJSON(); m["type"] != "connected" {
+		t.Fatalf("greeting = %v", m)
+	}
+	msg := func(i int) []byte {
+		return maskedText(fmt.Sprintf(`{"type":"message","id":"m%d","payload":{"message":"n%d"}}`, i, i))
+	}
+	var batch []byte
+	for i := 1; i <= 5; i++ {
+		batch = append(batch, msg(i)...)
+	}
+	next := msg(6)
+	batch = append(batch, next[:10]...) // and the start of a sixth
+	if _, err := c.nc.Write(batch); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.nc.SetReadDeadline(time.Now().Add(3 * time.Second))
+	acked, ended := map[string]bool{}, 0
+	for ended < 5 {
+		m := c.recvJSON()
+		id, _ := m["id"].(string)
+		switch m["type"] {
+		case "ack":
+			if want := float64(len(acked) + 1); m["message_number"] != want {
+				t.Fatalf("ack %v: want message_number %v", m, want)
+			}
+			acked[id] = true
+		case "stream_start", "stream_chunk":
+			if !acked[id] {
+				t.Fatalf("%v before the ack of %s", m, id)
+			}
+		case "stream_end":
+			if m["full_response"] != "echo: n"+id[1:] {
+				t.Fatalf("end %v", m)
+			}
+			ended++
+		default:
+			t.Fatalf("unexpected %v", m)
+		}
+	}
+	if _, err := c.nc.Write(next[10:]); err != nil {
+		t.Fatal(err)
+	}
+	if types, msgs := c.collect("stream_end"); types[0] != "ack" || msgs[0]["id"] != "m6" {
+		t.Fatalf("sixth message: %v", msgs)
+	}
+
+	// A backend that never answers: only the proxy's flush before it
+	// waits for the rest of the next message sends the ack.
+	silent, _ := startBackend(t, func(c netConn) {
+		for {
+			if _, _, err := readClient(c); err != nil {
+				return
+			}
+		}
+	})
+	_, addr = startProxy(t, Config{Routes: []*Route{connicRoute("c2s", "/c2s", plainBackend(silent), nil)}})
+	c = connicClient{dial(t, wsURL(addr, "/c2s"))}
+	if m := c.recvJSON(); m["type"] != "connected" {
+		t.Fatalf("greeting = %v", m)
+	}
+	if _, err := c.nc.Write(append(msg(1), next[:10]...)); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.nc.SetReadDeadline(time.Now().Add(time.Second))
+	if m := c.recvJSON(); m["type"] != "ack" || m["id"] != "m1" {
+		t.Fatalf("got %v, want the ack of m1", m)
+	}
+}
+
 func TestPlainClientToConnicBackend(t *testing.T) {
 	cb := &connicBackend{secret: "backend-secret", streaming: true}
 	url := cb.serve(t)

@@ -15,6 +15,13 @@ type peerClosed struct {
 
 func (e *peerClosed) Error() string { return "peer closed" }
 
+// messageBuffered reports whether the read buffer holds a whole data
+// frame that is a whole message: reading it will not wait.
+func (c *conn) messageBuffered() bool {
+	h, n, err := parseHeader(c.buffered())
+	return err == nil && n > 0 && h.Fin && !h.OpCode.IsControl() && int64(c.w-c.r-n) >= h.Length
+}
+
 // readMessage reads the next whole data message, appending its unmasked
 // payload to dst, and returns the message and its opcode. Control frames in
 // between are handled here: a ping is answered with a pong, a pong is taken

@@ -55,6 +55,7 @@ type session struct {
 	cmsg     []byte
 	cevs     []translators.Event
 	messages int
+	acked    bool // acks are queued that flushAcks has not written
 	rate     bucket
 	bevs     []translators.Event
 	su       *socketUpstream // ss.up when it is a socket: its buffer tells whether more is coming
@@ -171,9 +172,16 @@ type errBackendWrite struct{ error }
 // (errParked: its state is in the session, and the next call resumes).
 func (ss *session) clientPump() error {
 	for {
-		if len(ss.client.buffered()) == 0 {
-			if err := ss.client.awaitData(); err != nil {
+		if !ss.client.messageBuffered() {
+			// About to read, and perhaps wait: the acks of the messages
+			// read so far leave now, in one write.
+			if err := ss.flushAcks(); err != nil {
 				return err
+			}
+			if len(ss.client.buffered()) == 0 {
+				if err := ss.client.awaitData(); err != nil {
+					return err
+				}
 			}
 		}
 		op, msg, err := ss.client.readMessage(ss.cmsg, ss.rt.Limits.MaxMessage)
@@ -226,11 +234,11 @@ func (ss *session) clientPump() error {
 					continue
 				}
 				ss.client.touchIdle()
-				// The ack goes first, so it precedes the reply's first event.
+				// The ack is queued first, so it precedes the reply's first
+				// event; it is written with them, or with the acks of the
+				// other messages of this read (flushAcks).
 				ss.ack = translators.Event{Kind: translators.KindAck, ID: ev.ID, Seq: int64(ss.messages)}
-				if err := ss.emit(&ss.ack); err != nil {
-					return err
-				}
+				ss.queueAck(&ss.ack)
 				if err := ss.up.Send(ev); err != nil {
 					return errBackendWrite{err}
 				}
@@ -340,6 +348,26 @@ func (ss *session) flushLocked() error {
 		ss.pend = ss.pend[:0]
 	}
 	return err
+}
+
+// queueAck queues an ack for the client pump's next flushAcks (or for any
+// earlier write to the client).
+func (ss *session) queueAck(ev *translators.Event) {
+	ss.cmu.Lock()
+	ss.queue(ev)
+	ss.cmu.Unlock()
+	ss.acked = true
+}
+
+// flushAcks writes the acks queued since the client pump last read.
+func (ss *session) flushAcks() error {
+	if !ss.acked {
+		return nil
+	}
+	ss.acked = false
+	ss.cmu.Lock()
+	defer ss.cmu.Unlock()
+	return ss.flushLocked()
 }
 
 // sendError sends the client dialect's error message.
