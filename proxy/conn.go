@@ -52,6 +52,7 @@ type conn struct {
 	short    bool        // the last read returned less than it asked for: the socket was drained
 	ready    atomic.Bool // edge-triggered: the socket became readable since the last read began
 	hup      atomic.Bool // edge-triggered: the peer shut its side (or the socket failed); read to the end
+	reads    int         // reads of the current inline run (awaitInline)
 	parked   atomic.Bool
 	parkDL   atomic.Int64 // rdl of the current park, unix nanos; 0 when not parked (or no deadline)
 	woken    atomic.Bool  // unpark started kick to resume the owner
@@ -126,6 +127,10 @@ func (c *conn) lockReader(expired bool) {
 
 // errParked: the connection parked (awaitData); its owner resumes it.
 var errParked = errors.New("parked")
+
+// errHandoff: a pump run on the poller's goroutine (inliner) must move to a
+// goroutine of its own to go on, as what comes next may block.
+var errHandoff = errors.New("handed off")
 
 // errNeedMore is internal: the buffer does not hold what was asked for.
 var errNeedMore = errors.New("need more bytes")

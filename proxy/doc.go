@@ -49,6 +49,19 @@
 // descriptor is itself waited for under the runtime poller, so no thread
 // blocks in epoll_wait.
 //
+// Relays are served as an event loop serves them: both legs are registered
+// once, edge-triggered, and park at every frame boundary. A read that returned
+// less than it asked for drained the socket, so such a connection parks
+// without the read(2) that would answer EAGAIN, and when it is readable
+// the poller runs its pump on the poller's own goroutine: no goroutine is
+// woken, and one epoll_wait serves a batch of connections. That pump reads
+// only whole frames the socket already has and writes only what the other
+// socket takes at once; before anything that could block (a partial write,
+// a busy lock, a control frame, a frame bigger than the buffer, the end of
+// the relay) it hands itself, with what is left to do, to a goroutine of
+// its own (errHandoff), so a slow peer never holds the poller. Translating
+// sessions keep a goroutine per wake-up (see benchmarks/RESULTS.md).
+//
 // Each connection has one timer: it sends the keepalive pings, ends a
 // parked read whose deadline passed, and fires the session timeout (which
 // client messages move without touching the timer).

@@ -2,13 +2,20 @@ package proxy
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"net"
 	"os"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
+
+	"github.com/agentbridge/agentbridge/translators"
 )
 
 // A relay's pumps run on the poller's goroutine when their sockets become
@@ -40,12 +47,18 @@ func stallBackend(release <-chan struct{}) backendFunc {
 // out.
 func checkAnswers(t *testing.T, addr, msg string) {
 	t.Helper()
-	c := dial(t, wsURL(addr, "/relay"))
+	checkAnswersAt(t, addr, "/relay", msg)
+}
+
+// checkAnswersAt is checkAnswers through the route at path.
+func checkAnswersAt(t *testing.T, addr, path, msg string) {
+	t.Helper()
+	c := dial(t, wsURL(addr, path))
 	c.send(msg)
 	_ = c.nc.SetReadDeadline(time.Now().Add(time.Second))
 	got, err := c.read()
 	if err != nil || got != "echo: "+msg {
-		t.Fatalf("another relay got %q, %v: want the echo at once", got, err)
+		t.Fatalf("another session (%s) got %q, %v: want the echo at once", path, got, err)
 	}
 }
 
@@ -116,4 +129,104 @@ func maskedText(s string) []byte {
 	_ = ws.WriteHeader(&b, h)
 	b.Write(p)
 	return b.Bytes()
+}
+
+// A translating session's pumps run on goroutines of their own, but share
+// the poller with the relays: a client that stops reading a flood of
+// replies, and a backend that stops mid-frame, must not hold it.
+func TestSessionStallsHoldNoOther(t *testing.T) {
+	release, stalled := make(chan struct{}), make(chan struct{})
+	var stallOnce sync.Once
+	url, _ := startBackend(t, func(c netConn) {
+		for {
+			msg, _, err := readClient(c)
+			if err != nil {
+				return
+			}
+			switch string(msg) {
+			case "flood":
+				// Bursts of 128 KiB, each short enough for one run of the
+				// session's backend pump on the poller, with pauses in
+				// which it parks: the client's socket fills during a run.
+				big := strings.Repeat("z", 8<<10)
+				for {
+					select {
+					case <-release:
+						return
+					case <-time.After(20 * time.Millisecond):
+					}
+					_ = c.SetWriteDeadline(time.Now().Add(2 * time.Second))
+					for range 16 {
+						start := time.Now()
+						err := wsutil.WriteServerText(c, []byte(big))
+						if time.Since(start) > 200*time.Millisecond {
+							stallOnce.Do(func() { close(stalled) }) // the proxy stopped reading
+						}
+						if err != nil {
+							return
+						}
+					}
+				}
+			case "half":
+				frame := ws.NewTextFrame([]byte("echo: " + strings.Repeat("h", 3000)))
+				var b bytes.Buffer
+				_ = ws.WriteFrame(&b, frame)
+				_, _ = c.Write(b.Bytes()[:1000])
+				time.Sleep(1500 * time.Millisecond) // longer than checkAnswers waits
+				_, _ = c.Write(b.Bytes()[1000:])
+			default:
+				writeText(c, "echo: "+string(msg))
+			}
+		}
+	})
+	t.Cleanup(func() { close(release) })
+	b := plainBackend(url)
+	rt := &Route{Name: "tr", Path: "/tr", Client: b.Dialect, Backend: b,
+		ClientOptions: translators.Options{Reply: translators.ReplyStream},
+		Limits:        Limits{WriteTimeout: 20 * time.Second, MaxTurnText: 1 << 30}} // a poller blocked on a write would stay so
+	_, addr := startProxy(t, Config{Routes: []*Route{rt}})
+	checkAnswersAt(t, addr, "/tr", "before")
+
+	half := dial(t, wsURL(addr, "/tr"))
+	half.send("half")
+	time.Sleep(100 * time.Millisecond) // the backend is mid-frame
+	checkAnswersAt(t, addr, "/tr", "meanwhile")
+	_ = half.nc.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if got, err := half.read(); err != nil || got != "echo: "+strings.Repeat("h", 3000) {
+		t.Fatalf("the completed frame came back as %.40q..., %v", got, err)
+	}
+
+	// A client with a small receive buffer that reads nothing: the
+	// proxy's first write of the flood is already partial.
+	flood := dialSmallWindow(t, wsURL(addr, "/tr"))
+	flood.send("flood")
+	select {
+	case <-stalled:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the flood never filled the client's socket")
+	}
+	checkAnswersAt(t, addr, "/tr", "after")
+}
+
+// dialSmallWindow dials url with a 4 KiB receive buffer.
+func dialSmallWindow(t *testing.T, url string) *client {
+	t.Helper()
+	d := ws.Dialer{NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nd := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+			var serr error
+			if err := rc.Control(func(fd uintptr) {
+				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+			}); err != nil {
+				return err
+			}
+			return serr
+		}}
+		return nd.DialContext(ctx, network, addr)
+	}}
+	nc, _, _, err := d.Dial(context.Background(), url)
+	if err != nil {
+		t.Fatalf("dial %s: %v", url, err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return &client{t: t, nc: nc}
 }

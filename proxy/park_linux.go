@@ -122,7 +122,46 @@ func (p *poller) wake(fd int, events uint32) {
 	c.ready.Store(true)
 	if c.parked.CompareAndSwap(true, false) {
 		c.parkDL.Store(0)
+		c.reads = 0
 		c.inl.runInline(c)
+	}
+}
+
+// inlineBudget bounds the reads one inline run makes, so that a busy
+// connection does not keep the poller from the others.
+const inlineBudget = 16
+
+// awaitInline makes sure, for a reader run on the poller's goroutine
+// (inliner), that the next frame is a data frame whose bytes are all
+// buffered (and, with fin, one that ends its message), reading what the
+// socket has. It returns errParked when the socket has no more for now,
+// and errHandoff when what comes next may block, so the owner must go on on
+// a goroutine of its own: a control frame (it may be answered), a frame
+// bigger than the buffer (it is read as it comes), a fragment (with fin), a
+// header in error (reported there), a read the poller cannot park, or the
+// run's read budget spent.
+func (c *conn) awaitInline(fin bool) error {
+	for {
+		h, n, err := parseHeader(c.buffered())
+		switch {
+		case err != nil:
+			return errHandoff
+		case n == 0:
+		case h.OpCode.IsControl() || h.Length > int64(bufSize-n) || (fin && !h.Fin):
+			return errHandoff
+		case int64(c.w-c.r-n) >= h.Length:
+			return nil
+		}
+		if c.reads++; c.reads > inlineBudget || !c.compact() {
+			return errHandoff
+		}
+		had := c.w - c.r
+		if err := c.awaitData(); err != nil {
+			return err
+		}
+		if c.w-c.r <= had {
+			return errHandoff // awaitData left the wait to a blocking read
+		}
 	}
 }
 

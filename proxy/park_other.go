@@ -18,3 +18,5 @@ var thePoller *poller
 func (p *poller) clear(int, *conn) {}
 
 func (c *conn) forget() {}
+
+func (c *conn) awaitInline(bool) error { return errHandoff }

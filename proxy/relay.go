@@ -281,14 +281,6 @@ type relayPump struct {
 	stop    error  // the pump ended with this, once pending is written
 }
 
-// errHandoff: a pump run inline must move to a goroutine of its own to go
-// on (relay.pump).
-var errHandoff = errors.New("handed off")
-
-// inlineBudget bounds the reads one inline run makes, so that a busy
-// connection does not keep the poller from the others.
-const inlineBudget = 16
-
 // resume writes what a handed-off pump left pending, then runs it.
 func (p *relayPump) resume() error {
 	if len(p.pending) > 0 {
@@ -314,45 +306,11 @@ func (p *relayPump) resume() error {
 	return p.run()
 }
 
-// inlineReady makes sure, for a pump run inline, that the next frame is a
-// data frame whose bytes are all buffered, reading what the socket has. It
-// returns errParked when the socket has no more for now, and errHandoff
-// when what comes next may block: a control frame (it may be answered), a
-// frame bigger than the buffer (it is forwarded as it comes), a header in
-// error (reported by the goroutine), a read the poller cannot park, or the
-// budget spent.
-func (p *relayPump) inlineReady(reads *int) error {
-	src := p.src
-	for {
-		h, n, err := parseHeader(src.buffered())
-		switch {
-		case err != nil:
-			return errHandoff
-		case n == 0:
-		case h.OpCode.IsControl() || h.Length > int64(bufSize-n):
-			return errHandoff
-		case int64(src.w-src.r-n) >= h.Length:
-			return nil
-		}
-		if *reads++; *reads > inlineBudget || !src.compact() {
-			return errHandoff
-		}
-		had := src.w - src.r
-		if err := src.awaitData(); err != nil {
-			return err
-		}
-		if src.w-src.r <= had {
-			return errHandoff // awaitData left the wait to a blocking read
-		}
-	}
-}
-
 func (p *relayPump) run() error {
 	src := p.src
-	reads := 0
 	for {
 		if p.inline {
-			if err := p.inlineReady(&reads); err != nil {
+			if err := src.awaitInline(false); err != nil {
 				return err
 			}
 		} else if src.r == src.w {
