@@ -12,7 +12,8 @@
 # SCENARIOS, TARGETS, OUT (results directory), PROFILE=1 (perf profile of
 # agentbridge under stream64 after the suite, when perf works).
 # Targets: direct (the agent), nginx (worker_processes auto, i.e. master + one
-# worker per CPU as in performance.md), ab-pass (plain<->plain passthrough),
+# worker per CPU as in performance.md), go-tunnel (the Go yardstick: a bare
+# byte-copying proxy, goroutine per direction), ab-pass (plain<->plain passthrough),
 # ab-trans (plain stream client with its own end marker: decoded and
 # re-encoded), ab-connic (Connic client -> plain chunked backend).
 # Prints the markdown summary; raw JSON lines are in $OUT/results.jsonl.
@@ -29,10 +30,10 @@ else
 	REPS=${REPS:-3} DURATION=${DURATION:-3s} IDLE_N=${IDLE_N:-5000} SETTLE=${SETTLE:-1s}
 	SCENARIOS=${SCENARIOS:-"stream64 stream1k stream64-pipe stream64-paced echo-c1 echo-c50"}
 fi
-TARGETS=${TARGETS:-"direct nginx ab-pass ab-trans ab-connic"}
+TARGETS=${TARGETS:-"direct nginx go-tunnel ab-pass ab-trans ab-connic"}
 IDLE_TARGETS=${IDLE_TARGETS:-"direct nginx ab-pass ab-connic"}
 OUT=${OUT:-/tmp/agentbridge-bench/$(date +%Y%m%d-%H%M%S)}
-AGENT_PORT=19000 CONNIC_PORT=19001 NGINX_PORT=18081 AB_PORT=18080
+AGENT_PORT=19000 CONNIC_PORT=19001 NGINX_PORT=18081 AB_PORT=18080 TUNNEL_PORT=18090
 BIN=$OUT/bin
 mkdir -p "$BIN" "$OUT/nginx/logs"
 RESULTS=$OUT/results.jsonl
@@ -106,7 +107,7 @@ EOF
 # --- build -----------------------------------------------------------------
 log "building into $BIN"
 go build -o "$BIN/agentbridge" ./cmd/agentbridge
-for p in agent load idle summarize; do go build -o "$BIN/$p" "./benchmarks/harness/$p"; done
+for p in agent load idle summarize tunnel; do go build -o "$BIN/$p" "./benchmarks/harness/$p"; done
 # Builds with per-connection rate and connection-count limits get them raised
 # out of the benchmark's way; older builds refuse those keys, so fall back.
 # Builds that serve expvar (debug: {expvar: true}) let the load tool count
@@ -115,7 +116,7 @@ write_ab_config "max_message: 1MiB, message_rate: 1000000, message_burst: 100000
 "$BIN/agentbridge" validate -config "$OUT/agentbridge.yaml" >/dev/null
 
 # --- processes -------------------------------------------------------------
-AGENT_PID= NGINX_PID= AB_PID=
+AGENT_PID= NGINX_PID= AB_PID= TUNNEL_PID=
 wait_port() { # port: wait up to 5 s for a listener
 	for _ in $(seq 50); do
 		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
@@ -145,12 +146,17 @@ start_nginx() {
 	wait_port $NGINX_PORT
 	sleep 0.2 # let the workers start
 }
+start_tunnel() {
+	"$BIN/tunnel" -listen 127.0.0.1:$TUNNEL_PORT -backend ws://127.0.0.1:$AGENT_PORT/ -lifetime 30m 2>>"$OUT/tunnel.log" &
+	TUNNEL_PID=$!
+	wait_port $TUNNEL_PORT
+}
 start_ab() {
 	"$BIN/agentbridge" serve -config "$OUT/agentbridge.yaml" 2>>"$OUT/agentbridge.log" &
 	AB_PID=$!
 	wait_port $AB_PORT
 }
-stop_all() { stop "$AB_PID" "$NGINX_PID" "$AGENT_PID"; AB_PID= NGINX_PID= AGENT_PID=; }
+stop_all() { stop "$AB_PID" "$TUNNEL_PID" "$NGINX_PID" "$AGENT_PID"; AB_PID= TUNNEL_PID= NGINX_PID= AGENT_PID=; }
 trap stop_all EXIT
 nginx_pids() { echo "$NGINX_PID $(pgrep -P "$NGINX_PID" | tr '\n' ' ')" | xargs | tr ' ' ','; }
 
@@ -159,6 +165,7 @@ target_args() { # target echo(0|1)
 	case $1 in
 	direct) echo "ws://127.0.0.1:$AGENT_PORT/ plain $AGENT_PID [DONE]" ;;
 	nginx) echo "ws://127.0.0.1:$NGINX_PORT/ plain $(nginx_pids) [DONE]" ;;
+	go-tunnel) echo "ws://127.0.0.1:$TUNNEL_PORT/ plain $TUNNEL_PID [DONE]" ;;
 	ab-pass) if (($2)); then echo "ws://127.0.0.1:$AB_PORT/echo plain $AB_PID [DONE]"; else echo "ws://127.0.0.1:$AB_PORT/pass plain $AB_PID [DONE]"; fi ;;
 	ab-trans) echo "ws://127.0.0.1:$AB_PORT/trans plain $AB_PID [END]" ;;
 	ab-connic) echo "ws://127.0.0.1:$AB_PORT/connic connic $AB_PID -" ;;
@@ -180,6 +187,7 @@ scenario_flags() {
 for rep in $(seq "$REPS"); do
 	start_agent
 	((HAVE_NGINX)) && start_nginx
+	[[ " $TARGETS " == *" go-tunnel "* ]] && start_tunnel
 	start_ab
 	for sc in $SCENARIOS; do
 		flags=$(scenario_flags "$sc")

@@ -2,7 +2,8 @@
 // or stdin) and prints markdown: medians over repetitions per scenario and
 // target, ratios against "direct" taken within each repetition and then
 // medianed, and the agentbridge gates (met / missed) when the targets
-// nginx, ab-pass, ab-trans and ab-connic are present.
+// nginx, ab-pass, ab-trans and ab-connic are present (and, for reference,
+// the Go tunnel yardstick when go-tunnel is).
 package main
 
 import (
@@ -245,6 +246,16 @@ func gates() {
 	}
 	a, n := cpuOf("stream64-paced", "ab-pass"), cpuOf("stream64-paced", "nginx")
 	fmt.Printf("| proxy CPU/frame ≤ 1.3× nginx, paced | stream64-paced | %s µs (%s×) | nginx %s µs | %s |\n", num(a, 2), num(a/n, 2), num(n, 2), verdict(a <= 1.3*n, a/n))
+	// The Go yardstick: what a bare byte tunnel on goroutines costs beside
+	// nginx in the same run (no gate; it explains the CPU rows).
+	for _, s := range []string{"stream64", "stream1k", "stream64-paced"} {
+		g, n := cpuOf(s, "go-tunnel"), cpuOf(s, "nginx")
+		if math.IsNaN(g) {
+			continue
+		}
+		fmt.Printf("| (yardstick, no gate) bare Go tunnel CPU/frame | %s | %s µs (%s× nginx) | ab-pass %s µs (%s×) | - |\n",
+			s, num(g, 2), num(g/n, 2), num(cpuOf(s, "ab-pass"), 2), num(cpuOf(s, "ab-pass")/n, 2))
+	}
 	for _, t := range []string{"ab-trans", "ab-connic"} {
 		for _, s := range []string{"stream64", "stream1k", "stream64-pipe"} {
 			x, p := cpuOf(s, t), cpuOf(s, "ab-pass")
