@@ -49,7 +49,6 @@ func (r *rawReader) init(c *conn) bool {
 	}
 	r.c, r.rc = c, rc
 	r.fn = r.readFD
-	r.wfn = r.writeFD
 	return true
 }
 
@@ -121,6 +120,9 @@ func (r *rawReader) read() (int, error) {
 // the poller's goroutine writes this way (see relayPump.write).
 func (c *conn) writeNow(p []byte) (int, error) {
 	r := c.raw
+	if r.wfn == nil {
+		r.wfn = r.writeFD // made on first use: a method value is an allocation, and most connections never need it
+	}
 	r.wbuf = p
 	err := r.rc.Write(r.wfn)
 	n := r.wn
