@@ -7,6 +7,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // Parking: a connection that has been quiet for parkAfter (or has had no
@@ -81,7 +82,7 @@ func getPoller() *poller {
 func (p *poller) loop(rc syscall.RawConn) {
 	evs := make([]syscall.EpollEvent, 256)
 	wait := func(fd uintptr) bool {
-		n, err := syscall.EpollWait(int(fd), evs, 0)
+		n, err := epollPoll(int(fd), evs)
 		if n <= 0 {
 			return err != nil && err != syscall.EINTR && err != syscall.EAGAIN
 		}
@@ -98,6 +99,16 @@ func (p *poller) loop(rc syscall.RawConn) {
 			return
 		}
 	}
+}
+
+// epollPoll is epoll_wait with a zero timeout, as a raw system call (it
+// never blocks; see rawRead).
+func epollPoll(epfd int, evs []syscall.EpollEvent) (int, error) {
+	n, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_WAIT, uintptr(epfd), uintptr(unsafe.Pointer(&evs[0])), uintptr(len(evs)), 0, 0, 0)
+	if e != 0 {
+		return -1, e
+	}
+	return int(n), nil
 }
 
 func (p *poller) wake(fd int, events uint32) {
