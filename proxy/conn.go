@@ -368,28 +368,23 @@ func (c *conn) writeFrame(op ws.OpCode, p []byte) error {
 	if c.closeSent.Load() {
 		return net.ErrClosed
 	}
-	if err := c.setWriteDeadline(); err != nil {
-		return err
-	}
 	hdr := appendHeader(c.wscratch[:0], h)
 	if len(hdr)+len(p) <= len(c.wscratch) {
-		_, err := c.nc.Write(append(hdr, p...))
-		return err
+		return c.send(append(hdr, p...))
 	}
 	if len(p) <= bufSize-ws.MaxHeaderSize {
 		// One write, so header and payload leave in one segment.
 		b := getBuf()
 		n := copy(b[:], hdr)
 		n += copy(b[n:], p)
-		_, err := c.nc.Write(b[:n])
+		err := c.send(b[:n])
 		putBuf(b)
 		return err
 	}
-	if _, err := c.nc.Write(hdr); err != nil {
+	if err := c.send(hdr); err != nil {
 		return err
 	}
-	_, err := c.nc.Write(p)
-	return err
+	return c.send(p)
 }
 
 // lockWrite takes the write lock for a frame written in pieces with
@@ -405,7 +400,20 @@ func (c *conn) lockWrite() error {
 }
 
 // writeLocked writes p; the caller holds the write lock.
-func (c *conn) writeLocked(p []byte) error {
+func (c *conn) writeLocked(p []byte) error { return c.send(p) }
+
+// send writes p whole; the caller holds the write lock. It first writes
+// what the socket takes at once, as a raw system call (writeNow), and only
+// what is left gets the write deadline and a write that waits under the
+// runtime poller.
+func (c *conn) send(p []byte) error {
+	if c.raw != nil {
+		n, err := c.writeNow(p)
+		if err != nil || n == len(p) {
+			return err
+		}
+		p = p[n:]
+	}
 	if err := c.setWriteDeadline(); err != nil {
 		return err
 	}
