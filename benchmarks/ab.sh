@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# A/B of agentbridge builds beside nginx, interleaved: the method behind the
+# "what changed" and "tried and not kept" figures in RESULTS.md. On these
+# shared machines only figures from one run compare, so every repetition
+# runs the load once against nginx and once against each build, in turn, and
+# each build's CPU per frame is also given as a ratio to nginx's in the same
+# repetition.
+#
+#   OUT=/tmp/ab benchmarks/run.sh --quick     # once: configs and harness binaries in $OUT
+#   OUT=/tmp/ab benchmarks/ab.sh old=/tmp/agentbridge-old new=/tmp/agentbridge-new
+#
+# Each build serves $OUT/agentbridge.yaml on its own port (18100, 18101, ...);
+# nginx serves $OUT/nginx.conf and the agent $OUT/bin/agent, as in run.sh.
+# Environment: REPS (5), DURATION (3s), ROUTE (pass; trans wants
+# FLAGS="... -end [END]", connic FLAGS="-mode connic ..."), FLAGS (the load
+# flags, default stream64's: -c 50 -k 20 -size 64; paced: add -c 100
+# -interval 2ms). Loopback only, like the harness.
+set -euo pipefail
+
+[[ -n "${OUT:-}" && -f "$OUT/agentbridge.yaml" && -x "$OUT/bin/load" ]] ||
+	{ echo "ab.sh: run OUT=dir benchmarks/run.sh --quick first, then OUT=dir benchmarks/ab.sh name=binary..." >&2; exit 2; }
+(($# > 0)) || { echo "usage: OUT=dir benchmarks/ab.sh name=binary [name=binary...]" >&2; exit 2; }
+REPS=${REPS:-5} DURATION=${DURATION:-3s} ROUTE=${ROUTE:-pass}
+FLAGS=${FLAGS:-"-c 50 -k 20 -size 64"}
+BIN=$OUT/bin
+log() { echo "ab.sh: $*" >&2; }
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+wait_port() {
+	for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
+	log "port $1 did not open"; return 1
+}
+
+"$BIN/agent" -plain 127.0.0.1:19000 -connic 127.0.0.1:19001 -lifetime 1h 2>/dev/null &
+pids+=($!)
+wait_port 19000
+names=(nginx) urls=(ws://127.0.0.1:18081/) watch=()
+mkdir -p "$OUT/nginx/logs"
+nginx -p "$OUT/nginx" -c "$OUT/nginx.conf" 2>/dev/null &
+ng=$!
+pids+=("$ng")
+wait_port 18081
+sleep 0.2
+watch+=("$ng,$(pgrep -P "$ng" | paste -sd,)")
+port=18100
+for arg in "$@"; do
+	name=${arg%%=*} bin=${arg#*=}
+	sed "s/^listen: .*/listen: 127.0.0.1:$port/" "$OUT/agentbridge.yaml" >"$OUT/ab-$name.yaml"
+	"$bin" serve -config "$OUT/ab-$name.yaml" 2>>"$OUT/ab-$name.log" &
+	pids+=($!)
+	wait_port $port
+	names+=("$name") urls+=("ws://127.0.0.1:$port/$ROUTE") watch+=("$!")
+	port=$((port + 1))
+done
+
+field() { grep -o "\"$1\":[0-9.e+-]*" | head -1 | cut -d: -f2; }
+declare -A cpu fps ratio
+for rep in $(seq "$REPS"); do
+	ngcpu=
+	for i in "${!names[@]}"; do
+		flags=$FLAGS
+		[[ ${names[$i]} == nginx ]] && flags=$(sed 's/-mode connic//; s/-end [^ ]*//' <<<"$FLAGS") # nginx relays the agent's plain route
+		# shellcheck disable=SC2086
+		line=$(timeout 120 "$BIN/load" -url "${urls[$i]}" -pids "${watch[$i]}" -duration "$DURATION" $flags)
+		c=$(field ProxyCPUUsPerFrame <<<"$line") f=$(field FramesPerS <<<"$line") e=$(field Errors <<<"$line")
+		[[ $e == 0 ]] || log "rep $rep ${names[$i]}: $e errors"
+		n=${names[$i]}
+		c=$(printf '%.2f' "$c")
+		cpu[$n]+="$c " fps[$n]+="${f%.*} "
+		if [[ $n == nginx ]]; then ngcpu=$c; else ratio[$n]+="$(awk -v a="$c" -v b="$ngcpu" 'BEGIN{printf "%.2f", a/b}') "; fi
+		printf 'rep %s %-8s %8.0f frames/s %6s µs/frame\n' "$rep" "$n" "$f" "$c"
+	done
+done
+median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR]=$1} END{print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
+echo
+for n in "${names[@]}"; do
+	printf '%-8s CPU µs/frame %-40s median %s; frames/s median %s' "$n" "${cpu[$n]}" "$(median <<<"${cpu[$n]}")" "$(median <<<"${fps[$n]}")"
+	[[ $n == nginx ]] || printf '; ratio to nginx %s median %s' "${ratio[$n]}" "$(median <<<"${ratio[$n]}")"
+	echo
+done
