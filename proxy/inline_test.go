@@ -65,28 +65,35 @@ func checkAnswersAt(t *testing.T, addr, path, msg string) {
 func TestRelayBackendNotReadingHoldsNoOther(t *testing.T) {
 	release := make(chan struct{})
 	url, _ := startBackend(t, stallBackend(release))
-	t.Cleanup(func() { close(release) }) // before startBackend's cleanup waits for its handlers
 	rt := plainRoute("relay", "/relay", plainBackend(url))
-	rt.Limits = Limits{WriteTimeout: 3 * time.Second, MessageRate: -1}
+	// A poller blocked on the write would stay so well past checkAnswers.
+	rt.Limits = Limits{WriteTimeout: 20 * time.Second, MessageRate: -1}
 	_, addr := startProxy(t, Config{Routes: []*Route{rt}})
+	// Cleanups run last first: the backend lets go before the proxy stops,
+	// so the relay's waiting write fails at once.
+	t.Cleanup(func() { close(release) })
 	checkAnswers(t, addr, "before")
 
 	// The stalled relay's backend reads nothing: the client's frames fill
 	// the backend's socket, then the proxy's, until the relay's write is
-	// left waiting (and the client's own write with it).
+	// left waiting (and the client's own write with it). They go in bursts
+	// of 128 KiB, each within one run of the pump on the poller, with
+	// pauses in which it parks, so the sockets fill during such a run.
 	stalled := dial(t, wsURL(addr, "/relay"))
 	stalled.send("stall")
-	frame := strings.Repeat("x", 8<<10)
+	frame := maskedText(strings.Repeat("x", 8<<10))
+	burst := bytes.Repeat(frame, 16)
 	for sent := 0; ; sent++ {
+		time.Sleep(20 * time.Millisecond)
 		_ = stalled.nc.SetWriteDeadline(time.Now().Add(300 * time.Millisecond))
-		if _, err := stalled.nc.Write(maskedText(frame)); err != nil {
+		if _, err := stalled.nc.Write(burst); err != nil {
 			if !errors.Is(err, os.ErrDeadlineExceeded) {
-				t.Fatalf("stalled client: %v after %d frames", err, sent)
+				t.Fatalf("stalled client: %v after %d bursts", err, sent)
 			}
 			break
 		}
-		if sent > 10000 {
-			t.Fatal("80 MiB went through a backend that reads nothing")
+		if sent > 1000 {
+			t.Fatal("128 MiB went through a backend that reads nothing")
 		}
 	}
 	checkAnswers(t, addr, "after")

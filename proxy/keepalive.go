@@ -119,9 +119,7 @@ func (c *conn) onKick() {
 		_ = c.writeControl(ws.OpPing, nil)
 	}
 	if expired {
-		if c.inl == nil { // an edge-triggered registration stays until the owner ends
-			thePoller.clear(c.pfd, c)
-		}
+		c.unslot()
 		c.own.unparked(c, true)
 	}
 }

@@ -32,7 +32,8 @@ import (
 // an edge that came meanwhile), and the poller runs the owner's pump on its
 // own goroutine, with no goroutine woken: one epoll_wait for a batch of
 // connections, then one read and one write each. The pump moves to a
-// goroutine before anything that could block (see relayPump.inlineReady).
+// goroutine before anything that could block (see conn.awaitInline and
+// relayPump.write).
 
 // parkAfter is how long a connection waits for bytes under the runtime
 // poller, holding its goroutine, before it parks.
@@ -78,13 +79,21 @@ func getPoller() *poller {
 
 // loop wakes the owners of connections whose sockets became readable. It
 // reads events without blocking and waits for more under the runtime
-// poller.
+// poller; it ends if epoll fails.
 func (p *poller) loop(rc syscall.RawConn) {
 	evs := make([]syscall.EpollEvent, 256)
+	var failed error
 	wait := func(fd uintptr) bool {
 		n, err := epollPoll(int(fd), evs)
-		if n <= 0 {
-			return err != nil && err != syscall.EINTR && err != syscall.EAGAIN
+		if err == syscall.EINTR {
+			return false
+		}
+		if err != nil {
+			failed = err
+			return true
+		}
+		if n == 0 {
+			return false
 		}
 		for i := range evs[:n] {
 			p.wake(int(evs[i].Fd), evs[i].Events)
@@ -94,7 +103,7 @@ func (p *poller) loop(rc syscall.RawConn) {
 		// rather than spend an epoll_wait to learn there is none.
 		return n == len(evs)
 	}
-	for {
+	for failed == nil {
 		if err := rc.Read(wait); err != nil {
 			return
 		}
@@ -111,6 +120,9 @@ func epollPoll(epfd int, evs []syscall.EpollEvent) (int, error) {
 	return int(n), nil
 }
 
+// wake resumes the connection registered for fd: a parked one-shot
+// connection on a goroutine (unpark), an edge-triggered one here, on the
+// poller's goroutine (inliner), once it is parked.
 func (p *poller) wake(fd int, events uint32) {
 	p.mu.Lock()
 	var c *conn
@@ -221,6 +233,14 @@ const (
 	epollET      = 1 << 31
 )
 
+// unslot drops the poller's slot of a one-shot connection that stopped
+// being parked; an edge-triggered one keeps it until forget.
+func (c *conn) unslot() {
+	if c.inl == nil {
+		thePoller.clear(c.pfd, c)
+	}
+}
+
 // forget drops c's registration slot; its owner calls it once both
 // directions' pumps have ended (nothing reads c any more).
 func (c *conn) forget() {
@@ -230,7 +250,8 @@ func (c *conn) forget() {
 }
 
 // awaitData waits until c's socket has bytes, for a reader at a frame
-// boundary with nothing buffered. A connection that got bytes within
+// boundary with nothing buffered (or, run inline, with part of a frame
+// buffered: awaitInline). A connection that got bytes within
 // parkAfter waits under the runtime poller, so a busy stream pays nothing;
 // a quieter one parks and awaitData returns errParked: the caller must
 // return at once (releasing c.rmu), and c's owner is called again on a new
@@ -393,9 +414,7 @@ func (c *conn) unpark() {
 		return
 	}
 	c.parkDL.Store(0)
-	if c.inl == nil {
-		thePoller.clear(c.pfd, c)
-	}
+	c.unslot()
 	c.woken.Store(true)
 	go c.kick()
 }

@@ -19,4 +19,6 @@ func (p *poller) clear(int, *conn) {}
 
 func (c *conn) forget() {}
 
+func (c *conn) unslot() {}
+
 func (c *conn) awaitInline(bool) error { return errHandoff }

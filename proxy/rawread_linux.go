@@ -8,7 +8,8 @@ import (
 )
 
 // rawReader reads a connection's socket with read(2) under the runtime
-// poller (syscall.RawConn.Read). Its callback takes the pooled read buffer
+// poller (syscall.RawConn.Read), and makes the write attempts that do not
+// wait (conn.writeNow). Its callback takes the pooled read buffer
 // only when the read returns bytes and gives it back when the socket has
 // none, so a connection waiting for its peer holds no buffer, and a busy one
 // pays one system call per batch of frames (see reference/performance.md
@@ -56,7 +57,7 @@ func (r *rawReader) init(c *conn) bool {
 // writeFD writes once; a full socket is no error, just fewer bytes.
 func (r *rawReader) writeFD(fd uintptr) bool {
 	n, err := rawWrite(int(fd), r.wbuf)
-	if err == syscall.EAGAIN || err == syscall.EINTR {
+	if err == syscall.EAGAIN {
 		n, err = 0, nil
 	}
 	r.wn, r.werr = max(n, 0), err
@@ -72,7 +73,7 @@ func (r *rawReader) readFD(fd uintptr) bool {
 	n, err := rawRead(int(fd), c.rb[c.w:])
 	c.short = n < len(c.rb)-c.w
 	switch {
-	case err == syscall.EAGAIN || err == syscall.EINTR:
+	case err == syscall.EAGAIN:
 		if !held {
 			putBuf(c.rb)
 			c.rb = nil
@@ -117,8 +118,9 @@ func (r *rawReader) read() (int, error) {
 }
 
 // writeNow writes as much of p as the socket takes at once, without
-// waiting; the caller holds the write lock and c.raw is set. A pump run on
-// the poller's goroutine writes this way (see relayPump.write).
+// waiting; the caller holds the write lock and c.raw is set. Every write
+// starts this way (conn.send); a pump run on the poller's goroutine writes
+// only this way (relayPump.write).
 func (c *conn) writeNow(p []byte) (int, error) {
 	r := c.raw
 	if r.wfn == nil {
@@ -140,30 +142,18 @@ func (c *conn) writeNow(p []byte) (int, error) {
 // spends tens of µs delivering to its peer marks its P as in a system call
 // long enough for sysmon to retake it and start another thread, and keeps
 // sysmon polling every 20 µs; sysmon was 9 % of the proxy's CPU samples
-// under stream64 (RESULTS.md). EINTR is retried: it does not mean the
-// socket is drained.
-func rawRead(fd int, p []byte) (int, error) {
-	if len(p) == 0 {
-		return 0, nil
-	}
-	for {
-		n, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-		switch e {
-		case 0:
-			return int(n), nil
-		case syscall.EINTR:
-			continue
-		}
-		return -1, e
-	}
-}
+// under stream64 (RESULTS.md).
+func rawRead(fd int, p []byte) (int, error)  { return rawIO(syscall.SYS_READ, fd, p) }
+func rawWrite(fd int, p []byte) (int, error) { return rawIO(syscall.SYS_WRITE, fd, p) }
 
-func rawWrite(fd int, p []byte) (int, error) {
+// rawIO makes the read or write trap on fd with p, retrying EINTR: it does
+// not mean the socket is drained. An empty p does nothing and returns 0.
+func rawIO(trap uintptr, fd int, p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
 	for {
-		n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		n, _, e := syscall.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
 		switch e {
 		case 0:
 			return int(n), nil

@@ -124,7 +124,6 @@ func (r *relay) pump(p *relayPump, inline bool) {
 		if err != errHandoff {
 			p.stop = err
 		}
-		p.inline = false
 		go r.pump(p, false)
 		return
 	}
@@ -429,7 +428,7 @@ func (p *relayPump) write(frames []byte) error {
 	}
 	if p.inline {
 		dst := p.dst
-		if dst.raw == nil || !dst.wmu.TryLock() {
+		if !dst.wmu.TryLock() { // both legs are raw sockets, or the relay would not be inline
 			p.pending = frames
 			return errHandoff
 		}

@@ -1,0 +1,52 @@
+package proxy
+
+import (
+	"testing"
+	"time"
+)
+
+// closedInSlots counts closed connections the poller still holds a slot
+// for: each would be kept from the garbage collector until its descriptor
+// is reused.
+func closedInSlots() int {
+	p := getPoller()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, c := range p.parked {
+		if c != nil && c.closed.Load() {
+			n++
+		}
+	}
+	return n
+}
+
+// TestEndedRelaysLeaveNoPollerSlot checks that a relay, whose legs keep
+// their edge-triggered registration for life, gives their slots back when
+// it ends (conn.forget), whichever side closed.
+func TestEndedRelaysLeaveNoPollerSlot(t *testing.T) {
+	url, _ := startBackend(t, echoBackend)
+	srv, addr := startProxy(t, Config{Routes: []*Route{plainRoute("relay", "/relay", plainBackend(url))}})
+	before := closedInSlots()
+	for i := range 6 {
+		c := dialOwned(t, wsURL(addr, "/relay"), nil)
+		c.send("hi")
+		if got := c.recv(); got != "echo: hi" {
+			t.Fatalf("relay %d got %q", i, got)
+		}
+		if i%2 == 0 {
+			c.closeNormally()
+		}
+		c.nc.Close()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for srv.Sessions() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d relays still live", srv.Sessions())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := closedInSlots() - before; n > 0 {
+		t.Fatalf("the poller holds %d closed connections of ended relays", n)
+	}
+}
