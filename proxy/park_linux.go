@@ -111,9 +111,11 @@ func (p *poller) loop(rc syscall.RawConn) {
 }
 
 // epollPoll is epoll_wait with a zero timeout, as a raw system call (it
-// never blocks; see rawRead).
+// never blocks; see rawRead). It is made as epoll_pwait with no signal
+// mask, which is the same call and the one every architecture has (arm64
+// has no epoll_wait).
 func epollPoll(epfd int, evs []syscall.EpollEvent) (int, error) {
-	n, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_WAIT, uintptr(epfd), uintptr(unsafe.Pointer(&evs[0])), uintptr(len(evs)), 0, 0, 0)
+	n, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&evs[0])), uintptr(len(evs)), 0, 0, 0)
 	if e != 0 {
 		return -1, e
 	}

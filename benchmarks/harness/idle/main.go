@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command idle opens N WebSocket connections through a target, holds them,
 // and prints one JSON line: the watched processes' VmRSS delta
 // (/proc/PID/status) per connection in KiB after the handshakes and again
@@ -7,6 +9,7 @@
 // The soft nofile limit is raised to the hard one and N is capped to fit.
 // Measure a freshly started target: a process that already served
 // connections reuses freed memory and hides the per-connection cost.
+// Linux only: it reads /proc.
 package main
 
 import (
