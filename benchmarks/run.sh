@@ -15,7 +15,10 @@
 # worker per CPU as in performance.md), go-tunnel (the Go yardstick: a bare
 # byte-copying proxy, goroutine per direction), ab-pass (plain<->plain passthrough),
 # ab-trans (plain stream client with its own end marker: decoded and
-# re-encoded), ab-connic (Connic client -> plain chunked backend).
+# re-encoded), ab-connic (Connic client -> plain chunked backend),
+# ab-connic-wiro (Connic delta client -> Wiro accumulated-text backend: REST
+# send and a shared subscription socket) and ab-wiro-connic (Wiro client:
+# REST send then subscribe, accumulated text -> Connic delta backend).
 # Prints the markdown summary; raw JSON lines are in $OUT/results.jsonl.
 set -euo pipefail
 
@@ -30,10 +33,10 @@ else
 	REPS=${REPS:-3} DURATION=${DURATION:-3s} IDLE_N=${IDLE_N:-5000} SETTLE=${SETTLE:-1s}
 	SCENARIOS=${SCENARIOS:-"stream64 stream1k stream64-pipe stream64-paced echo-c1 echo-c50"}
 fi
-TARGETS=${TARGETS:-"direct nginx go-tunnel ab-pass ab-trans ab-connic"}
+TARGETS=${TARGETS:-"direct nginx go-tunnel ab-pass ab-trans ab-connic ab-connic-wiro ab-wiro-connic"}
 IDLE_TARGETS=${IDLE_TARGETS:-"direct nginx ab-pass ab-connic"}
 OUT=${OUT:-/tmp/agentbridge-bench/$(date +%Y%m%d-%H%M%S)}
-AGENT_PORT=19000 CONNIC_PORT=19001 NGINX_PORT=18081 AB_PORT=18080 TUNNEL_PORT=18090
+AGENT_PORT=19000 CONNIC_PORT=19001 WIRO_API_PORT=19002 WIRO_SOCKET_PORT=19003 NGINX_PORT=18081 AB_PORT=18080 TUNNEL_PORT=18090
 BIN=$OUT/bin
 mkdir -p "$BIN" "$OUT/nginx/logs"
 RESULTS=$OUT/results.jsonl
@@ -93,14 +96,20 @@ listen: 127.0.0.1:$AB_PORT
 log: {level: warn}
 limits: {$1}
 $2
+auth:
+  keys: {type: secret, secrets: ["bench-key"]}
 backends:
   agent:  {dialect: plain, url: "ws://127.0.0.1:$AGENT_PORT/"}
   stream: {dialect: plain, url: "ws://127.0.0.1:$AGENT_PORT/", chunked: true, end_marker: "[DONE]"}
+  connic: {dialect: connic, url: "ws://127.0.0.1:$CONNIC_PORT/", secret: "bench-backend-secret", secret_in: header}
+  wiro:   {dialect: wiro, api_url: "http://127.0.0.1:$WIRO_API_PORT/v1", socket_url: "ws://127.0.0.1:$WIRO_SOCKET_PORT/v1", api_key: "bench-backend-key", useragent_guid: "bench"}
 routes:
   - {path: /pass,  dialect: plain,  auth: none, backend: stream, reply: stream, end_marker: "[DONE]", $S}
   - {path: /trans, dialect: plain,  auth: none, backend: stream, reply: stream, end_marker: "[END]", $S}
   - {path: /echo,  dialect: plain,  auth: none, backend: agent, reply: whole, $S}
   - {path: /connic, dialect: connic, auth: none, backend: stream, $S}
+  - {path: /connic-wiro, dialect: connic, auth: none, backend: wiro, $S}
+  - {path: /wiro, dialect: wiro, auth: [keys], backend: connic, $S}
 EOF
 }
 
@@ -136,7 +145,8 @@ stop() { # pid...: TERM, wait up to 5 s, then KILL
 	done
 }
 start_agent() {
-	"$BIN/agent" -plain 127.0.0.1:$AGENT_PORT -connic 127.0.0.1:$CONNIC_PORT -lifetime 30m 2>>"$OUT/agent.log" &
+	"$BIN/agent" -plain 127.0.0.1:$AGENT_PORT -connic 127.0.0.1:$CONNIC_PORT \
+		-wiro-api 127.0.0.1:$WIRO_API_PORT -wiro-socket 127.0.0.1:$WIRO_SOCKET_PORT -lifetime 30m 2>>"$OUT/agent.log" &
 	AGENT_PID=$!
 	wait_port $AGENT_PORT
 }
@@ -169,6 +179,8 @@ target_args() { # target echo(0|1)
 	ab-pass) if (($2)); then echo "ws://127.0.0.1:$AB_PORT/echo plain $AB_PID [DONE]"; else echo "ws://127.0.0.1:$AB_PORT/pass plain $AB_PID [DONE]"; fi ;;
 	ab-trans) echo "ws://127.0.0.1:$AB_PORT/trans plain $AB_PID [END]" ;;
 	ab-connic) echo "ws://127.0.0.1:$AB_PORT/connic connic $AB_PID -" ;;
+	ab-connic-wiro) echo "ws://127.0.0.1:$AB_PORT/connic-wiro connic $AB_PID -" ;;
+	ab-wiro-connic) echo "ws://127.0.0.1:$AB_PORT/wiro wiro $AB_PID -" ;;
 	esac
 }
 scenario_flags() {
@@ -195,8 +207,10 @@ for rep in $(seq "$REPS"); do
 		[[ $sc == echo-* ]] && echo_=1
 		for t in $TARGETS; do
 			# Echo is one message per reply: same shape through every route, so
-			# only direct, nginx and the passthrough run it.
-			((echo_)) && [[ $t == ab-trans || $t == ab-connic ]] && continue
+			# only direct, nginx and the passthrough run it. A Wiro client
+			# streams one request at a time (REST send, then subscribe).
+			((echo_)) && [[ $t == ab-* && $t != ab-pass ]] && continue
+			[[ $t == ab-wiro-connic && $sc == *-pipe ]] && continue
 			read -r url mode pids end <<<"$(target_args "$t" $echo_)"
 			log "rep $rep $sc $t"
 			ev=

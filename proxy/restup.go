@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -104,7 +105,7 @@ func (rs *restSocket) read(c *conn) {
 		u := rs.routes[string(token)]
 		rs.mu.Unlock()
 		if u != nil {
-			u.deliver(msg)
+			u.deliver(token, msg)
 		}
 	}
 	rs.mu.Lock()
@@ -179,15 +180,28 @@ type restUpstream struct {
 	key   []byte // this session's conversation on the backend
 	codec translators.Codec
 
-	inbox chan []byte // messages for this session's tokens, copies
-	held  []byte      // the message Receive's events alias
+	inbox chan restMsg // messages for this session's tokens, copies
+	held  []byte       // the message Receive's events alias
 	done  chan struct{}
 	once  sync.Once
+	// Messages of replies whose turn has not come, by token (Receive's):
+	// a backend may stream a session's replies at once, but the session
+	// takes them one after the other, in the order they were sent (and
+	// the codec's accumulated text is one reply's).
+	later      map[string][][]byte
+	laterBytes int
 
 	mu     sync.Mutex
 	ids    map[string][]byte // backend token -> the session's id
 	tokens map[string]string // the session's id -> backend token
+	order  []string          // the tokens of the replies not ended, in the order sent
 	err    error             // set when the shared socket failed
+}
+
+// restMsg is a message from the shared socket, with its reply's token.
+type restMsg struct {
+	token string
+	msg   []byte
 }
 
 var _ Upstream = (*restUpstream)(nil)
@@ -203,7 +217,8 @@ func (s *Server) openREST(rt *Route) (*restUpstream, error) {
 		rs:     rs,
 		key:    []byte("agentbridge-" + string(newSessionID())),
 		codec:  rt.Backend.Dialect.New(opts),
-		inbox:  make(chan []byte, 64),
+		inbox:  make(chan restMsg, 64),
+		later:  make(map[string][][]byte),
 		done:   make(chan struct{}),
 		ids:    make(map[string][]byte),
 		tokens: make(map[string]string),
@@ -227,6 +242,7 @@ func (u *restUpstream) Send(ev *translators.Event) error {
 		u.mu.Lock()
 		u.ids[token] = append([]byte(nil), ev.ID...)
 		u.tokens[string(ev.ID)] = token
+		u.order = append(u.order, token)
 		u.mu.Unlock()
 		return u.rs.subscribe(r.Token, u)
 	case translators.KindCancel:
@@ -245,10 +261,10 @@ func (u *restUpstream) Send(ev *translators.Event) error {
 // deliver queues a copy of msg for Receive; it waits while the session is
 // behind, so the shared socket pushes back instead of queueing without
 // bound.
-func (u *restUpstream) deliver(msg []byte) {
-	cp := append([]byte(nil), msg...)
+func (u *restUpstream) deliver(token, msg []byte) {
+	m := restMsg{token: string(token), msg: append([]byte(nil), msg...)}
 	select {
-	case u.inbox <- cp:
+	case u.inbox <- m:
 	case <-u.done:
 	}
 }
@@ -262,21 +278,12 @@ func (u *restUpstream) fail(err error) {
 
 func (u *restUpstream) Receive(dst []translators.Event) ([]translators.Event, error) {
 	for {
-		var msg []byte
-		select {
-		case msg = <-u.inbox:
-		case <-u.done:
-			u.mu.Lock()
-			err := u.err
-			u.mu.Unlock()
-			if err == nil {
-				err = io.EOF
-			}
+		msg, err := u.next()
+		if err != nil {
 			return dst, err
 		}
 		u.held = msg
 		n := len(dst)
-		var err error
 		dst, err = u.codec.Decode(dst, msg)
 		if err != nil {
 			return dst, errBadBackendMessage
@@ -311,6 +318,51 @@ func (u *restUpstream) Receive(dst []translators.Event) ([]translators.Event, er
 	}
 }
 
+// next returns the next message of the reply whose turn it is (the oldest
+// not ended), holding back those of later replies, or of a token the
+// session does not know (Receive drops it).
+func (u *restUpstream) next() ([]byte, error) {
+	for {
+		u.mu.Lock()
+		var cur string
+		if len(u.order) > 0 {
+			cur = u.order[0]
+		}
+		u.mu.Unlock()
+		if q := u.later[cur]; len(q) > 0 {
+			if len(q) == 1 {
+				delete(u.later, cur)
+			} else {
+				u.later[cur] = q[1:]
+			}
+			u.laterBytes -= len(q[0])
+			return q[0], nil
+		}
+		select {
+		case m := <-u.inbox:
+			u.mu.Lock()
+			_, known := u.ids[m.token]
+			u.mu.Unlock()
+			if m.token != cur && known {
+				if u.laterBytes += len(m.msg); u.laterBytes > maxHeldBack {
+					return nil, errHeldBack
+				}
+				u.later[m.token] = append(u.later[m.token], m.msg)
+				continue
+			}
+			return m.msg, nil
+		case <-u.done:
+			u.mu.Lock()
+			err := u.err
+			u.mu.Unlock()
+			if err == nil {
+				err = io.EOF
+			}
+			return nil, err
+		}
+	}
+}
+
 func (u *restUpstream) forget(token string) {
 	u.rs.unsubscribe(token)
 	u.mu.Lock()
@@ -318,8 +370,21 @@ func (u *restUpstream) forget(token string) {
 		delete(u.tokens, string(id))
 		delete(u.ids, token)
 	}
+	if i := slices.Index(u.order, token); i >= 0 {
+		u.order = slices.Delete(u.order, i, i+1)
+	}
 	u.mu.Unlock()
+	for _, m := range u.later[token] {
+		u.laterBytes -= len(m)
+	}
+	delete(u.later, token)
 }
+
+// maxHeldBack bounds the bytes of later replies a session holds back while
+// an earlier one streams: accumulated text makes them grow fast.
+const maxHeldBack = 8 << 20
+
+var errHeldBack = errors.New("the backend streamed later replies too far ahead of the current one")
 
 func (u *restUpstream) Close(int, string) {
 	u.once.Do(func() {

@@ -256,6 +256,47 @@ func TestConnicClientToWiroBackend(t *testing.T) {
 	wb.checkKeys(t)
 }
 
+// TestConnicPipelinedToWiroBackend sends two messages back to back on one
+// session. The backend streams both replies at once, their events
+// interleaved on the shared socket; the client must still get each reply
+// whole and in order — the first's deltas never mixed with the second's.
+func TestConnicPipelinedToWiroBackend(t *testing.T) {
+	wb := &wiroBackend{key: "backend-key"}
+	api, sock := wb.serve(t)
+	_, addr := startProxy(t, Config{Routes: []*Route{
+		connicRoute("c2w", "/c2w", wiroBackendCfg(api, sock, "backend-key"), nil),
+	}})
+	c := connicClient{dial(t, wsURL(addr, "/c2w"))}
+	c.recvJSON() // connected
+	msgs := []string{"alpha beta gamma delta epsilon", "one two three four five six"}
+	for i, m := range msgs {
+		c.sendJSON(map[string]any{"type": "message", "id": fmt.Sprint("m", i), "payload": map[string]any{"message": m}})
+	}
+	_ = c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for i, m := range msgs {
+		id, want := fmt.Sprint("m", i), fmt.Sprintf("Echo #%d: %s", i+1, m)
+		var text strings.Builder
+		for {
+			ev := c.recvJSON()
+			if ev["type"] == "ack" {
+				continue
+			}
+			if ev["id"] != id {
+				t.Fatalf("reply %d: got %v while %s streams", i, ev, id)
+			}
+			if ev["type"] == "stream_chunk" {
+				text.WriteString(ev["chunk"].(string))
+			}
+			if ev["type"] == "stream_end" {
+				if text.String() != want || ev["full_response"] != want {
+					t.Fatalf("reply %d: chunks %q, full_response %q, want %q", i, text.String(), ev["full_response"], want)
+				}
+				break
+			}
+		}
+	}
+}
+
 func TestWiroToWiro(t *testing.T) {
 	wb := &wiroBackend{key: "backend-key"}
 	api, sock := wb.serve(t)

@@ -19,6 +19,9 @@
 // token_usage, all carrying ID. {"type":"ping"} gets {"type":"pong"};
 // {"secret":...} frames are ignored.
 //
+// Wiro mode (-wiro-api, -wiro-socket): a REST send and a subscription
+// socket, with accumulated text (wiro.go).
+//
 // The process exits after -lifetime.
 package main
 
@@ -40,23 +43,35 @@ import (
 func main() {
 	plain := flag.String("plain", "127.0.0.1:19000", "plain-mode listen address (empty: off)")
 	connic := flag.String("connic", "127.0.0.1:19001", "Connic-mode listen address (empty: off)")
+	wiroAPI := flag.String("wiro-api", "127.0.0.1:19002", "Wiro-mode REST listen address (empty: off)")
+	wiroSocket := flag.String("wiro-socket", "127.0.0.1:19003", "Wiro-mode socket listen address (empty: off)")
 	lifetime := flag.Duration("lifetime", 30*time.Minute, "exit after this long")
 	flag.Parse()
+	if *wiroAPI != "" && *wiroSocket != "" {
+		wa := newWiroAgent()
+		go wa.serveAPI(listen(*wiroAPI))
+		go wa.serveSocket(listen(*wiroSocket))
+	}
 	for addr, isConnic := range map[string]bool{*plain: false, *connic: true} {
 		if addr == "" {
 			continue
 		}
-		if err := bench.CheckLoopback("ws://" + addr); err != nil {
-			log.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			log.Fatal(err)
-		}
-		go serve(ln, isConnic)
+		go serve(listen(addr), isConnic)
 	}
 	time.Sleep(*lifetime)
 	fmt.Fprintln(os.Stderr, "agent: lifetime over")
+}
+
+// listen listens on addr, which must be a loopback address.
+func listen(addr string) net.Listener {
+	if err := bench.CheckLoopback("ws://" + addr); err != nil {
+		log.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return ln
 }
 
 func serve(ln net.Listener, connic bool) {

@@ -11,8 +11,9 @@
 // Frames are counted as the backend emitted them (k chunks + the end = k+1
 // per streamed request, 1 per echo) whatever the client dialect, so Connic
 // clients, which also receive ack and stream_start (or one whole "response"
-// when the route does not stream; counted in WholeReplies), are comparable
-// with plain ones; FramesRecv counts what the client actually received. With -pids, the watched processes' utime+stime delta
+// when the route does not stream; counted in WholeReplies), and Wiro clients
+// (a REST send, then a subscription; wiro.go) are comparable with plain
+// ones; FramesRecv counts what the client actually received. With -pids, the watched processes' utime+stime delta
 // (/proc/PID/stat, 10 ms resolution) is divided by those frames.
 //
 // Allocations per frame need a counter exposed by the target: -expvar takes
@@ -26,6 +27,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -43,6 +45,7 @@ type config struct {
 	interval          time.Duration
 	echo              bool
 	end               []byte // plain: the message that ends a streamed reply
+	api, key          string // wiro: the REST base URL and the x-api-key
 	duration, timeout time.Duration
 }
 
@@ -84,7 +87,8 @@ func main() {
 	var pids, expvarURL, scenario, target string
 	var rep int
 	flag.StringVar(&cfg.url, "url", "ws://127.0.0.1:19000/", "target ws:// URL (loopback only)")
-	flag.StringVar(&cfg.mode, "mode", "plain", "client dialect: plain or connic")
+	flag.StringVar(&cfg.mode, "mode", "plain", "client dialect: plain, connic or wiro")
+	flag.StringVar(&cfg.key, "key", "bench-key", "wiro mode: the x-api-key of the REST send")
 	flag.IntVar(&cfg.conns, "c", 50, "connections")
 	flag.IntVar(&cfg.k, "k", 20, "chunks per reply")
 	flag.IntVar(&cfg.size, "size", 64, "chunk size (echo: message size) in bytes")
@@ -107,6 +111,15 @@ func main() {
 	}
 	if cfg.conns < 1 || cfg.depth < 1 || cfg.k < 0 || cfg.conns > 10000 {
 		fatal(fmt.Errorf("bad -c/-depth/-k"))
+	}
+	if cfg.mode == "wiro" {
+		if cfg.depth != 1 || cfg.echo || cfg.k < 1 {
+			fatal(fmt.Errorf("wiro mode streams one request at a time per connection: -depth 1, no -echo, -k 1 or more"))
+		}
+		if cfg.api, err = wiroAPI(cfg.url); err != nil {
+			fatal(err)
+		}
+		wiroHTTP.Transport = &http.Transport{MaxIdleConnsPerHost: cfg.conns, DisableCompression: true}
 	}
 	res := run(cfg, watched, expvarURL)
 	res.Scenario, res.Target, res.Rep = scenario, target, rep
@@ -273,6 +286,17 @@ func (w *worker) run(c *bench.Conn, cfg config, idx int, stop time.Time) {
 	for i := range queue {
 		queue[i].id = make([]byte, 0, 32)
 	}
+	if cfg.mode == "wiro" {
+		for n := 0; time.Now().Before(stop); n++ {
+			p := &queue[0]
+			p.id = strconv.AppendInt(append(append(p.id[:0], 'c'), strconv.Itoa(idx)...), int64(n), 10)
+			if err := w.wiroOnce(c, cfg, idx, p); err != nil {
+				w.fail(err)
+				return
+			}
+		}
+		return
+	}
 	var req []byte
 	head, inFlight, n := 0, 0, 0
 	for {
@@ -320,6 +344,9 @@ const warmUp = 3
 // once sends one request and reads its reply (the warm-up).
 func (w *worker) once(c *bench.Conn, cfg config, idx int) error {
 	queue := []pending{{id: fmt.Appendf(nil, "w%d", idx), sent: time.Now()}}
+	if cfg.mode == "wiro" {
+		return w.wiroOnce(c, cfg, idx, &queue[0])
+	}
 	if err := c.WriteText(w.request(nil, cfg, queue[0].id)); err != nil {
 		return err
 	}

@@ -2,7 +2,8 @@
 // or stdin) and prints markdown: medians over repetitions per scenario and
 // target, ratios against "direct" taken within each repetition and then
 // medianed, and the agentbridge gates (met / missed) when the targets
-// nginx, ab-pass, ab-trans and ab-connic are present (and, for reference,
+// nginx, ab-pass and the translating routes (ab-trans, ab-connic,
+// ab-connic-wiro, ab-wiro-connic) are present (and, for reference,
 // the Go tunnel yardstick when go-tunnel is).
 package main
 
@@ -256,7 +257,9 @@ func gates() {
 		fmt.Printf("| (yardstick, no gate) bare Go tunnel CPU/frame | %s | %s µs (%s× nginx) | ab-pass %s µs (%s×) | - |\n",
 			s, num(g, 2), num(g/n, 2), num(cpuOf(s, "ab-pass"), 2), num(cpuOf(s, "ab-pass")/n, 2))
 	}
-	for _, t := range []string{"ab-trans", "ab-connic"} {
+	// The Wiro routes carry accumulated text on their Wiro leg: each of its
+	// frames holds the whole reply so far, O(k²) bytes a reply.
+	for _, t := range []string{"ab-trans", "ab-connic", "ab-connic-wiro", "ab-wiro-connic"} {
 		for _, s := range []string{"stream64", "stream1k", "stream64-pipe"} {
 			x, p := cpuOf(s, t), cpuOf(s, "ab-pass")
 			if math.IsNaN(x) {
