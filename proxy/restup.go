@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -178,17 +179,20 @@ func headerOrAuth(d translators.Dialect) string {
 type restUpstream struct {
 	rs    *restSocket
 	key   []byte // this session's conversation on the backend
+	agent []byte // the backend's agent id
 	codec translators.Codec
+	body  []byte                  // Send's request body (Send is the client pump's)
+	sreq  translators.SendRequest // Send's request: passed to the codec, it would escape from a local
 
 	inbox chan restMsg // messages for this session's tokens, copies
-	held  []byte       // the message Receive's events alias
+	held  restMsg      // the message Receive's events alias, given back at the next Receive
 	done  chan struct{}
 	once  sync.Once
 	// Messages of replies whose turn has not come, by token (Receive's):
 	// a backend may stream a session's replies at once, but the session
 	// takes them one after the other, in the order they were sent (and
 	// the codec's accumulated text is one reply's).
-	later      map[string][][]byte
+	later      map[string][]restMsg
 	laterBytes int
 
 	mu     sync.Mutex
@@ -198,10 +202,34 @@ type restUpstream struct {
 	err    error             // set when the shared socket failed
 }
 
-// restMsg is a message from the shared socket, with its reply's token.
+// restMsg is a copy of a message from the shared socket, in a pooled
+// buffer, with its reply's token (a slice of it).
 type restMsg struct {
-	token string
+	buf   *[]byte // from restMsgPool; msg is *buf
 	msg   []byte
+	token []byte
+}
+
+var restMsgPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+// copyRESTMsg copies msg, whose token field holds token (a slice of msg),
+// into a pooled buffer.
+func copyRESTMsg(token, msg []byte) restMsg {
+	bp := restMsgPool.Get().(*[]byte)
+	*bp = append((*bp)[:0], msg...)
+	m := restMsg{buf: bp, msg: *bp}
+	if i := bytes.Index(m.msg, token); i >= 0 {
+		m.token = m.msg[i : i+len(token)]
+	}
+	return m
+}
+
+// release gives m's buffer back; a large one is left to the collector.
+func (m *restMsg) release() {
+	if m.buf != nil && cap(*m.buf) <= 64<<10 {
+		restMsgPool.Put(m.buf)
+	}
+	*m = restMsg{}
 }
 
 var _ Upstream = (*restUpstream)(nil)
@@ -216,9 +244,10 @@ func (s *Server) openREST(rt *Route) (*restUpstream, error) {
 	return &restUpstream{
 		rs:     rs,
 		key:    []byte("agentbridge-" + string(newSessionID())),
+		agent:  []byte(rt.Backend.AgentID),
 		codec:  rt.Backend.Dialect.New(opts),
 		inbox:  make(chan restMsg, 64),
-		later:  make(map[string][][]byte),
+		later:  make(map[string][]restMsg),
 		done:   make(chan struct{}),
 		ids:    make(map[string][]byte),
 		tokens: make(map[string]string),
@@ -229,8 +258,9 @@ func (u *restUpstream) Send(ev *translators.Event) error {
 	rest := u.rs.b.Dialect.REST
 	switch ev.Kind {
 	case translators.KindUserMessage:
-		body := rest.AppendSend(nil, &translators.SendRequest{Agent: []byte(u.rs.b.AgentID), Message: ev.Text, SessionKey: u.key})
-		status, resp, err := u.rs.post(rest.SendPath, body)
+		u.sreq = translators.SendRequest{Agent: u.agent, Message: ev.Text, SessionKey: u.key}
+		u.body = rest.AppendSend(u.body[:0], &u.sreq)
+		status, resp, err := u.rs.post(rest.SendPath, u.body)
 		if err != nil {
 			return fmt.Errorf("backend %q send: %w", u.rs.b.Name, err)
 		}
@@ -262,10 +292,11 @@ func (u *restUpstream) Send(ev *translators.Event) error {
 // behind, so the shared socket pushes back instead of queueing without
 // bound.
 func (u *restUpstream) deliver(token, msg []byte) {
-	m := restMsg{token: string(token), msg: append([]byte(nil), msg...)}
+	m := copyRESTMsg(token, msg)
 	select {
 	case u.inbox <- m:
 	case <-u.done:
+		m.release()
 	}
 }
 
@@ -278,13 +309,14 @@ func (u *restUpstream) fail(err error) {
 
 func (u *restUpstream) Receive(dst []translators.Event) ([]translators.Event, error) {
 	for {
+		u.held.release() // the previous Receive's events are no longer used
 		msg, err := u.next()
 		if err != nil {
 			return dst, err
 		}
 		u.held = msg
 		n := len(dst)
-		dst, err = u.codec.Decode(dst, msg)
+		dst, err = u.codec.Decode(dst, msg.msg)
 		if err != nil {
 			return dst, errBadBackendMessage
 		}
@@ -321,7 +353,7 @@ func (u *restUpstream) Receive(dst []translators.Event) ([]translators.Event, er
 // next returns the next message of the reply whose turn it is (the oldest
 // not ended), holding back those of later replies, or of a token the
 // session does not know (Receive drops it).
-func (u *restUpstream) next() ([]byte, error) {
+func (u *restUpstream) next() (restMsg, error) {
 	for {
 		u.mu.Lock()
 		var cur string
@@ -335,22 +367,23 @@ func (u *restUpstream) next() ([]byte, error) {
 			} else {
 				u.later[cur] = q[1:]
 			}
-			u.laterBytes -= len(q[0])
+			u.laterBytes -= len(q[0].msg)
 			return q[0], nil
 		}
 		select {
 		case m := <-u.inbox:
 			u.mu.Lock()
-			_, known := u.ids[m.token]
+			_, known := u.ids[string(m.token)]
 			u.mu.Unlock()
-			if m.token != cur && known {
+			if string(m.token) != cur && known {
 				if u.laterBytes += len(m.msg); u.laterBytes > maxHeldBack {
-					return nil, errHeldBack
+					m.release()
+					return restMsg{}, errHeldBack
 				}
-				u.later[m.token] = append(u.later[m.token], m.msg)
+				u.later[string(m.token)] = append(u.later[string(m.token)], m)
 				continue
 			}
-			return m.msg, nil
+			return m, nil
 		case <-u.done:
 			u.mu.Lock()
 			err := u.err
@@ -358,7 +391,7 @@ func (u *restUpstream) next() ([]byte, error) {
 			if err == nil {
 				err = io.EOF
 			}
-			return nil, err
+			return restMsg{}, err
 		}
 	}
 }
@@ -374,8 +407,9 @@ func (u *restUpstream) forget(token string) {
 		u.order = slices.Delete(u.order, i, i+1)
 	}
 	u.mu.Unlock()
-	for _, m := range u.later[token] {
-		u.laterBytes -= len(m)
+	for i := range u.later[token] {
+		u.laterBytes -= len(u.later[token][i].msg)
+		u.later[token][i].release()
 	}
 	delete(u.later, token)
 }
