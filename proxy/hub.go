@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -88,9 +89,12 @@ type conversation struct {
 	done     chan struct{}
 
 	// The pump's state, kept across parks of a socket backend's leg.
-	sock *conn // the backend socket when up is one; nil otherwise
-	evs  []translators.Event
-	norm []translators.Event
+	sock    *conn // the backend socket when up is one; nil otherwise
+	evs     []translators.Event
+	norm    []translators.Event
+	more    moreUpstream  // up, when it can tell that more is waiting
+	holding bool          // the pump queues frames for one write per burst (under mu)
+	dirty   []*subscriber // subscribers with frames queued and not written (under mu)
 }
 
 // queued is a message waiting for its turn: a conversation sends one
@@ -253,6 +257,7 @@ func (h *hub) conversation(key string) (*conversation, error) {
 		done:    make(chan struct{}),
 	}
 	c.turn = translators.Turn{MaxText: h.rt.Limits.MaxTurnText, Pending: c.pending}
+	c.more, _ = c.up.(moreUpstream)
 	c.idle = time.AfterFunc(h.rt.Session.Timeout, func() { c.close(closeNormal) })
 	if key != "" {
 		h.mu.Lock()
@@ -319,6 +324,9 @@ func (c *conversation) pump() error {
 			return err
 		}
 		c.mu.Lock()
+		// A burst of backend frames leaves in one write per subscriber:
+		// frames are queued while the backend has more buffered.
+		c.holding = c.more != nil && c.more.more()
 		for i := range evs {
 			c.norm, err = c.turn.Apply(c.norm[:0], &evs[i])
 			for j := range c.norm {
@@ -329,6 +337,10 @@ func (c *conversation) pump() error {
 					Text: []byte("the reply exceeded the proxy's size limit and was cut")}
 				c.deliver(&ev)
 			}
+		}
+		c.holding = false
+		if !(c.more != nil && c.more.more()) {
+			c.flushLocked()
 		}
 		drain := c.h.s.draining.Load() && c.inflight == nil && len(c.queue) == 0
 		c.mu.Unlock()
@@ -400,17 +412,22 @@ func (c *conversation) end(r *reply, text, thought []byte) {
 }
 
 // broadcast encodes ev and writes it to r's subscribers, dropping those
-// that fail. c.mu is held.
+// that fail; while the pump holds (a burst from the backend), it queues it
+// for flushLocked instead. c.mu is held.
 func (c *conversation) broadcast(r *reply, ev *translators.Event) {
 	var err error
-	c.out, err = c.codec.Encode(c.out[:0], ev)
-	if err != nil || len(c.out) == 0 {
+	c.out, err = c.codec.Encode(append(c.out[:0], make([]byte, headerRoom)...), ev)
+	if err != nil || len(c.out) == headerRoom {
 		return
 	}
+	c.out = frameAt(c.out, 0, opcode(c.h.rt.Client))
 	kept := r.subs[:0]
 	for _, sub := range r.subs {
-		if sub.write(c.out) == nil {
+		if sub.queue(c.out) && (c.holding || sub.flush() == nil) {
 			kept = append(kept, sub)
+			if c.holding && !slices.Contains(c.dirty, sub) {
+				c.dirty = append(c.dirty, sub)
+			}
 		}
 	}
 	clear(r.subs[len(kept):])
@@ -418,6 +435,17 @@ func (c *conversation) broadcast(r *reply, ev *translators.Event) {
 	if r.done {
 		r.subs = nil // nothing more will come
 	}
+}
+
+// flushLocked writes what the pump queued for each subscriber. A
+// subscriber whose write fails is dropped from its replies by the next
+// broadcast (queue refuses it). c.mu is held.
+func (c *conversation) flushLocked() {
+	for i, sub := range c.dirty {
+		_ = sub.flush()
+		c.dirty[i] = nil
+	}
+	c.dirty = c.dirty[:0]
 }
 
 // failAll ends every unfinished reply of the conversation with an error.
@@ -553,18 +581,21 @@ func (h *hub) expireLocked(now time.Time) {
 
 // subscriber is one client socket on a hub route.
 type subscriber struct {
-	h     *hub
-	c     *conn
-	codec translators.Codec
-	mu    sync.Mutex // guards codec.Encode and out
-	out   []byte
-	slot  connSlot // given back when the socket ends
+	h      *hub
+	c      *conn
+	codec  translators.Codec
+	mu     sync.Mutex // guards codec.Encode, out, pend and failed
+	out    []byte
+	pend   []byte   // whole frames queued by conversations, not yet written
+	failed bool     // a write failed: the socket is gone
+	slot   connSlot // given back when the socket ends
 
 	// The reader's state, kept across parks.
 	msg []byte
 	evs []translators.Event
 }
 
+// send encodes ev and writes it, after the frames queued before it.
 func (sub *subscriber) send(ev *translators.Event) error {
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
@@ -573,11 +604,44 @@ func (sub *subscriber) send(ev *translators.Event) error {
 	if err != nil || len(sub.out) == 0 {
 		return err
 	}
-	return sub.c.writeFrame(opcode(sub.h.rt.Client), sub.out)
+	sub.pend = appendHeader(sub.pend, ws.Header{Fin: true, OpCode: opcode(sub.h.rt.Client), Length: int64(len(sub.out))})
+	sub.pend = append(sub.pend, sub.out...)
+	return sub.flushLocked()
 }
 
-func (sub *subscriber) write(frame []byte) error {
-	return sub.c.writeFrame(opcode(sub.h.rt.Client), frame)
+// queue appends a whole frame for the next flush; it reports false once a
+// write to the subscriber failed.
+func (sub *subscriber) queue(frame []byte) bool {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	if sub.failed {
+		return false
+	}
+	sub.pend = append(sub.pend, frame...)
+	return true
+}
+
+// flush writes the queued frames in one write.
+func (sub *subscriber) flush() error {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	return sub.flushLocked()
+}
+
+func (sub *subscriber) flushLocked() error {
+	if len(sub.pend) == 0 {
+		return nil
+	}
+	err := sub.c.writeRaw(sub.pend)
+	if err != nil {
+		sub.failed = true
+	}
+	if cap(sub.pend) > 256<<10 {
+		sub.pend = nil
+	} else {
+		sub.pend = sub.pend[:0]
+	}
+	return err
 }
 
 // run reads subscriptions until the client leaves.

@@ -314,6 +314,9 @@ func (u *restUpstream) Receive(dst []translators.Event) ([]translators.Event, er
 		if err != nil {
 			return dst, err
 		}
+		if msg.msg == nil {
+			return dst, nil // nothing for the current reply now: the session writes what it holds
+		}
 		u.held = msg
 		n := len(dst)
 		dst, err = u.codec.Decode(dst, msg.msg)
@@ -343,17 +346,26 @@ func (u *restUpstream) Receive(dst []translators.Event) ([]translators.Event, er
 			}
 			out = append(out, ev)
 		}
-		if len(out) > n {
+		if len(out) > n || !u.more() {
+			// Events, or none and nothing queued: the session held its
+			// writes for this message (more), so it must not wait unseen.
 			return out, nil
 		}
 		dst = out
 	}
 }
 
+// more reports whether a message is already queued for Receive (of any
+// reply: a held-back one is written with the current reply's end).
+func (u *restUpstream) more() bool { return len(u.inbox) > 0 }
+
 // next returns the next message of the reply whose turn it is (the oldest
 // not ended), holding back those of later replies, or of a token the
-// session does not know (Receive drops it).
+// session does not know (Receive drops it). Once it held one back, it
+// waits no more: it returns an empty message when the queue is empty, so
+// that the session writes what it held for that message (more).
 func (u *restUpstream) next() (restMsg, error) {
+	heldBack := false
 	for {
 		u.mu.Lock()
 		var cur string
@@ -370,29 +382,39 @@ func (u *restUpstream) next() (restMsg, error) {
 			u.laterBytes -= len(q[0].msg)
 			return q[0], nil
 		}
-		select {
-		case m := <-u.inbox:
-			u.mu.Lock()
-			_, known := u.ids[string(m.token)]
-			u.mu.Unlock()
-			if string(m.token) != cur && known {
-				if u.laterBytes += len(m.msg); u.laterBytes > maxHeldBack {
-					m.release()
-					return restMsg{}, errHeldBack
+		var m restMsg
+		if heldBack {
+			select {
+			case m = <-u.inbox:
+			default:
+				return restMsg{}, nil
+			}
+		} else {
+			select {
+			case m = <-u.inbox:
+			case <-u.done:
+				u.mu.Lock()
+				err := u.err
+				u.mu.Unlock()
+				if err == nil {
+					err = io.EOF
 				}
-				u.later[string(m.token)] = append(u.later[string(m.token)], m)
-				continue
+				return restMsg{}, err
 			}
-			return m, nil
-		case <-u.done:
-			u.mu.Lock()
-			err := u.err
-			u.mu.Unlock()
-			if err == nil {
-				err = io.EOF
-			}
-			return restMsg{}, err
 		}
+		u.mu.Lock()
+		_, known := u.ids[string(m.token)]
+		u.mu.Unlock()
+		if string(m.token) != cur && known {
+			if u.laterBytes += len(m.msg); u.laterBytes > maxHeldBack {
+				m.release()
+				return restMsg{}, errHeldBack
+			}
+			u.later[string(m.token)] = append(u.later[string(m.token)], m)
+			heldBack = true
+			continue
+		}
+		return m, nil
 	}
 }
 

@@ -58,7 +58,8 @@ type session struct {
 	acked    bool // acks are queued that flushAcks has not written
 	rate     bucket
 	bevs     []translators.Event
-	su       *socketUpstream // ss.up when it is a socket: its buffer tells whether more is coming
+	su       *socketUpstream // ss.up when it is a socket
+	more     moreUpstream    // ss.up when it can tell that more is already waiting
 }
 
 func newSession(s *Server, rt *Route, client *conn, up Upstream, codec translators.Codec) *session {
@@ -93,6 +94,7 @@ func (ss *session) start(agent []byte, slot connSlot) {
 	ss.client.startKeepalive(ss.s.cfg.PingInterval)
 	su, _ := ss.up.(*socketUpstream)
 	ss.su = su
+	ss.more, _ = ss.up.(moreUpstream)
 	if su != nil {
 		su.c.startKeepalive(ss.s.cfg.PingInterval)
 	}
@@ -263,13 +265,20 @@ func (ss *session) backendPump() error {
 		if err != nil {
 			return err
 		}
-		if err := ss.relayEvents(evs, ss.su != nil && ss.su.more()); err != nil {
+		if err := ss.relayEvents(evs, ss.more != nil && ss.more.more()); err != nil {
 			return errClientWrite{err}
 		}
 		if ss.draining.Load() && ss.idleNow() {
 			return errGoingAway
 		}
 	}
+}
+
+// moreUpstream is an Upstream that can tell whether its next Receive has
+// something already (a socket's buffer, a queue): the session then holds
+// its writes to the client for it.
+type moreUpstream interface {
+	more() bool
 }
 
 // relayEvents normalizes the backend's events through the Turn and queues

@@ -22,7 +22,8 @@ type Upstream interface {
 	// backend. It does not keep ev or the slices it holds.
 	Send(ev *translators.Event) error
 	// Receive blocks until the backend has something to say and appends
-	// the events to dst. They are valid until the next Receive. After
+	// the events to dst (it may append none, when the session should
+	// write what it holds back: see moreUpstream). They are valid until the next Receive. After
 	// Close, or when the backend ends the leg, it returns an error: a
 	// *BackendClosed for a clean close, io.EOF after Close, anything else
 	// for a leg that broke.
