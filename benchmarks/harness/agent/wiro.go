@@ -89,17 +89,14 @@ func (wa *wiroAgent) serveSocket(ln net.Listener) {
 	}
 }
 
-// wiroSocket is one subscription socket; wmu makes each frame whole.
+// wiroSocket is one subscription socket. Its frames are written by the
+// replies' goroutines and by the reader (pongs): bench.Conn writes each
+// whole, under its lock.
 type wiroSocket struct {
-	c   *bench.Conn
-	wmu sync.Mutex
+	c *bench.Conn
 }
 
-func (s *wiroSocket) write(p []byte) error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	return s.c.WriteText(p)
-}
+func (s *wiroSocket) write(p []byte) error { return s.c.WriteText(p) }
 
 func (wa *wiroAgent) handle(nc net.Conn) {
 	defer nc.Close()

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -22,6 +23,8 @@ const MaxMessage = 1 << 20
 
 // Conn is one WebSocket connection, client or server side. ReadMessage's
 // result is valid until the next call; every WriteText is one write(2).
+// Writes are safe for concurrent use (ReadMessage writes pongs and closes),
+// reads are not.
 type Conn struct {
 	NC     net.Conn
 	br     *bufio.Reader
@@ -29,6 +32,7 @@ type Conn struct {
 	mask   [4]byte
 	hb     [ws.MaxHeaderSize]byte
 	in     []byte
+	wmu    sync.Mutex // guards out and the frame's write
 	out    []byte
 }
 
@@ -93,6 +97,8 @@ func AppendHeader(b []byte, op ws.OpCode, n int, mask *[4]byte) []byte {
 
 // WriteFrame writes one frame of opcode op carrying p, in one write.
 func (c *Conn) WriteFrame(op ws.OpCode, p []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	var mk *[4]byte
 	if c.client {
 		mk = &c.mask
