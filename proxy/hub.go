@@ -423,9 +423,13 @@ func (c *conversation) broadcast(r *reply, ev *translators.Event) {
 	c.out = frameAt(c.out, 0, opcode(c.h.rt.Client))
 	kept := r.subs[:0]
 	for _, sub := range r.subs {
-		if sub.queue(c.out) && (c.holding || sub.flush() == nil) {
+		queued, ok := sub.queue(c.out)
+		// Accumulated text makes frames grow with the reply: a burst is
+		// held up to 32 KiB a subscriber, like a session's.
+		hold := c.holding && queued < 32<<10
+		if ok && (hold || sub.flush() == nil) {
 			kept = append(kept, sub)
-			if c.holding && !slices.Contains(c.dirty, sub) {
+			if hold && !slices.Contains(c.dirty, sub) {
 				c.dirty = append(c.dirty, sub)
 			}
 		}
@@ -609,16 +613,16 @@ func (sub *subscriber) send(ev *translators.Event) error {
 	return sub.flushLocked()
 }
 
-// queue appends a whole frame for the next flush; it reports false once a
-// write to the subscriber failed.
-func (sub *subscriber) queue(frame []byte) bool {
+// queue appends a whole frame for the next flush, and returns the bytes
+// queued; ok is false once a write to the subscriber failed.
+func (sub *subscriber) queue(frame []byte) (queued int, ok bool) {
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
 	if sub.failed {
-		return false
+		return 0, false
 	}
 	sub.pend = append(sub.pend, frame...)
-	return true
+	return len(sub.pend), true
 }
 
 // flush writes the queued frames in one write.
