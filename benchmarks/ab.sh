@@ -23,19 +23,10 @@ set -euo pipefail
 REPS=${REPS:-5} DURATION=${DURATION:-3s} ROUTE=${ROUTE:-pass}
 FLAGS=${FLAGS:-"-c 50 -k 20 -size 64"}
 BIN=$OUT/bin
-log() { echo "ab.sh: $*" >&2; }
-
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT
-wait_port() {
-	for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
-	log "port $1 did not open"; return 1
-}
-
-"$BIN/agent" -plain 127.0.0.1:19000 -connic 127.0.0.1:19001 -lifetime 1h 2>/dev/null &
-pids+=($!)
-wait_port 19000
+NAME=ab.sh
+# shellcheck source=benchmarks/lib.sh
+source "$(dirname "$0")/lib.sh"
+start_agent
 names=(nginx) urls=(ws://127.0.0.1:18081/) watch=()
 mkdir -p "$OUT/nginx/logs"
 nginx -p "$OUT/nginx" -c "$OUT/nginx.conf" 2>/dev/null &
@@ -61,7 +52,7 @@ for rep in $(seq "$REPS"); do
 	ngcpu=
 	for i in "${!names[@]}"; do
 		flags=$FLAGS
-		[[ ${names[$i]} == nginx ]] && flags=$(sed 's/-mode connic//; s/-end [^ ]*//' <<<"$FLAGS") # nginx relays the agent's plain route
+		[[ ${names[$i]} == nginx ]] && flags=$(sed 's/-mode [a-z]*//; s/-end [^ ]*//' <<<"$FLAGS") # nginx relays the agent's plain route
 		# shellcheck disable=SC2086
 		line=$(timeout 120 "$BIN/load" -url "${urls[$i]}" -pids "${watch[$i]}" -duration "$DURATION" $flags)
 		c=$(field ProxyCPUUsPerFrame <<<"$line") f=$(field FramesPerS <<<"$line") e=$(field Errors <<<"$line")

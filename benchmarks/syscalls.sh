@@ -28,19 +28,10 @@ REPS=${REPS:-1} DURATION=${DURATION:-3s} ROUTE=${ROUTE:-pass}
 FLAGS=${FLAGS:-"-c 50 -k 20 -size 64"}
 BIN=$OUT/bin
 secs=${DURATION%s}
-log() { echo "syscalls.sh: $*" >&2; }
-
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT
-wait_port() {
-	for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
-	log "port $1 did not open"; return 1
-}
-
-"$BIN/agent" -plain 127.0.0.1:19000 -connic 127.0.0.1:19001 -lifetime 1h 2>/dev/null &
-pids+=($!)
-wait_port 19000
+NAME=syscalls.sh
+# shellcheck source=benchmarks/lib.sh
+source "$(dirname "$0")/lib.sh"
+start_agent
 
 events=raw_syscalls:sys_enter,syscalls:sys_enter_read,syscalls:sys_enter_write,syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendto,syscalls:sys_enter_writev,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_pwait,syscalls:sys_enter_futex,sched:sched_switch
 field() { grep -o "\"$1\":[0-9.e+-]*" | head -1 | cut -d: -f2; }
@@ -56,7 +47,7 @@ for rep in $(seq "$REPS"); do
 			wait_port 18081
 			sleep 0.2
 			watch="$pid,$(pgrep -P "$pid" | paste -sd,)" url=ws://127.0.0.1:18081/
-			flags=$(sed 's/-mode connic//; s/-end [^ ]*//' <<<"$FLAGS") # nginx relays the agent's plain route
+			flags=$(sed 's/-mode [a-z]*//; s/-end [^ ]*//' <<<"$FLAGS") # nginx relays the agent's plain route
 		else
 			sed "s/^listen: .*/listen: 127.0.0.1:$port/" "$OUT/agentbridge.yaml" >"$OUT/sc-$name.yaml"
 			"$bin" serve -config "$OUT/sc-$name.yaml" 2>>"$OUT/sc-$name.log" &

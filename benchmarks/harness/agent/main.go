@@ -50,13 +50,13 @@ func main() {
 	if *wiroAPI != "" && *wiroSocket != "" {
 		wa := newWiroAgent()
 		go wa.serveAPI(listen(*wiroAPI))
-		go wa.serveSocket(listen(*wiroSocket))
+		go serve(listen(*wiroSocket), wa.handle)
 	}
 	for addr, isConnic := range map[string]bool{*plain: false, *connic: true} {
 		if addr == "" {
 			continue
 		}
-		go serve(listen(addr), isConnic)
+		go serve(listen(addr), func(nc net.Conn) { handle(nc, isConnic) })
 	}
 	time.Sleep(*lifetime)
 	fmt.Fprintln(os.Stderr, "agent: lifetime over")
@@ -74,7 +74,8 @@ func listen(addr string) net.Listener {
 	return ln
 }
 
-func serve(ln net.Listener, connic bool) {
+// serve runs handle on a goroutine for every connection ln accepts.
+func serve(ln net.Listener, handle func(net.Conn)) {
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
@@ -82,7 +83,7 @@ func serve(ln net.Listener, connic bool) {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		go handle(nc, connic)
+		go handle(nc)
 	}
 }
 

@@ -76,19 +76,6 @@ func (wa *wiroAgent) take(token string) (string, bool) {
 	return msg, ok
 }
 
-// serveSocket accepts subscription sockets on ln.
-func (wa *wiroAgent) serveSocket(ln net.Listener) {
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			log.Print(err)
-			time.Sleep(10 * time.Millisecond)
-			continue
-		}
-		go wa.handle(nc)
-	}
-}
-
 // wiroSocket is one subscription socket. Its frames are written by the
 // replies' goroutines and by the reader (pongs): bench.Conn writes each
 // whole, under its lock.
@@ -98,6 +85,7 @@ type wiroSocket struct {
 
 func (s *wiroSocket) write(p []byte) error { return s.c.WriteText(p) }
 
+// handle serves one subscription socket.
 func (wa *wiroAgent) handle(nc net.Conn) {
 	defer nc.Close()
 	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
