@@ -29,10 +29,12 @@ type wiroBackend struct {
 	mu       sync.Mutex
 	sessions map[string]int
 	replies  map[string]*wiroReply
-	keysSeen []string // every x-api-key presented
+	keysSeen []string   // every x-api-key presented
+	wmu      sync.Mutex // each frame is written whole: replies stream at once on one socket
 }
 
 type wiroReply struct {
+	wmu       *sync.Mutex // the backend's write lock
 	mu        sync.Mutex
 	status    string
 	text      string
@@ -79,7 +81,7 @@ func (wb *wiroBackend) send(w http.ResponseWriter, r *http.Request) {
 	wb.sessions[req.SessionKey]++
 	n := wb.sessions[req.SessionKey]
 	token := fmt.Sprintf("tok%027d", len(wb.replies)+1)
-	rp := &wiroReply{status: "agent_queue"}
+	rp := &wiroReply{status: "agent_queue", wmu: &wb.wmu}
 	wb.replies[token] = rp
 	wb.mu.Unlock()
 	go wb.generate(token, rp, req.Message, n)
@@ -144,6 +146,8 @@ func (rp *wiroReply) emit(token, typ, text string, result bool) {
 		msg = "The operation was aborted."
 	}
 	b, _ := json.Marshal(map[string]any{"type": typ, "agenttoken": token, "message": msg, "result": result})
+	rp.wmu.Lock()
+	defer rp.wmu.Unlock()
 	for _, c := range rp.subs {
 		_ = wsutil.WriteServerText(c, b)
 	}
@@ -170,7 +174,9 @@ func (wb *wiroBackend) socket(w http.ResponseWriter, r *http.Request) {
 		}
 		rp.mu.Lock()
 		b, _ := json.Marshal(map[string]any{"type": "agent_subscribed", "agenttoken": sub.AgentToken, "status": rp.status, "debugoutput": rp.text, "result": true})
+		wb.wmu.Lock()
 		_ = wsutil.WriteServerText(c, b)
+		wb.wmu.Unlock()
 		rp.subs = append(rp.subs, c)
 		rp.mu.Unlock()
 	}
