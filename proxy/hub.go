@@ -326,7 +326,7 @@ func (c *conversation) pump() error {
 		c.mu.Lock()
 		// A burst of backend frames leaves in one write per subscriber:
 		// frames are queued while the backend has more buffered.
-		c.holding = c.more != nil && c.more.more()
+		c.holding = moreWaiting(c.more)
 		for i := range evs {
 			c.norm, err = c.turn.Apply(c.norm[:0], &evs[i])
 			for j := range c.norm {
@@ -339,7 +339,7 @@ func (c *conversation) pump() error {
 			}
 		}
 		c.holding = false
-		if !(c.more != nil && c.more.more()) {
+		if !moreWaiting(c.more) {
 			c.flushLocked()
 		}
 		drain := c.h.s.draining.Load() && c.inflight == nil && len(c.queue) == 0

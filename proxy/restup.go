@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -202,27 +201,24 @@ type restUpstream struct {
 	err    error             // set when the shared socket failed
 }
 
-// restMsg is a copy of a message from the shared socket, in a pooled
-// buffer, with its reply's token (a slice of it).
+// restMsg is a copy of a message from the shared socket and of its
+// reply's token, one after the other in a pooled buffer. The zero restMsg
+// holds nothing.
 type restMsg struct {
-	buf   *[]byte // from restMsgPool; msg is *buf
-	msg   []byte
-	token []byte
+	buf *[]byte // from restMsgPool: the message, then the token
+	n   int     // the message's length
 }
 
 var restMsgPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
-// copyRESTMsg copies msg, whose token field holds token (a slice of msg),
-// into a pooled buffer.
 func copyRESTMsg(token, msg []byte) restMsg {
 	bp := restMsgPool.Get().(*[]byte)
-	*bp = append((*bp)[:0], msg...)
-	m := restMsg{buf: bp, msg: *bp}
-	if i := bytes.Index(m.msg, token); i >= 0 {
-		m.token = m.msg[i : i+len(token)]
-	}
-	return m
+	*bp = append(append((*bp)[:0], msg...), token...)
+	return restMsg{buf: bp, n: len(msg)}
 }
+
+func (m restMsg) msg() []byte   { return (*m.buf)[:m.n] }
+func (m restMsg) token() []byte { return (*m.buf)[m.n:] }
 
 // release gives m's buffer back; a large one is left to the collector.
 func (m *restMsg) release() {
@@ -314,12 +310,12 @@ func (u *restUpstream) Receive(dst []translators.Event) ([]translators.Event, er
 		if err != nil {
 			return dst, err
 		}
-		if msg.msg == nil {
+		if msg.buf == nil {
 			return dst, nil // nothing for the current reply now: the session writes what it holds
 		}
 		u.held = msg
 		n := len(dst)
-		dst, err = u.codec.Decode(dst, msg.msg)
+		dst, err = u.codec.Decode(dst, msg.msg())
 		if err != nil {
 			return dst, errBadBackendMessage
 		}
@@ -355,8 +351,9 @@ func (u *restUpstream) Receive(dst []translators.Event) ([]translators.Event, er
 	}
 }
 
-// more reports whether a message is already queued for Receive (of any
-// reply: a held-back one is written with the current reply's end).
+// more reports whether a message is already queued for Receive. It may be
+// a later reply's, which Receive holds back: then Receive returns at once,
+// with no events, rather than wait with the session's frames held.
 func (u *restUpstream) more() bool { return len(u.inbox) > 0 }
 
 // next returns the next message of the reply whose turn it is (the oldest
@@ -379,7 +376,7 @@ func (u *restUpstream) next() (restMsg, error) {
 			} else {
 				u.later[cur] = q[1:]
 			}
-			u.laterBytes -= len(q[0].msg)
+			u.laterBytes -= q[0].n
 			return q[0], nil
 		}
 		var m restMsg
@@ -402,15 +399,16 @@ func (u *restUpstream) next() (restMsg, error) {
 				return restMsg{}, err
 			}
 		}
+		token := m.token()
 		u.mu.Lock()
-		_, known := u.ids[string(m.token)]
+		_, known := u.ids[string(token)]
 		u.mu.Unlock()
-		if string(m.token) != cur && known {
-			if u.laterBytes += len(m.msg); u.laterBytes > maxHeldBack {
+		if string(token) != cur && known {
+			if u.laterBytes += m.n; u.laterBytes > maxHeldBack {
 				m.release()
 				return restMsg{}, errHeldBack
 			}
-			u.later[string(m.token)] = append(u.later[string(m.token)], m)
+			u.later[string(token)] = append(u.later[string(token)], m)
 			heldBack = true
 			continue
 		}
@@ -430,15 +428,16 @@ func (u *restUpstream) forget(token string) {
 	}
 	u.mu.Unlock()
 	for i := range u.later[token] {
-		u.laterBytes -= len(u.later[token][i].msg)
+		u.laterBytes -= u.later[token][i].n
 		u.later[token][i].release()
 	}
 	delete(u.later, token)
 }
 
 // maxHeldBack bounds the bytes of later replies a session holds back while
-// an earlier one streams: accumulated text makes them grow fast.
-const maxHeldBack = 8 << 20
+// an earlier one streams: accumulated text makes them grow fast. A
+// variable for tests.
+var maxHeldBack = 8 << 20
 
 var errHeldBack = errors.New("the backend streamed later replies too far ahead of the current one")
 

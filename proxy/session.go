@@ -265,7 +265,7 @@ func (ss *session) backendPump() error {
 		if err != nil {
 			return err
 		}
-		if err := ss.relayEvents(evs, ss.more != nil && ss.more.more()); err != nil {
+		if err := ss.relayEvents(evs, moreWaiting(ss.more)); err != nil {
 			return errClientWrite{err}
 		}
 		if ss.draining.Load() && ss.idleNow() {
@@ -280,6 +280,9 @@ func (ss *session) backendPump() error {
 type moreUpstream interface {
 	more() bool
 }
+
+// moreWaiting reports whether m, which may be nil, has more waiting.
+func moreWaiting(m moreUpstream) bool { return m != nil && m.more() }
 
 // relayEvents normalizes the backend's events through the Turn and queues
 // them for the client, writing when the backend has nothing more buffered

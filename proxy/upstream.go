@@ -22,11 +22,11 @@ type Upstream interface {
 	// backend. It does not keep ev or the slices it holds.
 	Send(ev *translators.Event) error
 	// Receive blocks until the backend has something to say and appends
-	// the events to dst (it may append none, when the session should
-	// write what it holds back: see moreUpstream). They are valid until the next Receive. After
-	// Close, or when the backend ends the leg, it returns an error: a
-	// *BackendClosed for a clean close, io.EOF after Close, anything else
-	// for a leg that broke.
+	// the events to dst; it may append none, when the session should
+	// write what it holds back (see moreUpstream). The events are valid
+	// until the next Receive. After Close, or when the backend ends the
+	// leg, it returns an error: a *BackendClosed for a clean close, io.EOF
+	// after Close, anything else for a leg that broke.
 	Receive(dst []translators.Event) ([]translators.Event, error)
 	// Close ends the leg. code is the WebSocket close code a socket leg
 	// sends (1000 when the client left normally).

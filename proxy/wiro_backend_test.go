@@ -105,6 +105,9 @@ func (wb *wiroBackend) cancel(w http.ResponseWriter, r *http.Request) {
 }
 
 func (wb *wiroBackend) generate(token string, rp *wiroReply, msg string, n int) {
+	if msg == "stall" {
+		return // never answered
+	}
 	time.Sleep(20 * time.Millisecond)
 	rp.emit(token, "agent_start", "", true)
 	words := strings.SplitAfter(fmt.Sprintf("Echo #%d: %s", n, msg), " ")
@@ -300,6 +303,36 @@ func TestConnicPipelinedToWiroBackend(t *testing.T) {
 				break
 			}
 		}
+	}
+}
+
+// TestWiroLaterRepliesHeldBackBounded: while the first reply never comes,
+// the backend streams the second; the session holds it back for its turn,
+// but only up to maxHeldBack, then ends as for a lost backend.
+func TestWiroLaterRepliesHeldBackBounded(t *testing.T) {
+	defer func(n int) { maxHeldBack = n }(maxHeldBack)
+	maxHeldBack = 600 // a few of the second reply's messages
+	wb := &wiroBackend{key: "backend-key"}
+	api, sock := wb.serve(t)
+	_, addr := startProxy(t, Config{Routes: []*Route{
+		connicRoute("c2w", "/c2w", wiroBackendCfg(api, sock, "backend-key"), nil),
+	}})
+	c := connicClient{dial(t, wsURL(addr, "/c2w"))}
+	c.recvJSON() // connected
+	c.sendJSON(map[string]any{"type": "message", "id": "m0", "payload": map[string]any{"message": "stall"}})
+	c.sendJSON(map[string]any{"type": "message", "id": "m1", "payload": map[string]any{"message": "one two three four five six seven eight"}})
+	_ = c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	code, msgs := c.expectClose()
+	if code != 1014 {
+		t.Fatalf("close %d after %q, want 1014", code, msgs)
+	}
+	for _, m := range msgs {
+		if strings.Contains(m, `"stream_`) {
+			t.Fatalf("%s reached the client before the first reply", m)
+		}
+	}
+	if last := msgs[len(msgs)-1]; !strings.Contains(last, "backend_unavailable") {
+		t.Fatalf("last message %s, want the backend_unavailable error", last)
 	}
 }
 
