@@ -265,11 +265,10 @@ func TestConnicClientToWiroBackend(t *testing.T) {
 	wb.checkKeys(t)
 }
 
-// TestConnicPipelinedToWiroBackend sends two messages back to back on one
-// session. The backend streams both replies at once, their events
-// interleaved on the shared socket; the client must still get each reply
-// whole and in order — the first's deltas never mixed with the second's.
-func TestConnicPipelinedToWiroBackend(t *testing.T) {
+// connicOnWiro starts a Wiro backend and a proxy with a Connic route to
+// it, and returns a client past its greeting.
+func connicOnWiro(t *testing.T) connicClient {
+	t.Helper()
 	wb := &wiroBackend{key: "backend-key"}
 	api, sock := wb.serve(t)
 	_, addr := startProxy(t, Config{Routes: []*Route{
@@ -277,6 +276,15 @@ func TestConnicPipelinedToWiroBackend(t *testing.T) {
 	}})
 	c := connicClient{dial(t, wsURL(addr, "/c2w"))}
 	c.recvJSON() // connected
+	return c
+}
+
+// TestConnicPipelinedToWiroBackend sends two messages back to back on one
+// session. The backend streams both replies at once, their events
+// interleaved on the shared socket; the client must still get each reply
+// whole and in order — the first's deltas never mixed with the second's.
+func TestConnicPipelinedToWiroBackend(t *testing.T) {
+	c := connicOnWiro(t)
 	msgs := []string{"alpha beta gamma delta epsilon", "one two three four five six"}
 	for i, m := range msgs {
 		c.sendJSON(map[string]any{"type": "message", "id": fmt.Sprint("m", i), "payload": map[string]any{"message": m}})
@@ -312,13 +320,7 @@ func TestConnicPipelinedToWiroBackend(t *testing.T) {
 func TestWiroLaterRepliesHeldBackBounded(t *testing.T) {
 	defer func(n int) { maxHeldBack = n }(maxHeldBack)
 	maxHeldBack = 600 // a few of the second reply's messages
-	wb := &wiroBackend{key: "backend-key"}
-	api, sock := wb.serve(t)
-	_, addr := startProxy(t, Config{Routes: []*Route{
-		connicRoute("c2w", "/c2w", wiroBackendCfg(api, sock, "backend-key"), nil),
-	}})
-	c := connicClient{dial(t, wsURL(addr, "/c2w"))}
-	c.recvJSON() // connected
+	c := connicOnWiro(t)
 	c.sendJSON(map[string]any{"type": "message", "id": "m0", "payload": map[string]any{"message": "stall"}})
 	c.sendJSON(map[string]any{"type": "message", "id": "m1", "payload": map[string]any{"message": "one two three four five six seven eight"}})
 	_ = c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))

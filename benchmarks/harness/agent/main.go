@@ -29,7 +29,6 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
-	"log"
 	"net"
 	"os"
 	"strconv"
@@ -49,42 +48,17 @@ func main() {
 	flag.Parse()
 	if *wiroAPI != "" && *wiroSocket != "" {
 		wa := newWiroAgent()
-		go wa.serveAPI(listen(*wiroAPI))
-		go serve(listen(*wiroSocket), wa.handle)
+		go wa.serveAPI(bench.Listen(*wiroAPI))
+		go bench.Serve(bench.Listen(*wiroSocket), wa.handle)
 	}
 	for addr, isConnic := range map[string]bool{*plain: false, *connic: true} {
 		if addr == "" {
 			continue
 		}
-		go serve(listen(addr), func(nc net.Conn) { handle(nc, isConnic) })
+		go bench.Serve(bench.Listen(addr), func(nc net.Conn) { handle(nc, isConnic) })
 	}
 	time.Sleep(*lifetime)
 	fmt.Fprintln(os.Stderr, "agent: lifetime over")
-}
-
-// listen listens on addr, which must be a loopback address.
-func listen(addr string) net.Listener {
-	if err := bench.CheckLoopback("ws://" + addr); err != nil {
-		log.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		log.Fatal(err)
-	}
-	return ln
-}
-
-// serve runs handle on a goroutine for every connection ln accepts.
-func serve(ln net.Listener, handle func(net.Conn)) {
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			log.Print(err)
-			time.Sleep(10 * time.Millisecond)
-			continue
-		}
-		go handle(nc)
-	}
 }
 
 func handle(nc net.Conn, connic bool) {
@@ -132,12 +106,12 @@ func (a *agent) serveMessage(msg []byte) error {
 	if bytes.Contains(msg, []byte(`"type":"ping"`)) {
 		return a.c.WriteText(pong)
 	}
-	text := jsonString(msg, `"message":"`)
+	text := bench.JSONString(msg, `"message":"`)
 	if text == nil {
 		return nil // {"secret":...} or anything else carrying no message
 	}
 	a.req = append(a.req[:0], text...)
-	a.id = append(a.id[:0], jsonString(msg, `"id":"`)...)
+	a.id = append(a.id[:0], bench.JSONString(msg, `"id":"`)...)
 	a.n++
 	a.frame = append(a.head(a.frame[:0], "ack"), `,"message_number":`...)
 	a.frame = append(strconv.AppendInt(a.frame, int64(a.n), 10), '}')
@@ -215,19 +189,4 @@ func (a *agent) head(b []byte, typ string) []byte {
 	b = append(b, `","id":"`...)
 	b = append(b, a.id...)
 	return append(b, '"')
-}
-
-// jsonString returns the raw string value after key (which ends with the
-// opening quote), up to the next quote; our ids and requests hold no escapes.
-func jsonString(msg []byte, key string) []byte {
-	i := bytes.Index(msg, []byte(key))
-	if i < 0 {
-		return nil
-	}
-	v := msg[i+len(key):]
-	j := bytes.IndexByte(v, '"')
-	if j < 0 {
-		return nil
-	}
-	return v[:j]
 }

@@ -104,7 +104,7 @@ func (wa *wiroAgent) handle(nc net.Conn) {
 		if !bytes.Contains(msg, []byte(`"agent_info"`)) {
 			continue
 		}
-		token := string(jsonString(msg, `"agenttoken":"`))
+		token := string(bench.JSONString(msg, `"agenttoken":"`))
 		req, ok := wa.take(token)
 		if !ok {
 			_ = s.write(fmt.Appendf(nil, `{"type":"agent_subscribed","agenttoken":"%s","status":"unknown","debugoutput":"","result":false}`, token))

@@ -69,7 +69,7 @@ func (w *worker) wiroOnce(c *bench.Conn, cfg config, idx int, p *pending) error 
 	if err != nil {
 		return err
 	}
-	token := jsonField(answer, `"agenttoken":"`)
+	token := bench.JSONString(answer, `"agenttoken":"`)
 	if resp.StatusCode != http.StatusOK || len(token) == 0 {
 		return fmt.Errorf("send: HTTP %d: %.200s", resp.StatusCode, answer)
 	}
@@ -108,7 +108,7 @@ func (w *worker) wiroOnce(c *bench.Conn, cfg config, idx int, p *pending) error 
 			}
 			return w.finish(p, int64(cfg.k)+1, mismatch)
 		case bytes.Contains(m, wiroSubscribed):
-			switch status := string(jsonField(m, `"status":"`)); status {
+			switch status := string(bench.JSONString(m, `"status":"`)); status {
 			case "agent_end":
 				// Over before the subscription: the whole text, and no
 				// more events.
@@ -140,18 +140,4 @@ func (w *worker) wiroMarks(id []byte, k int) (first, last []byte) {
 func textStarts(m, key, prefix []byte) bool {
 	i := bytes.Index(m, key)
 	return i >= 0 && bytes.HasPrefix(m[i+len(key):], prefix)
-}
-
-// jsonField returns the raw string value after key (which ends with the
-// opening quote), up to the next quote; tokens and statuses hold no escapes.
-func jsonField(m []byte, key string) []byte {
-	i := bytes.Index(m, []byte(key))
-	if i < 0 {
-		return nil
-	}
-	v := m[i+len(key):]
-	if j := bytes.IndexByte(v, '"'); j >= 0 {
-		return v[:j]
-	}
-	return nil
 }

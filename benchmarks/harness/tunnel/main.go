@@ -30,26 +30,10 @@ func main() {
 	backend := flag.String("backend", "ws://127.0.0.1:19000/", "backend URL")
 	lifetime := flag.Duration("lifetime", 30*time.Minute, "exit after this long")
 	flag.Parse()
-	for _, u := range []string{"ws://" + *listen, *backend} {
-		if err := bench.CheckLoopback(u); err != nil {
-			log.Fatal(err)
-		}
-	}
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
+	if err := bench.CheckLoopback(*backend); err != nil {
 		log.Fatal(err)
 	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				log.Print(err)
-				time.Sleep(10 * time.Millisecond)
-				continue
-			}
-			go proxy(c, *backend)
-		}
-	}()
+	go bench.Serve(bench.Listen(*listen), func(c net.Conn) { proxy(c, *backend) })
 	time.Sleep(*lifetime)
 	fmt.Fprintln(os.Stderr, "tunnel: lifetime over")
 }
