@@ -40,6 +40,7 @@ func parse(name string, data []byte, lookup func(string) (string, bool)) (*File,
 	if len(l.probs) > 0 {
 		return nil, l.err()
 	}
+	f.Warnings = sortProblems(l.warns)
 	return f, nil
 }
 
@@ -49,6 +50,7 @@ type loader struct {
 	lookup func(string) (string, bool)
 	idx    index
 	probs  []Problem
+	warns  []Problem // problems that do not stop the file from loading
 }
 
 func (l *loader) err() error {
@@ -64,6 +66,15 @@ func (l *loader) problem(n *yaml.Node, path, format string, args ...any) {
 		p.Line, p.Col = l.idx.pos(path)
 	}
 	l.probs = append(l.probs, p)
+}
+
+// warn records msg about the value node n as a warning: the file still
+// loads.
+func (l *loader) warn(n *yaml.Node, path, format string, args ...any) {
+	n0 := len(l.probs)
+	l.problem(n, path, format, args...)
+	l.warns = append(l.warns, l.probs[n0])
+	l.probs = l.probs[:n0]
 }
 
 // at reports msg about the key at path (or, when the key is absent, the

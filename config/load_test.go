@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -242,5 +243,31 @@ func TestForwardIdentity(t *testing.T) {
 		if err == nil {
 			t.Errorf("accepted %s", bad)
 		}
+	}
+}
+
+// TestRotationAndNoLimit: an empty entry in a secret rotation list is
+// skipped with a warning (a list of only empty secrets is still an error),
+// and max_connections_per_ip: 0 means no limit, as documented.
+func TestRotationAndNoLimit(t *testing.T) {
+	env := map[string]string{"CUR": "current-secret"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	const base = "version: 1\nlimits: {max_connections_per_ip: 0}\nauth: {team: {type: secret, secrets: [%s]}}\nbackends: {demo: {dialect: demo}}\nroutes:\n  - {path: /a, dialect: plain, auth: [team], backend: demo}\n"
+	f, err := parse("t.yaml", []byte(fmt.Sprintf(base, `"${CUR}", "${PREV:-}"`)), lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Auth["team"].Secrets; len(got) != 1 || got[0] != "current-secret" {
+		t.Errorf("secrets = %q, want only the current one", got)
+	}
+	if len(f.Warnings) != 1 || f.Warnings[0].Line != 3 || !strings.Contains(f.Warnings[0].Msg, "empty secret skipped") {
+		t.Errorf("warnings = %v, want one about the empty secret on line 3", f.Warnings)
+	}
+	if f.Limits.MaxConnectionsPerIP != 0 {
+		t.Errorf("max_connections_per_ip = %d, want 0 (no limit)", f.Limits.MaxConnectionsPerIP)
+	}
+	_, err = parse("t.yaml", []byte(fmt.Sprintf(base, `"${PREV:-}"`)), lookup)
+	if err == nil || !strings.Contains(err.Error(), "every secret is empty") {
+		t.Errorf("only empty secrets: err = %v, want \"every secret is empty\"", err)
 	}
 }

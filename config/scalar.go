@@ -174,6 +174,16 @@ func (l *loader) size(n *yaml.Node, path string, max int64) (int64, bool) {
 
 // count is a whole number greater than zero and at most max.
 func (l *loader) count(n *yaml.Node, path string, max int64) (int, bool) {
+	return l.whole(n, path, 1, max)
+}
+
+// countOrZero is count for limits where 0 means "no limit".
+func (l *loader) countOrZero(n *yaml.Node, path string, max int64) (int, bool) {
+	return l.whole(n, path, 0, max)
+}
+
+// whole parses a whole number in [min, max].
+func (l *loader) whole(n *yaml.Node, path string, min, max int64) (int, bool) {
 	s, ok := l.str(n, path)
 	if !ok {
 		return 0, false
@@ -183,8 +193,11 @@ func (l *loader) count(n *yaml.Node, path string, max int64) (int, bool) {
 	case err != nil:
 		l.problem(n, path, "expected a whole number, found %q", s)
 		return 0, false
-	case v <= 0:
+	case v < min && min == 1:
 		l.problem(n, path, "must be greater than 0")
+		return 0, false
+	case v < min:
+		l.problem(n, path, "must be %d or more", min)
 		return 0, false
 	case v > max:
 		l.problem(n, path, "%d is too large (at most %d)", v, max)

@@ -16,6 +16,10 @@ type File struct {
 	Auth      map[string]*AuthProvider // by name
 	Backends  map[string]*Backend      // by name
 	Routes    []*Route                 // in file order; first match wins
+
+	// Warnings are problems that did not stop the file from loading, such
+	// as an empty entry in a secret rotation list; report them to the user.
+	Warnings []Problem
 }
 
 // Limits bound what one connection may do. Zero never appears in a loaded

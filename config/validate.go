@@ -121,6 +121,11 @@ func (l *loader) limits(r *rawLimits, path string, dst *Limits) {
 			l.problem(k.n, path+"."+k.name, "is a server-wide limit: set it under the top-level limits")
 			continue
 		}
+		if k.name == "max_connections_per_ip" {
+			// 0 is no limit: clients behind one load balancer share an address.
+			setIf(k.dst)(l.countOrZero(k.n, path+"."+k.name, math.MaxInt32))
+			continue
+		}
 		setIf(k.dst)(l.count(k.n, path+"."+k.name, math.MaxInt32))
 	}
 }

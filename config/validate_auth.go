@@ -87,10 +87,22 @@ func (l *loader) secretProvider(r *rawProvider, path string, p *AuthProvider) {
 	if len(its) == 0 {
 		l.problem(&r.Secrets, path+".secrets", `empty list: give at least one secret, like ["${TEAM_SECRET}"]`)
 	}
+	skipped := false
 	for _, it := range its {
-		if it.ok && l.nonEmpty(it.node, it.path, "secret", it.val) {
+		switch {
+		case !it.ok:
+		case it.val == "" && strings.Contains(resolve(it.node).Value, "${"):
+			// A rotation list names the previous secret with a default,
+			// like "${TEAM_SECRET_PREVIOUS:-}": empty outside a rotation.
+			l.warn(it.node, it.path, "empty secret skipped (%q expanded to an empty string)", resolve(it.node).Value)
+			skipped = true
+		case !l.nonEmpty(it.node, it.path, "secret", it.val):
+		default:
 			p.Secrets = append(p.Secrets, it.val)
 		}
+	}
+	if skipped && len(p.Secrets) == 0 {
+		l.problem(&r.Secrets, path+".secrets", "every secret is empty: set at least one (an unset variable with an empty default?)")
 	}
 }
 

@@ -668,6 +668,50 @@ func TestCLI(t *testing.T) {
 	})
 }
 
+// TestSignalsAndListen: SIGHUP is logged and ignored (the proxy keeps
+// serving), and "listening" is logged only once the port is bound: a taken
+// port is an error naming the address, with no "listening" line.
+func TestSignalsAndListen(t *testing.T) {
+	t.Parallel()
+	p := startStandard(t, 5*time.Millisecond, 5*time.Second)
+	if !strings.Contains(p.stderr.String(), "agentbridge listening") {
+		t.Errorf("no listening line once healthy:\n%s", p.stderr.String())
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(p.stderr.String(), "SIGHUP ignored") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(p.stderr.String(), "SIGHUP ignored") {
+		t.Errorf("SIGHUP was not logged:\n%s", p.stderr.String())
+	}
+	if err := p.waitHealthy(); err != nil {
+		t.Fatalf("after SIGHUP: %v", err)
+	}
+
+	// A second proxy on the same port.
+	path := filepath.Join(t.TempDir(), "taken.yaml")
+	cfg := "listen: " + p.addr + "\nversion: 1\nbackends: {demo: {dialect: demo}}\nroutes:\n  - {path: /a, dialect: plain, auth: none, backend: demo}\n"
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, binPath, "serve", "-config", path).CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Errorf("second proxy on a taken port: %v, want exit 1", err)
+	}
+	if strings.Contains(string(out), "listening") || !strings.Contains(string(out), "address already in use") || !strings.Contains(string(out), p.addr) {
+		t.Errorf("second proxy's output names no bind error, or claims to listen:\n%s", out)
+	}
+	if code, _ := p.stop(t, stopTimeout); code != 0 {
+		t.Errorf("exit code %d after SIGTERM, want 0", code)
+	}
+}
+
 // ---- Connic and Wiro dialects --------------------------------------------
 
 // connicConfig: Connic routes authenticated by two shared secrets, on the

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"runtime"
@@ -68,6 +69,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	logger := newLogger(f.Log, stderr)
+	for _, w := range f.Warnings {
+		logger.Warn("configuration: " + w.String())
+	}
 	pcfg, err := build(f, logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", *path, err)
@@ -114,18 +118,35 @@ func serve(ctx context.Context, f *config.File, pcfg proxy.Config, logger *slog.
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// SIGHUP would end the process by default. Until configuration reload
+	// exists, say so and keep serving.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	ln, err := net.Listen("tcp", f.Listen)
+	if err != nil {
+		logger.Error("cannot listen", "addr", f.Listen, "err", err)
+		return 1
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe(f.Listen) }()
+	go func() { errc <- srv.Serve(ln) }()
 	names := make([]string, 0, len(f.Routes))
 	for _, r := range f.Routes {
 		names = append(names, r.Path)
 	}
-	logger.Info("agentbridge listening", "addr", f.Listen, "version", version, "routes", names)
-	select {
-	case err := <-errc:
-		logger.Error("server stopped", "err", err)
-		return 1
-	case <-ctx.Done():
+	logger.Info("agentbridge listening", "addr", ln.Addr().String(), "version", version, "routes", names)
+	for {
+		select {
+		case err := <-errc:
+			logger.Error("server stopped", "err", err)
+			return 1
+		case <-hup:
+			logger.Warn("SIGHUP ignored: configuration reload is not supported yet; restart to apply changes")
+			continue
+		case <-ctx.Done():
+		}
+		break
 	}
 	stop()
 	logger.Info("shutting down", "drain_timeout", f.Shutdown.DrainTimeout.String())
