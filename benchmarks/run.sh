@@ -36,7 +36,17 @@ fi
 TARGETS=${TARGETS:-"direct nginx go-tunnel ab-pass ab-trans ab-connic ab-connic-wiro ab-wiro-connic"}
 IDLE_TARGETS=${IDLE_TARGETS:-"direct nginx ab-pass ab-connic"}
 OUT=${OUT:-/tmp/agentbridge-bench/$(date +%Y%m%d-%H%M%S)}
-AGENT_PORT=19000 CONNIC_PORT=19001 WIRO_API_PORT=19002 WIRO_SOCKET_PORT=19003 NGINX_PORT=18081 AB_PORT=18080 TUNNEL_PORT=18090
+# Ports free on 127.0.0.1 a moment ago, each asked of the kernel: fixed
+# ports collide with whatever else runs on a shared machine.
+free_ports() { # n
+	/usr/bin/python3 - "$1" <<'PY'
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+PY
+}
+read -r AGENT_PORT CONNIC_PORT WIRO_API_PORT WIRO_SOCKET_PORT NGINX_PORT AB_PORT TUNNEL_PORT <<<"$(free_ports 7)"
 BIN=$OUT/bin
 mkdir -p "$BIN" "$OUT/nginx/logs"
 RESULTS=$OUT/results.jsonl
@@ -126,13 +136,15 @@ write_ab_config "max_message: 1MiB, message_rate: 1000000, message_burst: 100000
 
 # --- processes -------------------------------------------------------------
 AGENT_PID= NGINX_PID= AB_PID= TUNNEL_PID=
-wait_port() { # port: wait up to 5 s for a listener
+wait_port() { # port pid logfile: wait up to 5 s for the process's listener
 	for _ in $(seq 50); do
 		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		kill -0 "$2" 2>/dev/null || break
 		sleep 0.1
 	done
-	log "port $1 did not open"
-	return 1
+	log "port $1 did not open; the process's last words ($3):"
+	tail -n 5 "$3" >&2 || true
+	exit 1
 }
 stop() { # pid...: TERM, wait up to 5 s, then KILL
 	local p
@@ -148,23 +160,23 @@ start_agent() {
 	"$BIN/agent" -plain 127.0.0.1:$AGENT_PORT -connic 127.0.0.1:$CONNIC_PORT \
 		-wiro-api 127.0.0.1:$WIRO_API_PORT -wiro-socket 127.0.0.1:$WIRO_SOCKET_PORT -lifetime 30m 2>>"$OUT/agent.log" &
 	AGENT_PID=$!
-	wait_port $AGENT_PORT
+	wait_port $AGENT_PORT $AGENT_PID "$OUT/agent.log"
 }
 start_nginx() {
 	nginx -p "$OUT/nginx" -c "$OUT/nginx.conf" 2>>"$OUT/nginx/logs/stderr.log" &
 	NGINX_PID=$!
-	wait_port $NGINX_PORT
+	wait_port $NGINX_PORT $NGINX_PID "$OUT/nginx/logs/stderr.log"
 	sleep 0.2 # let the workers start
 }
 start_tunnel() {
 	"$BIN/tunnel" -listen 127.0.0.1:$TUNNEL_PORT -backend ws://127.0.0.1:$AGENT_PORT/ -lifetime 30m 2>>"$OUT/tunnel.log" &
 	TUNNEL_PID=$!
-	wait_port $TUNNEL_PORT
+	wait_port $TUNNEL_PORT $TUNNEL_PID "$OUT/tunnel.log"
 }
 start_ab() {
 	"$BIN/agentbridge" serve -config "$OUT/agentbridge.yaml" 2>>"$OUT/agentbridge.log" &
 	AB_PID=$!
-	wait_port $AB_PORT
+	wait_port $AB_PORT $AB_PID "$OUT/agentbridge.log"
 }
 stop_all() { stop "$AB_PID" "$TUNNEL_PID" "$NGINX_PID" "$AGENT_PID"; AB_PID= TUNNEL_PID= NGINX_PID= AGENT_PID=; }
 trap stop_all EXIT

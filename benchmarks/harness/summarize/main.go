@@ -50,11 +50,29 @@ func main() {
 		defer f.Close()
 		in = f
 	}
+	empty := read(in)
+	loadTable()
+	idleTable()
+	gates()
+	if empty > 0 {
+		fmt.Fprintf(os.Stderr, "summarize: %d runs measured nothing (no frames or no connections); their cells are left out\n", empty)
+		os.Exit(3)
+	}
+}
+
+// read loads the records of in. A run that measured nothing (a load run
+// with no frames, an idle run with no connections: its target was not
+// reachable) is left out, so that no gate is called met on it, and counted.
+func read(in io.Reader) (empty int) {
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		var r rec
 		if json.Unmarshal(sc.Bytes(), &r) != nil || r.Kind == "" {
+			continue
+		}
+		if r.Kind == "load" && !(r.FramesPerS > 0) || r.Kind == "idle" && r.Conns <= 0 {
+			empty++
 			continue
 		}
 		recs = append(recs, r)
@@ -65,9 +83,7 @@ func main() {
 			targets = append(targets, r.Target)
 		}
 	}
-	loadTable()
-	idleTable()
-	gates()
+	return empty
 }
 
 func cells(kind, scenario, target string) []rec {
@@ -218,7 +234,7 @@ func idleTable() {
 
 func verdict(ok bool, x float64) string {
 	switch {
-	case math.IsNaN(x):
+	case math.IsNaN(x) || math.IsInf(x, 0):
 		return "not measured"
 	case ok:
 		return "met"
@@ -288,12 +304,14 @@ func gates() {
 	nadd := vsDirect("echo-c1", cells("load", "echo-c1", "nginx"), func(r, d rec) float64 { return r.RTTP50Us - d.RTTP50Us })
 	fmt.Printf("| added unloaded p50 ≤ 80 µs | echo-c1 | +%s µs | nginx +%s µs | %s |\n", num(add, 0), num(nadd, 0), verdict(add <= 80, add))
 	var errs, mism int64
+	seen := math.NaN() // stays NaN when no agentbridge run was measured
 	for _, r := range recs {
 		if strings.HasPrefix(r.Target, "ab-") {
 			errs += r.Errors
 			mism += r.IDMismatches
+			seen = 0
 		}
 	}
-	fmt.Printf("| zero errors and id mismatches (agentbridge, all cells) | all | %d errors, %d mismatches | | %s |\n", errs, mism, verdict(errs == 0 && mism == 0, 0))
+	fmt.Printf("| zero errors and id mismatches (agentbridge, all cells) | all | %d errors, %d mismatches | | %s |\n", errs, mism, verdict(errs == 0 && mism == 0, seen))
 	fmt.Println()
 }
