@@ -134,15 +134,44 @@ func opcode(d translators.Dialect) ws.OpCode {
 	return ws.OpText
 }
 
-// expandParams replaces "{name}" in s with the matched route parameters.
+// expandParams fills "{name}" in a backend URL with the matched route
+// parameters, each escaped for the part of the URL it lands in, so a value
+// can never change the URL's shape: a path segment before the '?', a query
+// value after it, and, in the scheme and host, an escape of everything
+// but letters, digits and "-._~" (a host with '%' fails to parse).
 func expandParams(s string, params []Param) string {
-	if !strings.Contains(s, "{") {
+	if len(params) == 0 || !strings.Contains(s, "{") {
 		return s
 	}
-	for _, p := range params {
-		s = strings.ReplaceAll(s, "{"+p.Name+"}", p.Value)
+	head, path := s, ""
+	if i := pathStart(s); i >= 0 {
+		head, path = s[:i], s[i:]
 	}
-	return s
+	path, query, hasQuery := strings.Cut(path, "?")
+	for _, p := range params {
+		ph := "{" + p.Name + "}"
+		head = strings.ReplaceAll(head, ph, url.QueryEscape(p.Value))
+		path = strings.ReplaceAll(path, ph, url.PathEscape(p.Value))
+		query = strings.ReplaceAll(query, ph, url.QueryEscape(p.Value))
+	}
+	if hasQuery {
+		return head + path + "?" + query
+	}
+	return head + path
+}
+
+// pathStart returns the index of the path (or, when the URL has no path, of
+// the query) in an absolute URL, or -1 when it has neither.
+func pathStart(s string) int {
+	_, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		return -1
+	}
+	i := strings.IndexAny(rest, "/?")
+	if i < 0 {
+		return -1
+	}
+	return len(s) - len(rest) + i
 }
 
 // dialWS connects to a backend's WebSocket URL: the TCP connect bounded by

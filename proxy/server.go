@@ -226,6 +226,10 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		httpError(ctx, fasthttp.StatusNotFound, "not_found", "no route for this path")
 		return
 	}
+	if badParam(params, ctx.Request.URI().PathOriginal()) {
+		httpError(ctx, fasthttp.StatusBadRequest, "bad_parameter", "a path parameter may not hold /, \\, ?, #, control characters, or be . or ..")
+		return
+	}
 	s.upgrade(ctx, rt, params)
 }
 
