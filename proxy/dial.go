@@ -18,6 +18,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/agentbridge/agentbridge/auth"
+	"github.com/agentbridge/agentbridge/internal/redact"
 	"github.com/agentbridge/agentbridge/translators"
 )
 
@@ -179,7 +180,7 @@ func pathStart(s string) int {
 func dialWS(ctx context.Context, b *Backend, rawURL string, hdr http.Header) (net.Conn, *bufio.Reader, error) {
 	u, err := b.parseURL(rawURL)
 	if err != nil {
-		return nil, nil, &dialError{502, fmt.Errorf("backend %q: bad URL: %v", b.Name, err)}
+		return nil, nil, &dialError{502, badURL(b, rawURL, err)}
 	}
 	addr := u.Host
 	if u.Port() == "" {
@@ -220,6 +221,16 @@ func dialWS(ctx context.Context, b *Backend, rawURL string, hdr http.Header) (ne
 	}
 	_ = nc.SetDeadline(time.Time{})
 	return nc, br, nil
+}
+
+// badURL describes a backend URL that does not parse without the
+// credentials it may carry: url.Parse's error holds the whole URL.
+func badURL(b *Backend, rawURL string, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return fmt.Errorf("backend %q: bad URL %s: %v", b.Name, redact.URL(rawURL), err)
 }
 
 // dialTCP connects to addr within timeout. net's connect puts a context's
