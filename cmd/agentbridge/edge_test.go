@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,7 +10,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -147,4 +151,84 @@ func TestSetQuery(t *testing.T) {
 			t.Errorf("setQuery(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
+}
+
+// TestValidateRedactsURLs: validate quoted a refused URL whole, with the
+// password in its userinfo and the token in its query.
+func TestValidateRedactsURLs(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	yml := `version: 1
+auth:
+  sso: {type: jwt, algorithms: [RS256], jwks_url: "ftp://u:CANARY-PW@h/jwks?key=CANARY-Q#CANARY-F"}
+backends:
+  c: {dialect: connic, url: "http://CANARY-USER@127.0.0.1:9/ws?token=CANARY-TOKEN&CANARY-BARE", secret: CANARY-CONNIC, secret_in: query}
+  w: {dialect: wiro, api_url: "http://h/%zz?k=CANARY-K", socket_url: "ws://h/v1", api_key: CANARY-API, useragent_guid: g}
+routes:
+  - {path: /c, dialect: plain, auth: [sso], backend: c}
+`
+	if err := os.WriteFile(p, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	code := run(context.Background(), []string{"validate", "-config", p}, &out, &out)
+	if code != 1 || !strings.Contains(out.String(), "backends.c.url: invalid URL") || !strings.Contains(out.String(), "auth.sso.jwks_url: invalid URL") {
+		t.Fatalf("validate = %d, want 1 naming both URLs:\n%s", code, out.String())
+	}
+	if strings.Contains(out.String(), "CANARY") {
+		t.Errorf("validate printed a credential:\n%s", out.String())
+	}
+}
+
+// TestServeLogsNoCredentials: at debug level, a client that presents
+// credentials in a malformed request and in a refused handshake, and a
+// backend with a token in its URL that cannot be reached, leave no
+// configured secret, client credential, ticket or URL token in the log.
+func TestServeLogsNoCredentials(t *testing.T) {
+	var logs syncWriter
+	logger := newLogger(config.Log{Level: "debug"}, &logs)
+	addr := startFromYAML(t, `version: 1
+log: {level: debug}
+auth:
+  team: {type: secret, secrets: [CANARY-SECRET]}
+backends:
+  c: {dialect: connic, url: "ws://u:CANARY-PW@127.0.0.1:1/ws/{agent}?token=CANARY-URLTOKEN", secret: CANARY-CONNIC, secret_in: query}
+routes:
+  - {path: /c/:agent, dialect: connic, auth: [team], backend: c}
+`, logger)
+	creds := "Authorization: Bearer CANARY-SECRET\r\nX-Connic-Secret: CANARY-SECRET\r\n"
+	handshake(t, addr, "/c/a?access_token=CANARY-SECRET&ticket=CANARY-TICKET", creds)
+	handshake(t, addr, "/c/a?access_token=CANARY-WRONG", "X-Connic-Secret: CANARY-WRONG\r\n")
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(c, "GET /c/a?access_token=CANARY-SECRET HTTP/1.1\r\n%sbroken header line\r\n\r\n", creds)
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, _ = io.Copy(io.Discard, c)
+	c.Close()
+	time.Sleep(50 * time.Millisecond) // fasthttp logs after it closed the connection
+	out := logs.String()
+	if !strings.Contains(out, "backend unavailable") || !strings.Contains(out, "http: ") {
+		t.Fatalf("the log lacks the lines this test is about:\n%s", out)
+	}
+	if strings.Contains(out, "CANARY") {
+		t.Errorf("a credential reached the log:\n%s", out)
+	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
 }
