@@ -20,7 +20,8 @@ func TestImportRules(t *testing.T) {
 			banned: []string{"net", "net/http", "encoding/json", "reflect", "os"}},
 		{pkg: "./internal/jsonx", stdOK: true},
 		{pkg: "./demo", stdOK: true, allow: []string{"translators"}},
-		{pkg: "./config", stdOK: true, allow: []string{"gopkg.in/yaml.v3"}},
+		{pkg: "./internal/redact", stdOK: true},
+		{pkg: "./config", stdOK: true, allow: []string{"gopkg.in/yaml.v3", "internal/redact"}},
 		{pkg: "./proxy", banned: []string{
 			"github.com/agentbridge/agentbridge/translators/plain",
 			"github.com/agentbridge/agentbridge/demo",

@@ -1,8 +1,9 @@
 package config
 
 import (
-	"net/url"
 	"slices"
+
+	"github.com/agentbridge/agentbridge/internal/redact"
 )
 
 // RedactedText is the text that replaces secrets in a Redacted File.
@@ -10,7 +11,8 @@ const RedactedText = "REDACTED"
 
 // Redacted returns a deep copy of f with every secret replaced by
 // "REDACTED": secret provider secrets, JWT secrets, backend secrets, API
-// keys and passwords inside URLs. Use it for `config print` and logs.
+// keys, and userinfo and query values inside URLs. Use it for `config
+// print` and logs.
 func (f *File) Redacted() *File {
 	if f == nil {
 		return nil
@@ -23,22 +25,22 @@ func (f *File) Redacted() *File {
 		for i := range q.Secrets {
 			q.Secrets[i] = RedactedText
 		}
-		q.Secret = redact(p.Secret)
+		q.Secret = hideSecret(p.Secret)
 		q.IssueWith = slices.Clone(p.IssueWith)
 		q.Algorithms = slices.Clone(p.Algorithms)
 		q.KeyFiles = slices.Clone(p.KeyFiles)
 		q.TrustedProxies = slices.Clone(p.TrustedProxies)
-		q.JWKSURL = redactURL(p.JWKSURL)
+		q.JWKSURL = redact.URL(p.JWKSURL)
 		c.Auth[name] = &q
 	}
 	c.Backends = make(map[string]*Backend, len(f.Backends))
 	for name, b := range f.Backends {
 		q := *b
-		q.Secret = redact(b.Secret)
-		q.APIKey = redact(b.APIKey)
-		q.URL = redactURL(b.URL)
-		q.APIURL = redactURL(b.APIURL)
-		q.SocketURL = redactURL(b.SocketURL)
+		q.Secret = hideSecret(b.Secret)
+		q.APIKey = hideSecret(b.APIKey)
+		q.URL = redact.URL(b.URL)
+		q.APIURL = redact.URL(b.APIURL)
+		q.SocketURL = redact.URL(b.SocketURL)
 		c.Backends[name] = &q
 	}
 	c.Routes = make([]*Route, len(f.Routes))
@@ -51,21 +53,9 @@ func (f *File) Redacted() *File {
 	return &c
 }
 
-func redact(s string) string {
+func hideSecret(s string) string {
 	if s == "" {
 		return ""
 	}
 	return RedactedText
-}
-
-// redactURL hides a password in the userinfo of u.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), RedactedText)
-	}
-	return u.String()
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/agentbridge/agentbridge/internal/redact"
 )
 
 // build converts and checks the raw file, section by section, then checks
@@ -145,11 +147,11 @@ func (l *loader) hostPort(n *yaml.Node, path, s string) bool {
 }
 
 // checkURL reports whether s is an absolute URL with one of the schemes and
-// a host.
+// a host. The problem shows s redacted: a URL may carry a token.
 func (l *loader) checkURL(n *yaml.Node, path, s string, schemes ...string) bool {
 	u, err := url.Parse(s)
 	if err != nil || !slices.Contains(schemes, u.Scheme) || u.Host == "" {
-		l.problem(n, path, "invalid URL %q: expected a URL starting with %s:// or %s:// and naming a host, like %s://127.0.0.1:9000/path", s, schemes[0], schemes[1], schemes[0])
+		l.problem(n, path, "invalid URL %q: expected a URL starting with %s:// or %s:// and naming a host, like %s://127.0.0.1:9000/path", redact.URL(s), schemes[0], schemes[1], schemes[0])
 		return false
 	}
 	return true

@@ -1,5 +1,11 @@
 package config
 
+import (
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
 // backendKeys lists the backend dialects that use each key.
 var backendKeys = map[string][]string{
 	"url":               {"plain", "connic"},
@@ -112,12 +118,12 @@ func (l *loader) chunking(r *rawBackend, path string, b *Backend) {
 func (l *loader) wiro(r *rawBackend, path string, b *Backend) {
 	if absent(&r.APIURL) {
 		l.at(path+".api_url", "required: the http(s) base URL of the Wiro REST API")
-	} else if u, ok := l.str(&r.APIURL, path+".api_url"); ok && l.checkURL(&r.APIURL, path+".api_url", u, "http", "https") {
+	} else if u, ok := l.str(&r.APIURL, path+".api_url"); ok && l.checkURL(&r.APIURL, path+".api_url", u, "http", "https") && l.noParams(&r.APIURL, path+".api_url", u) {
 		b.APIURL = u
 	}
 	if absent(&r.SocketURL) {
 		l.at(path+".socket_url", "required: the ws(s) URL of the Wiro socket")
-	} else if u, ok := l.str(&r.SocketURL, path+".socket_url"); ok && l.checkURL(&r.SocketURL, path+".socket_url", u, "ws", "wss") {
+	} else if u, ok := l.str(&r.SocketURL, path+".socket_url"); ok && l.checkURL(&r.SocketURL, path+".socket_url", u, "ws", "wss") && l.noParams(&r.SocketURL, path+".socket_url", u) {
 		b.SocketURL = u
 	}
 	if absent(&r.APIKey) {
@@ -129,5 +135,23 @@ func (l *loader) wiro(r *rawBackend, path string, b *Backend) {
 		l.at(path+".useragent_guid", "required: the GUID of the Wiro agent to talk to")
 	} else if s, ok := l.str(&r.UserAgentGUID, path+".useragent_guid"); ok && l.nonEmpty(&r.UserAgentGUID, path+".useragent_guid", "useragent_guid", s) {
 		b.UserAgentGUID = s
+	}
+}
+
+// noParams refuses a "{param}" placeholder in a URL the proxy never fills
+// in: a Wiro backend's socket and API are shared by every session of every
+// route, so no one route's parameters can name them, and the placeholder
+// would reach the backend as "%7Bparam%7D".
+func (l *loader) noParams(n *yaml.Node, path, s string) bool {
+	for rest := s; ; {
+		i := strings.IndexByte(rest, '{')
+		if i < 0 {
+			return true
+		}
+		rest = rest[i+1:]
+		if name, _, ok := strings.Cut(rest, "}"); ok && validParam(name) {
+			l.problem(n, path, "{%s}: route parameters are not filled in here, because a Wiro backend's socket and API are shared by every route and session", name)
+			return false
+		}
 	}
 }

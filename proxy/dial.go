@@ -18,6 +18,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/agentbridge/agentbridge/auth"
+	"github.com/agentbridge/agentbridge/internal/redact"
 	"github.com/agentbridge/agentbridge/translators"
 )
 
@@ -134,15 +135,44 @@ func opcode(d translators.Dialect) ws.OpCode {
 	return ws.OpText
 }
 
-// expandParams replaces "{name}" in s with the matched route parameters.
+// expandParams fills "{name}" in a backend URL with the matched route
+// parameters, each escaped for the part of the URL it lands in, so a value
+// can never change the URL's shape: a path segment before the '?', a query
+// value after it, and, in the scheme and host, an escape of everything
+// but letters, digits and "-._~" (a host with '%' fails to parse).
 func expandParams(s string, params []Param) string {
-	if !strings.Contains(s, "{") {
+	if len(params) == 0 || !strings.Contains(s, "{") {
 		return s
 	}
-	for _, p := range params {
-		s = strings.ReplaceAll(s, "{"+p.Name+"}", p.Value)
+	head, path := s, ""
+	if i := pathStart(s); i >= 0 {
+		head, path = s[:i], s[i:]
 	}
-	return s
+	path, query, hasQuery := strings.Cut(path, "?")
+	for _, p := range params {
+		ph := "{" + p.Name + "}"
+		head = strings.ReplaceAll(head, ph, url.QueryEscape(p.Value))
+		path = strings.ReplaceAll(path, ph, url.PathEscape(p.Value))
+		query = strings.ReplaceAll(query, ph, url.QueryEscape(p.Value))
+	}
+	if hasQuery {
+		return head + path + "?" + query
+	}
+	return head + path
+}
+
+// pathStart returns the index of the path (or, when the URL has no path, of
+// the query) in an absolute URL, or -1 when it has neither.
+func pathStart(s string) int {
+	_, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		return -1
+	}
+	i := strings.IndexAny(rest, "/?")
+	if i < 0 {
+		return -1
+	}
+	return len(s) - len(rest) + i
 }
 
 // dialWS connects to a backend's WebSocket URL: the TCP connect bounded by
@@ -150,7 +180,7 @@ func expandParams(s string, params []Param) string {
 func dialWS(ctx context.Context, b *Backend, rawURL string, hdr http.Header) (net.Conn, *bufio.Reader, error) {
 	u, err := b.parseURL(rawURL)
 	if err != nil {
-		return nil, nil, &dialError{502, fmt.Errorf("backend %q: bad URL: %v", b.Name, err)}
+		return nil, nil, &dialError{502, badURL(b, rawURL, err)}
 	}
 	addr := u.Host
 	if u.Port() == "" {
@@ -191,6 +221,16 @@ func dialWS(ctx context.Context, b *Backend, rawURL string, hdr http.Header) (ne
 	}
 	_ = nc.SetDeadline(time.Time{})
 	return nc, br, nil
+}
+
+// badURL describes a backend URL that does not parse without the
+// credentials it may carry: url.Parse's error holds the whole URL.
+func badURL(b *Backend, rawURL string, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return fmt.Errorf("backend %q: bad URL %s: %v", b.Name, redact.URL(rawURL), err)
 }
 
 // dialTCP connects to addr within timeout. net's connect puts a context's

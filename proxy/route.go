@@ -85,3 +85,38 @@ func (cr *compiledRoute) matchSegments(p string, params []Param) ([]Param, bool)
 	}
 	return params, true
 }
+
+// badParam reports whether a matched parameter is not a plain segment
+// value: it held '/', a backslash, '?' or '#' (percent-encoded in the
+// client's path, which the router sees decoded), a control character, or is
+// "." or "..". Such a value is refused before it can reach a backend URL, where even
+// escaped it could mean something else to the backend.
+func badParam(params []Param, rawPath []byte) bool {
+	if len(params) > 0 && hasEncodedSlash(rawPath) {
+		return true // the decoded path was split at a '/' the client escaped
+	}
+	for _, p := range params {
+		if p.Value == "." || p.Value == ".." {
+			return true
+		}
+		for i := 0; i < len(p.Value); i++ {
+			if c := p.Value[i]; c < 0x20 || c == 0x7f || c == '/' || c == '\\' || c == '?' || c == '#' {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// hasEncodedSlash reports whether a raw request path holds "%2F" or "%2f".
+func hasEncodedSlash(raw []byte) bool {
+	for i := 0; i+2 < len(raw); i++ {
+		if raw[i] != '%' {
+			continue
+		}
+		if raw[i+1] == '2' && (raw[i+2] == 'f' || raw[i+2] == 'F') {
+			return true
+		}
+	}
+	return false
+}

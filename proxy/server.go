@@ -226,6 +226,10 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		httpError(ctx, fasthttp.StatusNotFound, "not_found", "no route for this path")
 		return
 	}
+	if badParam(params, ctx.Request.URI().PathOriginal()) {
+		httpError(ctx, fasthttp.StatusBadRequest, "bad_parameter", "a path parameter may not hold /, \\, ?, #, control characters, or be . or ..")
+		return
+	}
 	s.upgrade(ctx, rt, params)
 }
 
@@ -593,10 +597,23 @@ func unwrapHijacked(hc net.Conn) (net.Conn, []byte) {
 	return nc, leftover
 }
 
+// fasthttpLogger passes fasthttp's messages to the debug log without their
+// arguments: for a malformed request those hold the raw request, with its
+// Authorization header or ?access_token=. Only fasthttp's fixed format and
+// the kind of each error argument are logged.
 type fasthttpLogger struct{ s *slog.Logger }
 
 func (l fasthttpLogger) Printf(format string, args ...any) {
-	l.s.Debug("http: " + fmt.Sprintf(format, args...))
+	if !l.s.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	var kinds []string
+	for _, a := range args {
+		if err, ok := a.(error); ok {
+			kinds = append(kinds, errorKind(err))
+		}
+	}
+	l.s.Debug("http: "+format, "errors", kinds)
 }
 
 var _ = translators.Client

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/agentbridge/agentbridge/auth"
@@ -145,14 +146,7 @@ func buildBackend(b *config.Backend) (*proxy.Backend, error) {
 		// client's. Header by default, or query, or the first message.
 		switch b.SecretIn {
 		case "query":
-			u, err := url.Parse(b.URL)
-			if err != nil {
-				return nil, err
-			}
-			q := u.Query()
-			q.Set(queryName(d), b.Secret)
-			u.RawQuery = q.Encode()
-			pb.URL = u.String()
+			pb.URL = setQuery(b.URL, queryName(d), b.Secret)
 		case "first_frame":
 			pb.Options.Secret = b.Secret
 		default:
@@ -160,6 +154,37 @@ func buildBackend(b *config.Backend) (*proxy.Backend, error) {
 		}
 	}
 	return pb, nil
+}
+
+// setQuery returns rawURL with name=value as its only name parameter. It
+// edits the text instead of parsing and printing the URL, which would
+// escape the "{param}" placeholders the proxy fills in per session.
+func setQuery(rawURL, name, value string) string {
+	rest, frag, hasFrag := strings.Cut(rawURL, "#")
+	base, query, _ := strings.Cut(rest, "?")
+	var b strings.Builder
+	b.WriteString(base)
+	b.WriteByte('?')
+	for _, kv := range strings.Split(query, "&") {
+		k, _, _ := strings.Cut(kv, "=")
+		if kv == "" || queryKey(k) == name {
+			continue
+		}
+		b.WriteString(kv)
+		b.WriteByte('&')
+	}
+	b.WriteString(url.QueryEscape(name) + "=" + url.QueryEscape(value))
+	if hasFrag {
+		b.WriteString("#" + frag)
+	}
+	return b.String()
+}
+
+func queryKey(k string) string {
+	if u, err := url.QueryUnescape(k); err == nil {
+		return u
+	}
+	return k
 }
 
 func headerName(d translators.Dialect) string {
