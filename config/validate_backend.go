@@ -143,15 +143,24 @@ func (l *loader) wiro(r *rawBackend, path string, b *Backend) {
 // route, so no one route's parameters can name them, and the placeholder
 // would reach the backend as "%7Bparam%7D".
 func (l *loader) noParams(n *yaml.Node, path, s string) bool {
+	if names := placeholders(s); len(names) > 0 {
+		l.problem(n, path, "{%s}: route parameters are not filled in here, because a Wiro backend's socket and API are shared by every route and session", names[0])
+		return false
+	}
+	return true
+}
+
+// placeholders returns the names of the "{param}" placeholders in s.
+func placeholders(s string) []string {
+	var names []string
 	for rest := s; ; {
 		i := strings.IndexByte(rest, '{')
 		if i < 0 {
-			return true
+			return names
 		}
 		rest = rest[i+1:]
 		if name, _, ok := strings.Cut(rest, "}"); ok && validParam(name) {
-			l.problem(n, path, "{%s}: route parameters are not filled in here, because a Wiro backend's socket and API are shared by every route and session", name)
-			return false
+			names = append(names, name)
 		}
 	}
 }

@@ -47,6 +47,9 @@ func (l *loader) route(f *File, raw *rawFile, i int, r *rawRoute) *Route {
 			l.problem(&r.Backend, path+".backend", "unknown backend %q (%s)", b, defined("backends", raw.Backends))
 		}
 		rt.Backend = b
+		if be := f.Backends[b]; be != nil {
+			l.routeParams(&r.Backend, path+".backend", rt, be)
+		}
 	}
 
 	if origins, ok := l.list(&r.Origins, path+".origins"); ok {
@@ -86,6 +89,20 @@ func (l *loader) route(f *File, raw *rawFile, i int, r *rawRoute) *Route {
 		l.limits(r.Limits, path+".limits", &rt.Limits)
 	}
 	return rt
+}
+
+// routeParams checks that every "{param}" in the backend's URL is a
+// ":param" of the route's path; a Wiro route's conversations are opened by
+// REST calls, outside any one path, so its backend URL can have none.
+func (l *loader) routeParams(n *yaml.Node, path string, rt *Route, b *Backend) {
+	for _, name := range placeholders(b.URL) {
+		switch {
+		case rt.Dialect == "wiro":
+			l.problem(n, path, "backend %q's url uses {%s}, but a Wiro route has no path parameters to fill it with (its conversations are opened by REST calls)", rt.Backend, name)
+		case !slices.Contains(strings.Split(rt.Path, "/"), ":"+name):
+			l.problem(n, path, "backend %q's url uses {%s}, which is not a parameter of this route's path %q", rt.Backend, name, rt.Path)
+		}
+	}
 }
 
 // routeAuth checks `auth:`, which every route must write: either the word
