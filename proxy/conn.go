@@ -462,6 +462,41 @@ func (c *conn) writeClose(code ws.StatusCode, reason string) error {
 	return err
 }
 
+// sendClose sends a close frame with code and reason, as writeClose. For a
+// protocol violation (1002, 1007) it then fails the connection (RFC 6455
+// section 7.1.7): the peer gets no chance to answer.
+func (c *conn) sendClose(code ws.StatusCode, reason string) error {
+	err := c.writeClose(code, reason)
+	if violation(code) {
+		c.shut()
+	}
+	return err
+}
+
+// violation reports whether code closes for a protocol violation.
+func violation(code ws.StatusCode) bool {
+	return code == ws.StatusProtocolError || code == ws.StatusInvalidFramePayloadData
+}
+
+// failLinger is how long a connection whose sending side was shut (shut)
+// is still read: bytes the peer sent meanwhile are read and dropped, as
+// closing a socket with unread bytes sends a reset, which can destroy the
+// close frame before the peer reads it.
+const failLinger = 250 * time.Millisecond
+
+// shut ends the sending side after the close frame, so the peer sees the
+// end of the connection at once, and bounds what is left of reading (a
+// drain for the peer's close answer) to failLinger. The socket is closed
+// as usual once its reader is done.
+func (c *conn) shut() {
+	c.wmu.Lock()
+	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	c.wmu.Unlock()
+	c.interruptRead(time.Now().Add(failLinger))
+}
+
 // close closes the socket (once) and gives back the read buffer if the
 // reader is done with it. It is safe to call from any goroutine; a blocked
 // reader returns with an error.
@@ -477,7 +512,7 @@ func (c *conn) close() {
 // closeGracefully sends a close frame and closes the socket after the peer
 // answers or grace passes. The caller must own reading.
 func (c *conn) closeGracefully(code ws.StatusCode, reason string, grace time.Duration) {
-	_ = c.writeClose(code, reason)
+	_ = c.sendClose(code, reason)
 	if grace > 0 && !c.closed.Load() {
 		c.readIdle = 0
 		c.setReadDeadline(time.Now().Add(grace))

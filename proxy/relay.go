@@ -161,7 +161,7 @@ func (r *relay) finish(err error, fromClient bool) {
 			r.sendError("backend_unavailable", "the connection to the agent was lost")
 		}
 		if cc != closePeerVanished {
-			_ = r.client.writeClose(cc.Code, cc.Reason)
+			_ = r.client.sendClose(cc.Code, cc.Reason)
 		}
 		_ = r.backend.writeClose(bc.Code, bc.Reason)
 		// Unblock the pump still reading: give its peer a moment to answer

@@ -407,10 +407,12 @@ func (ss *session) finish(err error, fromClient bool) {
 			_ = ss.sendError("backend_unavailable", "the connection to the agent was lost")
 		}
 		if client != closePeerVanished {
-			_ = ss.client.writeClose(client.Code, client.Reason)
+			_ = ss.client.sendClose(client.Code, client.Reason)
 		}
 		ss.up.Close(int(backend.Code), backend.Reason)
-		ss.client.interruptRead(time.Now().Add(closeGrace))
+		if !violation(client.Code) { // sendClose already bounded the client's reading
+			ss.client.interruptRead(time.Now().Add(closeGrace))
+		}
 	})
 }
 
