@@ -851,12 +851,17 @@ func confRsvCases() []confCase {
 		})
 	}
 	return append(cs,
+		// A valid message, then a violation, sent at once: the reply to
+		// the first is on its way when the proxy fails the connection,
+		// and it must reach the client before the close.
 		confCase{
-			name: "3.2 text, text with RSV=2, ping in one write (answer to the first optional)",
-			steps: []confStep{confStep{
-				send: confFs(confTextFrame("Hello, world!"), confRsvFrame(ws.OpText, 2, []byte("Hello, world!")), confPing(nil)),
-				want: []confWant{{op: ws.OpText, payload: []byte("Hello, world!"), optional: true}},
-			}},
+			name:  "3.2 text, text with RSV=2, ping in one write: the answer, then 1002",
+			steps: []confStep{confSend(confFs(confTextFrame("Hello, world!"), confRsvFrame(ws.OpText, 2, []byte("Hello, world!")), confPing(nil)), confText("Hello, world!"))},
+			close: ws.StatusProtocolError,
+		},
+		confCase{
+			name: "3.3 text, text with RSV=3, ping, a write per frame: the answer, then 1002", chop: true,
+			steps: []confStep{confSend(confFs(confTextFrame("Hello, world!"), confRsvFrame(ws.OpText, 3, []byte("Hello, world!")), confPing(nil)), confText("Hello, world!"))},
 			close: ws.StatusProtocolError,
 		},
 		confCase{name: "3.5 binary with RSV=5", steps: []confStep{confSend(confFs(confRsvFrame(ws.OpBinary, 5, confBinPayload(8))))}, close: ws.StatusProtocolError},
@@ -889,6 +894,18 @@ func confOpcodeCases() []confCase {
 				confSend(confFs(confTextFrame("Hello, world!")), confText("Hello, world!")),
 				confSend(confFs(confFrame(op, true, p), confPing(nil))),
 			},
+			close: ws.StatusProtocolError,
+		})
+	}
+	// Autobahn's 4.1.3, 4.1.4, 4.2.3 and 4.2.4: the same, in one write.
+	for _, v := range []struct {
+		name string
+		op   ws.OpCode
+		p    []byte
+	}{{"4.1.3", 5, nil}, {"4.1.4", 6, []byte("reserved")}, {"4.2.3", 13, nil}, {"4.2.4", 14, []byte("reserved")}} {
+		cs = append(cs, confCase{
+			name:  fmt.Sprintf("%s text, reserved opcode %d, ping in one write: the answer, then 1002", v.name, v.op),
+			steps: []confStep{confSend(confFs(confTextFrame("Hello, world!"), confFrame(v.op, true, v.p), confPing(nil)), confText("Hello, world!"))},
 			close: ws.StatusProtocolError,
 		})
 	}
@@ -940,6 +957,10 @@ func confFragmentCases() []confCase {
 		confCase{name: "5.15 continuation after a finished fragmented message", steps: []confStep{
 			confSend(confFs(confFrame(ws.OpText, false, []byte("frag")), confFrame(ws.OpContinuation, true, []byte("ment1"))), confText("fragment1")),
 			confSend(confFs(confFrame(ws.OpContinuation, false, []byte("frag")), confFrame(ws.OpText, true, []byte("ment2")))),
+		}, close: ws.StatusProtocolError},
+		confCase{name: "5.15b fragmented text, continuation with nothing to continue, text in one write: the answer, then 1002", steps: []confStep{
+			confSend(confFs(confFrame(ws.OpText, false, []byte("frag")), confFrame(ws.OpContinuation, true, []byte("ment1")),
+				confFrame(ws.OpContinuation, false, []byte("frag")), confFrame(ws.OpText, true, []byte("ment2"))), confText("fragment1")),
 		}, close: ws.StatusProtocolError},
 		confCase{name: "5.18 new text frame inside a fragmented message", steps: []confStep{confSend(confFs(confFrame(ws.OpText, false, []byte("frag")), confFrame(ws.OpText, true, []byte("ment"))))}, close: ws.StatusProtocolError},
 		confCase{name: "5.18b new binary frame inside a fragmented text message", steps: []confStep{confSend(confFs(confFrame(ws.OpText, false, []byte("frag")), confFrame(ws.OpBinary, true, []byte("ment"))))}, close: ws.StatusProtocolError},

@@ -130,11 +130,50 @@ func (r *relay) pump(p *relayPump, inline bool) {
 	if err == closeRateLimited {
 		r.sendError("rate_limited", "too many messages: slow down")
 	}
+	if p.fromClient && clientViolation(err) {
+		r.awaitReplies()
+	}
 	r.finish(err, p.fromClient)
 	src.drainUntilClose()
 	src.rmu.Unlock()
 	if r.alive.Add(-1) == 0 {
 		r.end()
+	}
+}
+
+// replyGrace bounds how long a client that broke the protocol waits, no
+// longer read, for the replies to the messages it sent before (awaitReplies);
+// replyQuiet ends the wait early when the backend sends nothing for that
+// long.
+const (
+	replyGrace = 250 * time.Millisecond
+	replyQuiet = 50 * time.Millisecond
+)
+
+// clientViolation reports whether err, which ended the client's pump, is
+// the client breaking the protocol (1002, 1007).
+func clientViolation(err error) bool {
+	var ce *CloseError
+	return errors.As(err, &ce) && violation(ce.Code)
+}
+
+// awaitReplies lets the backend's replies to what the client sent before
+// a protocol violation reach the client before the close: a reply already
+// on its way would otherwise be dropped (Autobahn's cases 3.2, 4.1.3,
+// 5.15...). It waits until every client message was answered, the backend
+// is quiet for replyQuiet or its pump ended, at most replyGrace.
+func (r *relay) awaitReplies() {
+	start := time.Now()
+	msgs, quietSince := r.backendMsgs.Load(), start
+	for r.inflight.Load() > 0 && r.alive.Load() == 2 {
+		time.Sleep(2 * time.Millisecond)
+		t := time.Now()
+		if n := r.backendMsgs.Load(); n != msgs {
+			msgs, quietSince = n, t
+		}
+		if t.Sub(start) >= replyGrace || t.Sub(quietSince) >= replyQuiet {
+			return
+		}
 	}
 }
 

@@ -140,6 +140,9 @@ func (ss *session) drive(client bool, expired bool) {
 		c.rmu.Unlock()
 		return
 	}
+	if client && clientViolation(err) {
+		ss.awaitReplies()
+	}
 	ss.finish(err, client)
 	if c != nil {
 		c.rmu.Unlock()
@@ -165,6 +168,20 @@ func (ss *session) end() {
 	}
 	ss.s.unregister(ss)
 	ss.slot.release()
+}
+
+// awaitReplies lets the replies to what the client sent before a protocol
+// violation reach the client before the close (see relay.awaitReplies):
+// it waits, at most replyGrace, until no reply is in progress or waited
+// for, or the backend pump ended.
+func (ss *session) awaitReplies() {
+	if ss.flushAcks() != nil {
+		return
+	}
+	deadline := time.Now().Add(replyGrace)
+	for !ss.idleNow() && ss.alive.Load() == 2 && time.Now().Before(deadline) {
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 // errBackendWrite wraps a failure to send to the backend.
