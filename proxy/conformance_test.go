@@ -1052,6 +1052,13 @@ func confUTF8Cases() []confCase {
 			steps: []confStep{confSend(confFs(confFrame(ws.OpText, false, []byte("ok \xed")), confFrame(ws.OpContinuation, true, []byte("\xa0\x80"))))}, close: ws.StatusInvalidFramePayloadData},
 		confCase{name: "6.4.5 truncated at the end of the message (empty last fragment)",
 			steps: []confStep{confSend(confFs(confFrame(ws.OpText, false, []byte("ok \xf0\x9f\x98")), confFrame(ws.OpContinuation, true, nil)))}, close: ws.StatusInvalidFramePayloadData},
+		// Autobahn's 6.4.3 and 6.4.4: one frame in three chunks with a
+		// wait after each; the second makes the text invalid. The 1007
+		// must come at once, before the third is sent.
+		confChunkCase("6.4.6 fail fast: one frame in 3 chunks, invalid code point in the 2nd (Autobahn 6.4.3)",
+			"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5", "\xf4\x90\x80\x80", "\x65\x64\x69\x74\x65\x64"),
+		confChunkCase("6.4.7 fail fast: one frame in 3 chunks, the 2nd's one byte makes it invalid (Autobahn 6.4.4)",
+			"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xf4", "\x90", "\x80\x80\x65\x64\x69\x74\x65\x64"),
 		confCase{name: "7.5.1 close reason with invalid UTF-8",
 			steps: []confStep{confSend(confFs(confCloseFrame(1000, "bad \xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80edited")))}, close: ws.StatusInvalidFramePayloadData},
 	)
@@ -1113,6 +1120,29 @@ func confCloseCases() []confCase {
 		confCase{name: "7.14.5 unread payload after 1009 not parsed as frames", small: true,
 			steps: []confStep{confSend(confFs(ws.NewFrame(ws.OpBinary, true, confLookalike(confSmallMax+1))))}, close: ws.StatusMessageTooBig},
 	)
+}
+
+// confChunkCase is a text frame of payload a+b+c written in three chunks
+// (the header with a, then b, then c), a pause after the first two; b
+// makes the text invalid. The proxy must fail it with 1007 within confDrop
+// of b, before c is written (c never is), and drop the TCP connection.
+func confChunkCase(name, a, b, c string) confCase {
+	var buf bytes.Buffer
+	_ = ws.WriteFrame(&buf, ws.MaskFrameWith(confTextFrame(a+b+c), confMask))
+	wire := buf.Bytes()
+	head := len(wire) - len(a+b+c)
+	pause := 150 * time.Millisecond
+	return confCase{
+		name: name,
+		steps: []confStep{
+			{raw: wire[:head+len(a)], pause: pause},
+			{raw: wire[head+len(a) : head+len(a+b)]},
+		},
+		close:      ws.StatusInvalidFramePayloadData,
+		within:     confDrop,
+		noAnswer:   true,
+		dropWithin: confDrop,
+	}
 }
 
 // confLookalike is an n-byte payload that, masked with confMask, starts

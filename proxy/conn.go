@@ -132,6 +132,10 @@ var errParked = errors.New("parked")
 // goroutine of its own to go on, as what comes next may block.
 var errHandoff = errors.New("handed off")
 
+// errPartial: awaitInline read more of a data frame that is still
+// incomplete.
+var errPartial = errors.New("partial frame")
+
 // errNeedMore is internal: the buffer does not hold what was asked for.
 var errNeedMore = errors.New("need more bytes")
 

@@ -311,6 +311,12 @@ type relayPump struct {
 	text       utf8Stream
 	hdr        [ws.MaxHeaderSize]byte // header scratch: a local array would escape to the heap through Write
 
+	// The text of the incomplete frame at the head of the buffer, checked
+	// as it arrives (checkPartial): checked payload bytes so far, and
+	// early, text's state after them.
+	checked int
+	early   utf8Stream
+
 	// Running on the poller's goroutine, and what a pump handed to a
 	// goroutine of its own still has to do there.
 	inline  bool
@@ -348,7 +354,13 @@ func (p *relayPump) run() error {
 	src := p.src
 	for {
 		if p.inline {
-			if err := src.awaitInline(false); err != nil {
+			err := src.awaitInline(false, true)
+			for err == errPartial {
+				if err = p.checkPartial(); err == nil {
+					err = src.awaitInline(false, true)
+				}
+			}
+			if err != nil {
 				return err
 			}
 		} else if src.r == src.w {
@@ -434,10 +446,45 @@ func (p *relayPump) accept(h ws.Header, off int) error {
 	src := p.src
 	payload := src.rb[off : off+int(h.Length)]
 	src.r = off + int(h.Length)
-	if p.isText && !checkText(&p.text, payload, h) {
-		return closeBadUTF8
+	if p.isText {
+		from := p.checked // checked while the frame was incomplete: not again
+		if from > 0 {
+			p.text, p.checked = p.early, 0
+		}
+		if !checkText(&p.text, payload[from:], h, from) {
+			return closeBadUTF8
+		}
 	}
 	return p.end(h)
+}
+
+// checkPartial checks the text of the incomplete data frame at the head of
+// the buffer as far as it came. A pump run inline forwards a frame only
+// once it is whole; invalid UTF-8 in its first bytes must fail the
+// connection at once all the same (RFC 6455 section 8.1, Autobahn 6.4.3),
+// not when the rest came, if it ever does. accept goes on from p.early.
+func (p *relayPump) checkPartial() error {
+	src := p.src
+	h, n, _ := parseHeader(src.buffered()) // awaitInline parsed it: a data frame, its header whole
+	if checkHeader(h, src.client, p.fragmented) != nil {
+		return errHandoff // readHeader reports it, on a goroutine
+	}
+	if h.OpCode == ws.OpBinary || (h.OpCode == ws.OpContinuation && !p.isText) {
+		return nil
+	}
+	if p.checked == 0 {
+		p.early = p.text
+		if h.OpCode == ws.OpText {
+			p.early.reset()
+		}
+	}
+	payload := src.rb[src.r+n : src.w]
+	if !checkText(&p.early, payload[p.checked:], h, p.checked) {
+		src.r, src.skip = src.w, h.Length-int64(len(payload)) // the frame is not read as frames
+		return closeBadUTF8
+	}
+	p.checked = len(payload)
+	return nil
 }
 
 // end updates the message state after frame h.
@@ -501,6 +548,7 @@ func (p *relayPump) write(frames []byte) error {
 // arrives, holding dst's write lock for the whole frame.
 func (p *relayPump) stream(h ws.Header) error {
 	src, dst := p.src, p.dst
+	p.checked = 0 // checked from the start here
 	if err := dst.lockWrite(); err != nil {
 		return writeError{err}
 	}
@@ -542,13 +590,14 @@ func (p *relayPump) stream(h ws.Header) error {
 // writeError is a failed write to the other leg: that leg is the one gone.
 type writeError struct{ error }
 
-// checkText validates a whole masked-or-not payload, restoring the mask.
-func checkText(text *utf8Stream, p []byte, h ws.Header) bool {
+// checkText validates p, the payload of frame h from byte off on, masked
+// or not, restoring the mask.
+func checkText(text *utf8Stream, p []byte, h ws.Header, off int) bool {
 	if !h.Masked {
 		return text.write(p)
 	}
-	ws.Cipher(p, h.Mask, 0)
+	ws.Cipher(p, h.Mask, off)
 	ok := text.write(p)
-	ws.Cipher(p, h.Mask, 0)
+	ws.Cipher(p, h.Mask, off)
 	return ok
 }
