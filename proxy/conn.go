@@ -322,6 +322,20 @@ func checkHeader(h ws.Header, fromClient, fragmented bool) error {
 	return nil
 }
 
+// fillTo reads until the buffer holds n unconsumed bytes; n is at most
+// a buffer.
+func (c *conn) fillTo(n int) error {
+	for c.w-c.r < n {
+		if err := c.fill(); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return err
+		}
+	}
+	return nil
+}
+
 // readPayload returns up to n bytes of the current frame's payload, at least
 // one when n > 0, reading from the socket if the buffer is empty. The bytes
 // are still masked; they alias the read buffer until the next read call.

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"errors"
 	"net"
 	"sync"
@@ -15,7 +16,9 @@ import (
 // relay is a passthrough session: client and backend speak the same dialect,
 // so frames are forwarded as they are, never parsed beyond their headers.
 // Client frames keep their mask (the proxy is the backend's client, so
-// they must be masked anyway); text payloads are still checked for UTF-8.
+// they must be masked anyway); text payloads are still checked for UTF-8,
+// and on a route whose client dialect takes credentials in messages, a
+// client message that is one is dropped (credential).
 //
 // Two pumps run, one per direction; each owns reading its source. A pump
 // whose source is quiet parks it (conn.awaitData) and lets its goroutine
@@ -38,6 +41,11 @@ type relay struct {
 	backendMsgs atomic.Int64 // backend messages relayed (a drain watches it for quiet)
 	draining    atomic.Bool
 	finished    sync.Once
+
+	// The client's codec, made when a client message may be a credential
+	// (credential), and its events; the client pump's.
+	codec translators.Codec
+	evs   []translators.Event
 }
 
 func newRelay(s *Server, rt *Route, client, backend *conn) *relay {
@@ -64,7 +72,7 @@ func (r *relay) start(slot connSlot) {
 	r.client.startKeepalive(r.s.cfg.PingInterval)
 	r.backend.startKeepalive(r.s.cfg.PingInterval)
 	r.up = relayPump{r: r, src: r.client, dst: r.backend, fromClient: true, max: r.rt.Limits.MaxMessage,
-		rate: makeBucket(r.rt.Limits.MessageRate, r.rt.Limits.MessageBurst)}
+		rate: makeBucket(r.rt.Limits.MessageRate, r.rt.Limits.MessageBurst), creds: r.rt.Client.InBand}
 	r.down = relayPump{r: r, src: r.backend, dst: r.client, max: r.rt.Limits.MaxMessage}
 	r.alive.Store(2)
 	r.client.own, r.backend.own = r, r
@@ -304,6 +312,7 @@ type relayPump struct {
 	fromClient bool
 	max        int64
 	rate       bucket
+	creds      bool // the client's dialect takes credentials in messages: consume any (credential)
 
 	fragmented bool
 	isText     bool
@@ -382,7 +391,18 @@ func (p *relayPump) run() error {
 			src.skip = h.Length
 			return err
 		}
-		start := src.r - ws.HeaderSize(h)
+		hs := ws.HeaderSize(h)
+		if int64(src.w-src.r) < h.Length && p.mayBeCredential(h, hs) {
+			// Forwarded only once whole: wait for the rest of the frame,
+			// its header kept in the buffer.
+			src.r -= hs
+			err := src.fillTo(hs + int(h.Length))
+			src.r += hs
+			if err != nil {
+				return err
+			}
+		}
+		start := src.r - hs
 		if int64(src.w-src.r) < h.Length {
 			// A frame bigger than what is buffered: forward it as it comes.
 			if err := p.stream(h); err != nil {
@@ -410,12 +430,12 @@ func (p *relayPump) run() error {
 			}
 		}
 		if werr := p.write(src.rb[start:good]); werr != nil {
-			if werr == errHandoff {
+			if werr == errHandoff && err != errConsumed {
 				p.stop = err // the goroutine writes the rest, then ends with err
 			}
 			return werr
 		}
-		if err != nil {
+		if err != nil && err != errConsumed {
 			return err
 		}
 	}
@@ -441,7 +461,8 @@ func (p *relayPump) begin(h ws.Header) error {
 
 // accept consumes the buffered frame h whose payload starts at off in the
 // source buffer and checks it; the caller writes it when it passes. A
-// refused payload is consumed too: it must not be read as frames.
+// refused payload is consumed too: it must not be read as frames. A
+// credential is consumed and not forwarded: errConsumed.
 func (p *relayPump) accept(h ws.Header, off int) error {
 	src := p.src
 	payload := src.rb[off : off+int(h.Length)]
@@ -451,12 +472,60 @@ func (p *relayPump) accept(h ws.Header, off int) error {
 		if from > 0 {
 			p.text, p.checked = p.early, 0
 		}
-		if !checkText(&p.text, payload[from:], h, from) {
+		if h.Masked {
+			ws.Cipher(payload, h.Mask, 0)
+		}
+		ok := p.text.write(payload[from:])
+		cred := ok && p.creds && h.Fin && !p.fragmented && p.r.credential(payload)
+		if h.Masked {
+			ws.Cipher(payload, h.Mask, 0)
+		}
+		switch {
+		case !ok:
 			return closeBadUTF8
+		case cred:
+			return errConsumed
 		}
 	}
 	return p.end(h)
 }
+
+// errConsumed: a client frame was a credential; it is dropped, and the
+// relay goes on.
+var errConsumed = errors.New("credential consumed")
+
+// mayBeCredential reports whether frame h, of header size hs, must be
+// whole before it is forwarded: a client message of one frame that fits
+// the buffer, on a route whose client dialect takes credentials in
+// messages (credential). Bigger and fragmented messages are forwarded as
+// they come, unchecked: no client sends a credential that way.
+func (p *relayPump) mayBeCredential(h ws.Header, hs int) bool {
+	return p.creds && h.OpCode == ws.OpText && h.Fin && h.Length <= int64(bufSize-hs)
+}
+
+// credential reports whether msg, a whole client text message on a route
+// whose client dialect takes credentials in messages (Connic's
+// {"secret": ...}), is one. A client admitted by header may still send
+// one; wherever it appears it is consumed, never passed on to the backend,
+// as a translating session does. A look for the key (or a \u escape,
+// which could spell it) rules out almost every message without parsing;
+// the rest are decoded by the client's codec.
+func (r *relay) credential(msg []byte) bool {
+	if !bytes.Contains(msg, credentialKey) && !bytes.Contains(msg, jsonEscape) {
+		return false
+	}
+	if r.codec == nil {
+		r.codec = clientCodec(r.rt)
+	}
+	evs, err := r.codec.Decode(r.evs[:0], msg)
+	r.evs = evs
+	return err == nil && len(evs) > 0 && evs[0].Kind == translators.KindAuth
+}
+
+var (
+	credentialKey = []byte(`"secret"`)
+	jsonEscape    = []byte(`\u`)
+)
 
 // checkPartial checks the text of the incomplete data frame at the head of
 // the buffer as far as it came. A pump run inline forwards a frame only
