@@ -47,6 +47,12 @@ var confEOFWait = 2 * time.Second
 // rest of a frame it failed on would change from run to run: see 7.14.3.)
 var confMask = [4]byte{0x37, 0xfa, 0x21, 0x3d}
 
+// confDrop bounds the time from the proxy's close frame for a protocol
+// violation to the end of the TCP connection, when the client does not
+// answer: the proxy fails the connection rather than wait for a close
+// handshake (RFC 6455 section 7.1.7).
+const confDrop = 400 * time.Millisecond
+
 // confSmallMax is Limits.MaxMessage on the routes the 9.x cases use.
 const confSmallMax = 4096
 
@@ -108,7 +114,10 @@ type confWant struct {
 type confStep struct {
 	send []ws.Frame // unmasked here; written masked with confMask
 	raw  []byte     // written as is after send (broken headers, unmasked frames)
-	want []confWant
+	// pause, when set, is a wait after the writes, so that the next
+	// step's bytes reach the proxy in a read of their own.
+	pause time.Duration
+	want  []confWant
 }
 
 type confCase struct {
@@ -116,6 +125,7 @@ type confCase struct {
 	only  confOnly
 	small bool // on the route with Limits.MaxMessage = confSmallMax
 	split bool // every byte in its own TCP write
+	chop  bool // every frame in its own TCP write
 	steps []confStep
 	// close is the code the proxy must close with after the steps. Zero
 	// means the session must still be healthy: the client closes with 1000
@@ -127,6 +137,10 @@ type confCase struct {
 	noAnswer bool
 	// within, when set, bounds the time from the last write to the close.
 	within time.Duration
+	// dropWithin, when set, bounds the time from the proxy's close frame
+	// to the end of the TCP connection (confEOFWait otherwise); set it
+	// with noAnswer, as an answered close lets the proxy close at once.
+	dropWithin time.Duration
 	// offerDeflate: a hand-written handshake offers permessage-deflate and
 	// the 101 must not accept it.
 	offerDeflate bool
@@ -210,6 +224,7 @@ func confRun(t *testing.T, addr string, r confRoute, tc confCase) {
 	} else {
 		c = &confConn{t: t, nc: dial(t, wsURL(addr, path)).nc}
 	}
+	c.chop = tc.chop
 	t.Cleanup(func() {
 		if t.Failed() || testing.Verbose() {
 			t.Logf("frames exchanged (C>P client to proxy, P>C proxy to client; payloads unmasked):\n\t%s", strings.Join(c.log, "\n\t"))
@@ -227,6 +242,10 @@ func confRun(t *testing.T, addr string, r confRoute, tc confCase) {
 			}
 			c.logf("   write failed (the proxy may have closed already): %v", err)
 		}
+		if st.pause > 0 {
+			c.logf("    (pause %v)", st.pause)
+			time.Sleep(st.pause)
+		}
 		for _, w := range st.want {
 			c.expect(r, w)
 		}
@@ -236,9 +255,9 @@ func confRun(t *testing.T, addr string, r confRoute, tc confCase) {
 		if err := c.write([]ws.Frame{ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusNormalClosure, ""))}, nil, false); err != nil {
 			t.Fatalf("write close: %v", err)
 		}
-		c.expectClose(ws.StatusNormalClosure, "", false, 0)
+		c.expectClose(ws.StatusNormalClosure, "", false, 0, 0)
 	} else {
-		c.expectClose(tc.close, tc.reason, !tc.noAnswer, tc.within)
+		c.expectClose(tc.close, tc.reason, !tc.noAnswer, tc.within, tc.dropWithin)
 	}
 	if tc.maxAlloc > 0 {
 		var m1 runtime.MemStats
@@ -261,6 +280,7 @@ type confConn struct {
 	pending      *confMsg // a message read ahead by an optional want
 	partial      *confMsg // data fragments read so far
 	clientClosed bool     // the client sent a close frame
+	chop         bool     // write every frame in a TCP write of its own
 	lastWrite    time.Time
 }
 
@@ -300,6 +320,15 @@ func (c *confConn) write(frames []ws.Frame, raw []byte, split bool) error {
 		}
 		if err := ws.WriteFrame(&buf, ws.MaskFrameWith(f, confMask)); err != nil {
 			return err
+		}
+		if c.chop && !split {
+			_ = c.nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+			_, err := c.nc.Write(buf.Bytes())
+			c.lastWrite = time.Now()
+			buf.Reset()
+			if err != nil {
+				return err
+			}
 		}
 	}
 	if len(raw) > 0 {
@@ -416,8 +445,9 @@ func (c *confConn) expect(r confRoute, w confWant) {
 
 // expectClose reads the proxy's close frame, checks its code (and reason
 // when wantReason is set), answers it unless the client closed first or
-// answer is false, and checks that the TCP connection ends within 2 s.
-func (c *confConn) expectClose(want ws.StatusCode, wantReason string, answer bool, within time.Duration) {
+// answer is false, and checks that the TCP connection ends within drop
+// (confEOFWait when zero).
+func (c *confConn) expectClose(want ws.StatusCode, wantReason string, answer bool, within, drop time.Duration) {
 	c.t.Helper()
 	m, err := c.next(10 * time.Second)
 	if err != nil {
@@ -463,7 +493,10 @@ func (c *confConn) expectClose(want ws.StatusCode, wantReason string, answer boo
 			c.logf("    answering the close: %v", err)
 		}
 	}
-	c.expectEOF(got.Add(confEOFWait))
+	if drop == 0 {
+		drop = confEOFWait
+	}
+	c.expectEOF(got, drop)
 }
 
 // drainLog reads what else the proxy sends within a second into the
@@ -478,12 +511,12 @@ func (c *confConn) drainLog() {
 	}
 }
 
-// expectEOF checks that the proxy closes the TCP connection before deadline
-// and sends nothing more.
-func (c *confConn) expectEOF(deadline time.Time) {
+// expectEOF checks that the proxy closes the TCP connection within wait
+// of closed, when its close frame came, and sends nothing more.
+func (c *confConn) expectEOF(closed time.Time, wait time.Duration) {
 	c.t.Helper()
 	start := time.Now()
-	_ = c.nc.SetReadDeadline(deadline)
+	_ = c.nc.SetReadDeadline(closed.Add(wait))
 	buf := make([]byte, 4096)
 	extra := 0
 	for {
@@ -498,7 +531,7 @@ func (c *confConn) expectEOF(deadline time.Time) {
 			continue
 		}
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			c.t.Errorf("TCP connection still open %v after the close frame", confEOFWait)
+			c.t.Errorf("TCP connection still open %v after the close frame", wait)
 			return
 		}
 		c.logf("    TCP ended %v after the close frame (%v)", time.Since(start).Round(time.Millisecond), confErrName(err))
@@ -818,12 +851,17 @@ func confRsvCases() []confCase {
 		})
 	}
 	return append(cs,
+		// A valid message, then a violation, sent at once: the reply to
+		// the first is on its way when the proxy fails the connection,
+		// and it must reach the client before the close.
 		confCase{
-			name: "3.2 text, text with RSV=2, ping in one write (answer to the first optional)",
-			steps: []confStep{confStep{
-				send: confFs(confTextFrame("Hello, world!"), confRsvFrame(ws.OpText, 2, []byte("Hello, world!")), confPing(nil)),
-				want: []confWant{{op: ws.OpText, payload: []byte("Hello, world!"), optional: true}},
-			}},
+			name:  "3.2 text, text with RSV=2, ping in one write: the answer, then 1002",
+			steps: []confStep{confSend(confFs(confTextFrame("Hello, world!"), confRsvFrame(ws.OpText, 2, []byte("Hello, world!")), confPing(nil)), confText("Hello, world!"))},
+			close: ws.StatusProtocolError,
+		},
+		confCase{
+			name: "3.3 text, text with RSV=3, ping, a write per frame: the answer, then 1002", chop: true,
+			steps: []confStep{confSend(confFs(confTextFrame("Hello, world!"), confRsvFrame(ws.OpText, 3, []byte("Hello, world!")), confPing(nil)), confText("Hello, world!"))},
 			close: ws.StatusProtocolError,
 		},
 		confCase{name: "3.5 binary with RSV=5", steps: []confStep{confSend(confFs(confRsvFrame(ws.OpBinary, 5, confBinPayload(8))))}, close: ws.StatusProtocolError},
@@ -856,6 +894,18 @@ func confOpcodeCases() []confCase {
 				confSend(confFs(confTextFrame("Hello, world!")), confText("Hello, world!")),
 				confSend(confFs(confFrame(op, true, p), confPing(nil))),
 			},
+			close: ws.StatusProtocolError,
+		})
+	}
+	// Autobahn's 4.1.3, 4.1.4, 4.2.3 and 4.2.4: the same, in one write.
+	for _, v := range []struct {
+		name string
+		op   ws.OpCode
+		p    []byte
+	}{{"4.1.3", 5, nil}, {"4.1.4", 6, []byte("reserved")}, {"4.2.3", 13, nil}, {"4.2.4", 14, []byte("reserved")}} {
+		cs = append(cs, confCase{
+			name:  fmt.Sprintf("%s text, reserved opcode %d, ping in one write: the answer, then 1002", v.name, v.op),
+			steps: []confStep{confSend(confFs(confTextFrame("Hello, world!"), confFrame(v.op, true, v.p), confPing(nil)), confText("Hello, world!"))},
 			close: ws.StatusProtocolError,
 		})
 	}
@@ -907,6 +957,10 @@ func confFragmentCases() []confCase {
 		confCase{name: "5.15 continuation after a finished fragmented message", steps: []confStep{
 			confSend(confFs(confFrame(ws.OpText, false, []byte("frag")), confFrame(ws.OpContinuation, true, []byte("ment1"))), confText("fragment1")),
 			confSend(confFs(confFrame(ws.OpContinuation, false, []byte("frag")), confFrame(ws.OpText, true, []byte("ment2")))),
+		}, close: ws.StatusProtocolError},
+		confCase{name: "5.15b fragmented text, continuation with nothing to continue, text in one write: the answer, then 1002", steps: []confStep{
+			confSend(confFs(confFrame(ws.OpText, false, []byte("frag")), confFrame(ws.OpContinuation, true, []byte("ment1")),
+				confFrame(ws.OpContinuation, false, []byte("frag")), confFrame(ws.OpText, true, []byte("ment2"))), confText("fragment1")),
 		}, close: ws.StatusProtocolError},
 		confCase{name: "5.18 new text frame inside a fragmented message", steps: []confStep{confSend(confFs(confFrame(ws.OpText, false, []byte("frag")), confFrame(ws.OpText, true, []byte("ment"))))}, close: ws.StatusProtocolError},
 		confCase{name: "5.18b new binary frame inside a fragmented text message", steps: []confStep{confSend(confFs(confFrame(ws.OpText, false, []byte("frag")), confFrame(ws.OpBinary, true, []byte("ment"))))}, close: ws.StatusProtocolError},
@@ -998,6 +1052,13 @@ func confUTF8Cases() []confCase {
 			steps: []confStep{confSend(confFs(confFrame(ws.OpText, false, []byte("ok \xed")), confFrame(ws.OpContinuation, true, []byte("\xa0\x80"))))}, close: ws.StatusInvalidFramePayloadData},
 		confCase{name: "6.4.5 truncated at the end of the message (empty last fragment)",
 			steps: []confStep{confSend(confFs(confFrame(ws.OpText, false, []byte("ok \xf0\x9f\x98")), confFrame(ws.OpContinuation, true, nil)))}, close: ws.StatusInvalidFramePayloadData},
+		// Autobahn's 6.4.3 and 6.4.4: one frame in three chunks with a
+		// wait after each; the second makes the text invalid. The 1007
+		// must come at once, before the third is sent.
+		confChunkCase("6.4.6 fail fast: one frame in 3 chunks, invalid code point in the 2nd (Autobahn 6.4.3)",
+			"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5", "\xf4\x90\x80\x80", "\x65\x64\x69\x74\x65\x64"),
+		confChunkCase("6.4.7 fail fast: one frame in 3 chunks, the 2nd's one byte makes it invalid (Autobahn 6.4.4)",
+			"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xf4", "\x90", "\x80\x80\x65\x64\x69\x74\x65\x64"),
 		confCase{name: "7.5.1 close reason with invalid UTF-8",
 			steps: []confStep{confSend(confFs(confCloseFrame(1000, "bad \xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80edited")))}, close: ws.StatusInvalidFramePayloadData},
 	)
@@ -1020,7 +1081,10 @@ func confCloseCases() []confCase {
 		{name: "7.3.3 close 1000 without reason", steps: []confStep{confSend(confFs(closeFrame(1000)))}, close: ws.StatusNormalClosure},
 		{name: "7.3.4 close 1000 with reason", steps: []confStep{confSend(confFs(confCloseFrame(1000, "Hello World!")))}, close: ws.StatusNormalClosure, reason: "Hello World!"},
 		{name: "7.3.5 close 1000 with a 123-byte reason", steps: []confStep{confSend(confFs(confCloseFrame(1000, r123)))}, close: ws.StatusNormalClosure, reason: r123},
-		{name: "7.3.6 close with a 124-byte reason (126-byte body)", steps: []confStep{confSend(confFs(confCloseFrame(1000, r123+"*")))}, close: ws.StatusProtocolError},
+		// The client sent its close (a bad one), so no answer comes: the
+		// proxy drops the TCP connection after its 1002.
+		{name: "7.3.6 close with a 124-byte reason (126-byte body)", steps: []confStep{confSend(confFs(confCloseFrame(1000, r123+"*")))},
+			close: ws.StatusProtocolError, dropWithin: confDrop},
 	}
 	for i, code := range []uint16{1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999} {
 		cs = append(cs, confCase{
@@ -1039,8 +1103,10 @@ func confCloseCases() []confCase {
 	}
 	return append(cs,
 		confCase{name: "7.13.1 close 1000 one byte per write", split: true, steps: []confStep{confSend(confFs(confCloseFrame(1000, "bye")))}, close: ws.StatusNormalClosure, reason: "bye"},
-		confCase{name: "7.14.1 proxy's close not answered by the client: TCP closed anyway", noAnswer: true,
+		confCase{name: "7.14.1 proxy's 1002 not answered by the client: TCP dropped at once", noAnswer: true, dropWithin: confDrop,
 			steps: []confStep{confSend(confFs(confRsvFrame(ws.OpText, 4, []byte("x"))))}, close: ws.StatusProtocolError},
+		confCase{name: "7.14.1b proxy's 1007 not answered by the client: TCP dropped at once", noAnswer: true, dropWithin: confDrop,
+			steps: []confStep{confSend(confFs(confTextFrame("bad \xff")))}, close: ws.StatusInvalidFramePayloadData},
 		confCase{name: "7.14.2 client close then silence: TCP closed", noAnswer: true,
 			steps: []confStep{confSend(confFs(closeFrame(1000)))}, close: ws.StatusNormalClosure},
 		// The proxy fails the connection on a frame whose payload it has
@@ -1054,6 +1120,29 @@ func confCloseCases() []confCase {
 		confCase{name: "7.14.5 unread payload after 1009 not parsed as frames", small: true,
 			steps: []confStep{confSend(confFs(ws.NewFrame(ws.OpBinary, true, confLookalike(confSmallMax+1))))}, close: ws.StatusMessageTooBig},
 	)
+}
+
+// confChunkCase is a text frame of payload a+b+c written in three chunks
+// (the header with a, then b, then c), a pause after the first two; b
+// makes the text invalid. The proxy must fail it with 1007 within confDrop
+// of b, before c is written (c never is), and drop the TCP connection.
+func confChunkCase(name, a, b, c string) confCase {
+	var buf bytes.Buffer
+	_ = ws.WriteFrame(&buf, ws.MaskFrameWith(confTextFrame(a+b+c), confMask))
+	wire := buf.Bytes()
+	head := len(wire) - len(a+b+c)
+	pause := 150 * time.Millisecond
+	return confCase{
+		name: name,
+		steps: []confStep{
+			{raw: wire[:head+len(a)], pause: pause},
+			{raw: wire[head+len(a) : head+len(a+b)]},
+		},
+		close:      ws.StatusInvalidFramePayloadData,
+		within:     confDrop,
+		noAnswer:   true,
+		dropWithin: confDrop,
+	}
 }
 
 // confLookalike is an n-byte payload that, masked with confMask, starts

@@ -132,6 +132,10 @@ var errParked = errors.New("parked")
 // goroutine of its own to go on, as what comes next may block.
 var errHandoff = errors.New("handed off")
 
+// errPartial: awaitInline read more of a data frame that is still
+// incomplete.
+var errPartial = errors.New("partial frame")
+
 // errNeedMore is internal: the buffer does not hold what was asked for.
 var errNeedMore = errors.New("need more bytes")
 
@@ -318,6 +322,20 @@ func checkHeader(h ws.Header, fromClient, fragmented bool) error {
 	return nil
 }
 
+// fillTo reads until the buffer holds n unconsumed bytes; n is at most
+// a buffer.
+func (c *conn) fillTo(n int) error {
+	for c.w-c.r < n {
+		if err := c.fill(); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return err
+		}
+	}
+	return nil
+}
+
 // readPayload returns up to n bytes of the current frame's payload, at least
 // one when n > 0, reading from the socket if the buffer is empty. The bytes
 // are still masked; they alias the read buffer until the next read call.
@@ -462,6 +480,41 @@ func (c *conn) writeClose(code ws.StatusCode, reason string) error {
 	return err
 }
 
+// sendClose sends a close frame with code and reason, as writeClose. For a
+// protocol violation (1002, 1007) it then fails the connection (RFC 6455
+// section 7.1.7): the peer gets no chance to answer.
+func (c *conn) sendClose(code ws.StatusCode, reason string) error {
+	err := c.writeClose(code, reason)
+	if violation(code) {
+		c.shut()
+	}
+	return err
+}
+
+// violation reports whether code closes for a protocol violation.
+func violation(code ws.StatusCode) bool {
+	return code == ws.StatusProtocolError || code == ws.StatusInvalidFramePayloadData
+}
+
+// failLinger is how long a connection whose sending side was shut (shut)
+// is still read: bytes the peer sent meanwhile are read and dropped, as
+// closing a socket with unread bytes sends a reset, which can destroy the
+// close frame before the peer reads it.
+const failLinger = 250 * time.Millisecond
+
+// shut ends the sending side after the close frame, so the peer sees the
+// end of the connection at once, and bounds what is left of reading (a
+// drain for the peer's close answer) to failLinger. The socket is closed
+// as usual once its reader is done.
+func (c *conn) shut() {
+	c.wmu.Lock()
+	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	c.wmu.Unlock()
+	c.interruptRead(time.Now().Add(failLinger))
+}
+
 // close closes the socket (once) and gives back the read buffer if the
 // reader is done with it. It is safe to call from any goroutine; a blocked
 // reader returns with an error.
@@ -477,7 +530,7 @@ func (c *conn) close() {
 // closeGracefully sends a close frame and closes the socket after the peer
 // answers or grace passes. The caller must own reading.
 func (c *conn) closeGracefully(code ws.StatusCode, reason string, grace time.Duration) {
-	_ = c.writeClose(code, reason)
+	_ = c.sendClose(code, reason)
 	if grace > 0 && !c.closed.Load() {
 		c.readIdle = 0
 		c.setReadDeadline(time.Now().Add(grace))

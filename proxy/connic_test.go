@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -496,5 +497,106 @@ func TestConnicSessionRules(t *testing.T) {
 	msgs = nil
 	if strings.Join(types, ",") != "ack,response" || msgs2[1]["response"] != "You said: x y" {
 		t.Errorf("non-streaming: %v %v", types, msgs2)
+	}
+}
+
+// TestConnicRelayConsumesSecretFrames: on a Connic to Connic route the
+// relay forwards frames unchanged, but a client message that is a
+// credential ({"secret": ...}, however written) is consumed, as a
+// translating session consumes it: a client admitted by header that sends
+// one anyway must not hand its secret to the backend.
+func TestConnicRelayConsumesSecretFrames(t *testing.T) {
+	const canary = "client-secret-canary"
+	got := make(chan string, 100)
+	url := "ws://" + serveTCP(t, func(c net.Conn) {
+		if _, err := ws.Upgrade(c); err != nil {
+			return
+		}
+		if wsutil.WriteServerText(c, []byte(`{"type":"connected","connector_run_id":"run-1","session_id":"run-1"}`)) != nil {
+			return
+		}
+		for {
+			msg, err := wsutil.ReadClientText(c)
+			if err != nil {
+				return
+			}
+			got <- string(msg)
+			var m struct{ ID string }
+			_ = json.Unmarshal(msg, &m)
+			reply := fmt.Sprintf(`{"type":"response","id":%q,"agent":"assistant","response":"ok"}`, m.ID)
+			if wsutil.WriteServerText(c, []byte(reply)) != nil {
+				return
+			}
+		}
+	}) + "/ws"
+	rt := connicRoute("pass", "/pass", connicBackendCfg(url, "backend-secret"), secretAuth(t, canary))
+	if !passthrough(rt) {
+		t.Fatal("the route is not a relay")
+	}
+	_, addr := startProxy(t, Config{Routes: []*Route{rt}})
+	c := connicClient{dialWith(t, wsURL(addr, "/pass"), ws.HandshakeHeaderString("X-Connic-Secret: "+canary+"\r\n"))}
+	if m := c.recvJSON(); m["type"] != "connected" {
+		t.Fatalf("greeting %v", m)
+	}
+	msg := func(id, text string) string {
+		return fmt.Sprintf(`{"type":"message","id":%q,"payload":{"message":%q}}`, id, text)
+	}
+	ask := func(id string) {
+		t.Helper()
+		if m := c.recvJSON(); m["type"] != "response" || m["id"] != id {
+			t.Fatalf("got %v, want the response to %s", m, id)
+		}
+	}
+	for _, cred := range []string{
+		`{"secret":"` + canary + `"}`,
+		` { "secret" : "` + canary + `" } `,
+		`{"type":"auth","secret":"` + canary + `"}`,
+		`{"s\u0065cret":"` + canary + `"}`,
+		`{"message":"hi","secret":"` + canary + `"}`,
+	} {
+		c.send(cred)
+	}
+	// A message that merely mentions a secret is a message.
+	c.send(msg("q1", "tell me a secret"))
+	ask("q1")
+	// A credential between two messages in one write: the batch is cut
+	// around it.
+	var batch bytes.Buffer
+	for _, p := range []string{msg("q2", "two"), `{"secret":"` + canary + `"}`, msg("q3", "three")} {
+		_ = ws.WriteFrame(&batch, ws.MaskFrame(ws.NewTextFrame([]byte(p))))
+	}
+	if _, err := c.nc.Write(batch.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	ask("q2")
+	ask("q3")
+	// A credential frame that arrives in two pieces is held until whole,
+	// both when the pump runs on the poller's goroutine and (after a ping,
+	// which moves it to a goroutine of its own) when it does not.
+	var ping bytes.Buffer
+	_ = ws.WriteFrame(&ping, ws.MaskFrame(ws.NewPingFrame(nil)))
+	batch.Reset()
+	_ = ws.WriteFrame(&batch, ws.MaskFrame(ws.NewTextFrame([]byte(`{"secret":"`+canary+`"}`))))
+	split := batch.Bytes()
+	for _, piece := range [][]byte{split[:12], split[12:], append(ping.Bytes(), split[:12]...), split[12:]} {
+		if _, err := c.nc.Write(piece); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.send(msg("q4", "four"))
+	ask("q4")
+	var seen []string
+	for len(got) > 0 {
+		seen = append(seen, <-got)
+	}
+	want := []string{msg("q1", "tell me a secret"), msg("q2", "two"), msg("q3", "three"), msg("q4", "four")}
+	if strings.Join(seen, "\n") != strings.Join(want, "\n") {
+		t.Errorf("the backend got:\n%s\nwant:\n%s", strings.Join(seen, "\n"), strings.Join(want, "\n"))
+	}
+	for _, s := range seen {
+		if strings.Contains(s, canary) {
+			t.Errorf("the client's secret reached the backend: %s", s)
+		}
 	}
 }

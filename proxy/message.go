@@ -55,20 +55,25 @@ func (c *conn) readMessage(dst []byte, max int64) (ws.OpCode, []byte, error) {
 			c.skip = h.Length // never read, never allocated
 			return 0, dst, closeTooBig
 		}
-		start := len(dst)
-		for left := h.Length; left > 0; {
+		// Text is checked as its bytes arrive: invalid UTF-8 fails the
+		// connection at once, not when the rest of the frame came (RFC
+		// 6455 section 8.1; Autobahn 6.4.3).
+		for off, left := 0, h.Length; left > 0; {
 			p, err := c.readPayload(left)
 			if err != nil {
 				return 0, dst, err
 			}
 			left -= int64(len(p))
 			dst = append(dst, p...)
-		}
-		if h.Masked {
-			ws.Cipher(dst[start:], h.Mask, 0)
-		}
-		if op == ws.OpText && !text.write(dst[start:]) {
-			return 0, dst, closeBadUTF8
+			chunk := dst[len(dst)-len(p):]
+			if h.Masked {
+				ws.Cipher(chunk, h.Mask, off)
+			}
+			off += len(p)
+			if op == ws.OpText && !text.write(chunk) {
+				c.skip = left // the rest of the frame is not read
+				return 0, dst, closeBadUTF8
+			}
 		}
 		if h.Fin {
 			if op == ws.OpText && !text.done() {

@@ -164,9 +164,11 @@ const inlineBudget = 16
 // a goroutine of its own: a control frame (it may be answered), a frame
 // bigger than the buffer (it is read as it comes), a fragment (with fin), a
 // header in error (reported there), a read the poller cannot park, or the
-// run's read budget spent.
-func (c *conn) awaitInline(fin bool) error {
-	for {
+// run's read budget spent. With partial, it returns errPartial after a
+// read that left a data frame still incomplete, so the caller can check
+// what came (text is validated as it arrives), and call it again.
+func (c *conn) awaitInline(fin, partial bool) error {
+	for read := false; ; read = true {
 		h, n, err := parseHeader(c.buffered())
 		switch {
 		case err != nil:
@@ -176,6 +178,8 @@ func (c *conn) awaitInline(fin bool) error {
 			return errHandoff
 		case int64(c.w-c.r-n) >= h.Length:
 			return nil
+		case partial && read:
+			return errPartial
 		}
 		if c.reads++; c.reads > inlineBudget || !c.compact() {
 			return errHandoff

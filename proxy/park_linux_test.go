@@ -122,7 +122,7 @@ func TestInlineRunHandsOffAfterItsBudget(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	frames := 0
 	for {
-		err := c.awaitInline(true)
+		err := c.awaitInline(true, false)
 		if err != nil {
 			if err != errHandoff {
 				t.Fatalf("after %d frames and %d reads: %v, want errHandoff", frames, c.reads, err)

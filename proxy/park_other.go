@@ -21,4 +21,4 @@ func (c *conn) forget() {}
 
 func (c *conn) unslot() {}
 
-func (c *conn) awaitInline(bool) error { return errHandoff }
+func (c *conn) awaitInline(bool, bool) error { return errHandoff }

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"errors"
 	"net"
 	"sync"
@@ -15,7 +16,9 @@ import (
 // relay is a passthrough session: client and backend speak the same dialect,
 // so frames are forwarded as they are, never parsed beyond their headers.
 // Client frames keep their mask (the proxy is the backend's client, so
-// they must be masked anyway); text payloads are still checked for UTF-8.
+// they must be masked anyway); text payloads are still checked for UTF-8,
+// and on a route whose client dialect takes credentials in messages, a
+// client message that is one is dropped (credential).
 //
 // Two pumps run, one per direction; each owns reading its source. A pump
 // whose source is quiet parks it (conn.awaitData) and lets its goroutine
@@ -38,6 +41,11 @@ type relay struct {
 	backendMsgs atomic.Int64 // backend messages relayed (a drain watches it for quiet)
 	draining    atomic.Bool
 	finished    sync.Once
+
+	// The client's codec, made when a client message may be a credential
+	// (credential), and its events; the client pump's.
+	codec translators.Codec
+	evs   []translators.Event
 }
 
 func newRelay(s *Server, rt *Route, client, backend *conn) *relay {
@@ -64,7 +72,7 @@ func (r *relay) start(slot connSlot) {
 	r.client.startKeepalive(r.s.cfg.PingInterval)
 	r.backend.startKeepalive(r.s.cfg.PingInterval)
 	r.up = relayPump{r: r, src: r.client, dst: r.backend, fromClient: true, max: r.rt.Limits.MaxMessage,
-		rate: makeBucket(r.rt.Limits.MessageRate, r.rt.Limits.MessageBurst)}
+		rate: makeBucket(r.rt.Limits.MessageRate, r.rt.Limits.MessageBurst), creds: r.rt.Client.InBand}
 	r.down = relayPump{r: r, src: r.backend, dst: r.client, max: r.rt.Limits.MaxMessage}
 	r.alive.Store(2)
 	r.client.own, r.backend.own = r, r
@@ -130,11 +138,50 @@ func (r *relay) pump(p *relayPump, inline bool) {
 	if err == closeRateLimited {
 		r.sendError("rate_limited", "too many messages: slow down")
 	}
+	if p.fromClient && clientViolation(err) {
+		r.awaitReplies()
+	}
 	r.finish(err, p.fromClient)
 	src.drainUntilClose()
 	src.rmu.Unlock()
 	if r.alive.Add(-1) == 0 {
 		r.end()
+	}
+}
+
+// replyGrace bounds how long a client that broke the protocol waits, no
+// longer read, for the replies to the messages it sent before (awaitReplies);
+// replyQuiet ends the wait early when the backend sends nothing for that
+// long.
+const (
+	replyGrace = 250 * time.Millisecond
+	replyQuiet = 50 * time.Millisecond
+)
+
+// clientViolation reports whether err, which ended the client's pump, is
+// the client breaking the protocol (1002, 1007).
+func clientViolation(err error) bool {
+	var ce *CloseError
+	return errors.As(err, &ce) && violation(ce.Code)
+}
+
+// awaitReplies lets the backend's replies to what the client sent before
+// a protocol violation reach the client before the close: a reply already
+// on its way would otherwise be dropped (Autobahn's cases 3.2, 4.1.3,
+// 5.15...). It waits until every client message was answered, the backend
+// is quiet for replyQuiet or its pump ended, at most replyGrace.
+func (r *relay) awaitReplies() {
+	start := time.Now()
+	msgs, quietSince := r.backendMsgs.Load(), start
+	for r.inflight.Load() > 0 && r.alive.Load() == 2 {
+		time.Sleep(2 * time.Millisecond)
+		t := time.Now()
+		if n := r.backendMsgs.Load(); n != msgs {
+			msgs, quietSince = n, t
+		}
+		if t.Sub(start) >= replyGrace || t.Sub(quietSince) >= replyQuiet {
+			return
+		}
 	}
 }
 
@@ -161,7 +208,7 @@ func (r *relay) finish(err error, fromClient bool) {
 			r.sendError("backend_unavailable", "the connection to the agent was lost")
 		}
 		if cc != closePeerVanished {
-			_ = r.client.writeClose(cc.Code, cc.Reason)
+			_ = r.client.sendClose(cc.Code, cc.Reason)
 		}
 		_ = r.backend.writeClose(bc.Code, bc.Reason)
 		// Unblock the pump still reading: give its peer a moment to answer
@@ -265,12 +312,19 @@ type relayPump struct {
 	fromClient bool
 	max        int64
 	rate       bucket
+	creds      bool // the client's dialect takes credentials in messages: consume any (credential)
 
 	fragmented bool
 	isText     bool
 	msgLen     int64
 	text       utf8Stream
 	hdr        [ws.MaxHeaderSize]byte // header scratch: a local array would escape to the heap through Write
+
+	// The text of the incomplete frame at the head of the buffer, checked
+	// as it arrives (checkPartial): checked payload bytes so far, and
+	// early, text's state after them.
+	checked int
+	early   utf8Stream
 
 	// Running on the poller's goroutine, and what a pump handed to a
 	// goroutine of its own still has to do there.
@@ -309,7 +363,13 @@ func (p *relayPump) run() error {
 	src := p.src
 	for {
 		if p.inline {
-			if err := src.awaitInline(false); err != nil {
+			err := src.awaitInline(false, true)
+			for err == errPartial {
+				if err = p.checkPartial(); err == nil {
+					err = src.awaitInline(false, true)
+				}
+			}
+			if err != nil {
 				return err
 			}
 		} else if src.r == src.w {
@@ -331,7 +391,18 @@ func (p *relayPump) run() error {
 			src.skip = h.Length
 			return err
 		}
-		start := src.r - ws.HeaderSize(h)
+		hs := ws.HeaderSize(h)
+		if int64(src.w-src.r) < h.Length && p.mayBeCredential(h, hs) {
+			// Forwarded only once whole: wait for the rest of the frame,
+			// its header kept in the buffer.
+			src.r -= hs
+			err := src.fillTo(hs + int(h.Length))
+			src.r += hs
+			if err != nil {
+				return err
+			}
+		}
+		start := src.r - hs
 		if int64(src.w-src.r) < h.Length {
 			// A frame bigger than what is buffered: forward it as it comes.
 			if err := p.stream(h); err != nil {
@@ -359,12 +430,12 @@ func (p *relayPump) run() error {
 			}
 		}
 		if werr := p.write(src.rb[start:good]); werr != nil {
-			if werr == errHandoff {
+			if werr == errHandoff && err != errConsumed {
 				p.stop = err // the goroutine writes the rest, then ends with err
 			}
 			return werr
 		}
-		if err != nil {
+		if err != nil && err != errConsumed {
 			return err
 		}
 	}
@@ -390,15 +461,99 @@ func (p *relayPump) begin(h ws.Header) error {
 
 // accept consumes the buffered frame h whose payload starts at off in the
 // source buffer and checks it; the caller writes it when it passes. A
-// refused payload is consumed too: it must not be read as frames.
+// refused payload is consumed too: it must not be read as frames. A
+// credential is consumed and not forwarded: errConsumed.
 func (p *relayPump) accept(h ws.Header, off int) error {
 	src := p.src
 	payload := src.rb[off : off+int(h.Length)]
 	src.r = off + int(h.Length)
-	if p.isText && !checkText(&p.text, payload, h) {
-		return closeBadUTF8
+	if p.isText {
+		from := p.checked // checked while the frame was incomplete: not again
+		if from > 0 {
+			p.text, p.checked = p.early, 0
+		}
+		if h.Masked {
+			ws.Cipher(payload, h.Mask, 0)
+		}
+		ok := p.text.write(payload[from:])
+		cred := ok && p.creds && h.Fin && !p.fragmented && p.r.credential(payload)
+		if h.Masked {
+			ws.Cipher(payload, h.Mask, 0)
+		}
+		switch {
+		case !ok:
+			return closeBadUTF8
+		case cred:
+			return errConsumed
+		}
 	}
 	return p.end(h)
+}
+
+// errConsumed: a client frame was a credential; it is dropped, and the
+// relay goes on.
+var errConsumed = errors.New("credential consumed")
+
+// mayBeCredential reports whether frame h, of header size hs, must be
+// whole before it is forwarded: a client message of one frame that fits
+// the buffer, on a route whose client dialect takes credentials in
+// messages (credential). Bigger and fragmented messages are forwarded as
+// they come, unchecked: no client sends a credential that way.
+func (p *relayPump) mayBeCredential(h ws.Header, hs int) bool {
+	return p.creds && h.OpCode == ws.OpText && h.Fin && h.Length <= int64(bufSize-hs)
+}
+
+// credential reports whether msg, a whole client text message on a route
+// whose client dialect takes credentials in messages (Connic's
+// {"secret": ...}), is one. A client admitted by header may still send
+// one; wherever it appears it is consumed, never passed on to the backend,
+// as a translating session does. A look for the key (or a \u escape,
+// which could spell it) rules out almost every message without parsing;
+// the rest are decoded by the client's codec.
+func (r *relay) credential(msg []byte) bool {
+	if !bytes.Contains(msg, credentialKey) && !bytes.Contains(msg, jsonEscape) {
+		return false
+	}
+	if r.codec == nil {
+		r.codec = clientCodec(r.rt)
+	}
+	evs, err := r.codec.Decode(r.evs[:0], msg)
+	r.evs = evs
+	return err == nil && len(evs) > 0 && evs[0].Kind == translators.KindAuth
+}
+
+var (
+	credentialKey = []byte(`"secret"`)
+	jsonEscape    = []byte(`\u`)
+)
+
+// checkPartial checks the text of the incomplete data frame at the head of
+// the buffer as far as it came. A pump run inline forwards a frame only
+// once it is whole; invalid UTF-8 in its first bytes must fail the
+// connection at once all the same (RFC 6455 section 8.1, Autobahn 6.4.3),
+// not when the rest came, if it ever does. accept goes on from p.early.
+func (p *relayPump) checkPartial() error {
+	src := p.src
+	h, n, _ := parseHeader(src.buffered()) // awaitInline parsed it: a data frame, its header whole
+	if checkHeader(h, src.client, p.fragmented) != nil {
+		return errHandoff // readHeader reports it, on a goroutine
+	}
+	if h.OpCode == ws.OpBinary || (h.OpCode == ws.OpContinuation && !p.isText) {
+		return nil
+	}
+	if p.checked == 0 {
+		p.early = p.text
+		if h.OpCode == ws.OpText {
+			p.early.reset()
+		}
+	}
+	payload := src.rb[src.r+n : src.w]
+	if !checkText(&p.early, payload[p.checked:], h, p.checked) {
+		src.r, src.skip = src.w, h.Length-int64(len(payload)) // the frame is not read as frames
+		return closeBadUTF8
+	}
+	p.checked = len(payload)
+	return nil
 }
 
 // end updates the message state after frame h.
@@ -462,6 +617,7 @@ func (p *relayPump) write(frames []byte) error {
 // arrives, holding dst's write lock for the whole frame.
 func (p *relayPump) stream(h ws.Header) error {
 	src, dst := p.src, p.dst
+	p.checked = 0 // checked from the start here
 	if err := dst.lockWrite(); err != nil {
 		return writeError{err}
 	}
@@ -503,13 +659,14 @@ func (p *relayPump) stream(h ws.Header) error {
 // writeError is a failed write to the other leg: that leg is the one gone.
 type writeError struct{ error }
 
-// checkText validates a whole masked-or-not payload, restoring the mask.
-func checkText(text *utf8Stream, p []byte, h ws.Header) bool {
+// checkText validates p, the payload of frame h from byte off on, masked
+// or not, restoring the mask.
+func checkText(text *utf8Stream, p []byte, h ws.Header, off int) bool {
 	if !h.Masked {
 		return text.write(p)
 	}
-	ws.Cipher(p, h.Mask, 0)
+	ws.Cipher(p, h.Mask, off)
 	ok := text.write(p)
-	ws.Cipher(p, h.Mask, 0)
+	ws.Cipher(p, h.Mask, off)
 	return ok
 }

@@ -140,6 +140,9 @@ func (ss *session) drive(client bool, expired bool) {
 		c.rmu.Unlock()
 		return
 	}
+	if client && clientViolation(err) {
+		ss.awaitReplies()
+	}
 	ss.finish(err, client)
 	if c != nil {
 		c.rmu.Unlock()
@@ -165,6 +168,20 @@ func (ss *session) end() {
 	}
 	ss.s.unregister(ss)
 	ss.slot.release()
+}
+
+// awaitReplies lets the replies to what the client sent before a protocol
+// violation reach the client before the close (see relay.awaitReplies):
+// it waits, at most replyGrace, until no reply is in progress or waited
+// for, or the backend pump ended.
+func (ss *session) awaitReplies() {
+	if ss.flushAcks() != nil {
+		return
+	}
+	deadline := time.Now().Add(replyGrace)
+	for !ss.idleNow() && ss.alive.Load() == 2 && time.Now().Before(deadline) {
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 // errBackendWrite wraps a failure to send to the backend.
@@ -407,10 +424,12 @@ func (ss *session) finish(err error, fromClient bool) {
 			_ = ss.sendError("backend_unavailable", "the connection to the agent was lost")
 		}
 		if client != closePeerVanished {
-			_ = ss.client.writeClose(client.Code, client.Reason)
+			_ = ss.client.sendClose(client.Code, client.Reason)
 		}
 		ss.up.Close(int(backend.Code), backend.Reason)
-		ss.client.interruptRead(time.Now().Add(closeGrace))
+		if !violation(client.Code) { // sendClose already bounded the client's reading
+			ss.client.interruptRead(time.Now().Add(closeGrace))
+		}
 	})
 }
 
