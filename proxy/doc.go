@@ -30,7 +30,9 @@
 // The first pump to end decides how both legs close and interrupts the
 // other (interruptRead); the last one to end closes both legs, after the
 // client answered the close or a one-second grace passed, and gives the
-// connection's slot back. Nothing queues without a bound: writes block (TCP
+// connection's slot back. A client that broke the protocol (1002, 1007) is
+// not waited for: what the backend already sent reaches it first (at most
+// 250 ms), then the close frame, and its connection is shut at once. Nothing queues without a bound: writes block (TCP
 // pushes back) up to the write deadline, and pending user messages are
 // capped by Limits.MaxPending.
 //
