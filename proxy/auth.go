@@ -90,14 +90,25 @@ func offeredProtocols(ctx *fasthttp.RequestCtx) []string {
 }
 
 // subprotocol picks the subprotocol to answer: the first the client offered
-// that carries no credential. A credential is never echoed back.
+// that carries no credential and is a token (RFC 6455 section 4.1), so it
+// can be written into the 101 as is. A credential is never echoed back.
 func subprotocol(ctx *fasthttp.RequestCtx) string {
 	for _, p := range offeredProtocols(ctx) {
-		if !strings.HasPrefix(p, "ticket.") && !strings.HasPrefix(p, "jwt.") {
+		if !strings.HasPrefix(p, "ticket.") && !strings.HasPrefix(p, "jwt.") && isToken(p) {
 			return p
 		}
 	}
 	return ""
+}
+
+// isToken reports whether s is an RFC 7230 token.
+func isToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // identifier is a provider that takes the identity a trusted proxy in front

@@ -1,0 +1,160 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+// rawUpgrade sends one hand-written upgrade request for path with the given
+// request line version and Connection header, and returns the status line
+// of the answer. It reads until the proxy closes the connection.
+func rawUpgrade(t *testing.T, addr, path, version, connection string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	req := "GET " + path + " " + version + "\r\nHost: " + addr +
+		"\r\nUpgrade: websocket\r\nConnection: " + connection +
+		"\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	if _, err := c.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	line, _ := bufio.NewReader(c).ReadString('\n')
+	return strings.TrimSpace(line)
+}
+
+// liveBackend is a backend that counts its open connections: each stays
+// open until the proxy closes it, or the test ends.
+func liveBackend(t *testing.T) (url string, live *counter) {
+	live = &counter{}
+	var mu sync.Mutex
+	var open []net.Conn
+	url, _ = startBackend(t, func(c net.Conn) {
+		mu.Lock()
+		open = append(open, c)
+		mu.Unlock()
+		live.add(1)
+		defer live.add(-1)
+		for {
+			if _, _, err := readClient(c); err != nil {
+				return
+			}
+		}
+	})
+	t.Cleanup(func() { // before startBackend's, which waits for the handlers
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range open {
+			c.Close()
+		}
+	})
+	return url, live
+}
+
+func TestUpgradeThatWouldCloseGivesSlotBack(t *testing.T) {
+	// fasthttp writes a 101 but never runs the hijack handler for a request
+	// whose connection is to be closed: such a request must neither keep a
+	// connection slot nor leave a backend leg open.
+	forms := []struct{ name, version, connection string }{
+		{"HTTP/1.0", "HTTP/1.0", "Upgrade"},
+		{"Connection close", "HTTP/1.1", "Upgrade, close"},
+	}
+	for _, path := range []string{"/relay", "/inband"} {
+		for _, f := range forms {
+			t.Run(path[1:]+"/"+f.name, func(t *testing.T) {
+				url, live := liveBackend(t)
+				_, addr := startProxy(t, Config{
+					Routes: []*Route{
+						connicRoute("inband", "/inband", plainBackend(url), secretAuth(t, "s3cret")),
+						plainRoute("relay", "/relay", plainBackend(url)),
+					},
+					MaxConnections:      2,
+					MaxConnectionsPerIP: 2,
+				})
+				var line string
+				for range 20 {
+					line = rawUpgrade(t, addr, path, f.version, f.connection)
+				}
+				// A WebSocket handshake needs HTTP/1.1 and a connection kept open.
+				if !strings.Contains(line, " 400 ") {
+					t.Errorf("answered %q, want 400", line)
+				}
+				hdr := ws.HandshakeHeaderString("X-Connic-Secret: s3cret\r\n")
+				if status, body := dialRefused(t, wsURL(addr, path), hdr); status != 0 {
+					t.Errorf("after 20 such upgrades a good client got %d %s", status, body)
+				}
+				time.Sleep(50 * time.Millisecond) // let a leg opened by mistake show
+				waitFor(t, func() bool { return live.get() == 0 })
+			})
+		}
+	}
+}
+
+func TestClientVanishingAfter101GivesSlotBack(t *testing.T) {
+	// A client of an in-band route that goes between the 101 and its first
+	// frame gives its slot back, and no backend leg is opened for it.
+	url, conns := startBackend(t, echoBackend)
+	_, addr := startProxy(t, Config{
+		Routes:              []*Route{connicRoute("inband", "/inband", plainBackend(url), secretAuth(t, "s3cret"))},
+		MaxConnections:      2,
+		MaxConnectionsPerIP: 2,
+	})
+	for range 20 {
+		// Each waits for a slot the ones before it gave back.
+		waitFor(t, func() bool {
+			nc, _, _, err := ws.Dial(context.Background(), wsURL(addr, "/inband"))
+			if err == nil {
+				nc.Close()
+			}
+			return err == nil
+		})
+	}
+	waitFor(t, func() bool {
+		status, _ := dialRefused(t, wsURL(addr, "/inband"), ws.HandshakeHeaderString("X-Connic-Secret: s3cret\r\n"))
+		return status == 0
+	})
+	if n := conns.get(); n > 1 {
+		t.Errorf("backend saw %d connections, want at most the admitted client's", n)
+	}
+}
+
+func TestUpgradeOfResetConnectionGivesSlotBack(t *testing.T) {
+	// A client that pipelines a request before its upgrade and resets the
+	// connection at once can make fasthttp fail to flush the first answer
+	// and skip the upgrade's hijack handler: the slot and the backend leg
+	// are given back all the same.
+	url, live := liveBackend(t)
+	_, addr := startProxy(t, Config{
+		Routes:              []*Route{plainRoute("relay", "/relay", plainBackend(url))},
+		MaxConnections:      2,
+		MaxConnectionsPerIP: 2,
+		HandshakeTimeout:    200 * time.Millisecond,
+	})
+	req := "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" +
+		"GET /relay HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	for range 20 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = c.Write([]byte(req))
+		_ = c.(*net.TCPConn).SetLinger(0)
+		c.Close()
+	}
+	waitFor(t, func() bool {
+		status, _ := dialRefused(t, wsURL(addr, "/relay"), nil)
+		return status == 0
+	})
+	waitFor(t, func() bool { return live.get() == 0 })
+}
