@@ -132,9 +132,11 @@ func (t *Tickets) Issue(route string) (ticket string, expires time.Time, err err
 // yet used and not expired, and consumes the ticket. Of several concurrent
 // presentations of one ticket exactly one can succeed. It returns
 // ErrReplayed for a used ticket, ErrExpired for an expired one, and
-// ErrInvalid for an unknown one or one issued for another route.
+// ErrInvalid for an unknown one or one issued for another route. A ticket
+// comes only as ?ticket= or a ticket. subprotocol (FromTicket); from
+// anywhere else it is ErrNoCredential, and is not consumed.
 func (t *Tickets) Authenticate(_ context.Context, c Credential) (Identity, error) {
-	if c.Value == "" {
+	if c.Value == "" || c.Source != FromTicket {
 		return Identity{}, ErrNoCredential
 	}
 	if len(c.Value) != ticketLen {

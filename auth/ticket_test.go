@@ -123,7 +123,7 @@ func TestTicketPitfalls(t *testing.T) {
 }
 
 func authTicket(tk *Tickets, v, route string) error {
-	id, err := tk.Authenticate(context.Background(), Credential{Value: v, Source: FromQuery, Route: route})
+	id, err := tk.Authenticate(context.Background(), Credential{Value: v, Source: FromTicket, Route: route})
 	if err == nil && id.Provider != "browser" {
 		return errors.New("wrong provider " + id.Provider)
 	}
@@ -222,7 +222,7 @@ func ExampleTickets() {
 		panic(err)
 	}
 	// The client connects with ?ticket=..., once.
-	c := Credential{Value: ticket, Source: FromQuery, Route: "chat"}
+	c := Credential{Value: ticket, Source: FromTicket, Route: "chat"}
 	id, err := tickets.Authenticate(context.Background(), c)
 	fmt.Println(id.Provider, err)
 	_, err = tickets.Authenticate(context.Background(), c)

@@ -56,11 +56,9 @@ func (s *Server) issueTicket(ctx *fasthttp.RequestCtx) {
 		jsonError(ctx, fasthttp.StatusNotFound, "no_tickets", "route "+quote(name)+" does not accept tickets")
 		return
 	}
-	cred := auth.Credential{Route: rt.Name, Source: auth.FromHeader}
-	if v := ctx.Request.Header.Peek("Authorization"); len(v) > 7 && strings.EqualFold(string(v[:7]), "Bearer ") {
-		cred.Value = string(v[7:])
-	} else if v := ctx.Request.Header.Peek("X-API-Key"); len(v) > 0 {
-		cred.Value = string(v)
+	cred := auth.Credential{Route: rt.Name, Value: bearer(&ctx.Request.Header), Source: auth.FromBearer}
+	if v := ctx.Request.Header.Peek("X-API-Key"); cred.Value == "" && len(v) > 0 {
+		cred.Value, cred.Source = string(v), auth.FromHeader
 	}
 	admitted := false
 	for _, a := range ti.IssueWith {
