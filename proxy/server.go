@@ -338,6 +338,12 @@ func (s *Server) upgrade(ctx *fasthttp.RequestCtx, rt *Route, params []Param) {
 		httpError(ctx, status, "bad_handshake", msg)
 		return
 	}
+	if origins := ctx.Request.Header.PeekAll("Origin"); len(origins) > 1 {
+		// RFC 6454 section 7 allows one: the proxy must not check one
+		// Origin while a browser or a backend acts on another.
+		httpError(ctx, fasthttp.StatusForbidden, "forbidden_origin", "more than one Origin header")
+		return
+	}
 	if !originAllowed(rt.Origins, ctx.Request.Header.Peek("Origin")) {
 		httpError(ctx, fasthttp.StatusForbidden, "forbidden_origin", "origin not allowed")
 		return

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+
+	"github.com/agentbridge/agentbridge/demo"
 )
 
 // rawUpgrade sends one hand-written upgrade request for path with the given
@@ -157,4 +159,44 @@ func TestUpgradeOfResetConnectionGivesSlotBack(t *testing.T) {
 		return status == 0
 	})
 	waitFor(t, func() bool { return live.get() == 0 })
+}
+
+func TestSecretOnlyInItsOwnPlaces(t *testing.T) {
+	// A secret provider reads the dialect's header and query parameter and
+	// Authorization: Bearer; where tickets and tokens go, a secret is no
+	// credential.
+	rt := plainRoute("a", "/a", demoBackend(demo.Agent{}))
+	rt.Auth = secretAuth(t, "team-secret")
+	_, addr := startProxy(t, Config{Routes: []*Route{rt}})
+	for _, tt := range []struct {
+		name, path string
+		hdr        string
+	}{
+		{"?access_token=", "/a?access_token=team-secret", ""},
+		{"?ticket=", "/a?ticket=team-secret", ""},
+		{"jwt. subprotocol", "/a", "Sec-WebSocket-Protocol: jwt.team-secret\r\n"},
+		{"ticket. subprotocol", "/a", "Sec-WebSocket-Protocol: ticket.team-secret\r\n"},
+	} {
+		if status, _ := dialRefused(t, wsURL(addr, tt.path), ws.HandshakeHeaderString(tt.hdr)); status != 401 {
+			t.Errorf("secret as %s: %d, want 401", tt.name, status)
+		}
+	}
+	if status, body := dialRefused(t, wsURL(addr, "/a"), ws.HandshakeHeaderString("Authorization: Bearer team-secret\r\n")); status != 0 {
+		t.Errorf("secret as Authorization: Bearer: %d %s", status, body)
+	}
+}
+
+func TestTwoOriginHeadersRefused(t *testing.T) {
+	// The first Origin is allowed, the second is not: a request with more
+	// than one is refused whichever the proxy would read.
+	rt := plainRoute("a", "/a", demoBackend(demo.Agent{}))
+	rt.Origins = []string{"https://app.example.com"}
+	open := plainRoute("b", "/b", demoBackend(demo.Agent{}))
+	_, addr := startProxy(t, Config{Routes: []*Route{rt, open}})
+	two := ws.HandshakeHeaderString("Origin: https://app.example.com\r\nOrigin: https://evil.example.com\r\n")
+	for _, path := range []string{"/a", "/b"} {
+		if status, body := dialRefused(t, wsURL(addr, path), two); status != 403 || !strings.Contains(body, "forbidden_origin") {
+			t.Errorf("%s: two Origin headers: %d %q, want 403", path, status, body)
+		}
+	}
 }
