@@ -23,9 +23,10 @@ const (
 type Credential struct {
 	Value  string
 	Source Source
-	// Route is the name of the route the client asks for (tickets are bound
-	// to one).
+	// Route is the name of the route the client asks for, and Path the path
+	// it asked for (a ticket is bound to both).
 	Route string
+	Path  string
 }
 
 // Identity is an admitted client.

@@ -35,7 +35,7 @@ func TestProvidersReadOnlyTheirPlaces(t *testing.T) {
 		accepts []Source
 	}{
 		{"secret", func() string { return "team-secret" }, sec, []Source{FromHeader, FromQuery, FromMessage, FromBearer}},
-		{"ticket", func() string { v, _, _ := tk.Issue("chat"); return v }, tk, []Source{FromTicket}},
+		{"ticket", func() string { v, _, _ := tk.Issue("chat", "/chat"); return v }, tk, []Source{FromTicket}},
 		{"jwt", func() string { return tok }, j, []Source{FromBearer, FromAccessToken}},
 	}
 	for _, tt := range tests {
@@ -46,7 +46,7 @@ func TestProvidersReadOnlyTheirPlaces(t *testing.T) {
 					want = nil
 				}
 			}
-			_, err := tt.a.Authenticate(context.Background(), Credential{Value: tt.value(), Source: src, Route: "chat"})
+			_, err := tt.a.Authenticate(context.Background(), Credential{Value: tt.value(), Source: src, Route: "chat", Path: "/chat"})
 			if !errors.Is(err, want) {
 				t.Errorf("%s from source %d: %v, want %v", tt.name, src, err, want)
 			}

@@ -76,17 +76,27 @@ func credentials(ctx *fasthttp.RequestCtx, rt *Route) []auth.Credential {
 	}
 	for _, pl := range browserPlaces {
 		if v := ctx.QueryArgs().Peek(pl.query); len(v) > 0 {
-			out = append(out, auth.Credential{Value: string(v), Source: pl.source, Route: rt.Name})
+			out = append(out, browserCredential(ctx, rt, string(v), pl.source))
 		}
 	}
 	for _, p := range offeredProtocols(ctx) {
 		for _, pl := range browserPlaces {
 			if v, ok := strings.CutPrefix(p, pl.protocol); ok && v != "" {
-				out = append(out, auth.Credential{Value: v, Source: pl.source, Route: rt.Name})
+				out = append(out, browserCredential(ctx, rt, v, pl.source))
 			}
 		}
 	}
 	return out
+}
+
+// browserCredential is a credential from one of browserPlaces; a ticket
+// also carries the path asked for, as a ticket is bound to one.
+func browserCredential(ctx *fasthttp.RequestCtx, rt *Route, v string, src auth.Source) auth.Credential {
+	c := auth.Credential{Value: v, Source: src, Route: rt.Name}
+	if src == auth.FromTicket {
+		c.Path = string(ctx.Path())
+	}
+	return c
 }
 
 func offeredProtocols(ctx *fasthttp.RequestCtx) []string {

@@ -33,6 +33,7 @@ type Server struct {
 	router *router
 	http   *fasthttp.Server
 	hubs   map[*Route]*hub // routes whose clients use REST
+	public string          // base of ticket urls (wsBase of cfg.PublicURL), or ""
 
 	draining    atomic.Bool
 	mu          sync.Mutex
@@ -74,7 +75,12 @@ func New(cfg Config) (*Server, error) {
 		rt.Session.setDefaults()
 		b.setDefaults()
 	}
+	public, err := wsBase(cfg.PublicURL)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
+		public:   public,
 		cfg:      cfg,
 		log:      cfg.Logger,
 		router:   newRouter(cfg.Routes),

@@ -3,7 +3,9 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"github.com/agentbridge/agentbridge/auth"
 	"github.com/agentbridge/agentbridge/demo"
 )
 
@@ -198,5 +201,74 @@ func TestTwoOriginHeadersRefused(t *testing.T) {
 		if status, body := dialRefused(t, wsURL(addr, path), two); status != 403 || !strings.Contains(body, "forbidden_origin") {
 			t.Errorf("%s: two Origin headers: %d %q, want 403", path, status, body)
 		}
+	}
+}
+
+// postTicketAs is postTicket with the Host header the caller claims.
+func postTicketAs(t *testing.T, addr, host, bearer, body string) (int, map[string]string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", "http://"+addr+"/auth/tickets", strings.NewReader(body))
+	req.Host = host
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]string
+	_ = json.NewDecoder(resp.Body).Decode(&m)
+	return resp.StatusCode, m
+}
+
+func TestTicketsBoundToPath(t *testing.T) {
+	team := secretAuth(t, "team-secret")
+	tk, err := auth.NewTickets(auth.TicketsConfig{Name: "tickets"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := plainRoute("plain", "/plain/:name", demoBackend(demo.Agent{}))
+	rt.Auth = []Authenticator{tk}
+	cfg := Config{
+		Routes:    []*Route{rt, plainRoute("open", "/open", demoBackend(demo.Agent{}))},
+		Tickets:   []*TicketIssuer{{Tickets: tk, IssueWith: team}},
+		PublicURL: "https://agents.example.com",
+	}
+	_, addr := startProxy(t, cfg)
+
+	// An anonymous caller learns nothing about routes.
+	for _, body := range []string{`{"route":"nope"}`, `{"route":"open"}`, `{"route":"plain","path":"/plain/bob"}`} {
+		if status, m := postTicketAs(t, addr, addr, "", body); status != 401 {
+			t.Errorf("anonymous %s: %d %v, want 401", body, status, m)
+		}
+	}
+	// A path with a query or a fragment is refused.
+	for _, path := range []string{"/plain/bob?x=1", "/plain/bob#x"} {
+		if status, m := postTicketAs(t, addr, addr, "team-secret", `{"route":"plain","path":"`+path+`"}`); status != 400 {
+			t.Errorf("path %q: %d %v, want 400", path, status, m)
+		}
+	}
+	// The url is built on public_url, whatever Host the caller sent.
+	status, m := postTicketAs(t, addr, "evil.example", "team-secret", `{"route":"plain","path":"/plain/bob"}`)
+	if want := "wss://agents.example.com/plain/bob?ticket=" + m["ticket"]; status != 200 || m["url"] != want {
+		t.Errorf("issue: %d %v, want url %s", status, m, want)
+	}
+	// The ticket is for /plain/bob, not for another path of the route.
+	if status, _ := dialRefused(t, wsURL(addr, "/plain/alice?ticket="+m["ticket"]), nil); status != 401 {
+		t.Errorf("ticket for /plain/bob on /plain/alice: %d, want 401", status)
+	}
+	_, m = postTicketAs(t, addr, addr, "team-secret", `{"route":"plain","path":"/plain/bob"}`)
+	if status, body := dialRefused(t, wsURL(addr, "/plain/bob?ticket="+m["ticket"]), nil); status != 0 {
+		t.Errorf("ticket on its own path: %d %s", status, body)
+	}
+
+	// Without public_url, the url names the address the proxy was reached
+	// at, never the caller's Host.
+	cfg.PublicURL = ""
+	_, addr = startProxy(t, cfg)
+	_, m = postTicketAs(t, addr, "evil.example", "team-secret", `{"route":"plain","path":"/plain/bob"}`)
+	if want := "ws://" + addr + "/plain/bob?ticket="; !strings.HasPrefix(m["url"], want) {
+		t.Errorf("url %q, want it to start with %s", m["url"], want)
 	}
 }
