@@ -5,22 +5,28 @@ import (
 	"time"
 )
 
-// Source says where a credential came from.
+// Source says where a credential came from. Each provider reads only its
+// own places, so a secret is never taken from where a ticket or a token
+// goes, nor the other way round.
 type Source uint8
 
 const (
-	FromHeader Source = iota + 1
-	FromQuery
-	FromMessage // an in-band first message
+	FromHeader      Source = iota + 1 // the dialect's header (X-Connic-Secret, x-api-key)
+	FromQuery                         // the dialect's query parameter
+	FromMessage                       // an in-band first message
+	FromBearer                        // Authorization: Bearer
+	FromTicket                        // ?ticket= or a ticket.<value> subprotocol
+	FromAccessToken                   // ?access_token= or a jwt.<token> subprotocol
 )
 
 // Credential is what a client presented.
 type Credential struct {
 	Value  string
 	Source Source
-	// Route is the name of the route the client asks for (tickets are bound
-	// to one).
+	// Route is the name of the route the client asks for, and Path the path
+	// it asked for (a ticket is bound to both).
 	Route string
+	Path  string
 }
 
 // Identity is an admitted client.

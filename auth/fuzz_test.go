@@ -23,7 +23,7 @@ func FuzzTicketAuthenticate(f *testing.F) {
 	f.Add("eyJhbGciOiJub25lIn0.e30.", "chat")
 	f.Add(strings.Repeat("\xff", ticketLen), "")
 	f.Fuzz(func(t *testing.T, value, route string) {
-		_, err := tk.Authenticate(context.Background(), Credential{Value: value, Route: route})
+		_, err := tk.Authenticate(context.Background(), Credential{Value: value, Source: FromTicket, Route: route})
 		if err == nil {
 			t.Fatalf("a value that was never issued was admitted")
 		}
@@ -69,7 +69,7 @@ func FuzzJWTAuthenticate(f *testing.F) {
 	f.Add(strings.Repeat(".", 9000))
 	f.Add(`eyJhbGciOiJIUzI1NiIsImtpZCI6e319.e30.`)
 	f.Fuzz(func(t *testing.T, tok string) {
-		_, err := j.Authenticate(context.Background(), Credential{Value: tok})
+		_, err := j.Authenticate(context.Background(), Credential{Value: tok, Source: FromBearer})
 		if err == nil {
 			if !valid[tok] {
 				// Only reachable by re-encoding a valid token's parts
@@ -95,7 +95,7 @@ func TestJWTOversizedTokenIsCheap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := Credential{Value: strings.Repeat(".", 100000)}
+	c := Credential{Value: strings.Repeat(".", 100000), Source: FromBearer}
 	allocs := testing.AllocsPerRun(100, func() {
 		if _, err := j.Authenticate(context.Background(), c); !errors.Is(err, ErrInvalid) {
 			t.Fatalf("err = %v", err)

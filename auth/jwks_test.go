@@ -100,7 +100,7 @@ func TestJWTJWKS(t *testing.T) {
 	}
 	now := clk.Now()
 	auth := func(tok string) error {
-		_, err := j.Authenticate(context.Background(), Credential{Value: tok, Source: FromHeader})
+		_, err := j.Authenticate(context.Background(), Credential{Value: tok, Source: FromBearer})
 		return err
 	}
 	tokR1 := sign(t, jwt.SigningMethodRS256, k.rsa, "r1", claims(now, nil))
@@ -165,7 +165,7 @@ func TestJWTJWKSConcurrentUnknownKidFetchesOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 20 {
 		wg.Go(func() {
-			if _, err := j.Authenticate(context.Background(), Credential{Value: tok}); !errors.Is(err, ErrInvalid) {
+			if _, err := j.Authenticate(context.Background(), Credential{Value: tok, Source: FromBearer}); !errors.Is(err, ErrInvalid) {
 				t.Errorf("err = %v, want ErrInvalid", err)
 			}
 		})
@@ -187,7 +187,7 @@ func TestJWTJWKSDownFromStart(t *testing.T) {
 	}
 	tok := sign(t, jwt.SigningMethodRS256, k.rsa, "r1", claims(clk.Now(), nil))
 	for i, want := range []int32{1, 1, 1} {
-		if _, err := j.Authenticate(context.Background(), Credential{Value: tok}); !errors.Is(err, ErrInvalid) {
+		if _, err := j.Authenticate(context.Background(), Credential{Value: tok, Source: FromBearer}); !errors.Is(err, ErrInvalid) {
 			t.Fatalf("attempt %d: err = %v, want ErrInvalid", i, err)
 		}
 		if n := srv.hits.Load(); n != want {
@@ -196,7 +196,7 @@ func TestJWTJWKSDownFromStart(t *testing.T) {
 	}
 	srv.down.Store(false)
 	clk.Advance(10 * time.Second)
-	if _, err := j.Authenticate(context.Background(), Credential{Value: tok}); err != nil {
+	if _, err := j.Authenticate(context.Background(), Credential{Value: tok, Source: FromBearer}); err != nil {
 		t.Fatalf("once the JWKS is back: %v", err)
 	}
 }

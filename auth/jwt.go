@@ -179,15 +179,17 @@ func NewJWT(cfg JWTConfig) (*JWT, error) {
 // the proxy should end the session. It returns ErrExpired for an expired
 // token and an error wrapping ErrInvalid for any other fault; the error
 // never contains the token. A token naming a kid the JWKS lacks may wait
-// for a JWKS fetch, until ctx ends or the HTTP client times out.
+// for a JWKS fetch, until ctx ends or the HTTP client times out. A token
+// comes only as Authorization: Bearer, ?access_token= or a jwt. subprotocol;
+// from anywhere else it is ErrNoCredential.
 func (j *JWT) Authenticate(ctx context.Context, c Credential) (Identity, error) {
-	if c.Value == "" {
+	if c.Value == "" || c.Source != FromBearer && c.Source != FromAccessToken {
 		return Identity{}, ErrNoCredential
 	}
 	if len(c.Value) > j.max {
 		return Identity{}, fmt.Errorf("%w: jwt longer than %d bytes", ErrInvalid, j.max)
 	}
-	var claims jwt.RegisteredClaims
+	var claims strictClaims
 	_, err := j.parser.ParseWithClaims(c.Value, &claims, func(t *jwt.Token) (any, error) {
 		return j.key(ctx, t)
 	})
@@ -195,10 +197,40 @@ func (j *JWT) Authenticate(ctx context.Context, c Credential) (Identity, error) 
 		return Identity{}, jwtError(err)
 	}
 	id := Identity{Subject: claims.Subject, Provider: j.name}
-	if claims.ExpiresAt != nil { // always, as exp is required
-		id.Expires = claims.ExpiresAt.Add(j.leeway)
+	if claims.Exp.NumericDate != nil { // always, as exp is required
+		id.Expires = claims.Exp.Add(j.leeway)
 	}
 	return id, nil
+}
+
+// strictClaims are the registered claims with exp, nbf and iat read as RFC
+// 7519 NumericDates: JSON numbers. jwt.NumericDate also takes a number in a
+// string ("exp":"9999999999"), which the RFC does not allow.
+type strictClaims struct {
+	jwt.RegisteredClaims
+	Exp numericDate `json:"exp"`
+	Nbf numericDate `json:"nbf"`
+	Iat numericDate `json:"iat"`
+}
+
+func (c *strictClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.Exp.NumericDate, nil }
+func (c *strictClaims) GetNotBefore() (*jwt.NumericDate, error)      { return c.Nbf.NumericDate, nil }
+func (c *strictClaims) GetIssuedAt() (*jwt.NumericDate, error)       { return c.Iat.NumericDate, nil }
+
+// numericDate is a jwt.NumericDate that refuses a JSON string.
+type numericDate struct{ *jwt.NumericDate }
+
+var errStringDate = errors.New("a date claim is a string, not a number")
+
+func (d *numericDate) UnmarshalJSON(b []byte) error {
+	switch {
+	case string(b) == "null":
+		return nil
+	case len(b) > 0 && b[0] == '"':
+		return errStringDate
+	}
+	d.NumericDate = new(jwt.NumericDate)
+	return d.NumericDate.UnmarshalJSON(b)
 }
 
 var (

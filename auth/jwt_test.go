@@ -12,6 +12,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -133,6 +134,12 @@ func TestJWTPitfalls(t *testing.T) {
 		{name: "expired", token: rs(func(c jwt.MapClaims) { c["exp"] = now.Add(-time.Second).Unix() }), want: ErrExpired},
 		{name: "missing exp", token: rs(func(c jwt.MapClaims) { delete(c, "exp") }), want: ErrInvalid, reason: "required claim missing"},
 		{name: "exp of the wrong type", token: rs(func(c jwt.MapClaims) { c["exp"] = "tomorrow" }), want: ErrInvalid},
+		{name: "exp a number in a string (not an RFC 7519 NumericDate)",
+			token: rs(func(c jwt.MapClaims) { c["exp"] = strconv.FormatInt(now.Add(time.Hour).Unix(), 10) }), want: ErrInvalid},
+		{name: "nbf a number in a string",
+			token: rs(func(c jwt.MapClaims) { c["nbf"] = strconv.FormatInt(now.Unix(), 10) }), want: ErrInvalid},
+		{name: "iat a number in a string",
+			token: rs(func(c jwt.MapClaims) { c["iat"] = strconv.FormatInt(now.Unix(), 10) }), want: ErrInvalid},
 		{name: "future nbf", token: rs(func(c jwt.MapClaims) { c["nbf"] = now.Add(time.Minute).Unix() }), want: ErrInvalid, reason: "not valid yet"},
 		{name: "wrong aud", token: rs(func(c jwt.MapClaims) { c["aud"] = "other" }), want: ErrInvalid, reason: "wrong audience"},
 		{name: "aud list holding ours", token: rs(func(c jwt.MapClaims) { c["aud"] = []string{"other", "agentbridge"} }), wantExpires: now.Add(time.Hour)},
@@ -186,7 +193,7 @@ func TestJWTPitfalls(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			id, err := j.Authenticate(context.Background(), Credential{Value: tt.token, Source: FromHeader, Route: "chat"})
+			id, err := j.Authenticate(context.Background(), Credential{Value: tt.token, Source: FromBearer, Route: "chat"})
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
 			}

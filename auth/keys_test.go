@@ -59,7 +59,7 @@ func TestJWTKeyFiles(t *testing.T) {
 		"PKCS #1 RSA":    sign(t, jwt.SigningMethodRS256, k.rsa2, "", claims(now, nil)),
 		"certificate EC": sign(t, jwt.SigningMethodES256, k.ec, "", claims(now, nil)),
 	} {
-		if _, err := j.Authenticate(context.Background(), Credential{Value: tok}); err != nil {
+		if _, err := j.Authenticate(context.Background(), Credential{Value: tok, Source: FromBearer}); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}

@@ -34,8 +34,15 @@ func NewSecret(name string, secrets []string) (*Secret, error) {
 	return s, nil
 }
 
-// Authenticate admits c when its value equals one of the secrets.
+// Authenticate admits c when its value equals one of the secrets. A secret
+// comes in the dialect's header or query parameter, Authorization: Bearer or
+// a first message; from anywhere else it is ErrNoCredential.
 func (s *Secret) Authenticate(_ context.Context, c Credential) (Identity, error) {
+	switch c.Source {
+	case FromHeader, FromQuery, FromBearer, FromMessage:
+	default:
+		return Identity{}, ErrNoCredential
+	}
 	if c.Value == "" {
 		return Identity{}, ErrNoCredential
 	}

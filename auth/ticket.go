@@ -34,7 +34,7 @@ type TicketsConfig struct {
 }
 
 // Tickets issues and admits single-use tickets: short-lived opaque random
-// strings, each bound to one route, that a client obtains over an
+// strings, each bound to one route and one path of it, that a client obtains over an
 // authenticated REST call and presents once when it connects (browsers
 // cannot set headers on a WebSocket handshake, so a ticket in the query is
 // safer than a long-lived secret there).
@@ -45,7 +45,7 @@ type TicketsConfig struct {
 // ticket.
 //
 // A ticket is consumed by its first presentation, whatever the outcome: a
-// use on another route, or after expiry, burns it too, so a ticket that
+// use on another route or path, or after expiry, burns it too, so a ticket that
 // leaked in a URL cannot be retried against the right route. Consumed and
 // expired tickets are remembered for one more TTL, so that a reuse is
 // reported as ErrReplayed and a late use as ErrExpired; after that they are
@@ -68,6 +68,7 @@ type Tickets struct {
 
 type ticketEntry struct {
 	route   string
+	path    string
 	expires time.Time
 	used    bool
 }
@@ -103,11 +104,11 @@ func NewTickets(cfg TicketsConfig) (*Tickets, error) {
 // remembered; callers should answer 503 and let the client retry later.
 var ErrTooManyTickets = errors.New("auth: too many outstanding tickets")
 
-// Issue returns a new ticket for route and when it expires. The ticket is
-// URL-safe and may be put in a query string as is.
-func (t *Tickets) Issue(route string) (ticket string, expires time.Time, err error) {
-	if route == "" {
-		return "", time.Time{}, errors.New("auth: ticket for an empty route")
+// Issue returns a new ticket for path on route and when it expires. The
+// ticket is URL-safe and may be put in a query string as is.
+func (t *Tickets) Issue(route, path string) (ticket string, expires time.Time, err error) {
+	if route == "" || path == "" {
+		return "", time.Time{}, errors.New("auth: ticket for an empty route or path")
 	}
 	var b [ticketBytes]byte
 	if _, err := rand.Read(b[:]); err != nil {
@@ -124,17 +125,19 @@ func (t *Tickets) Issue(route string) (ticket string, expires time.Time, err err
 		return "", time.Time{}, ErrTooManyTickets
 	}
 	expires = now.Add(t.ttl)
-	t.entries[h] = &ticketEntry{route: route, expires: expires}
+	t.entries[h] = &ticketEntry{route: route, path: path, expires: expires}
 	return ticket, expires, nil
 }
 
-// Authenticate admits c when its value is a ticket issued for c.Route, not
-// yet used and not expired, and consumes the ticket. Of several concurrent
+// Authenticate admits c when its value is a ticket issued for c.Route and
+// c.Path, not yet used and not expired, and consumes the ticket. Of several concurrent
 // presentations of one ticket exactly one can succeed. It returns
 // ErrReplayed for a used ticket, ErrExpired for an expired one, and
-// ErrInvalid for an unknown one or one issued for another route.
+// ErrInvalid for an unknown one or one issued for another route or path. A ticket
+// comes only as ?ticket= or a ticket. subprotocol (FromTicket); from
+// anywhere else it is ErrNoCredential, and is not consumed.
 func (t *Tickets) Authenticate(_ context.Context, c Credential) (Identity, error) {
-	if c.Value == "" {
+	if c.Value == "" || c.Source != FromTicket {
 		return Identity{}, ErrNoCredential
 	}
 	if len(c.Value) != ticketLen {
@@ -159,7 +162,7 @@ func (t *Tickets) Authenticate(_ context.Context, c Credential) (Identity, error
 	switch {
 	case !now.Before(e.expires):
 		return Identity{}, ErrExpired
-	case e.route != c.Route:
+	case e.route != c.Route || e.path != c.Path:
 		return Identity{}, ErrInvalid
 	}
 	return Identity{Provider: t.name}, nil

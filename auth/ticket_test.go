@@ -23,7 +23,7 @@ func newTestTickets(t *testing.T, clk *fakeClock) *Tickets {
 
 func issue(t *testing.T, tk *Tickets, route string) string {
 	t.Helper()
-	v, _, err := tk.Issue(route)
+	v, _, err := tk.Issue(route, "/"+route)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func issue(t *testing.T, tk *Tickets, route string) string {
 func TestTicketFormat(t *testing.T) {
 	clk := newFakeClock()
 	tk := newTestTickets(t, clk)
-	v, exp, err := tk.Issue("chat")
+	v, exp, err := tk.Issue("chat", "/chat")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,6 +88,13 @@ func TestTicketPitfalls(t *testing.T) {
 			authTicket(tk, v, "admin")
 			return authTicket(tk, v, "chat")
 		}, ErrReplayed},
+		{"other path of the route", func(tk *Tickets, _ *fakeClock, v string) error {
+			return authTicketAt(tk, v, "chat", "/chat/other")
+		}, ErrInvalid},
+		{"other path burns the ticket", func(tk *Tickets, _ *fakeClock, v string) error {
+			authTicketAt(tk, v, "chat", "/chat/other")
+			return authTicket(tk, v, "chat")
+		}, ErrReplayed},
 		{"unknown ticket", func(tk *Tickets, _ *fakeClock, v string) error {
 			return authTicket(tk, strings.Repeat("A", len(v)), "chat")
 		}, ErrInvalid},
@@ -122,8 +129,14 @@ func TestTicketPitfalls(t *testing.T) {
 	}
 }
 
+// authTicket presents v for route at the path tickets are issued for in
+// these tests, "/" + route.
 func authTicket(tk *Tickets, v, route string) error {
-	id, err := tk.Authenticate(context.Background(), Credential{Value: v, Source: FromQuery, Route: route})
+	return authTicketAt(tk, v, route, "/"+route)
+}
+
+func authTicketAt(tk *Tickets, v, route, path string) error {
+	id, err := tk.Authenticate(context.Background(), Credential{Value: v, Source: FromTicket, Route: route, Path: path})
 	if err == nil && id.Provider != "browser" {
 		return errors.New("wrong provider " + id.Provider)
 	}
@@ -184,11 +197,11 @@ func TestTicketMaxOutstanding(t *testing.T) {
 	for range 3 {
 		issue(t, tk, "chat")
 	}
-	if _, _, err := tk.Issue("chat"); !errors.Is(err, ErrTooManyTickets) {
+	if _, _, err := tk.Issue("chat", "/chat"); !errors.Is(err, ErrTooManyTickets) {
 		t.Fatalf("4th Issue: err = %v, want ErrTooManyTickets", err)
 	}
 	clk.Advance(2 * time.Second)
-	if _, _, err := tk.Issue("chat"); err != nil {
+	if _, _, err := tk.Issue("chat", "/chat"); err != nil {
 		t.Fatalf("Issue once the old tickets expired: %v", err)
 	}
 }
@@ -206,8 +219,11 @@ func TestNewTicketsConfig(t *testing.T) {
 			t.Errorf("NewTickets(%+v) accepted", cfg)
 		}
 	}
-	if _, _, err := tk.Issue(""); err == nil {
+	if _, _, err := tk.Issue("", "/chat"); err == nil {
 		t.Error("Issue for an empty route succeeded")
+	}
+	if _, _, err := tk.Issue("chat", ""); err == nil {
+		t.Error("Issue for an empty path succeeded")
 	}
 }
 
@@ -217,12 +233,12 @@ func ExampleTickets() {
 		panic(err)
 	}
 	// POST /auth/tickets, authenticated by another provider, issues one.
-	ticket, _, err := tickets.Issue("chat")
+	ticket, _, err := tickets.Issue("chat", "/chat")
 	if err != nil {
 		panic(err)
 	}
 	// The client connects with ?ticket=..., once.
-	c := Credential{Value: ticket, Source: FromQuery, Route: "chat"}
+	c := Credential{Value: ticket, Source: FromTicket, Route: "chat", Path: "/chat"}
 	id, err := tickets.Authenticate(context.Background(), c)
 	fmt.Println(id.Provider, err)
 	_, err = tickets.Authenticate(context.Background(), c)

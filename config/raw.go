@@ -16,6 +16,7 @@ import (
 type rawFile struct {
 	Version   yaml.Node               `yaml:"version"`
 	Listen    yaml.Node               `yaml:"listen"`
+	PublicURL yaml.Node               `yaml:"public_url"`
 	Limits    *rawLimits              `yaml:"limits"`
 	Keepalive *rawKeepalive           `yaml:"keepalive"`
 	Shutdown  *rawShutdown            `yaml:"shutdown"`

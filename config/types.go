@@ -8,6 +8,7 @@ import "time"
 type File struct {
 	Version   int
 	Listen    string // host:port; default "127.0.0.1:8080"
+	PublicURL string // where clients reach the proxy (http(s)://host[/prefix]), for ticket urls; "" = the address reached
 	Limits    Limits
 	Keepalive Keepalive
 	Shutdown  Shutdown

@@ -33,6 +33,9 @@ func (l *loader) build(raw *rawFile) *File {
 			f.Listen = s
 		}
 	}
+	if s, ok := l.str(&raw.PublicURL, "public_url"); ok && s != "" && l.publicURL(&raw.PublicURL, s) {
+		f.PublicURL = s
+	}
 	if raw.Limits != nil {
 		l.limits(raw.Limits, "limits", &f.Limits)
 	}
@@ -141,6 +144,19 @@ func (l *loader) hostPort(n *yaml.Node, path, s string) bool {
 	}
 	if err != nil {
 		l.problem(n, path, "invalid address %q: write host:port, like 127.0.0.1:8080 or :8080", s)
+		return false
+	}
+	return true
+}
+
+// publicURL reports whether s is a public base URL: http(s), a host, and
+// nothing that would be a credential or break the urls built on it.
+func (l *loader) publicURL(n *yaml.Node, s string) bool {
+	if !l.checkURL(n, "public_url", s, "https", "http") {
+		return false
+	}
+	if u, _ := url.Parse(s); u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		l.problem(n, "public_url", "invalid URL %q: write only scheme, host and an optional path prefix, like https://agents.example.com", s)
 		return false
 	}
 	return true

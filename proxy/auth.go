@@ -36,8 +36,8 @@ func credential(ctx *fasthttp.RequestCtx, rt *Route) auth.Credential {
 			return c
 		}
 	}
-	if v := h.Peek("Authorization"); len(v) > 7 && strings.EqualFold(string(v[:7]), "Bearer ") {
-		c.Value, c.Source = string(v[7:]), auth.FromHeader
+	if v := bearer(h); v != "" {
+		c.Value, c.Source = v, auth.FromBearer
 		return c
 	}
 	if name := rt.Client.AuthQuery; name != "" {
@@ -48,28 +48,55 @@ func credential(ctx *fasthttp.RequestCtx, rt *Route) auth.Credential {
 	return c
 }
 
-// credentials returns every credential a handshake request carries: the
-// dialect's header or query parameter, ?ticket= and ?access_token=, and
-// the subprotocols "ticket.<value>" and "jwt.<token>", which is how
-// browsers, which cannot set headers, present them.
+// bearer returns the token of an Authorization: Bearer header, or "".
+func bearer(h *fasthttp.RequestHeader) string {
+	if v := h.Peek("Authorization"); len(v) > 7 && strings.EqualFold(string(v[:7]), "Bearer ") {
+		return string(v[7:])
+	}
+	return ""
+}
+
+// The places of tickets and tokens beside the dialect's own: a query
+// parameter, and a subprotocol prefix, which is how browsers, which cannot
+// set headers, present them.
+var browserPlaces = [...]struct {
+	query, protocol string
+	source          auth.Source
+}{
+	{"ticket", "ticket.", auth.FromTicket},
+	{"access_token", "jwt.", auth.FromAccessToken},
+}
+
+// credentials returns every credential a handshake request carries, each
+// with the place it came in, which decides the providers that read it.
 func credentials(ctx *fasthttp.RequestCtx, rt *Route) []auth.Credential {
 	var out []auth.Credential
 	if c := credential(ctx, rt); c.Value != "" {
 		out = append(out, c)
 	}
-	for _, name := range [...]string{"ticket", "access_token"} {
-		if v := ctx.QueryArgs().Peek(name); len(v) > 0 {
-			out = append(out, auth.Credential{Value: string(v), Source: auth.FromQuery, Route: rt.Name})
+	for _, pl := range browserPlaces {
+		if v := ctx.QueryArgs().Peek(pl.query); len(v) > 0 {
+			out = append(out, browserCredential(ctx, rt, string(v), pl.source))
 		}
 	}
 	for _, p := range offeredProtocols(ctx) {
-		for _, prefix := range [...]string{"ticket.", "jwt."} {
-			if v, ok := strings.CutPrefix(p, prefix); ok && v != "" {
-				out = append(out, auth.Credential{Value: v, Source: auth.FromHeader, Route: rt.Name})
+		for _, pl := range browserPlaces {
+			if v, ok := strings.CutPrefix(p, pl.protocol); ok && v != "" {
+				out = append(out, browserCredential(ctx, rt, v, pl.source))
 			}
 		}
 	}
 	return out
+}
+
+// browserCredential is a credential from one of browserPlaces; a ticket
+// also carries the path asked for, as a ticket is bound to one.
+func browserCredential(ctx *fasthttp.RequestCtx, rt *Route, v string, src auth.Source) auth.Credential {
+	c := auth.Credential{Value: v, Source: src, Route: rt.Name}
+	if src == auth.FromTicket {
+		c.Path = string(ctx.Path())
+	}
+	return c
 }
 
 func offeredProtocols(ctx *fasthttp.RequestCtx) []string {
@@ -90,14 +117,25 @@ func offeredProtocols(ctx *fasthttp.RequestCtx) []string {
 }
 
 // subprotocol picks the subprotocol to answer: the first the client offered
-// that carries no credential. A credential is never echoed back.
+// that carries no credential and is a token (RFC 6455 section 4.1), so it
+// can be written into the 101 as is. A credential is never echoed back.
 func subprotocol(ctx *fasthttp.RequestCtx) string {
 	for _, p := range offeredProtocols(ctx) {
-		if !strings.HasPrefix(p, "ticket.") && !strings.HasPrefix(p, "jwt.") {
+		if !strings.HasPrefix(p, "ticket.") && !strings.HasPrefix(p, "jwt.") && isToken(p) {
 			return p
 		}
 	}
 	return ""
+}
+
+// isToken reports whether s is an RFC 7230 token.
+func isToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // identifier is a provider that takes the identity a trusted proxy in front

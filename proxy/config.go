@@ -17,6 +17,12 @@ type Config struct {
 	Routes []*Route
 	// Tickets are the ticket providers POST /auth/tickets issues from.
 	Tickets []*TicketIssuer
+	// PublicURL is where clients reach the proxy, like
+	// https://agents.example.com: the url of a ticket is built on it, with
+	// http mapped to ws and https to wss. Empty means the address a caller
+	// reached the proxy at (wss:// when that listener has TLS). A request's
+	// Host header is never used.
+	PublicURL string
 	// PingInterval is how often the proxy pings each leg. Default 25s.
 	PingInterval time.Duration
 	// PongTimeout is how long a leg may stay silent after a ping before it
@@ -58,7 +64,7 @@ type Config struct {
 type TicketIssuer struct {
 	Tickets interface {
 		Authenticator
-		Issue(route string) (ticket string, expires time.Time, err error)
+		Issue(route, path string) (ticket string, expires time.Time, err error)
 	}
 	IssueWith []Authenticator
 }

@@ -33,6 +33,7 @@ type Server struct {
 	router *router
 	http   *fasthttp.Server
 	hubs   map[*Route]*hub // routes whose clients use REST
+	public string          // base of ticket urls (wsBase of cfg.PublicURL), or ""
 
 	draining    atomic.Bool
 	mu          sync.Mutex
@@ -74,7 +75,12 @@ func New(cfg Config) (*Server, error) {
 		rt.Session.setDefaults()
 		b.setDefaults()
 	}
+	public, err := wsBase(cfg.PublicURL)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
+		public:   public,
 		cfg:      cfg,
 		log:      cfg.Logger,
 		router:   newRouter(cfg.Routes),
@@ -277,6 +283,11 @@ func checkHandshake(ctx *fasthttp.RequestCtx) (accept [28]byte, status int, msg 
 	if !ctx.IsGet() {
 		return accept, fasthttp.StatusMethodNotAllowed, "a WebSocket handshake must be a GET request"
 	}
+	if !h.IsHTTP11() || h.ConnectionClose() {
+		// RFC 6455 section 4.1: HTTP/1.1 or higher, on a connection that
+		// stays open.
+		return accept, fasthttp.StatusBadRequest, "a WebSocket handshake needs HTTP/1.1 and no Connection: close"
+	}
 	if string(h.Peek("Sec-WebSocket-Version")) != "13" {
 		ctx.Response.Header.Set("Sec-WebSocket-Version", "13")
 		return accept, fasthttp.StatusUpgradeRequired, "unsupported Sec-WebSocket-Version: use 13"
@@ -337,6 +348,12 @@ func (s *Server) upgrade(ctx *fasthttp.RequestCtx, rt *Route, params []Param) {
 		httpError(ctx, status, "bad_handshake", msg)
 		return
 	}
+	if origins := ctx.Request.Header.PeekAll("Origin"); len(origins) > 1 {
+		// RFC 6454 section 7 allows one: the proxy must not check one
+		// Origin while a browser or a backend acts on another.
+		httpError(ctx, fasthttp.StatusForbidden, "forbidden_origin", "more than one Origin header")
+		return
+	}
 	if !originAllowed(rt.Origins, ctx.Request.Header.Peek("Origin")) {
 		httpError(ctx, fasthttp.StatusForbidden, "forbidden_origin", "origin not allowed")
 		return
@@ -391,39 +408,72 @@ func (s *Server) upgrade(ctx *fasthttp.RequestCtx, rt *Route, params []Param) {
 			return
 		}
 	}
-	if p := subprotocol(ctx); p != "" {
-		ctx.Response.Header.Set("Sec-WebSocket-Protocol", p)
-	}
 	upgraded = true
-
-	s.switchProtocols(ctx, rt, accept, func(c *conn) {
+	s.switchProtocols(ctx, rt, switchingProtocols(accept, subprotocol(ctx)), func(c *conn) {
 		s.serve(c, rt, params, lg, id, slot)
+	}, func() {
+		lg.close()
+		slot.release()
 	})
 }
 
-// switchProtocols answers 101 and, once fasthttp hands the connection over,
-// runs fn with it on a goroutine of its own, so fasthttp's hijack goroutine
-// and the request buffers it holds are released at once.
-func (s *Server) switchProtocols(ctx *fasthttp.RequestCtx, rt *Route, accept [28]byte, fn func(*conn)) {
-	ctx.SetStatusCode(fasthttp.StatusSwitchingProtocols)
-	ctx.Response.Header.Set("Upgrade", "websocket")
-	ctx.Response.Header.Set("Connection", "Upgrade")
-	ctx.Response.Header.SetBytesV("Sec-WebSocket-Accept", accept[:])
+// switchProtocols hands the connection to start, on a goroutine of its own
+// so that fasthttp's hijack goroutine and the request buffers it holds are
+// released at once. The 101 (resp) is written only once fasthttp has handed
+// the connection over: fasthttp skips the hijack handler of a connection
+// that failed or is to be closed, and a 101 written by it would then be
+// followed by nothing. When the handler has not run within twice the
+// handshake timeout (fasthttp's write deadline for what it flushes first),
+// it never will, and abandon runs instead, exactly once either way, to give
+// back what the connection held.
+func (s *Server) switchProtocols(ctx *fasthttp.RequestCtx, rt *Route, resp []byte, start func(*conn), abandon func()) {
+	var taken atomic.Bool
+	guard := time.AfterFunc(2*s.cfg.HandshakeTimeout, func() {
+		if taken.CompareAndSwap(false, true) {
+			abandon()
+		}
+	})
+	ctx.HijackSetNoResponse(true)
 	ctx.Hijack(func(hc net.Conn) {
+		if !taken.CompareAndSwap(false, true) {
+			hc.Close()
+			return
+		}
+		guard.Stop()
 		nc, leftover := unwrapHijacked(hc)
+		_ = nc.SetWriteDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
+		if _, err := nc.Write(resp); err != nil {
+			nc.Close()
+			abandon()
+			return
+		}
+		_ = nc.SetWriteDeadline(time.Time{})
 		c := newConn(nc, true, rt.Limits.WriteTimeout, s.readIdle())
 		c.ctrl = makeBucket(rt.Limits.ControlRate, 2*rt.Limits.ControlRate)
 		if len(leftover) > 0 {
 			c.rb = getBuf()
 			c.w = copy(c.rb[:], leftover)
 		}
-		go fn(c)
+		go start(c)
 	})
+}
+
+// switchingProtocols returns the 101 answer to a handshake, naming
+// protocol when it is not empty.
+func switchingProtocols(accept [28]byte, protocol string) []byte {
+	b := make([]byte, 0, 192)
+	b = append(b, "HTTP/1.1 101 Switching Protocols\r\nServer: agentbridge\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
+	b = append(b, accept[:]...)
+	if protocol != "" {
+		b = append(b, "\r\nSec-WebSocket-Protocol: "...)
+		b = append(b, protocol...)
+	}
+	return append(b, "\r\n\r\n"...)
 }
 
 // acceptSubscriber upgrades a subscriber socket of a REST route.
 func (s *Server) acceptSubscriber(ctx *fasthttp.RequestCtx, h *hub, accept [28]byte, slot connSlot) {
-	s.switchProtocols(ctx, h.rt, accept, func(c *conn) {
+	s.switchProtocols(ctx, h.rt, switchingProtocols(accept, ""), func(c *conn) {
 		sub := &subscriber{h: h, c: c, codec: clientCodec(h.rt)}
 		if !s.register(sub) {
 			sub.finish(errGoingAway)
@@ -431,7 +481,7 @@ func (s *Server) acceptSubscriber(ctx *fasthttp.RequestCtx, h *hub, accept [28]b
 			return
 		}
 		sub.start(slot)
-	})
+	}, slot.release)
 }
 
 // dialStatus maps a failure to open the backend leg to an HTTP status and

@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"errors"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,16 +16,24 @@ import (
 
 // issueTicket serves POST /auth/tickets: a caller admitted by one of a
 // ticket provider's issue_with authenticators (Authorization: Bearer or
-// X-API-Key) asks for a short-lived, single-use ticket for one route, and
-// gets {"ticket", "expires_at", "url"}; the url connects with ?ticket=.
-// Browsers, which cannot set headers on a WebSocket, connect with it.
+// X-API-Key) asks for a short-lived, single-use ticket for one path of one
+// route, and gets {"ticket", "expires_at", "url"}; the url connects with
+// ?ticket=. Browsers, which cannot set headers on a WebSocket, connect
+// with it.
 //
 // The body is {"route": "<route name>"}, plus "path" for a route with
-// parameters (it must match the route).
+// parameters (it must match the route, without a query or fragment). The
+// caller's credential is checked first: an anonymous caller learns nothing
+// about routes.
 func (s *Server) issueTicket(ctx *fasthttp.RequestCtx) {
 	if !ctx.IsPost() {
 		ctx.Response.Header.Set("Allow", "POST")
 		jsonError(ctx, fasthttp.StatusMethodNotAllowed, "method_not_allowed", "use POST")
+		return
+	}
+	callers := s.ticketCallers(ctx)
+	if len(callers) == 0 {
+		jsonError(ctx, fasthttp.StatusUnauthorized, "unauthorized", "invalid or missing credentials: send Authorization: Bearer <secret>")
 		return
 	}
 	var p fastjson.Parser
@@ -33,7 +43,6 @@ func (s *Server) issueTicket(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	name := string(v.GetStringBytes("route"))
-	path := string(v.GetStringBytes("path"))
 	var rt *Route
 	for _, r := range s.cfg.Routes {
 		if r.Name == name {
@@ -44,36 +53,21 @@ func (s *Server) issueTicket(ctx *fasthttp.RequestCtx) {
 		jsonError(ctx, fasthttp.StatusNotFound, "unknown_route", "no route named "+quote(name))
 		return
 	}
-	if path == "" {
-		path = rt.Path
-	}
-	if m, _ := s.router.match([]byte(path), nil); m != rt || strings.Contains(path, "/:") {
-		jsonError(ctx, fasthttp.StatusBadRequest, "bad_path", "give the \"path\" to connect to; it must match the route "+quote(rt.Path))
-		return
-	}
 	ti := s.ticketIssuerFor(rt)
-	if ti == nil {
+	switch {
+	case ti == nil:
 		jsonError(ctx, fasthttp.StatusNotFound, "no_tickets", "route "+quote(name)+" does not accept tickets")
 		return
-	}
-	cred := auth.Credential{Route: rt.Name, Source: auth.FromHeader}
-	if v := ctx.Request.Header.Peek("Authorization"); len(v) > 7 && strings.EqualFold(string(v[:7]), "Bearer ") {
-		cred.Value = string(v[7:])
-	} else if v := ctx.Request.Header.Peek("X-API-Key"); len(v) > 0 {
-		cred.Value = string(v)
-	}
-	admitted := false
-	for _, a := range ti.IssueWith {
-		if _, err := a.Authenticate(ctx, cred); err == nil {
-			admitted = true
-			break
-		}
-	}
-	if !admitted {
-		jsonError(ctx, fasthttp.StatusUnauthorized, "unauthorized", "invalid or missing credentials: send Authorization: Bearer <secret>")
+	case !slices.Contains(callers, ti):
+		jsonError(ctx, fasthttp.StatusForbidden, "forbidden", "your credential may not ask for tickets for route "+quote(name))
 		return
 	}
-	ticket, expires, err := ti.Tickets.Issue(rt.Name)
+	path, ok := s.ticketPath(rt, string(v.GetStringBytes("path")))
+	if !ok {
+		jsonError(ctx, fasthttp.StatusBadRequest, "bad_path", "give the \"path\" to connect to, without a query or fragment; it must match the route "+quote(rt.Path))
+		return
+	}
+	ticket, expires, err := ti.Tickets.Issue(rt.Name, string(path.Path()))
 	if err != nil {
 		status := fasthttp.StatusInternalServerError
 		if errors.Is(err, auth.ErrTooManyTickets) {
@@ -82,19 +76,88 @@ func (s *Server) issueTicket(ctx *fasthttp.RequestCtx) {
 		jsonError(ctx, status, "unavailable", "cannot issue a ticket now")
 		return
 	}
-	scheme := "ws://"
-	if ctx.IsTLS() {
-		scheme = "wss://"
-	}
 	b := append([]byte(nil), `{"ticket":`...)
 	b = jsonx.AppendStr(b, ticket)
 	b = append(b, `,"expires_at":`...)
 	b = jsonx.AppendStr(b, expires.UTC().Format(time.RFC3339Nano))
 	b = append(b, `,"url":`...)
-	b = jsonx.AppendStr(b, scheme+string(ctx.Host())+path+"?ticket="+ticket)
+	b = jsonx.AppendStr(b, s.publicBase(ctx)+string(path.RequestURI())+"?ticket="+ticket)
 	ctx.Response.Header.Set("Cache-Control", "no-store")
 	ctx.SetContentType("application/json")
 	ctx.SetBody(append(b, '}'))
+}
+
+// ticketCallers returns the ticket providers whose issue_with admits the
+// caller's credential: Authorization: Bearer, else X-API-Key.
+func (s *Server) ticketCallers(ctx *fasthttp.RequestCtx) []*TicketIssuer {
+	cred := auth.Credential{Value: bearer(&ctx.Request.Header), Source: auth.FromBearer}
+	if v := ctx.Request.Header.Peek("X-API-Key"); cred.Value == "" && len(v) > 0 {
+		cred.Value, cred.Source = string(v), auth.FromHeader
+	}
+	if cred.Value == "" {
+		return nil
+	}
+	var out []*TicketIssuer
+	for _, ti := range s.cfg.Tickets {
+		for _, a := range ti.IssueWith {
+			if _, err := a.Authenticate(ctx, cred); err == nil {
+				out = append(out, ti)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// ticketPath checks the path a ticket is asked for (rt's own path when
+// empty): absolute, without a query or fragment, and one of rt's. It
+// returns it as the proxy will see it when the client connects (decoded
+// and normalized), which is what the ticket is bound to.
+func (s *Server) ticketPath(rt *Route, path string) (*fasthttp.URI, bool) {
+	if path == "" {
+		path = rt.Path
+	}
+	if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, "?#") || strings.Contains(path, "/:") {
+		return nil, false
+	}
+	u := &fasthttp.URI{}
+	u.SetPath(path)
+	m, _ := s.router.match(u.Path(), nil)
+	return u, m == rt
+}
+
+// publicBase returns the scheme and authority ticket urls start with:
+// PublicURL's, or else the address the caller reached the proxy at, never
+// the request's Host header.
+func (s *Server) publicBase(ctx *fasthttp.RequestCtx) string {
+	if s.public != "" {
+		return s.public
+	}
+	if ctx.IsTLS() {
+		return "wss://" + ctx.LocalAddr().String()
+	}
+	return "ws://" + ctx.LocalAddr().String()
+}
+
+// wsBase turns a configured public URL into the base of WebSocket urls:
+// http becomes ws and https wss; a trailing slash is dropped.
+func wsBase(public string) (string, error) {
+	if public == "" {
+		return "", nil
+	}
+	u, err := url.Parse(public)
+	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return "", errors.New("proxy: public URL must be a URL like https://agents.example.com, without credentials, query or fragment")
+	}
+	switch u.Scheme {
+	case "http", "ws":
+		u.Scheme = "ws"
+	case "https", "wss":
+		u.Scheme = "wss"
+	default:
+		return "", errors.New("proxy: public URL must start with http://, https://, ws:// or wss://")
+	}
+	return strings.TrimSuffix(u.String(), "/"), nil
 }
 
 // ticketIssuerFor returns the ticket provider rt accepts, if any.

@@ -31,6 +31,7 @@ func build(f *config.File, logger *slog.Logger) (proxy.Config, error) {
 		Logger:              logger,
 		Expvar:              f.Debug.Expvar,
 		Pprof:               f.Debug.Pprof,
+		PublicURL:           f.PublicURL,
 	}
 	providers := make(map[string]proxy.Authenticator, len(f.Auth))
 	tickets := map[string]*auth.Tickets{}
