@@ -107,6 +107,7 @@ func New(cfg Config) (*Server, error) {
 		DisableHeaderNamesNormalizing: false,
 		CloseOnShutdown:               true,
 		Logger:                        fasthttpLogger{s: cfg.Logger},
+		SecureErrorLogMessage:         true, // fasthttp's own errors never quote the request
 	}
 	return s, nil
 }

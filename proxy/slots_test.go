@@ -17,10 +17,10 @@ import (
 	"github.com/agentbridge/agentbridge/demo"
 )
 
-// rawUpgrade sends one hand-written upgrade request for path with the given
+// rawUpgradeLine sends one hand-written upgrade request for path with the given
 // request line version and Connection header, and returns the status line
 // of the answer. It reads until the proxy closes the connection.
-func rawUpgrade(t *testing.T, addr, path, version, connection string) string {
+func rawUpgradeLine(t *testing.T, addr, path, version, connection string) string {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
@@ -88,7 +88,7 @@ func TestUpgradeThatWouldCloseGivesSlotBack(t *testing.T) {
 				})
 				var line string
 				for range 20 {
-					line = rawUpgrade(t, addr, path, f.version, f.connection)
+					line = rawUpgradeLine(t, addr, path, f.version, f.connection)
 				}
 				// A WebSocket handshake needs HTTP/1.1 and a connection kept open.
 				if !strings.Contains(line, " 400 ") {
