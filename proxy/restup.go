@@ -27,8 +27,7 @@ import (
 // each message to the session that owns the message's token.
 type restSocket struct {
 	s    *Server
-	rt   *Route // any route using the backend: for limits
-	b    *Backend
+	b    *Backend // its MaxMessage and WriteTimeout bound the socket, whichever route dials it
 	http *fasthttp.Client
 
 	mu     sync.Mutex
@@ -47,7 +46,7 @@ func (s *Server) restSocketFor(rt *Route) *restSocket {
 	rs := s.restSockets[rt.Backend]
 	if rs == nil {
 		b := rt.Backend
-		rs = &restSocket{s: s, rt: rt, b: b, routes: make(map[string]*restUpstream),
+		rs = &restSocket{s: s, b: b, routes: make(map[string]*restUpstream),
 			http: &fasthttp.Client{
 				Name:                "agentbridge",
 				ReadTimeout:         b.HandshakeTimeout,
@@ -71,7 +70,7 @@ func (rs *restSocket) ensure() error {
 	if err != nil {
 		return err
 	}
-	c := newConn(nc, false, rs.rt.Limits.WriteTimeout, rs.s.readIdle())
+	c := newConn(nc, false, rs.b.WriteTimeout, rs.s.readIdle())
 	if br != nil {
 		c.rb = getBuf()
 		c.w, _ = br.Read(c.rb[:])
@@ -92,7 +91,7 @@ func (rs *restSocket) read(c *conn) {
 		err error
 	)
 	for {
-		_, msg, err = c.readMessage(msg, rs.rt.Limits.MaxMessage)
+		_, msg, err = c.readMessage(msg, rs.b.MaxMessage)
 		if err != nil {
 			break
 		}
