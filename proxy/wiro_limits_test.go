@@ -20,7 +20,7 @@ func TestWiroConversationLimits(t *testing.T) {
 	small.Limits.MaxConversations = 2
 	small.Session.Timeout = 300 * time.Millisecond
 	other := wiroRoute("other", "/other", plainBackend(url), nil)
-	_, addr := startProxy(t, Config{Routes: []*Route{small, other}, MaxConversations: 3})
+	srv, addr := startProxy(t, Config{Routes: []*Route{small, other}, MaxConversations: 3})
 
 	send := func(prefix, key string, wantStatus int, wantErr string) {
 		t.Helper()
@@ -52,7 +52,9 @@ func TestWiroConversationLimits(t *testing.T) {
 
 	// small's conversations end after 300ms without a message: their
 	// places come back.
-	time.Sleep(time.Second)
+	for deadline := time.Now().Add(5 * time.Second); srv.hubs[small].open.Load() > 0 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
 	send("/small", "c", 200, "")
 	send("/other", "y", 200, "")
 }
