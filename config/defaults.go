@@ -24,6 +24,8 @@ func defaultLimits() Limits {
 		MessageRate:    100,
 		MessageBurst:   200,
 		ControlRate:    50,
+
+		MaxConversations: 10000,
 	}
 }
 

@@ -40,6 +40,7 @@ type rawLimits struct {
 	MessageRate         yaml.Node `yaml:"message_rate"`
 	MessageBurst        yaml.Node `yaml:"message_burst"`
 	ControlRate         yaml.Node `yaml:"control_rate"`
+	MaxConversations    yaml.Node `yaml:"max_conversations"`
 }
 
 type rawKeepalive struct {

@@ -38,6 +38,7 @@ type Limits struct {
 	MessageRate         int // client messages per second per connection, sustained; default 100
 	MessageBurst        int // client messages allowed at once above the rate; default 200
 	ControlRate         int // client control frames (pings) per second per connection; default 50
+	MaxConversations    int // backend conversations of Wiro clients (one per sessionkey): global in all, and per route; default 10000
 }
 
 // Keepalive sets the WebSocket pings the proxy sends on both legs.

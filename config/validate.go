@@ -113,6 +113,7 @@ func (l *loader) limits(r *rawLimits, path string, dst *Limits) {
 	setIf(&dst.MessageRate)(l.count(&r.MessageRate, path+".message_rate", math.MaxInt32))
 	setIf(&dst.MessageBurst)(l.count(&r.MessageBurst, path+".message_burst", math.MaxInt32))
 	setIf(&dst.ControlRate)(l.count(&r.ControlRate, path+".control_rate", math.MaxInt32))
+	setIf(&dst.MaxConversations)(l.count(&r.MaxConversations, path+".max_conversations", math.MaxInt32))
 	global := path == "limits"
 	for _, k := range []struct {
 		n    *yaml.Node

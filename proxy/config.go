@@ -44,6 +44,10 @@ type Config struct {
 	// more get 429. Zero means no limit (the default: clients behind one
 	// load balancer share an address).
 	MaxConnectionsPerIP int
+	// MaxConversations caps the backend conversations open at once over
+	// every route whose clients send over REST (Wiro): a send that would
+	// open one more is refused with 503. Default 10000.
+	MaxConversations int
 	// MaxHeaderBytes bounds a handshake request's line and headers.
 	// Default 8 KiB; larger requests get 431.
 	MaxHeaderBytes int
@@ -113,6 +117,11 @@ type Limits struct {
 	// ControlRate caps a client's control frames (pings) per second; past
 	// it, 1008. Default 50; -1 means no limit.
 	ControlRate int
+	// MaxConversations caps the backend conversations a route whose
+	// clients send over REST (Wiro) keeps open at once (one per session
+	// key, until Session.Timeout without a message); a send that would
+	// open one more is refused with 429. Default 10000.
+	MaxConversations int
 }
 
 // DefaultLimits are the limits used for zero fields.
@@ -124,6 +133,8 @@ var DefaultLimits = Limits{
 	MessageRate:  100,
 	MessageBurst: 200,
 	ControlRate:  50,
+
+	MaxConversations: 10000,
 }
 
 // Session holds per-session rules.
@@ -172,6 +183,12 @@ type Backend struct {
 	// AgentID names the agent addressed in REST sends (Wiro's
 	// useragentguid).
 	AgentID string
+	// MaxMessage and WriteTimeout bound the socket that every route to a
+	// REST backend shares (Wiro's): one message read from it, one write
+	// to it. A route's Limits bound its own clients only. Defaults 1 MiB
+	// and 5s, as DefaultLimits.
+	MaxMessage   int64
+	WriteTimeout time.Duration
 	// Open, when not nil, makes an in-process upstream (the demo agent)
 	// instead of dialing URL.
 	Open func(ctx context.Context, params []Param) (Upstream, error)
@@ -199,6 +216,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxConnections <= 0 {
 		c.MaxConnections = 10000
+	}
+	if c.MaxConversations <= 0 {
+		c.MaxConversations = DefaultLimits.MaxConversations
 	}
 	if c.MaxHeaderBytes <= 0 {
 		c.MaxHeaderBytes = 8 << 10
@@ -230,6 +250,9 @@ func (l *Limits) setDefaults() {
 	if l.ControlRate == 0 {
 		l.ControlRate = DefaultLimits.ControlRate
 	}
+	if l.MaxConversations <= 0 {
+		l.MaxConversations = DefaultLimits.MaxConversations
+	}
 }
 
 func (s *Session) setDefaults() {
@@ -250,5 +273,11 @@ func (b *Backend) setDefaults() {
 	}
 	if b.IdleGap <= 0 {
 		b.IdleGap = 500 * time.Millisecond
+	}
+	if b.MaxMessage <= 0 {
+		b.MaxMessage = DefaultLimits.MaxMessage
+	}
+	if b.WriteTimeout <= 0 {
+		b.WriteTimeout = DefaultLimits.WriteTimeout
 	}
 }

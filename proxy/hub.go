@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -42,6 +43,8 @@ type hub struct {
 	convs   map[string]*conversation
 	replies map[string]*reply
 	ended   []*reply // finished replies, oldest first, for expiry
+
+	open atomic.Int64 // conversations with a backend leg, keyed or not (see admitConversation)
 }
 
 // Replies are kept this long after they end, and at most this many, so a
@@ -181,13 +184,45 @@ func malformedReason(err error) string {
 var (
 	errConvBusy    = errors.New("too many messages waiting for a reply in this session")
 	errBackendDown = errors.New("the backend for this route is unavailable")
+	errRouteFull   = errors.New("too many conversations are open on this route: try again later, or reuse a sessionkey")
+	errServerFull  = errors.New("too many conversations are open on this server: try again later")
 )
+
+// admitConversation counts a new conversation against the route's
+// Limits.MaxConversations and the server's MaxConversations (the sum over
+// its hubs), or returns the error to answer. It counts first and checks
+// after, without a lock (conversations end under the server's lock, at
+// shutdown): racing sends may both be refused near a limit, never both
+// admitted past it.
+func (h *hub) admitConversation() error {
+	if h.open.Add(1) > int64(h.rt.Limits.MaxConversations) {
+		h.open.Add(-1)
+		return errRouteFull
+	}
+	var total int64
+	for _, o := range h.s.hubs { // fixed after New
+		total += o.open.Load()
+	}
+	if total > int64(h.s.cfg.MaxConversations) {
+		h.open.Add(-1)
+		return errServerFull
+	}
+	return nil
+}
+
+// releaseConversation gives back what admitConversation counted.
+func (h *hub) releaseConversation() { h.open.Add(-1) }
 
 // send starts a reply to msg in the conversation of key and returns its
 // token, or an error with the HTTP status to answer.
 func (h *hub) send(key string, msg []byte) (string, int, error) {
 	conv, err := h.conversation(key)
-	if err != nil {
+	switch {
+	case err == errRouteFull:
+		return "", fasthttp.StatusTooManyRequests, err
+	case err == errServerFull:
+		return "", fasthttp.StatusServiceUnavailable, err
+	case err != nil:
 		return "", fasthttp.StatusBadGateway, errBackendDown
 	}
 	token := newToken()
@@ -233,7 +268,8 @@ func (c *conversation) dispatch() error {
 }
 
 // conversation returns the conversation of key, opening its backend leg
-// when there is none. An empty key is a conversation of its own.
+// when there is none and the limits allow one more (errRouteFull,
+// errServerFull). An empty key is a conversation of its own.
 func (h *hub) conversation(key string) (*conversation, error) {
 	if key != "" {
 		h.mu.Lock()
@@ -243,8 +279,12 @@ func (h *hub) conversation(key string) (*conversation, error) {
 			return c, nil
 		}
 	}
+	if err := h.admitConversation(); err != nil {
+		return nil, err
+	}
 	lg, err := h.s.openLeg(h.rt, nil, auth.Identity{})
 	if err != nil {
+		h.releaseConversation()
 		h.s.log.Warn("backend unavailable", "route", h.rt.Name, "backend", h.rt.Backend.Name, "err", err)
 		return nil, err
 	}
@@ -266,6 +306,7 @@ func (h *hub) conversation(key string) (*conversation, error) {
 			h.mu.Unlock()
 			c.idle.Stop()
 			lg.close()
+			h.releaseConversation()
 			return other, nil
 		}
 		h.convs[key] = c
@@ -489,6 +530,7 @@ func (c *conversation) close(ce *CloseError) {
 	}
 	c.h.mu.Unlock()
 	c.up.Close(int(ce.Code), ce.Reason)
+	c.h.releaseConversation()
 }
 
 func (c *conversation) drain() {

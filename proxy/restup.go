@@ -27,8 +27,7 @@ import (
 // each message to the session that owns the message's token.
 type restSocket struct {
 	s    *Server
-	rt   *Route // any route using the backend: for limits
-	b    *Backend
+	b    *Backend // its MaxMessage and WriteTimeout bound the socket, whichever route dials it
 	http *fasthttp.Client
 
 	mu     sync.Mutex
@@ -47,7 +46,7 @@ func (s *Server) restSocketFor(rt *Route) *restSocket {
 	rs := s.restSockets[rt.Backend]
 	if rs == nil {
 		b := rt.Backend
-		rs = &restSocket{s: s, rt: rt, b: b, routes: make(map[string]*restUpstream),
+		rs = &restSocket{s: s, b: b, routes: make(map[string]*restUpstream),
 			http: &fasthttp.Client{
 				Name:                "agentbridge",
 				ReadTimeout:         b.HandshakeTimeout,
@@ -71,7 +70,7 @@ func (rs *restSocket) ensure() error {
 	if err != nil {
 		return err
 	}
-	c := newConn(nc, false, rs.rt.Limits.WriteTimeout, rs.s.readIdle())
+	c := newConn(nc, false, rs.b.WriteTimeout, rs.s.readIdle())
 	if br != nil {
 		c.rb = getBuf()
 		c.w, _ = br.Read(c.rb[:])
@@ -92,7 +91,7 @@ func (rs *restSocket) read(c *conn) {
 		err error
 	)
 	for {
-		_, msg, err = c.readMessage(msg, rs.rt.Limits.MaxMessage)
+		_, msg, err = c.readMessage(msg, rs.b.MaxMessage)
 		if err != nil {
 			break
 		}
@@ -183,16 +182,26 @@ type restUpstream struct {
 	body  []byte                  // Send's request body (Send is the client pump's)
 	sreq  translators.SendRequest // Send's request: passed to the codec, it would escape from a local
 
-	inbox chan restMsg // messages for this session's tokens, copies
-	held  restMsg      // the message Receive's events alias, given back at the next Receive
-	done  chan struct{}
-	once  sync.Once
+	held        restMsg // the message Receive's events alias, given back at the next Receive
+	done        chan struct{}
+	once        sync.Once
+	lagReported bool // Receive returned the lagging error event (see errLagging)
 	// Messages of replies whose turn has not come, by token (Receive's):
 	// a backend may stream a session's replies at once, but the session
 	// takes them one after the other, in the order they were sent (and
 	// the codec's accumulated text is one reply's).
 	later      map[string][]restMsg
 	laterBytes int
+
+	// The inbox: copies of the messages for this session's tokens, oldest
+	// first from inbox[ihead]. The shared reader appends and never waits;
+	// a session more than maxInbox bytes behind fails alone (errLagging).
+	imu     sync.Mutex
+	inbox   []restMsg
+	ihead   int
+	ibytes  int           // the buffers' capacity: what the queue holds in memory
+	iclosed bool          // Close emptied the inbox: deliver drops
+	wake    chan struct{} // one slot: deliver appended, Receive may be waiting
 
 	mu     sync.Mutex
 	ids    map[string][]byte // backend token -> the session's id
@@ -242,7 +251,7 @@ func (s *Server) openREST(rt *Route) (*restUpstream, error) {
 		key:    []byte("agentbridge-" + string(newSessionID())),
 		agent:  []byte(rt.Backend.AgentID),
 		codec:  rt.Backend.Dialect.New(opts),
-		inbox:  make(chan restMsg, 64),
+		wake:   make(chan struct{}, 1),
 		later:  make(map[string][]restMsg),
 		done:   make(chan struct{}),
 		ids:    make(map[string][]byte),
@@ -284,17 +293,69 @@ func (u *restUpstream) Send(ev *translators.Event) error {
 	return nil
 }
 
-// deliver queues a copy of msg for Receive; it waits while the session is
-// behind, so the shared socket pushes back instead of queueing without
-// bound.
+// deliver queues a copy of msg for Receive. It never waits: the shared
+// socket's reader serves every session of the backend, and one session
+// whose client does not read must not hold the others. A session that
+// falls more than maxInbox bytes behind fails instead (errLagging).
 func (u *restUpstream) deliver(token, msg []byte) {
 	m := copyRESTMsg(token, msg)
-	select {
-	case u.inbox <- m:
-	case <-u.done:
+	u.imu.Lock()
+	if u.iclosed {
+		u.imu.Unlock()
 		m.release()
+		return
+	}
+	if u.ibytes+cap(*m.buf) > maxInbox {
+		u.imu.Unlock()
+		m.release()
+		u.fail(errLagging)
+		return
+	}
+	u.ibytes += cap(*m.buf)
+	if u.ihead > 0 && len(u.inbox) == cap(u.inbox) {
+		// Reuse the room Receive took from the front before growing.
+		n := copy(u.inbox, u.inbox[u.ihead:])
+		clear(u.inbox[n:])
+		u.inbox, u.ihead = u.inbox[:n], 0
+	}
+	u.inbox = append(u.inbox, m)
+	u.imu.Unlock()
+	select {
+	case u.wake <- struct{}{}:
+	default: // a wake-up is pending already
 	}
 }
+
+// pop takes the oldest message of the inbox; ok is false when it is empty.
+func (u *restUpstream) pop() (m restMsg, ok bool) {
+	u.imu.Lock()
+	defer u.imu.Unlock()
+	if u.ihead == len(u.inbox) {
+		return restMsg{}, false
+	}
+	m = u.inbox[u.ihead]
+	u.inbox[u.ihead] = restMsg{}
+	u.ibytes -= cap(*m.buf)
+	if u.ihead++; u.ihead == len(u.inbox) {
+		u.inbox, u.ihead = u.inbox[:0], 0
+	}
+	return m, true
+}
+
+// maxInbox bounds the bytes of messages a session may have waiting in its
+// inbox: its client reads too slowly past that. Wiro's messages carry the
+// whole text so far, so a long reply's are large. A variable for tests.
+var maxInbox = 4 << 20
+
+// errLagging ends a session that fell more than maxInbox behind the shared
+// socket. Receive first returns lagEvent, the dialect's error for the
+// client, then errLagging: the session closes its client with 1008, as
+// after a backend's close with that code.
+var (
+	errLagging = &BackendClosed{Code: int(ws.StatusPolicyViolation), Reason: "client too slow"}
+	lagEvent   = translators.Event{Kind: translators.KindError, Code: []byte("too_slow"),
+		Text: []byte("the client did not read its replies fast enough; the session is closed")}
+)
 
 func (u *restUpstream) fail(err error) {
 	u.mu.Lock()
@@ -307,6 +368,10 @@ func (u *restUpstream) Receive(dst []translators.Event) ([]translators.Event, er
 	for {
 		u.held.release() // the previous Receive's events are no longer used
 		msg, err := u.next()
+		if err == errLagging && !u.lagReported {
+			u.lagReported = true
+			return append(dst, lagEvent), nil
+		}
 		if err != nil {
 			return dst, err
 		}
@@ -354,7 +419,11 @@ func (u *restUpstream) Receive(dst []translators.Event) ([]translators.Event, er
 // more reports whether a message is already queued for Receive. It may be
 // a later reply's, which Receive holds back: then Receive returns at once,
 // with no events, rather than wait with the session's frames held.
-func (u *restUpstream) more() bool { return len(u.inbox) > 0 }
+func (u *restUpstream) more() bool {
+	u.imu.Lock()
+	defer u.imu.Unlock()
+	return u.ihead < len(u.inbox)
+}
 
 // next returns the next message of the reply whose turn it is (the oldest
 // not ended), holding back those of later replies, or of a token the
@@ -379,16 +448,11 @@ func (u *restUpstream) next() (restMsg, error) {
 			u.laterBytes -= q[0].n
 			return q[0], nil
 		}
-		var m restMsg
-		if heldBack {
+		m, ok := u.pop()
+		for !ok && !heldBack {
 			select {
-			case m = <-u.inbox:
-			default:
-				return restMsg{}, nil
-			}
-		} else {
-			select {
-			case m = <-u.inbox:
+			case <-u.wake:
+				m, ok = u.pop()
 			case <-u.done:
 				u.mu.Lock()
 				err := u.err
@@ -398,6 +462,9 @@ func (u *restUpstream) next() (restMsg, error) {
 				}
 				return restMsg{}, err
 			}
+		}
+		if !ok {
+			return restMsg{}, nil
 		}
 		token := m.token()
 		u.mu.Lock()
@@ -444,6 +511,13 @@ var errHeldBack = errors.New("the backend streamed later replies too far ahead o
 func (u *restUpstream) Close(int, string) {
 	u.once.Do(func() {
 		close(u.done)
+		u.imu.Lock()
+		u.iclosed = true
+		for i := u.ihead; i < len(u.inbox); i++ {
+			u.inbox[i].release()
+		}
+		u.inbox, u.ihead, u.ibytes = nil, 0, 0
+		u.imu.Unlock()
 		u.mu.Lock()
 		tokens := make([]string, 0, len(u.ids))
 		for t := range u.ids {

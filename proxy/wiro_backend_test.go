@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,8 +31,9 @@ type wiroBackend struct {
 	mu       sync.Mutex
 	sessions map[string]int
 	replies  map[string]*wiroReply
-	keysSeen []string   // every x-api-key presented
-	wmu      sync.Mutex // each frame is written whole: replies stream at once on one socket
+	keysSeen []string     // every x-api-key presented
+	flooded  atomic.Int64 // outputs written by flood
+	wmu      sync.Mutex   // each frame is written whole: replies stream at once on one socket
 }
 
 type wiroReply struct {
@@ -108,6 +111,10 @@ func (wb *wiroBackend) generate(token string, rp *wiroReply, msg string, n int) 
 	if msg == "stall" {
 		return // never answered
 	}
+	if n, ok := strings.CutPrefix(msg, "flood "); ok {
+		wb.flood(token, rp, n)
+		return
+	}
 	time.Sleep(20 * time.Millisecond)
 	rp.emit(token, "agent_start", "", true)
 	words := strings.SplitAfter(fmt.Sprintf("Echo #%d: %s", n, msg), " ")
@@ -132,6 +139,18 @@ func (wb *wiroBackend) generate(token string, rp *wiroReply, msg string, n int) 
 		rp.emit(token, "agent_output", text, true)
 	}
 	rp.emit(token, "agent_end", text, true)
+}
+
+// flood answers with n outputs as fast as the socket takes them, each a
+// rewrite of 64 KiB (so each reaches a client whole), and no end: a reply
+// that fills the buffers of a client that does not read.
+func (wb *wiroBackend) flood(token string, rp *wiroReply, n string) {
+	count, _ := strconv.Atoi(n)
+	rp.emit(token, "agent_start", "", true)
+	for i := range count {
+		rp.emit(token, "agent_output", strings.Repeat(string(rune('a'+i%2)), 64<<10), true)
+		wb.flooded.Add(1)
+	}
 }
 
 func (rp *wiroReply) emit(token, typ, text string, result bool) {

@@ -28,6 +28,7 @@ func build(f *config.File, logger *slog.Logger) (proxy.Config, error) {
 		MaxConnections:   f.Limits.MaxConnections,
 
 		MaxConnectionsPerIP: f.Limits.MaxConnectionsPerIP,
+		MaxConversations:    f.Limits.MaxConversations,
 		Logger:              logger,
 		Expvar:              f.Debug.Expvar,
 		Pprof:               f.Debug.Pprof,
@@ -62,6 +63,9 @@ func build(f *config.File, logger *slog.Logger) (proxy.Config, error) {
 		if err != nil {
 			return pc, fmt.Errorf("backend %q (line %d): %w", name, b.Line, err)
 		}
+		// A socket that the backend's routes share (Wiro's) takes the
+		// global limits, not those of the route that happens to dial it.
+		pb.MaxMessage, pb.WriteTimeout = f.Limits.MaxMessage, f.Limits.WriteTimeout
 		backends[name] = pb
 	}
 	for _, r := range f.Routes {
@@ -94,6 +98,8 @@ func build(f *config.File, logger *slog.Logger) (proxy.Config, error) {
 				MessageRate:  r.Limits.MessageRate,
 				MessageBurst: r.Limits.MessageBurst,
 				ControlRate:  r.Limits.ControlRate,
+
+				MaxConversations: r.Limits.MaxConversations,
 			},
 			Session: proxy.Session{Timeout: r.Session.Timeout, MaxMessages: r.Session.MaxMessages},
 		}

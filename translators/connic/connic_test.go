@@ -2,6 +2,7 @@ package connic_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/agentbridge/agentbridge/translators"
@@ -33,6 +34,36 @@ func TestEncodedJSONIsValid(t *testing.T) {
 		var m map[string]any
 		if err := json.Unmarshal(out, &m); err != nil {
 			t.Errorf("%v: invalid JSON %s: %v", ev.Kind, out, err)
+		}
+	}
+}
+
+// TestContextStaysJSON: a client's context reaches the backend as valid
+// JSON with the same value, whatever its strings hold (escaped control
+// characters came out as Go escapes such as \x01).
+func TestContextStaysJSON(t *testing.T) {
+	for _, ctx := range []string{
+		`"\u0001"`, `"\u0007\u000b\u007f"`, `"\udb40\udc01"`, `"a\"b\\c\/d"`,
+		`{"\u0001":["\u001f",{"k\n":"v\t"}],"n":-1.5e3,"t":true,"f":false,"z":null}`,
+		`[]`, `{}`, `12`,
+	} {
+		in := `{"message":"m","context":` + ctx + `}`
+		evs, err := connic.New(translators.Options{Role: translators.Client}).Decode(nil, []byte(in))
+		if err != nil {
+			t.Fatalf("Decode(%s): %v", in, err)
+		}
+		out, err := connic.New(translators.Options{Role: translators.Backend}).Encode(nil, &evs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got, want struct{ Payload struct{ Context any } }
+		if err := json.Unmarshal(out, &got); err != nil {
+			t.Errorf("context %s: invalid JSON to the backend %s: %v", ctx, out, err)
+			continue
+		}
+		_ = json.Unmarshal([]byte(`{"payload":{"context":`+ctx+`}}`), &want)
+		if g, w := fmt.Sprint(got.Payload.Context), fmt.Sprint(want.Payload.Context); g != w {
+			t.Errorf("context %s reached the backend as %s (%s), want %s", ctx, out, g, w)
 		}
 	}
 }
