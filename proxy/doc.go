@@ -92,7 +92,8 @@
 //	1003  a binary message that is not UTF-8 on a text dialect
 //	1007  invalid UTF-8 in a text message or close reason
 //	1008  authentication failed or expired, session timeout, message limit,
-//	      message rate, control-frame flood
+//	      message rate, control-frame flood, a Wiro-backed client too slow
+//	      to read its replies (the dialect's too_slow error first)
 //	1009  a message over Limits.MaxMessage, counted across fragments
 //	1013  the backend could not be reached after in-band authentication
 //	1014  the backend dropped or broke its protocol (after an error message)
