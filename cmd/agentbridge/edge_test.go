@@ -25,14 +25,14 @@ import (
 // does, runs it on 127.0.0.1 and returns its address.
 func startFromYAML(t *testing.T, yml string, logger *slog.Logger) string {
 	t.Helper()
-	f, err := config.Parse("t.yaml", []byte(yml))
+	f, err := config.Parse("t.yaml", []byte(yml), dialects)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	pc, err := build(f, logger)
+	pc, err := build(f, dialects, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
