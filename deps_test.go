@@ -26,6 +26,8 @@ func TestImportRules(t *testing.T) {
 		{pkg: "./translators/plain", stdOK: true, allow: []string{"translators", "internal/jsonx"},
 			banned: []string{"net", "net/http", "encoding/json", "reflect", "os"}},
 		{pkg: "./internal/jsonx", stdOK: true},
+		// The test-only fifth dialect needs nothing but the contract.
+		{pkg: "./translators/translatorstest/linetest", stdOK: true, allow: []string{"agentbridge/translators"}},
 		{pkg: "./demo", stdOK: true, allow: []string{"translators"}},
 		{pkg: "./internal/redact", stdOK: true},
 		// config knows dialects only through the table it is given.
