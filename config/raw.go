@@ -8,7 +8,9 @@ import (
 )
 
 // The raw types mirror the YAML schema. yaml.v3 decodes them with
-// KnownFields(true), so a key they do not declare is an error. Every leaf is
+// KnownFields(true), so a key they do not declare is an error, except in a
+// route or backend: there the dialects' own keys land in an inline map and
+// are checked against the dialect table (dialects.go). Every leaf is
 // kept as a yaml.Node so that ${VAR} expansion runs before a value is
 // converted, and so every message can name the value's line and column.
 // A leaf whose Kind is 0 was absent from the file.
