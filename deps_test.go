@@ -1,9 +1,16 @@
 package agentbridge_test
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/agentbridge/agentbridge/translators"
+	"github.com/agentbridge/agentbridge/translators/connic"
+	"github.com/agentbridge/agentbridge/translators/plain"
+	"github.com/agentbridge/agentbridge/translators/wiro"
 )
 
 // TestImportRules enforces the layering of DESIGN.md: codecs are pure, the
@@ -19,9 +26,17 @@ func TestImportRules(t *testing.T) {
 		{pkg: "./translators/plain", stdOK: true, allow: []string{"translators", "internal/jsonx"},
 			banned: []string{"net", "net/http", "encoding/json", "reflect", "os"}},
 		{pkg: "./internal/jsonx", stdOK: true},
+		// The test-only fifth dialect needs nothing but the contract.
+		{pkg: "./translators/translatorstest/linetest", stdOK: true, allow: []string{"agentbridge/translators"}},
 		{pkg: "./demo", stdOK: true, allow: []string{"translators"}},
 		{pkg: "./internal/redact", stdOK: true},
-		{pkg: "./config", stdOK: true, allow: []string{"gopkg.in/yaml.v3", "internal/redact"}},
+		// config knows dialects only through the table it is given.
+		{pkg: "./config", stdOK: true, allow: []string{"gopkg.in/yaml.v3", "internal/redact", "agentbridge/translators"},
+			banned: []string{
+				"github.com/agentbridge/agentbridge/translators/plain",
+				"github.com/agentbridge/agentbridge/translators/connic",
+				"github.com/agentbridge/agentbridge/translators/wiro",
+			}},
 		{pkg: "./proxy", banned: []string{
 			"github.com/agentbridge/agentbridge/translators/plain",
 			"github.com/agentbridge/agentbridge/demo",
@@ -52,6 +67,28 @@ func TestImportRules(t *testing.T) {
 			}
 			if !ok {
 				t.Errorf("%s may import only the standard library and %v, but depends on %s", r.pkg, r.allow, path)
+			}
+		}
+	}
+}
+
+// TestNoDialectNames: the configuration and build.go know dialects only
+// through the table, so adding one touches neither: no quoted dialect name
+// appears in their code (demo, built in, is not a table dialect).
+func TestNoDialectNames(t *testing.T) {
+	files, _ := filepath.Glob("config/*.go")
+	files = append(files, "cmd/agentbridge/build.go")
+	for _, path := range files {
+		if strings.HasSuffix(path, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range []translators.Dialect{plain.Dialect, connic.Dialect, wiro.Dialect} {
+			if strings.Contains(string(src), `"`+d.Name+`"`) {
+				t.Errorf("%s names dialect %q: describe what it needs in the dialect's descriptor instead", path, d.Name)
 			}
 		}
 	}

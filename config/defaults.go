@@ -6,7 +6,8 @@ import "time"
 // written in the file replace them one by one; validation rejects written
 // values that are out of range, so a loaded File never holds an unset zero
 // where a default exists. A route's Limits start from the file's global
-// Limits, so a route override changes only the keys it names.
+// Limits, so a route override changes only the keys it names. A dialect's
+// own keys take the defaults it declares (translators.Key.Default).
 
 // DefaultListen is the address used when the file has no listen key.
 const DefaultListen = "127.0.0.1:8080"
@@ -51,26 +52,18 @@ func defaultProvider(name, typ string, line int) *AuthProvider {
 
 func defaultBackend(name, dialect string, line int) *Backend {
 	b := &Backend{Name: name, Dialect: dialect, Line: line}
-	switch dialect {
-	case "demo":
+	if dialect == "demo" {
 		b.Demo = Demo{Pace: 40 * time.Millisecond, Prefix: "You said: "}
-	case "plain", "connic", "wiro":
+	} else {
 		b.DialTimeout = 5 * time.Second
 		b.HandshakeTimeout = 10 * time.Second
-	}
-	if dialect == "connic" {
-		b.SecretIn = "header"
 	}
 	return b
 }
 
-// idleGapDefault ends a chunked plain reply that has no end marker.
-const idleGapDefault = 500 * time.Millisecond
-
 func defaultRoute(f *File, line int) *Route {
 	return &Route{
 		Line:    line,
-		Reply:   "whole",
 		Limits:  f.Limits,
 		Session: Session{Streaming: true, Timeout: time.Hour, MaxMessages: 100},
 	}

@@ -6,7 +6,10 @@
 //  1. Decode. yaml.v3 decodes the text with KnownFields(true) into raw types
 //     that mirror the YAML schema (raw.go), so a misspelt key is an error
 //     rather than a silently ignored setting. The raw types keep every leaf
-//     as a yaml.Node, which remembers its line and column.
+//     as a yaml.Node, which remembers its line and column. A route's or
+//     backend's other keys are its dialect's: they are kept aside and
+//     checked against what the dialects of the table given to Load declare
+//     (translators.Key), so this package names no dialect (dialects.go).
 //  2. Expand. Each scalar value is expanded before it is converted:
 //     ${VAR} becomes the environment variable VAR, ${VAR:-default} falls back
 //     to default when VAR is unset or empty, and $$ is a literal $. An unset

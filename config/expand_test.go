@@ -55,7 +55,7 @@ backends: {demo: {dialect: demo}}
 routes: [{path: /a, dialect: plain, auth: none, backend: demo}]
 `)
 	env := map[string]string{"PORT": "9999"}
-	f, err := parse("t.yaml", src, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	f, err := parse("t.yaml", src, func(k string) (string, bool) { v, ok := env[k]; return v, ok }, testDialects)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ routes: [{path: /a, dialect: plain, auth: none, backend: demo}]
 	}
 
 	delete(env, "PORT")
-	_, err = parse("t.yaml", src, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	_, err = parse("t.yaml", src, func(k string) (string, bool) { v, ok := env[k]; return v, ok }, testDialects)
 	want := "t.yaml:2:9: listen: environment variable PORT is not set (export it, or write ${PORT:-default} to give a default)"
 	if err == nil || err.Error() != want {
 		t.Errorf("got %v\nwant %s", err, want)
@@ -77,7 +77,7 @@ func TestParseUsesProcessEnv(t *testing.T) {
 listen: ${AB_TEST_LISTEN}
 backends: {demo: {dialect: demo}}
 routes: [{path: /a, dialect: plain, auth: none, backend: demo}]
-`))
+`), testDialects)
 	if err != nil {
 		t.Fatal(err)
 	}

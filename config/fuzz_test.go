@@ -14,7 +14,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(mustRead(f, path))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		cfg, err := parse("fuzz.yaml", data, lookup)
+		cfg, err := parse("fuzz.yaml", data, lookup, testDialects)
 		if err == nil {
 			if cfg == nil || cfg.Version != 1 || len(cfg.Routes) == 0 {
 				t.Fatalf("nil error but incomplete File: %+v", cfg)

@@ -11,27 +11,37 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/agentbridge/agentbridge/translators"
 )
 
 // Load reads, expands, validates and defaults the configuration file at
 // path. Problems in the file are returned together as one *Error.
-func Load(path string) (*File, error) {
+//
+// dialects is the program's dialect table: the dialects routes and
+// backends may name (besides the built-in demo backend), in the order
+// messages list them, with the keys each declares. A table that declares
+// keys wrongly is an error of its own, not an *Error.
+func Load(path string, dialects []translators.Dialect) (*File, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return Parse(path, data)
+	return Parse(path, data, dialects)
 }
 
 // Parse is Load for data already in memory; name is used in messages.
 // ${VAR} references are expanded from the process environment.
-func Parse(name string, data []byte) (*File, error) {
-	return parse(name, data, os.LookupEnv)
+func Parse(name string, data []byte, dialects []translators.Dialect) (*File, error) {
+	return parse(name, data, os.LookupEnv, dialects)
 }
 
 // parse is Parse with the environment given, for tests.
-func parse(name string, data []byte, lookup func(string) (string, bool)) (*File, error) {
-	l := &loader{file: name, lookup: lookup}
+func parse(name string, data []byte, lookup func(string) (string, bool), dialects []translators.Dialect) (*File, error) {
+	if err := checkTable(dialects); err != nil {
+		return nil, err
+	}
+	l := &loader{file: name, lookup: lookup, dialects: dialects}
 	raw := l.decode(data)
 	if raw == nil {
 		return nil, l.err()
@@ -46,11 +56,12 @@ func parse(name string, data []byte, lookup func(string) (string, bool)) (*File,
 
 // loader collects problems while it turns a raw file into a File.
 type loader struct {
-	file   string
-	lookup func(string) (string, bool)
-	idx    index
-	probs  []Problem
-	warns  []Problem // problems that do not stop the file from loading
+	file     string
+	lookup   func(string) (string, bool)
+	dialects []translators.Dialect
+	idx      index
+	probs    []Problem
+	warns    []Problem // problems that do not stop the file from loading
 }
 
 func (l *loader) err() error {

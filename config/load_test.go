@@ -37,7 +37,7 @@ func TestValidFiles(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			f, err := parse(path, data, lookup)
+			f, err := parse(path, data, lookup, testDialects)
 			if err != nil {
 				t.Fatalf("unexpected problems:\n%v", err)
 			}
@@ -61,7 +61,7 @@ func TestInvalidFiles(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = parse(filepath.ToSlash(path), data, lookup)
+			_, err = parse(filepath.ToSlash(path), data, lookup, testDialects)
 			var cerr *Error
 			if !errors.As(err, &cerr) || len(cerr.Problems) == 0 {
 				t.Fatalf("want *Error with problems, got %v", err)
@@ -91,7 +91,7 @@ func TestInvalidFiles(t *testing.T) {
 }
 
 func TestFullFile(t *testing.T) {
-	f, err := parse("full.yaml", mustRead(t, "testdata/valid/full.yaml"), lookup)
+	f, err := parse("full.yaml", mustRead(t, "testdata/valid/full.yaml"), lookup, testDialects)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,10 +105,12 @@ func TestFullFile(t *testing.T) {
 		{"ticket ttl", f.Auth["tickets"].TTL, 30 * time.Second},
 		{"proxies", strings.Join(f.Auth["edge"].TrustedProxies, ","), "127.0.0.1/32,::1/128,10.0.0.0/8"},
 		{"provider line", f.Auth["team"].Line, 9},
-		{"connic secret", f.Backends["support"].Secret, "connic-secret"},
-		{"wiro key", f.Backends["wiroapi"].APIKey, "wiro-key"},
-		{"echo idle gap", f.Backends["echo"].IdleGap, 250 * time.Millisecond},
-		{"lines idle gap", f.Backends["lines"].IdleGap, time.Duration(0)},
+		{"connic secret", f.Backends["support"].Settings.String("secret"), "connic-secret"},
+		{"wiro key", f.Backends["wiroapi"].Settings.String("api_key"), "wiro-key"},
+		{"wiro has no url", f.Backends["wiroapi"].URL, ""},
+		{"echo idle gap", f.Backends["echo"].Settings.Duration("idle_gap"), 250 * time.Millisecond},
+		{"lines idle gap unwritten", f.Backends["lines"].Settings.Written("idle_gap"), false},
+		{"lines end marker", f.Backends["lines"].Settings.String("end_marker"), "[DONE]"},
 		{"route 0 max_message", f.Routes[0].Limits.MaxMessage, int64(64 << 10)},
 		{"route 0 keeps global", f.Routes[0].Limits.MaxTurnText, int64(1 << 20)},
 		{"route 0 streaming", f.Routes[0].Session.Streaming, false},
@@ -116,7 +118,9 @@ func TestFullFile(t *testing.T) {
 		{"route 0 line", f.Routes[0].Line, 22},
 		{"route 2 none", f.Routes[2].AuthNone, true},
 		{"route 2 auth", len(f.Routes[2].Auth), 0},
-		{"route 2 reply", f.Routes[2].Reply, "stream"},
+		{"route 2 reply", f.Routes[2].Settings.String("reply"), "stream"},
+		{"route 2 end marker", f.Routes[2].Settings.String("end_marker"), "<END>"},
+		{"route 0 has no reply", f.Routes[0].Settings.Written("reply"), false},
 		{"route 3 name", f.Routes[3].Name, "/edge"},
 		{"route 3 streaming", f.Routes[3].Session.Streaming, true},
 	}
@@ -128,7 +132,7 @@ func TestFullFile(t *testing.T) {
 }
 
 func TestDefaults(t *testing.T) {
-	f, err := parse("minimal.yaml", mustRead(t, "testdata/valid/minimal.yaml"), lookup)
+	f, err := parse("minimal.yaml", mustRead(t, "testdata/valid/minimal.yaml"), lookup, testDialects)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +147,7 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("keepalive/shutdown = %+v %+v", f.Keepalive, f.Shutdown)
 	}
 	r := f.Routes[0]
-	if r.Name != "/chat" || r.Reply != "whole" || !r.AuthNone || r.Session != (Session{Streaming: true, Timeout: time.Hour, MaxMessages: 100}) {
+	if r.Name != "/chat" || r.Settings.String("reply") != "whole" || !r.AuthNone || r.Session != (Session{Streaming: true, Timeout: time.Hour, MaxMessages: 100}) {
 		t.Errorf("route = %+v", r)
 	}
 	d := f.Backends["demo"].Demo
@@ -160,16 +164,16 @@ backends:
   d: {dialect: demo, demo: {pace: 0s, prefix: ""}}
 routes: [{path: /, dialect: plain, auth: none, backend: c}]
 `
-	f, err := parse("t.yaml", []byte(src), lookup)
+	f, err := parse("t.yaml", []byte(src), lookup, testDialects)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c, p, d := f.Backends["c"], f.Backends["p"], f.Backends["d"]
-	if c.SecretIn != "header" || c.DialTimeout != 5*time.Second || c.HandshakeTimeout != 10*time.Second {
+	if c.Settings.String("secret_in") != "header" || c.DialTimeout != 5*time.Second || c.HandshakeTimeout != 10*time.Second {
 		t.Errorf("connic = %+v", c)
 	}
-	if p.IdleGap != 500*time.Millisecond {
-		t.Errorf("plain idle gap = %v", p.IdleGap)
+	if g := p.Settings.Duration("idle_gap"); g != 500*time.Millisecond || p.Settings.Written("idle_gap") {
+		t.Errorf("plain idle gap = %v", g)
 	}
 	if d.Demo.Pace != 0 || d.Demo.Prefix != "" {
 		t.Errorf("explicit zero demo values were replaced: %+v", d.Demo)
@@ -188,7 +192,7 @@ func TestRepoConfig(t *testing.T) {
 		}
 		return "test-value-for-" + name, true
 	}
-	if _, err := parse(path, mustRead(t, path), env); err != nil {
+	if _, err := parse(path, mustRead(t, path), env, testDialects); err != nil {
 		t.Fatalf("config.yaml does not load:\n%v", err)
 	}
 }
@@ -197,10 +201,10 @@ func TestLoad(t *testing.T) {
 	t.Setenv("TEAM_SECRET", "x")
 	t.Setenv("CONNIC_SECRET", "y")
 	t.Setenv("WIRO_KEY", "z")
-	if _, err := Load("testdata/valid/design.yaml"); err != nil {
+	if _, err := Load("testdata/valid/design.yaml", testDialects); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load("testdata/no-such-file.yaml"); !errors.Is(err, os.ErrNotExist) {
+	if _, err := Load("testdata/no-such-file.yaml", testDialects); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("missing file: got %v", err)
 	}
 }
@@ -227,7 +231,7 @@ func mustRead(t testing.TB, path string) []byte {
 }
 
 func TestForwardIdentity(t *testing.T) {
-	f, err := Parse("f.yaml", []byte("version: 1\nbackends:\n  b: {dialect: plain, url: \"ws://127.0.0.1:1/\", forward_identity: {header: X-Agent-User}}\n  d: {dialect: demo}\nroutes:\n  - {path: /a, dialect: plain, auth: none, backend: b}\n"))
+	f, err := Parse("f.yaml", []byte("version: 1\nbackends:\n  b: {dialect: plain, url: \"ws://127.0.0.1:1/\", forward_identity: {header: X-Agent-User}}\n  d: {dialect: demo}\nroutes:\n  - {path: /a, dialect: plain, auth: none, backend: b}\n"), testDialects)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +243,7 @@ func TestForwardIdentity(t *testing.T) {
 		"  b: {dialect: plain, url: \"ws://127.0.0.1:1/\", forward_identity: {}}\n",
 		"  b: {dialect: demo, forward_identity: {header: X-A}}\n",
 	} {
-		_, err := Parse("f.yaml", []byte("version: 1\nbackends:\n"+bad+"routes:\n  - {path: /a, dialect: plain, auth: none, backend: b}\n"))
+		_, err := Parse("f.yaml", []byte("version: 1\nbackends:\n"+bad+"routes:\n  - {path: /a, dialect: plain, auth: none, backend: b}\n"), testDialects)
 		if err == nil {
 			t.Errorf("accepted %s", bad)
 		}
@@ -253,7 +257,7 @@ func TestRotationAndNoLimit(t *testing.T) {
 	env := map[string]string{"CUR": "current-secret"}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	const base = "version: 1\nlimits: {max_connections_per_ip: 0}\nauth: {team: {type: secret, secrets: [%s]}}\nbackends: {demo: {dialect: demo}}\nroutes:\n  - {path: /a, dialect: plain, auth: [team], backend: demo}\n"
-	f, err := parse("t.yaml", []byte(fmt.Sprintf(base, `"${CUR}", "${PREV:-}"`)), lookup)
+	f, err := parse("t.yaml", []byte(fmt.Sprintf(base, `"${CUR}", "${PREV:-}"`)), lookup, testDialects)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +270,7 @@ func TestRotationAndNoLimit(t *testing.T) {
 	if f.Limits.MaxConnectionsPerIP != 0 {
 		t.Errorf("max_connections_per_ip = %d, want 0 (no limit)", f.Limits.MaxConnectionsPerIP)
 	}
-	_, err = parse("t.yaml", []byte(fmt.Sprintf(base, `"${PREV:-}"`)), lookup)
+	_, err = parse("t.yaml", []byte(fmt.Sprintf(base, `"${PREV:-}"`)), lookup, testDialects)
 	if err == nil || !strings.Contains(err.Error(), "every secret is empty") {
 		t.Errorf("only empty secrets: err = %v, want \"every secret is empty\"", err)
 	}

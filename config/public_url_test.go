@@ -8,7 +8,7 @@ import (
 func TestPublicURL(t *testing.T) {
 	const rest = "backends:\n  d: {dialect: demo}\nroutes:\n  - {path: /a, dialect: plain, auth: none, backend: d}\n"
 	load := func(line string) (*File, error) {
-		return parse("p.yaml", []byte("version: 1\n"+line+rest), lookup)
+		return parse("p.yaml", []byte("version: 1\n"+line+rest), lookup, testDialects)
 	}
 	for _, ok := range []string{"https://agents.example.com", "http://127.0.0.1:8080/prefix"} {
 		f, err := load("public_url: " + ok + "\n")

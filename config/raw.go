@@ -8,7 +8,9 @@ import (
 )
 
 // The raw types mirror the YAML schema. yaml.v3 decodes them with
-// KnownFields(true), so a key they do not declare is an error. Every leaf is
+// KnownFields(true), so a key they do not declare is an error, except in a
+// route or backend: there the dialects' own keys land in an inline map and
+// are checked against the dialect table (dialects.go). Every leaf is
 // kept as a yaml.Node so that ${VAR} expansion runs before a value is
 // converted, and so every message can name the value's line and column.
 // A leaf whose Kind is 0 was absent from the file.
@@ -89,21 +91,13 @@ type rawBackend struct {
 	DialTimeout      yaml.Node `yaml:"dial_timeout"`
 	HandshakeTimeout yaml.Node `yaml:"handshake_timeout"`
 
-	Secret   yaml.Node `yaml:"secret"`
-	SecretIn yaml.Node `yaml:"secret_in"`
-
-	APIURL        yaml.Node `yaml:"api_url"`
-	SocketURL     yaml.Node `yaml:"socket_url"`
-	APIKey        yaml.Node `yaml:"api_key"`
-	UserAgentGUID yaml.Node `yaml:"useragent_guid"`
-
-	Chunked   yaml.Node `yaml:"chunked"`
-	EndMarker yaml.Node `yaml:"end_marker"`
-	IdleGap   yaml.Node `yaml:"idle_gap"`
-
 	Demo *rawDemo `yaml:"demo"`
 
 	ForwardIdentity *rawForward `yaml:"forward_identity"`
+
+	// Keys holds every other key: the dialects' own (Dialect.BackendKeys),
+	// checked once the backend's dialect is known.
+	Keys map[string]yaml.Node `yaml:",inline"`
 }
 
 type rawForward struct {
@@ -117,16 +111,17 @@ type rawDemo struct {
 }
 
 type rawRoute struct {
-	Name      yaml.Node   `yaml:"name"`
-	Path      yaml.Node   `yaml:"path"`
-	Dialect   yaml.Node   `yaml:"dialect"`
-	Auth      yaml.Node   `yaml:"auth"`
-	Backend   yaml.Node   `yaml:"backend"`
-	Origins   yaml.Node   `yaml:"origins"`
-	Reply     yaml.Node   `yaml:"reply"`
-	EndMarker yaml.Node   `yaml:"end_marker"`
-	Session   *rawSession `yaml:"session"`
-	Limits    *rawLimits  `yaml:"limits"`
+	Name    yaml.Node   `yaml:"name"`
+	Path    yaml.Node   `yaml:"path"`
+	Dialect yaml.Node   `yaml:"dialect"`
+	Auth    yaml.Node   `yaml:"auth"`
+	Backend yaml.Node   `yaml:"backend"`
+	Origins yaml.Node   `yaml:"origins"`
+	Session *rawSession `yaml:"session"`
+	Limits  *rawLimits  `yaml:"limits"`
+
+	// Keys holds every other key: the dialects' own (Dialect.RouteKeys).
+	Keys map[string]yaml.Node `yaml:",inline"`
 }
 
 type rawSession struct {
@@ -147,7 +142,8 @@ func init() {
 	}
 }
 
-// keysOf lists the YAML keys a raw type accepts, in declaration order.
+// keysOf lists the YAML keys a raw type declares, in declaration order
+// (not those of an inline map).
 func keysOf(t reflect.Type) []string {
 	var keys []string
 	for i := range t.NumField() {
@@ -158,16 +154,25 @@ func keysOf(t reflect.Type) []string {
 	return keys
 }
 
-// presentKeys lists the keys written in a raw struct, in declaration order.
+// presentKeys lists the keys written in a raw struct, in declaration order,
+// then those of an inline map, sorted.
 func presentKeys(v any) []string {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() == reflect.Pointer {
 		rv = rv.Elem()
 	}
 	t := rv.Type()
-	var keys []string
+	var keys, extra []string
 	for i := range t.NumField() {
 		f := rv.Field(i)
+		if m, ok := f.Interface().(map[string]yaml.Node); ok {
+			for _, k := range sortedKeys(m) {
+				if n := m[k]; !absent(&n) {
+					extra = append(extra, k)
+				}
+			}
+			continue
+		}
 		present := false
 		switch x := f.Interface().(type) {
 		case yaml.Node:
@@ -180,5 +185,5 @@ func presentKeys(v any) []string {
 			keys = append(keys, k)
 		}
 	}
-	return keys
+	return append(keys, extra...)
 }

@@ -4,14 +4,16 @@ import (
 	"slices"
 
 	"github.com/agentbridge/agentbridge/internal/redact"
+	"github.com/agentbridge/agentbridge/translators"
 )
 
 // RedactedText is the text that replaces secrets in a Redacted File.
 const RedactedText = "REDACTED"
 
 // Redacted returns a deep copy of f with every secret replaced by
-// "REDACTED": secret provider secrets, JWT secrets, backend secrets, API
-// keys, and userinfo and query values inside URLs. Use it for `config
+// "REDACTED": secret provider secrets, JWT secrets, the values of the
+// dialects' secret keys (backend secrets, API keys), and userinfo and query
+// values inside URLs. Use it for `config
 // print` and logs.
 func (f *File) Redacted() *File {
 	if f == nil {
@@ -36,11 +38,8 @@ func (f *File) Redacted() *File {
 	c.Backends = make(map[string]*Backend, len(f.Backends))
 	for name, b := range f.Backends {
 		q := *b
-		q.Secret = hideSecret(b.Secret)
-		q.APIKey = hideSecret(b.APIKey)
 		q.URL = redact.URL(b.URL)
-		q.APIURL = redact.URL(b.APIURL)
-		q.SocketURL = redact.URL(b.SocketURL)
+		q.Settings = redactSettings(b.Settings)
 		c.Backends[name] = &q
 	}
 	c.Routes = make([]*Route, len(f.Routes))
@@ -48,9 +47,32 @@ func (f *File) Redacted() *File {
 		q := *r
 		q.Auth = slices.Clone(r.Auth)
 		q.Origins = slices.Clone(r.Origins)
+		q.Settings = redactSettings(r.Settings)
 		c.Routes[i] = &q
 	}
 	return &c
+}
+
+// redactSettings copies a dialect's settings, hiding the values of its
+// secret keys and the credentials in its URL keys.
+func redactSettings(s translators.Settings) translators.Settings {
+	if s == nil {
+		return nil
+	}
+	c := make(translators.Settings, len(s))
+	for k, v := range s {
+		switch v.Kind {
+		case translators.KeySecret:
+			if str, _ := v.Value.(string); str != "" {
+				v.Value = RedactedText
+			}
+		case translators.KeyURL:
+			str, _ := v.Value.(string)
+			v.Value = redact.URL(str)
+		}
+		c[k] = v
+	}
+	return c
 }
 
 func hideSecret(s string) string {

@@ -7,7 +7,7 @@ import (
 )
 
 func TestRedacted(t *testing.T) {
-	f, err := parse("full.yaml", mustRead(t, "testdata/valid/full.yaml"), lookup)
+	f, err := parse("full.yaml", mustRead(t, "testdata/valid/full.yaml"), lookup, testDialects)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,11 +25,22 @@ func TestRedacted(t *testing.T) {
 			t.Errorf("Redacted still holds %q", secret)
 		}
 	}
-	if r.Auth["team"].Secrets[0] != RedactedText || r.Backends["wiroapi"].APIKey != RedactedText {
-		t.Errorf("secrets not replaced: %v %q", r.Auth["team"].Secrets, r.Backends["wiroapi"].APIKey)
+	for _, b := range r.Backends {
+		dump += fmt.Sprintf("%+v", b.Settings)
 	}
-	if r.Backends["demo"].Secret != "" {
-		t.Errorf("empty secret became %q", r.Backends["demo"].Secret)
+	for _, secret := range []string{"connic-secret", "wiro-key"} {
+		if strings.Contains(dump, secret) {
+			t.Errorf("Redacted settings still hold %q", secret)
+		}
+	}
+	if r.Auth["team"].Secrets[0] != RedactedText || r.Backends["wiroapi"].Settings.String("api_key") != RedactedText {
+		t.Errorf("secrets not replaced: %v %q", r.Auth["team"].Secrets, r.Backends["wiroapi"].Settings.String("api_key"))
+	}
+	if s := r.Backends["echo"].Settings.String("end_marker"); s != "" {
+		t.Errorf("empty end_marker became %q", s)
+	}
+	if f.Backends["support"].Settings.String("secret") != "connic-secret" {
+		t.Error("Redacted modified the original settings")
 	}
 	// The original is untouched.
 	if f.Auth["team"].Secrets[0] != "team-secret" || f.Backends["echo"].URL != "ws://user:hunter2@127.0.0.1:9003/" {

@@ -1,6 +1,10 @@
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/agentbridge/agentbridge/translators"
+)
 
 // File is a parsed, validated and defaulted agentbridge configuration. Every
 // duration and size is resolved; every name a route uses exists. Secrets hold
@@ -95,27 +99,16 @@ type AuthProvider struct {
 // Backend is one named upstream agent.
 type Backend struct {
 	Name    string
-	Dialect string // demo, plain, connic, wiro
+	Dialect string // demo, or a dialect of the table given to Load
 	Line    int
 
-	URL              string        // plain, connic: ws:// or wss:// URL
+	URL              string        // ws:// or wss:// URL; none for a REST dialect (Wiro)
 	DialTimeout      time.Duration // TCP connect; default 5s
 	HandshakeTimeout time.Duration // WebSocket handshake and dialect handshake; default 10s
 
-	// connic
-	Secret   string // presented to the backend; never the client's
-	SecretIn string // header (default), query, first_frame
-
-	// wiro
-	APIURL        string // http(s) base URL of the REST API
-	SocketURL     string // ws(s) URL of the socket
-	APIKey        string
-	UserAgentGUID string
-
-	// plain
-	Chunked   bool          // a reply is several messages; default false (one message = one reply)
-	EndMarker string        // with Chunked: the message that ends a reply
-	IdleGap   time.Duration // with Chunked and no EndMarker: silence that ends a reply; default 500ms
+	// Settings hold the dialect's own keys (Dialect.BackendKeys), each
+	// written or defaulted: Wiro's api_url, a plain backend's chunked.
+	Settings translators.Settings
 
 	// demo
 	Demo Demo
@@ -137,7 +130,7 @@ type Demo struct {
 type Route struct {
 	Name     string   // unique; default the path
 	Path     string   // exact ("/v1") or with :param segments ("/agents/:agent/:name")
-	Dialect  string   // client dialect: plain, connic, wiro
+	Dialect  string   // client dialect, from the table given to Load
 	Auth     []string // provider names, any of which may admit a client; empty when AuthNone
 	AuthNone bool     // `auth: none` written out
 	Backend  string
@@ -147,9 +140,9 @@ type Route struct {
 	Session Session
 	Limits  Limits // global Limits with the route's overrides applied
 
-	// plain client options
-	Reply     string // whole (default) or stream
-	EndMarker string // with stream: a message sent after each reply
+	// Settings hold the client dialect's own keys (Dialect.RouteKeys),
+	// each written or defaulted: a plain route's reply.
+	Settings translators.Settings
 }
 
 // Session holds per-route session rules.

@@ -17,7 +17,7 @@ backends:
 routes:
   - {path: /w/:agent, dialect: wiro, auth: none, backend: w}
 `
-		_, err := Parse("t.yaml", []byte(yml))
+		_, err := Parse("t.yaml", []byte(yml), testDialects)
 		if err == nil || !strings.Contains(err.Error(), "backends.w."+key) || !strings.Contains(err.Error(), "{agent}: route parameters are not filled in") {
 			t.Errorf("%s with {agent}: %v", key, err)
 		}

@@ -168,7 +168,11 @@ func (l *loader) publicURL(n *yaml.Node, s string) bool {
 func (l *loader) checkURL(n *yaml.Node, path, s string, schemes ...string) bool {
 	u, err := url.Parse(s)
 	if err != nil || !slices.Contains(schemes, u.Scheme) || u.Host == "" {
-		l.problem(n, path, "invalid URL %q: expected a URL starting with %s:// or %s:// and naming a host, like %s://127.0.0.1:9000/path", redact.URL(s), schemes[0], schemes[1], schemes[0])
+		starts := make([]string, len(schemes))
+		for i, sc := range schemes {
+			starts[i] = sc + "://"
+		}
+		l.problem(n, path, "invalid URL %q: expected a URL starting with %s and naming a host, like %s127.0.0.1:9000/path", redact.URL(s), orList(starts), starts[0])
 		return false
 	}
 	return true

@@ -33,9 +33,9 @@ func (l *loader) route(f *File, raw *rawFile, i int, r *rawRoute) *Route {
 	}
 
 	if absent(&r.Dialect) {
-		l.at(path+".dialect", "required: the protocol clients speak: plain, connic or wiro")
+		l.at(path+".dialect", "required: the protocol clients speak: %s", orList(l.dialectNames(false)))
 	} else {
-		setIf(&rt.Dialect)(l.oneOf(&r.Dialect, path+".dialect", "client dialect", "plain", "connic", "wiro"))
+		setIf(&rt.Dialect)(l.oneOf(&r.Dialect, path+".dialect", "client dialect", l.dialectNames(false)...))
 	}
 
 	l.routeAuth(f, raw, r, path, rt)
@@ -62,17 +62,9 @@ func (l *loader) route(f *File, raw *rawFile, i int, r *rawRoute) *Route {
 		rt.Origins = origins
 	}
 
-	if reply, ok := l.oneOf(&r.Reply, path+".reply", "reply mode", "whole", "stream"); ok {
-		rt.Reply = reply
-		if rt.Dialect != "" && rt.Dialect != "plain" {
-			l.at(path+".reply", "only used with dialect plain (this route's clients speak %s)", rt.Dialect)
-		}
-	}
-	if m, ok := l.str(&r.EndMarker, path+".end_marker"); ok && m != "" {
-		rt.EndMarker = m
-		if rt.Reply != "stream" {
-			l.at(path+".end_marker", `only used with "reply: stream": a whole reply needs no marker`)
-		}
+	l.routeKeysUsed(r, path, rt.Dialect)
+	if d, ok := l.dialect(rt.Dialect); ok {
+		rt.Settings = l.settings(d, d.RouteKeys, r.Keys, path, d.CheckRoute)
 	}
 
 	if s := r.Session; s != nil {
@@ -91,14 +83,37 @@ func (l *loader) route(f *File, raw *rawFile, i int, r *rawRoute) *Route {
 	return rt
 }
 
+// routeKeysUsed reports the dialect keys written in r that a route whose
+// clients speak dialect does not use: another dialect's, or no dialect's.
+// With dialect "" (not known) it reports only the keys of no dialect.
+func (l *loader) routeKeysUsed(r *rawRoute, path, dialect string) {
+	d, _ := l.dialect(dialect)
+	accepted := l.appendKeys(keysOf(rawTypes["config.rawRoute"]), d, dialect == "", routeKeys)
+	for _, k := range sortedKeys(r.Keys) {
+		if n := r.Keys[k]; absent(&n) {
+			continue
+		}
+		users := l.declaredBy(k, routeKeys)
+		switch {
+		case slices.Contains(users, dialect):
+		case len(users) == 0:
+			l.unknownHere(path, k, accepted)
+		case dialect != "":
+			l.at(join(path, k), "only used with dialect %s (this route's clients speak %s)", strings.Join(users, ", "), dialect)
+		}
+	}
+}
+
 // routeParams checks that every "{param}" in the backend's URL is a
-// ":param" of the route's path; a Wiro route's conversations are opened by
-// REST calls, outside any one path, so its backend URL can have none.
+// ":param" of the route's path; the conversations of a route whose clients
+// send over REST (Wiro) are opened by REST calls, outside any one path, so
+// its backend URL can have none.
 func (l *loader) routeParams(n *yaml.Node, path string, rt *Route, b *Backend) {
+	client, _ := l.dialect(rt.Dialect)
 	for _, name := range placeholders(b.URL) {
 		switch {
-		case rt.Dialect == "wiro":
-			l.problem(n, path, "backend %q's url uses {%s}, but a Wiro route has no path parameters to fill it with (its conversations are opened by REST calls)", rt.Backend, name)
+		case client.REST != nil:
+			l.problem(n, path, "backend %q's url uses {%s}, but a %s route has no path parameters to fill it with (its conversations are opened by REST calls)", rt.Backend, name, client.Display())
 		case !slices.Contains(strings.Split(rt.Path, "/"), ":"+name):
 			l.problem(n, path, "backend %q's url uses {%s}, which is not a parameter of this route's path %q", rt.Backend, name, rt.Path)
 		}

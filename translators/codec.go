@@ -71,12 +71,19 @@ type Options struct {
 	// Chunked says a backend sends one reply in several messages (plain):
 	// the reply ends at EndMarker, or when the proxy sees an idle gap.
 	Chunked bool
+	// Settings are the values of the dialect's own configuration keys for
+	// the route or backend the codec serves (RouteKeys or BackendKeys).
+	Settings Settings
 }
 
-// Dialect names a wire format and makes per-session codecs for it.
+// Dialect names a wire format and makes per-session codecs for it. The
+// program's dialect table (cmd/agentbridge/dialects.go) lists one per
+// line; the configuration and the proxy know dialects only through it.
 type Dialect struct {
 	// Name is the dialect's name in the configuration.
 	Name string
+	// Title names the dialect in prose ("Wiro"); Name when empty.
+	Title string
 	// Binary says the dialect's messages go out as binary frames.
 	Binary bool
 	// Handshake says a backend speaking this dialect sends a KindReady event
@@ -101,4 +108,34 @@ type Dialect struct {
 	// messages, so the proxy may relay frames without translating. Nil
 	// means any two configurations do.
 	SameShape func(client, backend Options) bool
+
+	// RouteKeys declare the configuration keys of a route whose clients
+	// speak the dialect, and BackendKeys those of a backend that speaks it,
+	// besides the keys every route or backend has (path, auth, url,
+	// dial_timeout, ...). A key no dialect of the route or backend
+	// declares is refused.
+	RouteKeys, BackendKeys []Key
+	// CheckRoute and CheckBackend, when not nil, report problems with a
+	// combination of the dialect's settings, each key having passed its own
+	// check. A key whose written value was refused holds its default and is
+	// not Written.
+	CheckRoute, CheckBackend func(Settings) []KeyError
+	// ClientOptions, when not nil, completes the options of a route's
+	// client-side codec from o.Settings. o arrives with the route's reply
+	// mode (session.streaming: ReplyStream, or ReplyWhole when false).
+	// Nil keeps o as it is.
+	ClientOptions func(o Options) Options
+	// Endpoint, when not nil, resolves a backend's settings into how the
+	// proxy reaches it; url is the backend's url key (empty for a REST
+	// dialect, whose backends have none). Nil means the socket at url and
+	// codec Options carrying s.
+	Endpoint func(url string, s Settings) Endpoint
+}
+
+// Display returns the name of d in prose: Title, else Name.
+func (d Dialect) Display() string {
+	if d.Title != "" {
+		return d.Title
+	}
+	return d.Name
 }

@@ -39,4 +39,12 @@
 // with golden transcripts in its testdata, a fuzz target for Decode and an
 // allocation test for Decode and Encode, then add it to the table in
 // cmd/agentbridge. Nothing else in the proxy changes.
+//
+// Its configuration keys are part of the descriptor: RouteKeys and
+// BackendKeys declare each key's kind, default and whether it is
+// required; the configuration checks them with line-numbered messages and
+// hands their values over as Settings (in Options.Settings), CheckRoute
+// and CheckBackend refuse bad combinations, and ClientOptions and Endpoint
+// turn the values into codec Options and how the proxy reaches a backend.
+// translators/translatorstest/linetest is a complete small example.
 package translators

@@ -15,10 +15,10 @@ import (
 	"github.com/agentbridge/agentbridge/translators"
 )
 
-// build turns a loaded configuration into the proxy's. It fails on what the
-// configuration allows but this build cannot do (a dialect or an auth type
-// not compiled in).
-func build(f *config.File, logger *slog.Logger) (proxy.Config, error) {
+// build turns a configuration loaded with the dialect table into the
+// proxy's. It fails on what the configuration allows but this build cannot
+// do (a dialect or an auth type not compiled in).
+func build(f *config.File, table []translators.Dialect, logger *slog.Logger) (proxy.Config, error) {
 	pc := proxy.Config{
 		PingInterval:     f.Keepalive.PingInterval,
 		PongTimeout:      f.Keepalive.PongTimeout,
@@ -59,7 +59,7 @@ func build(f *config.File, logger *slog.Logger) (proxy.Config, error) {
 	}
 	backends := make(map[string]*proxy.Backend, len(f.Backends))
 	for name, b := range f.Backends {
-		pb, err := buildBackend(b)
+		pb, err := buildBackend(b, table)
 		if err != nil {
 			return pc, fmt.Errorf("backend %q (line %d): %w", name, b.Line, err)
 		}
@@ -69,9 +69,9 @@ func build(f *config.File, logger *slog.Logger) (proxy.Config, error) {
 		backends[name] = pb
 	}
 	for _, r := range f.Routes {
-		client, ok := dialects[r.Dialect]
+		client, ok := lookupDialect(table, r.Dialect)
 		if !ok {
-			return pc, fmt.Errorf("route %q (line %d): dialect %q is not available in this build (have: %s)", r.Name, r.Line, r.Dialect, dialectNames())
+			return pc, fmt.Errorf("route %q (line %d): dialect %q is not available in this build (have: %s)", r.Name, r.Line, r.Dialect, dialectNames(table))
 		}
 		var auths []proxy.Authenticator
 		for _, name := range r.Auth {
@@ -103,30 +103,25 @@ func build(f *config.File, logger *slog.Logger) (proxy.Config, error) {
 			},
 			Session: proxy.Session{Timeout: r.Session.Timeout, MaxMessages: r.Session.MaxMessages},
 		}
-		// plain clients choose with reply:, others (Connic) with
-		// session.streaming; each dialect has its own default.
-		rt.ClientOptions.EndMarker = r.EndMarker
-		if r.Dialect == "plain" && r.Reply == "stream" {
+		// session.streaming picks the reply mode; the dialect may refine it
+		// from its own keys (plain's reply:).
+		rt.ClientOptions = translators.Options{Reply: translators.ReplyWhole, Settings: r.Settings}
+		if r.Session.Streaming {
 			rt.ClientOptions.Reply = translators.ReplyStream
 		}
-		if r.Dialect != "plain" && r.Session.Streaming {
-			rt.ClientOptions.Reply = translators.ReplyStream
-		}
-		if (r.Dialect == "plain" && r.Reply != "stream") || !r.Session.Streaming {
-			rt.ClientOptions.Reply = translators.ReplyWhole
+		if client.ClientOptions != nil {
+			rt.ClientOptions = client.ClientOptions(rt.ClientOptions)
 		}
 		pc.Routes = append(pc.Routes, rt)
 	}
 	return pc, nil
 }
 
-func buildBackend(b *config.Backend) (*proxy.Backend, error) {
+func buildBackend(b *config.Backend, table []translators.Dialect) (*proxy.Backend, error) {
 	pb := &proxy.Backend{
 		Name:             b.Name,
-		URL:              b.URL,
 		DialTimeout:      b.DialTimeout,
 		HandshakeTimeout: b.HandshakeTimeout,
-		IdleGap:          b.IdleGap,
 		IdentityHeader:   b.ForwardIdentity,
 	}
 	if b.Dialect == "demo" {
@@ -137,30 +132,49 @@ func buildBackend(b *config.Backend) (*proxy.Backend, error) {
 		}
 		return pb, nil
 	}
-	d, ok := dialects[b.Dialect]
+	d, ok := lookupDialect(table, b.Dialect)
 	if !ok {
-		return nil, fmt.Errorf("dialect %q is not available in this build (have: %s)", b.Dialect, dialectNames())
+		return nil, fmt.Errorf("dialect %q is not available in this build (have: %s)", b.Dialect, dialectNames(table))
 	}
-	pb.Dialect = d
-	pb.Options = translators.Options{Chunked: b.Chunked, EndMarker: b.EndMarker}
-	if d.REST != nil {
-		// A REST backend (Wiro): the socket is URL, the API its own URL.
-		pb.URL, pb.APIURL, pb.APIKey, pb.AgentID = b.SocketURL, b.APIURL, b.APIKey, b.UserAgentGUID
-		return pb, nil
+	e := translators.Endpoint{URL: b.URL, Options: translators.Options{Settings: b.Settings}}
+	if d.Endpoint != nil {
+		e = d.Endpoint(b.URL, b.Settings)
 	}
-	if b.Secret != "" {
+	pb.Dialect, pb.Options = d, e.Options
+	pb.URL, pb.IdleGap = e.URL, e.IdleGap
+	pb.APIURL, pb.APIKey, pb.AgentID = e.APIURL, e.APIKey, e.AgentID
+	if e.Secret != "" {
 		// The backend's own secret, from its configuration: never a
 		// client's. Header by default, or query, or the first message.
-		switch b.SecretIn {
+		switch e.SecretIn {
 		case "query":
-			pb.URL = setQuery(b.URL, queryName(d), b.Secret)
+			pb.URL = setQuery(e.URL, queryName(d), e.Secret)
 		case "first_frame":
-			pb.Options.Secret = b.Secret
+			pb.Options.Secret = e.Secret
 		default:
-			pb.Header = map[string]string{headerName(d): headerValue(d, b.Secret)}
+			pb.Header = map[string]string{headerName(d): headerValue(d, e.Secret)}
 		}
 	}
 	return pb, nil
+}
+
+// lookupDialect finds the dialect named name in the table.
+func lookupDialect(table []translators.Dialect, name string) (translators.Dialect, bool) {
+	for _, d := range table {
+		if d.Name == name {
+			return d, true
+		}
+	}
+	return translators.Dialect{}, false
+}
+
+// dialectNames lists the table for messages.
+func dialectNames(table []translators.Dialect) string {
+	names := make([]string, 0, len(table)+1)
+	for _, d := range table {
+		names = append(names, d.Name)
+	}
+	return strings.Join(append(names, "demo (backend)"), ", ")
 }
 
 // setQuery returns rawURL with name=value as its only name parameter. It

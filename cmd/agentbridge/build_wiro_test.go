@@ -20,11 +20,11 @@ backends:
 routes:
   - {name: small, path: /small, dialect: wiro, auth: none, backend: w, limits: {max_conversations: 5, max_message: 64}}
   - {name: other, path: /other, dialect: wiro, auth: none, backend: w}
-`))
+`), dialects)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc, err := build(f, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	pc, err := build(f, dialects, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,10 +7,13 @@ import (
 	"github.com/agentbridge/agentbridge/translators/wiro"
 )
 
-// dialects is the one table of wire dialects compiled in: the only place
-// that imports concrete dialect packages.
-var dialects = map[string]translators.Dialect{
-	plain.Dialect.Name:  plain.Dialect,
-	connic.Dialect.Name: connic.Dialect,
-	wiro.Dialect.Name:   wiro.Dialect,
+// dialects is the one table of wire dialects compiled in, and the only
+// place that imports concrete dialect packages. A dialect is one line here:
+// its descriptor carries its codecs, its configuration keys and how they
+// resolve, so neither config/ nor build.go names it. Configuration
+// messages list the dialects in this order.
+var dialects = []translators.Dialect{
+	plain.Dialect,
+	connic.Dialect,
+	wiro.Dialect,
 }

@@ -19,20 +19,27 @@ import (
 
 	"github.com/agentbridge/agentbridge/config"
 	"github.com/agentbridge/agentbridge/proxy"
+	"github.com/agentbridge/agentbridge/translators"
 )
 
 // startFromYAML builds the proxy a configuration describes, the way serve
 // does, runs it on 127.0.0.1 and returns its address.
 func startFromYAML(t *testing.T, yml string, logger *slog.Logger) string {
 	t.Helper()
-	f, err := config.Parse("t.yaml", []byte(yml))
+	return startWithTable(t, yml, dialects, logger)
+}
+
+// startWithTable is startFromYAML with another dialect table.
+func startWithTable(t *testing.T, yml string, table []translators.Dialect, logger *slog.Logger) string {
+	t.Helper()
+	f, err := config.Parse("t.yaml", []byte(yml), table)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	pc, err := build(f, logger)
+	pc, err := build(f, table, logger)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"sort"
 	"syscall"
 	"time"
 
@@ -43,7 +42,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch cmd {
 	case "serve", "validate":
 	case "version":
-		fmt.Fprintf(stdout, "agentbridge %s (%s, dialects: %s)\n", version, runtime.Version(), dialectNames())
+		fmt.Fprintf(stdout, "agentbridge %s (%s, dialects: %s)\n", version, runtime.Version(), dialectNames(dialects))
 		return 0
 	case "help", "-h", "--help":
 		usage(stdout)
@@ -63,7 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "agentbridge %s: unexpected argument %q\n", cmd, fs.Arg(0))
 		return 2
 	}
-	f, err := config.Load(*path)
+	f, err := config.Load(*path, dialects)
 	if err != nil {
 		fmt.Fprintf(stderr, "%v\n", err)
 		return 1
@@ -72,7 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for _, w := range f.Warnings {
 		logger.Warn("configuration: " + w.String())
 	}
-	pcfg, err := build(f, logger)
+	pcfg, err := build(f, dialects, logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", *path, err)
 		return 1
@@ -157,20 +156,4 @@ func serve(ctx context.Context, f *config.File, pcfg proxy.Config, logger *slog.
 	}
 	logger.Info("stopped")
 	return 0
-}
-
-func dialectNames() string {
-	names := make([]string, 0, len(dialects))
-	for n := range dialects {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	s := ""
-	for i, n := range names {
-		if i > 0 {
-			s += ", "
-		}
-		s += n
-	}
-	return s + ", demo (backend)"
 }

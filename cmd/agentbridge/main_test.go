@@ -62,11 +62,11 @@ routes:
   - {name: ps, path: /ps, dialect: plain, auth: none, backend: demo, reply: stream}
   - {name: c, path: /c, dialect: connic, auth: none, backend: demo}
   - {name: cw, path: /cw, dialect: connic, auth: none, backend: demo, session: {streaming: false, max_messages: -1}}
-`))
+`), dialects)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc, err := build(f, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	pc, err := build(f, dialects, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,11 +84,11 @@ routes:
 // TestBuildDebugEndpoints: the debug keys reach the proxy (a bug once left
 // them out, and a benchmark then read allocations from a 404).
 func TestBuildDebugEndpoints(t *testing.T) {
-	f, err := config.Parse("t.yaml", []byte("version: 1\ndebug: {expvar: true, pprof: true}\nbackends: {demo: {dialect: demo}}\nroutes:\n  - {path: /p, dialect: plain, auth: none, backend: demo}\n"))
+	f, err := config.Parse("t.yaml", []byte("version: 1\ndebug: {expvar: true, pprof: true}\nbackends: {demo: {dialect: demo}}\nroutes:\n  - {path: /p, dialect: plain, auth: none, backend: demo}\n"), dialects)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc, err := build(f, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	pc, err := build(f, dialects, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,6 +38,11 @@ var Dialect = translators.Dialect{
 	SameShape:  func(client, backend translators.Options) bool { return client.Reply != translators.ReplyWhole },
 	AuthHeader: "X-Connic-Secret",
 	AuthQuery:  "X-Connic-Secret",
+
+	Title:        "Connic",
+	BackendKeys:  backendKeys,
+	CheckBackend: checkBackend,
+	Endpoint:     endpoint,
 }
 
 // MaxIDLength caps a client-chosen message id; longer ids are refused.

@@ -23,7 +23,17 @@ import (
 )
 
 // Dialect is the plain dialect's descriptor.
-var Dialect = translators.Dialect{Name: "plain", New: New, SameShape: sameShape}
+var Dialect = translators.Dialect{
+	Name:          "plain",
+	New:           New,
+	SameShape:     sameShape,
+	RouteKeys:     routeKeys,
+	BackendKeys:   backendKeys,
+	CheckRoute:    checkRoute,
+	CheckBackend:  checkBackend,
+	ClientOptions: clientOptions,
+	Endpoint:      endpoint,
+}
 
 // sameShape: frames can be relayed as they are when the client gets replies
 // the way the backend sends them: whole, or chunked with the same marker.

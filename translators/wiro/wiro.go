@@ -38,6 +38,10 @@ var Dialect = translators.Dialect{
 	AuthHeader: "x-api-key",
 	AuthQuery:  "x-api-key",
 	REST:       &rest,
+
+	Title:       "Wiro",
+	BackendKeys: backendKeys,
+	Endpoint:    endpoint,
 }
 
 // New returns a Wiro codec configured by o.
