@@ -157,7 +157,7 @@ func (c *codec) decodeMessage(dst []translators.Event, top, body *fastjson.Value
 		ctx = c.scratch[idEnd:]
 	}
 	id = c.scratch[:idEnd:idEnd]
-	return append(dst, translators.Event{Kind: translators.KindUserMessage, ID: id, Text: text, Context: ctx}), nil
+	return append(dst, translators.Event{Kind: translators.KindUserMessage, ID: id, Text: text, Value: ctx}), nil
 }
 
 // appendValue appends v as JSON. Strings and keys are escaped by jsonx:
@@ -359,9 +359,9 @@ func (c *codec) encodeBackend(dst []byte, ev *translators.Event) []byte {
 		}
 		dst = append(dst, `,"payload":{"message":`...)
 		dst = jsonx.AppendString(dst, ev.Text)
-		if len(ev.Context) > 0 {
+		if len(ev.Value) > 0 {
 			dst = append(dst, `,"context":`...)
-			dst = append(dst, ev.Context...)
+			dst = append(dst, ev.Value...)
 		}
 		return append(dst, "}}"...)
 	}

@@ -95,7 +95,7 @@ func TestAllocs(t *testing.T) {
 		{client, translators.Event{Kind: translators.KindTextDelta, ID: []byte("msg-001"), Text: []byte("chunk of text")}},
 		{client, translators.Event{Kind: translators.KindTurnEnd, ID: []byte("msg-001"), Full: []byte("full"), Usage: translators.Usage{InputTokens: 1, OutputTokens: 2}}},
 		{client, translators.Event{Kind: translators.KindAck, ID: []byte("msg-001"), Seq: 7}},
-		{backend, translators.Event{Kind: translators.KindUserMessage, ID: []byte("msg-001"), Text: []byte("hi"), Context: []byte(`{"a":1}`)}},
+		{backend, translators.Event{Kind: translators.KindUserMessage, ID: []byte("msg-001"), Text: []byte("hi"), Value: []byte(`{"a":1}`)}},
 	}
 	for _, e := range evs {
 		if n := translatorstest.EncodeAllocs(connic.Dialect, e.o, e.ev); n != 0 {
