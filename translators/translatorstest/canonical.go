@@ -36,27 +36,27 @@ func (canonical) Encode(dst []byte, ev *translators.Event) ([]byte, error) {
 }
 
 // Every returns an event of kind k with every field set, so that an
-// encoder reading any field finds something there.
-func Every(k translators.Kind) translators.Event {
+// encoder reading any field finds something there; Name is dialect.
+func Every(k translators.Kind, dialect string) translators.Event {
 	b := func(s string) []byte { return []byte(s) }
 	return translators.Event{
 		Kind: k, ID: b("id-1"), Agent: b("agent"), Text: b("text \"quoted\""), Full: b("full text"),
-		Thinking: b("thinking"), Value: b(`{"k":[1,"v"]}`), Name: b("tool"), Ref: b("call-1"),
+		Thinking: b("thinking"), Value: b(`{"k":[1,"v"]}`), Name: b(dialect), Ref: b("call-1"),
 		Code: b("code"), Raw: b(`{"raw":true}`), Usage: translators.Usage{InputTokens: 3, OutputTokens: 5},
 		Seq: 2, Elapsed: 1500 * time.Millisecond,
 	}
 }
 
-// EncodeKinds encodes Every(k) for every kind with a codec made from o,
-// and returns the kinds that produced a message, in order, by name. It
+// EncodeKinds encodes Every(k, dialect) for every kind with a codec made
+// from o, and returns the kinds that produced a message, in order, by name. It
 // fails t when an Encode returns an error, panics, or changes what dst
 // held before: a dialect with no place for a kind returns dst unchanged.
-func EncodeKinds(t testing.TB, d translators.Dialect, o translators.Options) string {
+func EncodeKinds(t testing.TB, d translators.Dialect, o translators.Options, dialect string) string {
 	t.Helper()
 	var sent []string
 	c := d.New(o)
 	for k := translators.Kind(0); k < translators.NumKinds; k++ {
-		ev := Every(k)
+		ev := Every(k, dialect)
 		out, err := encodeNoPanic(c, []byte("prefix"), &ev)
 		switch {
 		case err != nil:
