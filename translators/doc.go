@@ -11,6 +11,18 @@
 // send back to the peer it decoded them from (an ack, a pong of the dialect)
 // and is never forwarded; Ready says the peer finished its own handshake.
 //
+// Richer dialects carry more, named after the AI SDK's stream chunks: within
+// a turn, tool calls (ToolStart, ToolInputDelta, ToolInput, ToolOutput,
+// ToolError, keyed by the call's id in Event.Ref), step boundaries
+// (StepStart, StepEnd) and the message's Metadata; beside turns, the agent's
+// shared State (either way, as are a client's ToolOutput and ToolError for
+// tools it runs itself); and Frame, a message of one dialect the model has no
+// kind for, which reaches a peer of the same dialect untouched and is dropped
+// by every other. A codec with no place for a kind drops it: Encode returns
+// dst unchanged, without an error (translatorstest.EncodeKinds checks this
+// for every kind). Each Kind's documentation says which dialects produce and
+// consume it.
+//
 // Deltas are canonical. A dialect that speaks accumulated text (each frame
 // holds the whole reply so far) decodes it into a TextSnapshot event; the
 // session's Turn turns snapshots into deltas, or into a TextReplace when the

@@ -8,14 +8,20 @@ const DefaultMaxTurnText = 1 << 20
 // Turn normalizes the backend-to-client events of one session and keeps the
 // text of the reply in progress. It is the one place a reply is buffered.
 //
-// Apply does four things:
-//   - it opens a turn when a backend sends text without a TurnStart, and
-//     stamps every event of a turn with the turn's correlation id, taken from
-//     the backend or, when the backend has none, from Pending;
+// Apply does five things:
+//   - it opens a turn when a backend sends text, a tool call or a step
+//     without a TurnStart, and stamps every event of a turn with the turn's
+//     correlation id, taken from the backend or, when the backend has none,
+//     from Pending;
 //   - it turns TextSnapshot (accumulated text) into a TextDelta of what is
 //     new, or a TextReplace when the snapshot does not extend the text so far;
 //   - it reconciles the final text a TurnEnd may carry the same way;
-//   - it fills Event.Full and Event.Thinking with the whole text so far.
+//   - it fills Event.Full and Event.Thinking with the whole text so far;
+//   - it keeps the last Usage reported during the turn (by a KindMetadata,
+//     say) and puts it on a TurnEnd that reports none.
+//
+// Tool calls, steps and metadata pass through in order, stamped like text;
+// they are not buffered and leave the text so far as it is.
 //
 // A Turn is owned by the goroutine that reads the backend; it is not safe for
 // concurrent use. The zero value is ready to use.
@@ -32,6 +38,7 @@ type Turn struct {
 	agent    []byte
 	text     []byte
 	thinking []byte
+	usage    Usage // the last Usage reported during the turn
 }
 
 // Open reports whether a turn is in progress.
@@ -52,8 +59,10 @@ func (t *Turn) Thinking() []byte { return t.thinking }
 // Apply appends to dst the normalized events for ev and returns dst. The
 // events alias ev's slices and t's buffers, valid until the next call to
 // Apply. Events that are not part of a reply (Reply, Ready, Auth, ...) are
-// appended unchanged. When the reply would grow past MaxText, Apply returns
-// ErrTurnTooLarge and the turn is closed: the caller should send an error.
+// appended unchanged, and so are State and Frame, which belong to the
+// session rather than to a reply. When the reply would grow past MaxText,
+// Apply returns ErrTurnTooLarge and the turn is closed: the caller should
+// send an error.
 func (t *Turn) Apply(dst []Event, ev *Event) ([]Event, error) {
 	switch ev.Kind {
 	case KindTurnStart:
@@ -65,6 +74,7 @@ func (t *Turn) Apply(dst []Event, ev *Event) ([]Event, error) {
 			return dst, nil
 		}
 		dst = t.ensureOpen(dst, ev)
+		t.keepUsage(ev)
 		var err error
 		if ev.Kind == KindTextDelta {
 			t.text, err = t.grow(t.text, ev.Text)
@@ -78,6 +88,7 @@ func (t *Turn) Apply(dst []Event, ev *Event) ([]Event, error) {
 
 	case KindTextSnapshot, KindTextReplace:
 		dst = t.ensureOpen(dst, ev)
+		t.keepUsage(ev)
 		return t.snapshot(dst, ev, ev.Kind == KindTextReplace)
 
 	case KindTurnEnd:
@@ -90,8 +101,27 @@ func (t *Turn) Apply(dst []Event, ev *Event) ([]Event, error) {
 		}
 		e := t.stamp(ev)
 		e.Text = nil
+		if !e.Usage.Known() && t.usage.Known() {
+			e.Usage = t.usage
+		}
 		t.open = false
 		return append(dst, e), nil
+
+	case KindToolStart, KindToolInputDelta, KindToolInput, KindToolOutput, KindToolError, KindStepStart:
+		// Parts of a reply: a reply may begin with a tool call.
+		dst = t.ensureOpen(dst, ev)
+		t.keepUsage(ev)
+		return append(dst, t.stamp(ev)), nil
+
+	case KindStepEnd, KindMetadata:
+		// They close or describe what is already there, so they open no
+		// turn (which would take a waiting message's id): outside a turn
+		// they pass unchanged.
+		if !t.open {
+			return append(dst, *ev), nil
+		}
+		t.keepUsage(ev)
+		return append(dst, t.stamp(ev)), nil
 
 	case KindError, KindCancel:
 		// An error ends the turn in progress; outside a turn it answers the
@@ -116,6 +146,7 @@ func (t *Turn) start(dst []Event, ev *Event, implicit bool) []Event {
 	t.open = true
 	t.text = t.text[:0]
 	t.thinking = t.thinking[:0]
+	t.usage = Usage{}
 	t.agent = append(t.agent[:0], ev.Agent...)
 	t.takeID(ev.ID)
 	e := Event{Kind: KindTurnStart, ID: t.id, Agent: t.agent}
@@ -138,6 +169,13 @@ func (t *Turn) takeID(id []byte) {
 		t.id = t.Pending.Pop(t.id[:0])
 	default:
 		t.id = t.id[:0]
+	}
+}
+
+// keepUsage remembers the token counts an event within the turn reports.
+func (t *Turn) keepUsage(ev *Event) {
+	if ev.Usage.Known() {
+		t.usage = ev.Usage
 	}
 }
 

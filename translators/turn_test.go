@@ -172,3 +172,30 @@ func TestIDQueueGrowsInOrder(t *testing.T) {
 		q.Pop(nil)
 	}
 }
+
+func TestGolden(t *testing.T) {
+	translatorstest.RunGolden(t, translatorstest.Canonical, "testdata")
+}
+
+// TestTurnToolAllocs: tool events and metadata cost a Turn nothing either.
+func TestTurnToolAllocs(t *testing.T) {
+	var turn translators.Turn
+	in := []translators.Event{
+		{Kind: translators.KindToolStart, Ref: []byte("c1"), Name: []byte("search")},
+		{Kind: translators.KindToolInputDelta, Ref: []byte("c1"), Text: []byte(`{"q":"x"}`)},
+		{Kind: translators.KindToolOutput, Ref: []byte("c1"), Value: []byte(`{"hits":3}`)},
+		{Kind: translators.KindMetadata, Value: []byte(`{}`), Usage: translators.Usage{InputTokens: 1, OutputTokens: 2}},
+		ev(translators.KindTextDelta, "answer"),
+		ev(translators.KindTurnEnd, ""),
+	}
+	out := make([]translators.Event, 0, 4)
+	apply := func() {
+		for i := range in {
+			out, _ = turn.Apply(out[:0], &in[i])
+		}
+	}
+	apply()
+	if n := testing.AllocsPerRun(100, apply); n != 0 {
+		t.Fatalf("Turn.Apply allocs = %v, want 0", n)
+	}
+}

@@ -162,7 +162,7 @@ func (c *codec) decodeMessage(dst []translators.Event, top, body *fastjson.Value
 		ctx = c.scratch[idEnd:]
 	}
 	id = c.scratch[:idEnd:idEnd]
-	return append(dst, translators.Event{Kind: translators.KindUserMessage, ID: id, Text: text, Context: ctx}), nil
+	return append(dst, translators.Event{Kind: translators.KindUserMessage, ID: id, Text: text, Value: ctx}), nil
 }
 
 // appendValue appends v as JSON. Strings and keys are escaped by jsonx:
@@ -321,7 +321,17 @@ func (c *codec) Encode(dst []byte, ev *translators.Event) ([]byte, error) {
 		dst = jsonx.AppendField(dst, "message")
 		dst = jsonx.AppendString(dst, ev.Text)
 		return append(dst, '}'), nil
+	case translators.KindToolStart, translators.KindToolInputDelta, translators.KindToolInput,
+		translators.KindToolOutput, translators.KindToolError, translators.KindStepStart,
+		translators.KindStepEnd, translators.KindMetadata, translators.KindState:
+		// Connic streams text only: tool calls, steps, metadata and state
+		// have no place in it and are dropped.
+		return dst, nil
+	case translators.KindFrame:
+		return translators.PassFrame(dst, ev, Dialect.Name), nil
 	}
+	// Thinking and rewrites are not sent (see the package doc); the other
+	// kinds never reach a client's encoder.
 	return dst, nil
 }
 
@@ -364,11 +374,19 @@ func (c *codec) encodeBackend(dst []byte, ev *translators.Event) []byte {
 		}
 		dst = append(dst, `,"payload":{"message":`...)
 		dst = jsonx.AppendString(dst, ev.Text)
-		if len(ev.Context) > 0 {
+		if len(ev.Value) > 0 {
 			dst = append(dst, `,"context":`...)
-			dst = append(dst, ev.Context...)
+			dst = append(dst, ev.Value...)
 		}
 		return append(dst, "}}"...)
+	case translators.KindToolOutput, translators.KindToolError, translators.KindState:
+		// A Connic backend runs its own tools and keeps no shared state:
+		// a client's tool results and state have no place.
+		return dst
+	case translators.KindFrame:
+		return translators.PassFrame(dst, ev, Dialect.Name)
 	}
+	// Cancellations cannot be carried; the other kinds never reach a
+	// backend's encoder.
 	return dst
 }

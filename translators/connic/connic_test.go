@@ -3,6 +3,7 @@ package connic_test
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/agentbridge/agentbridge/translators"
@@ -95,7 +96,9 @@ func TestAllocs(t *testing.T) {
 		{client, translators.Event{Kind: translators.KindTextDelta, ID: []byte("msg-001"), Text: []byte("chunk of text")}},
 		{client, translators.Event{Kind: translators.KindTurnEnd, ID: []byte("msg-001"), Full: []byte("full"), Usage: translators.Usage{InputTokens: 1, OutputTokens: 2}}},
 		{client, translators.Event{Kind: translators.KindAck, ID: []byte("msg-001"), Seq: 7}},
-		{backend, translators.Event{Kind: translators.KindUserMessage, ID: []byte("msg-001"), Text: []byte("hi"), Context: []byte(`{"a":1}`)}},
+		{backend, translators.Event{Kind: translators.KindUserMessage, ID: []byte("msg-001"), Text: []byte("hi"), Value: []byte(`{"a":1}`)}},
+		{client, translators.Event{Kind: translators.KindToolInput, Ref: []byte("c1"), Name: []byte("t"), Value: []byte(`{}`)}},
+		{client, translators.Event{Kind: translators.KindFrame, Name: []byte("connic"), Code: []byte("x"), Raw: []byte(`{"type":"x"}`)}},
 	}
 	for _, e := range evs {
 		if n := translatorstest.EncodeAllocs(connic.Dialect, e.o, e.ev); n != 0 {
@@ -136,4 +139,30 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestEncodeEveryKind: every kind, in every role and mode, encodes without
+// an error or a panic, and only the kinds Connic has a place for produce a
+// message; the others leave dst as it was.
+func TestEncodeEveryKind(t *testing.T) {
+	tests := []struct {
+		name string
+		o    translators.Options
+		want string
+	}{
+		{"client stream", translators.Options{Role: translators.Client}, "cancel turn_start text_delta turn_end error ready ack frame"},
+		{"client whole", translators.Options{Role: translators.Client, Reply: translators.ReplyWhole}, "cancel turn_end error ready ack frame"},
+		{"backend", translators.Options{Role: translators.Backend}, "user_message frame"},
+		{"backend with secret", translators.Options{Role: translators.Backend, Secret: "s"}, "user_message open frame"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := translatorstest.EncodeKinds(t, connic.Dialect, tt.o, "connic"); got != tt.want {
+				t.Errorf("kinds encoded = %q, want %q", got, tt.want)
+			}
+			if got := translatorstest.EncodeKinds(t, connic.Dialect, tt.o, "agents"); strings.Contains(got, "frame") {
+				t.Errorf("a frame of another dialect was encoded: %q", got)
+			}
+		})
+	}
 }

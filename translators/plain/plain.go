@@ -74,9 +74,15 @@ func (c *codec) Decode(dst []translators.Event, msg []byte) ([]translators.Event
 
 func (c *codec) Encode(dst []byte, ev *translators.Event) ([]byte, error) {
 	if c.opts.Role == translators.Backend {
-		if ev.Kind == translators.KindUserMessage {
+		switch ev.Kind {
+		case translators.KindUserMessage:
 			return append(dst, ev.Text...), nil
+		case translators.KindFrame:
+			return translators.PassFrame(dst, ev, Dialect.Name), nil
 		}
+		// Cancellations, a client's tool results and state have no place
+		// in a plain frame; the other kinds never reach a backend's
+		// encoder.
 		return dst, nil
 	}
 	switch ev.Kind {
@@ -101,7 +107,17 @@ func (c *codec) Encode(dst []byte, ev *translators.Event) ([]byte, error) {
 		return appendError(dst, ev.Code, ev.Text, "error"), nil
 	case translators.KindCancel:
 		return appendError(dst, ev.Code, ev.Text, "cancelled"), nil
+	case translators.KindToolStart, translators.KindToolInputDelta, translators.KindToolInput,
+		translators.KindToolOutput, translators.KindToolError, translators.KindStepStart,
+		translators.KindStepEnd, translators.KindMetadata, translators.KindState:
+		// A plain client gets the answer's text only: tool calls, steps,
+		// metadata and state are dropped.
+		return dst, nil
+	case translators.KindFrame:
+		return translators.PassFrame(dst, ev, Dialect.Name), nil
 	}
+	// Thinking is not sent, and a whole-reply client gets the text at the
+	// end; the other kinds never reach a client's encoder.
 	return dst, nil
 }
 

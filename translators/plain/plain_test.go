@@ -1,6 +1,7 @@
 package plain_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/agentbridge/agentbridge/translators"
@@ -81,5 +82,32 @@ func BenchmarkDecodeEncode(b *testing.B) {
 		if i++; i%1000 == 0 { // keep the turn buffer bounded
 			norm, _ = turn.Apply(norm[:0], &end)
 		}
+	}
+}
+
+// TestEncodeEveryKind: every kind, in every role and mode, encodes without
+// an error or a panic, and only the kinds plain has a place for produce a
+// message; the others leave dst as it was.
+func TestEncodeEveryKind(t *testing.T) {
+	tests := []struct {
+		name string
+		o    translators.Options
+		want string
+	}{
+		{"client whole", translators.Options{Role: translators.Client}, "cancel turn_end error frame"},
+		{"client stream", translators.Options{Role: translators.Client, Reply: translators.ReplyStream}, "cancel text_delta text_replace error frame"},
+		{"client stream with marker", translators.Options{Role: translators.Client, Reply: translators.ReplyStream, EndMarker: "[END]"}, "cancel text_delta text_replace turn_end error frame"},
+		{"backend", translators.Options{Role: translators.Backend}, "user_message frame"},
+		{"backend chunked", translators.Options{Role: translators.Backend, Chunked: true, EndMarker: "[END]"}, "user_message frame"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := translatorstest.EncodeKinds(t, plain.Dialect, tt.o, "plain"); got != tt.want {
+				t.Errorf("kinds encoded = %q, want %q", got, tt.want)
+			}
+			if got := translatorstest.EncodeKinds(t, plain.Dialect, tt.o, "agents"); strings.Contains(got, "frame") {
+				t.Errorf("a frame of another dialect was encoded: %q", got)
+			}
+		})
 	}
 }

@@ -183,7 +183,9 @@ func FormatEvent(ev *translators.Event) string {
 	field("text", ev.Text)
 	field("full", ev.Full)
 	field("thinking", ev.Thinking)
-	field("context", ev.Context)
+	field("value", ev.Value)
+	field("name", ev.Name)
+	field("ref", ev.Ref)
 	field("code", ev.Code)
 	field("raw", ev.Raw)
 	if ev.Seq != 0 {
@@ -234,7 +236,8 @@ func eventFromKV(kv map[string]string) (translators.Event, error) {
 		return nil
 	}
 	ev.ID, ev.Agent, ev.Text, ev.Full = set("id"), set("agent"), set("text"), set("full")
-	ev.Thinking, ev.Context, ev.Code, ev.Raw = set("thinking"), set("context"), set("code"), set("raw")
+	ev.Thinking, ev.Value, ev.Code, ev.Raw = set("thinking"), set("value"), set("code"), set("raw")
+	ev.Name, ev.Ref = set("name"), set("ref")
 	if v, ok := kv["seq"]; ok {
 		ev.Seq, _ = strconv.ParseInt(v, 10, 64)
 	}

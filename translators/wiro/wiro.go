@@ -179,11 +179,16 @@ func (c *codec) Encode(dst []byte, ev *translators.Event) ([]byte, error) {
 	if c.opts.Role == translators.Backend {
 		// A Wiro backend is spoken to over REST; the socket only carries
 		// subscriptions, which the proxy's subscriber writes.
-		if ev.Kind == translators.KindSubscribe {
+		switch ev.Kind {
+		case translators.KindSubscribe:
 			dst = append(dst, `{"type":"agent_info","agenttoken":`...)
 			dst = jsonx.AppendString(dst, ev.ID)
 			return append(dst, '}'), nil
+		case translators.KindFrame:
+			return translators.PassFrame(dst, ev, Dialect.Name), nil
 		}
+		// User messages and cancellations go by REST; a client's tool
+		// results and state have no place in Wiro.
 		return dst, nil
 	}
 	switch ev.Kind {
@@ -219,7 +224,16 @@ func (c *codec) Encode(dst []byte, ev *translators.Event) ([]byte, error) {
 		}
 		dst = jsonx.AppendString(dst, text)
 		return append(dst, `,"result":false}`...), nil
+	case translators.KindToolStart, translators.KindToolInputDelta, translators.KindToolInput,
+		translators.KindToolOutput, translators.KindToolError, translators.KindStepStart,
+		translators.KindStepEnd, translators.KindMetadata, translators.KindState:
+		// agent_output carries text, thinking and metrics only: tool calls,
+		// steps, metadata and state are dropped.
+		return dst, nil
+	case translators.KindFrame:
+		return translators.PassFrame(dst, ev, Dialect.Name), nil
 	}
+	// The other kinds never reach a client's encoder.
 	return dst, nil
 }
 

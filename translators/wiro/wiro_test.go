@@ -145,3 +145,27 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestEncodeEveryKind: every kind, in both roles, encodes without an error
+// or a panic, and only the kinds Wiro has a place for produce a message;
+// the others leave dst as it was.
+func TestEncodeEveryKind(t *testing.T) {
+	tests := []struct {
+		name string
+		o    translators.Options
+		want string
+	}{
+		{"client", translators.Options{Role: translators.Client}, "cancel turn_start text_delta thinking_delta text_replace turn_end error subscribed frame"},
+		{"backend", translators.Options{Role: translators.Backend}, "subscribe frame"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := translatorstest.EncodeKinds(t, wiro.Dialect, tt.o, "wiro"); got != tt.want {
+				t.Errorf("kinds encoded = %q, want %q", got, tt.want)
+			}
+			if got := translatorstest.EncodeKinds(t, wiro.Dialect, tt.o, "agents"); strings.Contains(got, "frame") {
+				t.Errorf("a frame of another dialect was encoded: %q", got)
+			}
+		})
+	}
+}
