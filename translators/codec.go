@@ -1,5 +1,7 @@
 package translators
 
+import "time"
+
 // Role says which peer a Codec talks to.
 type Role uint8
 
@@ -38,6 +40,17 @@ type Codec interface {
 	// It returns dst unchanged when the dialect has nothing to send for ev.
 	// Encode never keeps ev or dst.
 	Encode(dst []byte, ev *Event) ([]byte, error)
+}
+
+// A Ticker is a Codec whose dialect sends messages of its own on a timer
+// (an Engine.IO ping, a heartbeat). Codecs have no clock: the proxy calls
+// Tick every Dialect.TickEvery on the leg the codec talks to, never at the
+// same time as Encode, and writes what Tick appended.
+type Ticker interface {
+	// Tick appends the message due now to dst, or nothing. An error ends
+	// the session with the dialect's error (a peer that missed its pong);
+	// it should wrap ErrMalformed or carry a Code, like Decode's errors.
+	Tick(dst []byte) ([]byte, error)
 }
 
 // ReplyMode says how a client-side codec delivers an agent's reply.
@@ -130,6 +143,11 @@ type Dialect struct {
 	// dialect, whose backends have none). Nil means the socket at url and
 	// codec Options carrying s.
 	Endpoint func(url string, s Settings) Endpoint
+	// TickEvery, when not nil, is how often the proxy calls Tick on a codec
+	// of this dialect made with o (which must then be a Ticker); zero
+	// means never. Relayed sessions have no codec and no timer: their
+	// peers speak the dialect to each other.
+	TickEvery func(o Options) time.Duration
 }
 
 // Display returns the name of d in prose: Title, else Name.

@@ -7,10 +7,17 @@
 // (default "reply"); problems come as "error <text>". To a backend the
 // proxy sends "<verb> <text>", verb being the backend's key (say or ask),
 // and reads each message "reply <text>" as one whole reply.
+//
+// It also exercises the parts of the contract the proxy drives for a
+// dialect: either peer may send "ping <text>", which the codec answers on
+// the same leg with "pong <text>" (a KindReply), and with a heartbeat key
+// set the proxy sends "beat <n>" to that peer at that interval (a Ticker).
 package linetest
 
 import (
 	"bytes"
+	"strconv"
+	"time"
 
 	"github.com/agentbridge/agentbridge/translators"
 )
@@ -21,10 +28,13 @@ var Dialect = translators.Dialect{
 	New:  New,
 	RouteKeys: []translators.Key{
 		{Name: "tag", Kind: translators.KeyString, Default: "reply", Doc: "the word that starts each reply to a client"},
+		{Name: "heartbeat", Kind: translators.KeyDuration, Default: "0s", Doc: "how often clients get \"beat <n>\"; 0: never"},
 	},
 	BackendKeys: []translators.Key{
 		{Name: "verb", Kind: translators.KeyEnum, Values: []string{"say", "ask"}, Default: "say", Doc: "the word that starts each message to the backend"},
+		{Name: "heartbeat", Kind: translators.KeyDuration, Default: "0s", Doc: "how often the backend gets \"beat <n>\"; 0: never"},
 	},
+	TickEvery: func(o translators.Options) time.Duration { return o.Settings.Duration("heartbeat") },
 }
 
 // New returns a line codec reading its keys from o.Settings.
@@ -39,13 +49,18 @@ func New(o translators.Options) translators.Codec {
 }
 
 type codec struct {
-	role translators.Role
-	word []byte // the route's tag or the backend's verb
+	role  translators.Role
+	word  []byte // the route's tag or the backend's verb
+	beats int    // heartbeats sent
+	reply []byte // scratch for the answer to a ping
 }
 
 func (c *codec) Decode(dst []translators.Event, msg []byte) ([]translators.Event, error) {
 	verb, text, _ := bytes.Cut(msg, []byte(" "))
 	switch {
+	case string(verb) == "ping":
+		c.reply = append(append(c.reply[:0], "pong "...), text...)
+		return append(dst, translators.Event{Kind: translators.KindReply, Raw: c.reply}), nil
 	case c.role == translators.Client && string(verb) == "say":
 		return append(dst, translators.Event{Kind: translators.KindUserMessage, Text: text}), nil
 	case c.role == translators.Backend && string(verb) == "reply":
@@ -64,4 +79,10 @@ func (c *codec) Encode(dst []byte, ev *translators.Event) ([]byte, error) {
 		return append(append(dst, "error "...), ev.Text...), nil
 	}
 	return dst, nil
+}
+
+// Tick sends the next heartbeat.
+func (c *codec) Tick(dst []byte) ([]byte, error) {
+	c.beats++
+	return strconv.AppendInt(append(dst, "beat "...), int64(c.beats), 10), nil
 }
