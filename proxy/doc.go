@@ -61,7 +61,7 @@
 // socket takes at once; before anything that could block (a partial write,
 // a busy lock, a control frame, a frame bigger than the buffer, the end of
 // the relay) it hands itself, with what is left to do, to a goroutine of
-// its own (errHandoff), so a slow peer never holds the poller. Translating
+// its own (ErrHandoff), so a slow peer never holds the poller. Translating
 // sessions keep a goroutine per wake-up (see benchmarks/RESULTS.md).
 //
 // Each connection has one timer: it sends the keepalive pings, ends a

@@ -14,6 +14,7 @@ import (
 	"github.com/agentbridge/agentbridge/auth"
 	"github.com/valyala/fasthttp"
 
+	"github.com/agentbridge/agentbridge/proxy/internal/wsconn"
 	"github.com/agentbridge/agentbridge/translators"
 )
 
@@ -92,7 +93,7 @@ type conversation struct {
 	done     chan struct{}
 
 	// The pump's state, kept across parks of a socket backend's leg.
-	sock    *conn // the backend socket when up is one; nil otherwise
+	sock    *wsconn.Conn // the backend socket when up is one; nil otherwise
 	evs     []translators.Event
 	norm    []translators.Event
 	more    moreUpstream  // up, when it can tell that more is waiting
@@ -318,29 +319,29 @@ func (h *hub) conversation(key string) (*conversation, error) {
 	}
 	if su, ok := c.up.(*socketUpstream); ok {
 		c.sock = su.c
-		su.c.own = c
+		su.c.SetOwner(c)
 	}
 	go c.drive(false)
 	return c, nil
 }
 
 // unparked resumes the pump of a conversation whose backend socket parked.
-func (c *conversation) unparked(_ *conn, expired bool) { c.drive(expired) }
+func (c *conversation) Unparked(_ *wsconn.Conn, expired bool) { c.drive(expired) }
 
 // idleTimeout: a conversation keeps its own idle timer (c.idle).
-func (c *conversation) idleTimeout() {}
+func (c *conversation) IdleTimeout() {}
 
 // drive runs the pump, holding the backend socket's reader, until the
 // socket parks (an idle conversation holds no goroutine) or the leg ends.
 func (c *conversation) drive(expired bool) {
 	if c.sock != nil {
-		c.sock.lockReader(expired)
+		c.sock.LockReader(expired)
 	}
 	err := c.pump()
 	if c.sock != nil {
-		c.sock.rmu.Unlock()
+		c.sock.UnlockReader()
 	}
-	if err == errParked {
+	if err == wsconn.ErrParked {
 		return
 	}
 	close(c.done)
@@ -351,12 +352,12 @@ func (c *conversation) drive(expired bool) {
 var errDrained = errors.New("drained")
 
 // pump reads the backend and delivers its events to the replies'
-// subscribers until the leg ends, or until its socket parks (errParked).
+// subscribers until the leg ends, or until its socket parks (wsconn.ErrParked).
 func (c *conversation) pump() error {
 	for {
 		evs, err := c.up.Receive(c.evs[:0])
 		c.evs = evs
-		if err == errParked {
+		if err == wsconn.ErrParked {
 			return err
 		}
 		if err != nil {
@@ -457,11 +458,11 @@ func (c *conversation) end(r *reply, text, thought []byte) {
 // for flushLocked instead. c.mu is held.
 func (c *conversation) broadcast(r *reply, ev *translators.Event) {
 	var err error
-	c.out, err = c.codec.Encode(append(c.out[:0], make([]byte, headerRoom)...), ev)
-	if err != nil || len(c.out) == headerRoom {
+	c.out, err = c.codec.Encode(append(c.out[:0], make([]byte, wsconn.HeaderRoom)...), ev)
+	if err != nil || len(c.out) == wsconn.HeaderRoom {
 		return
 	}
-	c.out = frameAt(c.out, 0, opcode(c.h.rt.Client))
+	c.out = wsconn.FrameAt(c.out, 0, opcode(c.h.rt.Client))
 	kept := r.subs[:0]
 	for _, sub := range r.subs {
 		queued, ok := sub.queue(c.out)
@@ -628,7 +629,7 @@ func (h *hub) expireLocked(now time.Time) {
 // subscriber is one client socket on a hub route.
 type subscriber struct {
 	h      *hub
-	c      *conn
+	c      *wsconn.Conn
 	codec  translators.Codec
 	mu     sync.Mutex // guards codec.Encode, out, pend and failed
 	out    []byte
@@ -650,7 +651,7 @@ func (sub *subscriber) send(ev *translators.Event) error {
 	if err != nil || len(sub.out) == 0 {
 		return err
 	}
-	sub.pend = appendHeader(sub.pend, ws.Header{Fin: true, OpCode: opcode(sub.h.rt.Client), Length: int64(len(sub.out))})
+	sub.pend = wsconn.AppendHeader(sub.pend, ws.Header{Fin: true, OpCode: opcode(sub.h.rt.Client), Length: int64(len(sub.out))})
 	sub.pend = append(sub.pend, sub.out...)
 	return sub.flushLocked()
 }
@@ -678,7 +679,7 @@ func (sub *subscriber) flushLocked() error {
 	if len(sub.pend) == 0 {
 		return nil
 	}
-	err := sub.c.writeRaw(sub.pend)
+	err := sub.c.WriteRaw(sub.pend)
 	if err != nil {
 		sub.failed = true
 	}
@@ -697,28 +698,28 @@ func (sub *subscriber) flushLocked() error {
 // ends.
 func (sub *subscriber) start(slot connSlot) {
 	sub.slot = slot
-	sub.c.startKeepalive(sub.h.s.cfg.PingInterval)
-	sub.c.own = sub
+	sub.c.StartKeepalive(sub.h.s.cfg.PingInterval)
+	sub.c.SetOwner(sub)
 	sub.drive(false)
 }
 
 // unparked resumes reading the subscriber's socket.
-func (sub *subscriber) unparked(_ *conn, expired bool) { sub.drive(expired) }
+func (sub *subscriber) Unparked(_ *wsconn.Conn, expired bool) { sub.drive(expired) }
 
 // idleTimeout: a subscriber socket has no session timeout (its replies
 // have theirs).
-func (sub *subscriber) idleTimeout() {}
+func (sub *subscriber) IdleTimeout() {}
 
 func (sub *subscriber) drive(expired bool) {
 	c := sub.c
-	c.lockReader(expired)
+	c.LockReader(expired)
 	err := sub.read()
-	if err == errParked {
-		c.rmu.Unlock()
+	if err == wsconn.ErrParked {
+		c.UnlockReader()
 		return
 	}
 	sub.finish(err)
-	c.rmu.Unlock()
+	c.UnlockReader()
 	sub.h.s.unregister(sub)
 	sub.slot.release()
 }
@@ -726,12 +727,12 @@ func (sub *subscriber) drive(expired bool) {
 // read takes subscriptions until an error, or until the socket parks.
 func (sub *subscriber) read() error {
 	for {
-		if len(sub.c.buffered()) == 0 {
-			if err := sub.c.awaitData(); err != nil {
+		if len(sub.c.Buffered()) == 0 {
+			if err := sub.c.AwaitData(); err != nil {
 				return err
 			}
 		}
-		_, msg, err := sub.c.readMessage(sub.msg, sub.h.rt.Limits.MaxMessage)
+		_, msg, err := sub.c.ReadMessage(sub.msg, sub.h.rt.Limits.MaxMessage)
 		sub.msg = msg
 		if err != nil {
 			return err
@@ -756,19 +757,19 @@ func (sub *subscriber) read() error {
 }
 
 func (sub *subscriber) finish(err error) {
-	var pc *peerClosed
+	var pc *wsconn.PeerClosed
 	var ce *CloseError
 	switch {
 	case errors.As(err, &pc):
-		_ = sub.c.writeClose(passCode(pc.Code), "")
+		_ = sub.c.WriteClose(passCode(pc.Code), "")
 	case errors.Is(err, errGoingAway):
-		_ = sub.c.writeClose(ws.StatusGoingAway, "server shutting down")
+		_ = sub.c.WriteClose(ws.StatusGoingAway, "server shutting down")
 	case errors.As(err, &ce):
-		_ = sub.c.writeClose(ce.Code, ce.Reason)
+		_ = sub.c.WriteClose(ce.Code, ce.Reason)
 	}
-	sub.c.drainUntilClose()
-	sub.c.close()
-	sub.c.rb = sub.c.freeRead()
+	sub.c.DrainUntilClose()
+	sub.c.Close()
+	sub.c.FreeRead()
 }
 
 // drain closes the socket with 1001; replies keep running and a client can
@@ -776,8 +777,8 @@ func (sub *subscriber) finish(err error) {
 func (sub *subscriber) drain() { sub.forceClose() }
 
 func (sub *subscriber) forceClose() {
-	_ = sub.c.writeClose(ws.StatusGoingAway, "server shutting down")
-	sub.c.interruptRead(time.Now().Add(closeGrace))
+	_ = sub.c.WriteClose(ws.StatusGoingAway, "server shutting down")
+	sub.c.InterruptRead(time.Now().Add(closeGrace))
 }
 
 // newToken returns a reply token: 30 random characters from [A-Za-z0-9],

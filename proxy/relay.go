@@ -3,13 +3,13 @@ package proxy
 import (
 	"bytes"
 	"errors"
-	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gobwas/ws"
 
+	"github.com/agentbridge/agentbridge/proxy/internal/wsconn"
 	"github.com/agentbridge/agentbridge/translators"
 )
 
@@ -30,8 +30,8 @@ import (
 type relay struct {
 	s       *Server
 	rt      *Route
-	client  *conn
-	backend *conn
+	client  *wsconn.Conn
+	backend *wsconn.Conn
 
 	up, down    relayPump    // client to backend, backend to client
 	alive       atomic.Int32 // pumps that have not ended
@@ -48,19 +48,15 @@ type relay struct {
 	evs   []translators.Event
 }
 
-func newRelay(s *Server, rt *Route, client, backend *conn) *relay {
+func newRelay(s *Server, rt *Route, client, backend *wsconn.Conn) *relay {
 	return &relay{s: s, rt: rt, client: client, backend: backend}
 }
-
-// closeGrace is how long a leg that was sent a close frame may take to
-// answer with its own before the socket is closed.
-const closeGrace = time.Second
 
 // refuse ends a relay that could not be registered (the server is
 // draining).
 func (r *relay) refuse() {
-	r.backend.closeGracefully(ws.StatusGoingAway, "", 0)
-	r.client.closeGracefully(ws.StatusGoingAway, "server shutting down", closeGrace)
+	r.backend.CloseGracefully(ws.StatusGoingAway, "", 0)
+	r.client.CloseGracefully(ws.StatusGoingAway, "server shutting down", closeGrace)
 }
 
 // start runs the relay: the client pump on the calling goroutine until it
@@ -69,39 +65,41 @@ func (r *relay) refuse() {
 // server and releases its slot.
 func (r *relay) start(slot connSlot) {
 	r.slot = slot
-	r.client.startKeepalive(r.s.cfg.PingInterval)
-	r.backend.startKeepalive(r.s.cfg.PingInterval)
+	r.client.StartKeepalive(r.s.cfg.PingInterval)
+	r.backend.StartKeepalive(r.s.cfg.PingInterval)
 	r.up = relayPump{r: r, src: r.client, dst: r.backend, fromClient: true, max: r.rt.Limits.MaxMessage,
-		rate: makeBucket(r.rt.Limits.MessageRate, r.rt.Limits.MessageBurst), creds: r.rt.Client.InBand}
+		rate: wsconn.MakeBucket(r.rt.Limits.MessageRate, r.rt.Limits.MessageBurst), creds: r.rt.Client.InBand}
 	r.down = relayPump{r: r, src: r.backend, dst: r.client, max: r.rt.Limits.MaxMessage}
 	r.alive.Store(2)
-	r.client.own, r.backend.own = r, r
-	if getPoller() != nil && r.client.raw != nil && r.backend.raw != nil {
-		r.client.inl, r.backend.inl = r, r
+	r.client.SetOwner(r)
+	r.backend.SetOwner(r)
+	if r.client.Inlineable() && r.backend.Inlineable() {
+		r.client.SetInliner(r)
+		r.backend.SetInliner(r)
 	}
-	r.client.startIdle(r.rt.Session.Timeout) // a relay without client messages for this long ends (idleTimeout)
+	r.client.StartIdle(r.rt.Session.Timeout) // a relay without client messages for this long ends (idleTimeout)
 	go r.drive(&r.down, false, false)
 	r.drive(&r.up, false, false)
 }
 
 // idleTimeout ends a relay whose client sent nothing for Session.Timeout.
-func (r *relay) idleTimeout() {
+func (r *relay) IdleTimeout() {
 	r.sendError("session_timeout", "the session timed out after inactivity")
 	r.finish(closeIdle, true)
-	r.client.interruptRead(time.Now().Add(closeGrace))
+	r.client.InterruptRead(time.Now().Add(closeGrace))
 }
 
 // unparked resumes the pump reading c.
-func (r *relay) unparked(c *conn, expired bool) {
+func (r *relay) Unparked(c *wsconn.Conn, expired bool) {
 	r.drive(r.pumpOf(c), expired, false)
 }
 
 // runInline resumes the pump reading c on the poller's goroutine.
-func (r *relay) runInline(c *conn) {
+func (r *relay) RunInline(c *wsconn.Conn) {
 	r.drive(r.pumpOf(c), false, true)
 }
 
-func (r *relay) pumpOf(c *conn) *relayPump {
+func (r *relay) pumpOf(c *wsconn.Conn) *relayPump {
 	if c == r.client {
 		return &r.up
 	}
@@ -112,7 +110,7 @@ func (r *relay) pumpOf(c *conn) *relayPump {
 // inline: on the poller's goroutine, which the pump leaves for one of its
 // own before anything that could block.
 func (r *relay) drive(p *relayPump, expired, inline bool) {
-	p.src.lockReader(expired)
+	p.src.LockReader(expired)
 	r.pump(p, inline)
 }
 
@@ -122,14 +120,14 @@ func (r *relay) pump(p *relayPump, inline bool) {
 	p.inline = inline
 	err := p.resume()
 	switch {
-	case err == errParked:
-		src.rmu.Unlock()
+	case err == wsconn.ErrParked:
+		src.UnlockReader()
 		return
 	case inline:
 		// Handed off (or ended: ending writes closes and drains, which
 		// wait): the rest runs on a goroutine of its own, the reader
 		// still held.
-		if err != errHandoff {
+		if err != wsconn.ErrHandoff {
 			p.stop = err
 		}
 		go r.pump(p, false)
@@ -142,8 +140,8 @@ func (r *relay) pump(p *relayPump, inline bool) {
 		r.awaitReplies()
 	}
 	r.finish(err, p.fromClient)
-	src.drainUntilClose()
-	src.rmu.Unlock()
+	src.DrainUntilClose()
+	src.UnlockReader()
 	if r.alive.Add(-1) == 0 {
 		r.end()
 	}
@@ -162,7 +160,7 @@ const (
 // the client breaking the protocol (1002, 1007).
 func clientViolation(err error) bool {
 	var ce *CloseError
-	return errors.As(err, &ce) && violation(ce.Code)
+	return errors.As(err, &ce) && wsconn.Violation(ce.Code)
 }
 
 // awaitReplies lets the backend's replies to what the client sent before
@@ -187,12 +185,12 @@ func (r *relay) awaitReplies() {
 
 // end closes both legs once both pumps have ended.
 func (r *relay) end() {
-	r.client.close()
-	r.backend.close()
-	r.client.forget()
-	r.backend.forget()
-	r.client.rb = r.client.freeRead()
-	r.backend.rb = r.backend.freeRead()
+	r.client.Close()
+	r.backend.Close()
+	r.client.Forget()
+	r.backend.Forget()
+	r.client.FreeRead()
+	r.backend.FreeRead()
 	if r.expiry != nil {
 		r.expiry.Stop()
 	}
@@ -208,9 +206,9 @@ func (r *relay) finish(err error, fromClient bool) {
 			r.sendError("backend_unavailable", "the connection to the agent was lost")
 		}
 		if cc != closePeerVanished {
-			_ = r.client.sendClose(cc.Code, cc.Reason)
+			_ = r.client.SendClose(cc.Code, cc.Reason)
 		}
-		_ = r.backend.writeClose(bc.Code, bc.Reason)
+		_ = r.backend.WriteClose(bc.Code, bc.Reason)
 		// Unblock the pump still reading: give its peer a moment to answer
 		// the close, then its read fails.
 		deadline := time.Now().Add(closeGrace)
@@ -218,7 +216,7 @@ func (r *relay) finish(err error, fromClient bool) {
 		if !fromClient {
 			other = r.client
 		}
-		other.interruptRead(deadline)
+		other.InterruptRead(deadline)
 	})
 }
 
@@ -229,14 +227,14 @@ func (r *relay) sendError(code, msg string) {
 	opts.Role = translators.Client
 	ev := translators.Event{Kind: translators.KindError, Code: []byte(code), Text: []byte(msg)}
 	if out, err := r.rt.Client.New(opts).Encode(nil, &ev); err == nil && len(out) > 0 {
-		_ = r.client.writeFrame(opcode(r.rt.Client), out)
+		_ = r.client.WriteFrame(opcode(r.rt.Client), out)
 	}
 }
 
 // closeCodes maps why one side ended to the close sent to each leg.
 func closeCodes(err error, fromClient bool) (client, backend *CloseError) {
 	var (
-		pc *peerClosed
+		pc *wsconn.PeerClosed
 		ce *CloseError
 		we writeError
 	)
@@ -244,7 +242,7 @@ func closeCodes(err error, fromClient bool) (client, backend *CloseError) {
 	case errors.As(err, &we) && fromClient:
 		return closeBackendGone, closePeerVanished // the backend stopped taking data
 	case errors.As(err, &we):
-		return closePeerVanished, &CloseError{ws.StatusGoingAway, "client went away"}
+		return closePeerVanished, &CloseError{Code: ws.StatusGoingAway, Reason: "client went away"}
 	case errors.As(err, &pc):
 		// A clean close passes through both ways.
 		code := &CloseError{Code: passCode(pc.Code), Reason: pc.Reason}
@@ -253,12 +251,12 @@ func closeCodes(err error, fromClient bool) (client, backend *CloseError) {
 		return closeGoingAway, closeGoingAway
 	case errors.As(err, &ce) && fromClient:
 		// The client broke the protocol or a limit.
-		return ce, &CloseError{ws.StatusGoingAway, "client went away"}
+		return ce, &CloseError{Code: ws.StatusGoingAway, Reason: "client went away"}
 	case errors.As(err, &ce):
 		// The backend broke the protocol.
 		return closeBackendGone, ce
 	case fromClient:
-		return closePeerVanished, &CloseError{ws.StatusGoingAway, "client went away"}
+		return closePeerVanished, &CloseError{Code: ws.StatusGoingAway, Reason: "client went away"}
 	default:
 		return closeBackendGone, closePeerVanished
 	}
@@ -300,7 +298,7 @@ func (r *relay) forceClose() {
 	r.finish(errGoingAway, true)
 	// The client pump may be waiting for the client; the close above made
 	// its read deadline near, so it returns.
-	r.client.interruptRead(time.Now().Add(closeGrace))
+	r.client.InterruptRead(time.Now().Add(closeGrace))
 }
 
 // relayPump is one direction of a relay: the state of the message being
@@ -308,23 +306,23 @@ func (r *relay) forceClose() {
 // UTF-8, message rate).
 type relayPump struct {
 	r          *relay
-	src, dst   *conn
+	src, dst   *wsconn.Conn
 	fromClient bool
 	max        int64
-	rate       bucket
+	rate       wsconn.Bucket
 	creds      bool // the client's dialect takes credentials in messages: consume any (credential)
 
 	fragmented bool
 	isText     bool
 	msgLen     int64
-	text       utf8Stream
+	text       wsconn.UTF8Stream
 	hdr        [ws.MaxHeaderSize]byte // header scratch: a local array would escape to the heap through Write
 
 	// The text of the incomplete frame at the head of the buffer, checked
 	// as it arrives (checkPartial): checked payload bytes so far, and
 	// early, text's state after them.
 	checked int
-	early   utf8Stream
+	early   wsconn.UTF8Stream
 
 	// Running on the poller's goroutine, and what a pump handed to a
 	// goroutine of its own still has to do there.
@@ -341,10 +339,10 @@ func (p *relayPump) resume() error {
 		p.pending, p.holding = nil, false
 		var err error
 		if holding {
-			if err = p.dst.writeLocked(frames); err != nil {
+			if err = p.dst.WriteLocked(frames); err != nil {
 				err = writeError{err}
 			}
-			p.dst.unlockWrite()
+			p.dst.UnlockWrite()
 		} else {
 			err = p.write(frames)
 		}
@@ -363,47 +361,43 @@ func (p *relayPump) run() error {
 	src := p.src
 	for {
 		if p.inline {
-			err := src.awaitInline(false, true)
-			for err == errPartial {
+			err := src.AwaitInline(false, true)
+			for err == wsconn.ErrPartial {
 				if err = p.checkPartial(); err == nil {
-					err = src.awaitInline(false, true)
+					err = src.AwaitInline(false, true)
 				}
 			}
 			if err != nil {
 				return err
 			}
-		} else if src.r == src.w {
-			if err := src.awaitData(); err != nil {
+		} else if len(src.Buffered()) == 0 {
+			if err := src.AwaitData(); err != nil {
 				return err
 			}
 		}
-		h, err := src.readHeader(p.fragmented)
+		h, err := src.ReadHeader(p.fragmented)
 		if err != nil {
 			return err
 		}
 		if h.OpCode.IsControl() {
-			if err := src.handleControl(h); err != nil {
+			if err := src.HandleControl(h); err != nil {
 				return err
 			}
 			continue
 		}
 		if err := p.begin(h); err != nil {
-			src.skip = h.Length
+			src.Skip(h.Length)
 			return err
 		}
 		hs := ws.HeaderSize(h)
-		if int64(src.w-src.r) < h.Length && p.mayBeCredential(h, hs) {
+		if int64(len(src.Buffered())) < h.Length && p.mayBeCredential(h, hs) {
 			// Forwarded only once whole: wait for the rest of the frame,
 			// its header kept in the buffer.
-			src.r -= hs
-			err := src.fillTo(hs + int(h.Length))
-			src.r += hs
-			if err != nil {
+			if err := src.FillFrame(hs, h.Length); err != nil {
 				return err
 			}
 		}
-		start := src.r - hs
-		if int64(src.w-src.r) < h.Length {
+		if int64(len(src.Buffered())) < h.Length {
 			// A frame bigger than what is buffered: forward it as it comes.
 			if err := p.stream(h); err != nil {
 				return err
@@ -415,22 +409,30 @@ func (p *relayPump) run() error {
 		}
 		// Every complete data frame already buffered goes out in one write:
 		// one system call per batch, not per frame. A frame that fails a
-		// check is not forwarded.
-		good := start
-		err = p.accept(h, src.r)
+		// check is not forwarded, but its payload is consumed: it must not
+		// be read as frames. buf holds the frames from h's header on; it
+		// aliases src's buffer, which no read touches until the write.
+		src.Unread(hs)
+		buf := src.Buffered()
+		end := hs + int(h.Length)
+		good := 0
+		err = p.accept(h, buf[hs:end])
 		for err == nil {
-			good = src.r
-			h2, n, perr := parseHeader(src.rb[src.r:src.w])
-			if perr != nil || n == 0 || h2.OpCode.IsControl() || int64(src.w-src.r-n) < h2.Length ||
-				checkHeader(h2, src.client, p.fragmented) != nil {
+			good = end
+			h2, n, perr := wsconn.ParseHeader(buf[end:])
+			if perr != nil || n == 0 || h2.OpCode.IsControl() || int64(len(buf)-end-n) < h2.Length ||
+				src.CheckHeader(h2, p.fragmented) != nil {
 				break // the next round reads it, and reports what is wrong with it
 			}
 			if err = p.begin(h2); err == nil {
-				err = p.accept(h2, src.r+n)
+				payload := buf[end+n : end+n+int(h2.Length)]
+				end += n + int(h2.Length)
+				err = p.accept(h2, payload)
 			}
 		}
-		if werr := p.write(src.rb[start:good]); werr != nil {
-			if werr == errHandoff && err != errConsumed {
+		src.Discard(end)
+		if werr := p.write(buf[:good]); werr != nil {
+			if werr == wsconn.ErrHandoff && err != errConsumed {
 				p.stop = err // the goroutine writes the rest, then ends with err
 			}
 			return werr
@@ -445,12 +447,12 @@ func (p *relayPump) run() error {
 func (p *relayPump) begin(h ws.Header) error {
 	if !p.fragmented {
 		p.msgLen, p.isText = 0, h.OpCode == ws.OpText
-		p.text.reset()
-		if !p.rate.allow() {
+		p.text.Reset()
+		if !p.rate.Allow() {
 			return closeRateLimited // the client is told so as the relay ends (pump)
 		}
 		if p.fromClient {
-			p.r.client.touchIdle()
+			p.r.client.TouchIdle()
 		}
 	}
 	if p.msgLen += h.Length; p.msgLen > p.max {
@@ -459,14 +461,10 @@ func (p *relayPump) begin(h ws.Header) error {
 	return nil
 }
 
-// accept consumes the buffered frame h whose payload starts at off in the
-// source buffer and checks it; the caller writes it when it passes. A
-// refused payload is consumed too: it must not be read as frames. A
-// credential is consumed and not forwarded: errConsumed.
-func (p *relayPump) accept(h ws.Header, off int) error {
-	src := p.src
-	payload := src.rb[off : off+int(h.Length)]
-	src.r = off + int(h.Length)
+// accept checks the buffered frame h, with payload (still masked, in the
+// source's buffer); the caller consumes it, and forwards it when it passes.
+// A credential is not forwarded: errConsumed.
+func (p *relayPump) accept(h ws.Header, payload []byte) error {
 	if p.isText {
 		from := p.checked // checked while the frame was incomplete: not again
 		if from > 0 {
@@ -475,7 +473,7 @@ func (p *relayPump) accept(h ws.Header, off int) error {
 		if h.Masked {
 			ws.Cipher(payload, h.Mask, 0)
 		}
-		ok := p.text.write(payload[from:])
+		ok := p.text.Write(payload[from:])
 		cred := ok && p.creds && h.Fin && !p.fragmented && p.r.credential(payload)
 		if h.Masked {
 			ws.Cipher(payload, h.Mask, 0)
@@ -500,7 +498,7 @@ var errConsumed = errors.New("credential consumed")
 // messages (credential). Bigger and fragmented messages are forwarded as
 // they come, unchecked: no client sends a credential that way.
 func (p *relayPump) mayBeCredential(h ws.Header, hs int) bool {
-	return p.creds && h.OpCode == ws.OpText && h.Fin && h.Length <= int64(bufSize-hs)
+	return p.creds && h.OpCode == ws.OpText && h.Fin && h.Length <= int64(wsconn.BufSize-hs)
 }
 
 // credential reports whether msg, a whole client text message on a route
@@ -534,9 +532,10 @@ var (
 // not when the rest came, if it ever does. accept goes on from p.early.
 func (p *relayPump) checkPartial() error {
 	src := p.src
-	h, n, _ := parseHeader(src.buffered()) // awaitInline parsed it: a data frame, its header whole
-	if checkHeader(h, src.client, p.fragmented) != nil {
-		return errHandoff // readHeader reports it, on a goroutine
+	buf := src.Buffered()
+	h, n, _ := wsconn.ParseHeader(buf) // AwaitInline parsed it: a data frame, its header whole
+	if src.CheckHeader(h, p.fragmented) != nil {
+		return wsconn.ErrHandoff // readHeader reports it, on a goroutine
 	}
 	if h.OpCode == ws.OpBinary || (h.OpCode == ws.OpContinuation && !p.isText) {
 		return nil
@@ -544,12 +543,13 @@ func (p *relayPump) checkPartial() error {
 	if p.checked == 0 {
 		p.early = p.text
 		if h.OpCode == ws.OpText {
-			p.early.reset()
+			p.early.Reset()
 		}
 	}
-	payload := src.rb[src.r+n : src.w]
+	payload := buf[n:]
 	if !checkText(&p.early, payload[p.checked:], h, p.checked) {
-		src.r, src.skip = src.w, h.Length-int64(len(payload)) // the frame is not read as frames
+		src.Discard(len(buf)) // the frame is not read as frames
+		src.Skip(h.Length - int64(len(payload)))
 		return closeBadUTF8
 	}
 	p.checked = len(payload)
@@ -562,7 +562,7 @@ func (p *relayPump) end(h ws.Header) error {
 	if !h.Fin {
 		return nil
 	}
-	if p.isText && !p.text.done() {
+	if p.isText && !p.text.Done() {
 		return closeBadUTF8
 	}
 	if p.fromClient {
@@ -576,38 +576,38 @@ func (p *relayPump) end(h ws.Header) error {
 
 // write forwards whole frames. Run inline, it writes only what dst's
 // socket takes at once; the rest is left pending (with dst's write lock
-// held, so no other frame cuts in) and it returns errHandoff.
+// held, so no other frame cuts in) and it returns wsconn.ErrHandoff.
 func (p *relayPump) write(frames []byte) error {
 	if len(frames) == 0 {
 		return nil
 	}
 	if p.inline {
 		dst := p.dst
-		if !dst.wmu.TryLock() { // both legs are raw sockets, or the relay would not be inline
-			p.pending = frames
-			return errHandoff
-		}
-		if dst.closeSent.Load() {
-			dst.wmu.Unlock()
-			return writeError{net.ErrClosed}
-		}
-		n, err := dst.writeNow(frames)
+		ok, err := dst.TryLockWrite()
 		switch {
 		case err != nil:
-			dst.wmu.Unlock()
+			return writeError{err}
+		case !ok:
+			p.pending = frames
+			return wsconn.ErrHandoff
+		}
+		n, err := dst.WriteNow(frames) // both legs are raw sockets, or the relay would not be inline
+		switch {
+		case err != nil:
+			dst.UnlockWrite()
 			return writeError{err}
 		case n < len(frames):
 			p.pending, p.holding = frames[n:], true
-			return errHandoff
+			return wsconn.ErrHandoff
 		}
-		dst.wmu.Unlock()
+		dst.UnlockWrite()
 		return nil
 	}
-	if err := p.dst.lockWrite(); err != nil {
+	if err := p.dst.LockWrite(); err != nil {
 		return writeError{err}
 	}
-	defer p.dst.unlockWrite()
-	if err := p.dst.writeLocked(frames); err != nil {
+	defer p.dst.UnlockWrite()
+	if err := p.dst.WriteLocked(frames); err != nil {
 		return writeError{err}
 	}
 	return nil
@@ -618,16 +618,16 @@ func (p *relayPump) write(frames []byte) error {
 func (p *relayPump) stream(h ws.Header) error {
 	src, dst := p.src, p.dst
 	p.checked = 0 // checked from the start here
-	if err := dst.lockWrite(); err != nil {
+	if err := dst.LockWrite(); err != nil {
 		return writeError{err}
 	}
-	defer dst.unlockWrite()
-	if err := dst.writeLocked(appendHeader(p.hdr[:0], h)); err != nil {
-		src.skip = h.Length
+	defer dst.UnlockWrite()
+	if err := dst.WriteLocked(wsconn.AppendHeader(p.hdr[:0], h)); err != nil {
+		src.Skip(h.Length)
 		return writeError{err}
 	}
 	for off, left := 0, h.Length; left > 0; {
-		chunk, err := src.readPayload(left)
+		chunk, err := src.ReadPayload(left)
 		if err != nil {
 			return err
 		}
@@ -635,7 +635,7 @@ func (p *relayPump) stream(h ws.Header) error {
 			if h.Masked {
 				ws.Cipher(chunk, h.Mask, off)
 			}
-			ok := p.text.write(chunk)
+			ok := p.text.Write(chunk)
 			if h.Masked {
 				ws.Cipher(chunk, h.Mask, off)
 			}
@@ -645,11 +645,11 @@ func (p *relayPump) stream(h ws.Header) error {
 		}
 		off += len(chunk)
 		left -= int64(len(chunk))
-		if left == 0 && h.Fin && p.isText && !p.text.done() {
+		if left == 0 && h.Fin && p.isText && !p.text.Done() {
 			return closeBadUTF8 // the message ends mid-character: its last bytes stay here
 		}
-		if err := dst.writeLocked(chunk); err != nil {
-			src.skip = left // the rest of this frame, for a drain to skip
+		if err := dst.WriteLocked(chunk); err != nil {
+			src.Skip(left) // the rest of this frame, for a drain to skip
 			return writeError{err}
 		}
 	}
@@ -661,12 +661,12 @@ type writeError struct{ error }
 
 // checkText validates p, the payload of frame h from byte off on, masked
 // or not, restoring the mask.
-func checkText(text *utf8Stream, p []byte, h ws.Header, off int) bool {
+func checkText(text *wsconn.UTF8Stream, p []byte, h ws.Header, off int) bool {
 	if !h.Masked {
-		return text.write(p)
+		return text.Write(p)
 	}
 	ws.Cipher(p, h.Mask, off)
-	ok := text.write(p)
+	ok := text.Write(p)
 	ws.Cipher(p, h.Mask, off)
 	return ok
 }

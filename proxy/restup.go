@@ -14,6 +14,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fastjson"
 
+	"github.com/agentbridge/agentbridge/proxy/internal/wsconn"
 	"github.com/agentbridge/agentbridge/translators"
 )
 
@@ -31,7 +32,7 @@ type restSocket struct {
 	http *fasthttp.Client
 
 	mu     sync.Mutex
-	c      *conn // nil until dialed, and after it failed
+	c      *wsconn.Conn // nil until dialed, and after it failed
 	routes map[string]*restUpstream
 	out    []byte
 }
@@ -70,13 +71,13 @@ func (rs *restSocket) ensure() error {
 	if err != nil {
 		return err
 	}
-	c := newConn(nc, false, rs.b.WriteTimeout, rs.s.readIdle())
+	c := wsconn.New(nc, false, rs.b.WriteTimeout, rs.s.readIdle())
 	if br != nil {
-		c.rb = getBuf()
-		c.w, _ = br.Read(c.rb[:])
+		p, _ := br.Peek(br.Buffered())
+		c.Preload(p)
 		ws.PutReader(br)
 	}
-	c.startKeepalive(rs.s.cfg.PingInterval)
+	c.StartKeepalive(rs.s.cfg.PingInterval)
 	rs.c = c
 	go rs.read(c)
 	return nil
@@ -84,14 +85,14 @@ func (rs *restSocket) ensure() error {
 
 // read routes the socket's messages until it fails, then fails every
 // session waiting on it.
-func (rs *restSocket) read(c *conn) {
+func (rs *restSocket) read(c *wsconn.Conn) {
 	var (
 		p   fastjson.Parser
 		msg []byte
 		err error
 	)
 	for {
-		_, msg, err = c.readMessage(msg, rs.b.MaxMessage)
+		_, msg, err = c.ReadMessage(msg, rs.b.MaxMessage)
 		if err != nil {
 			break
 		}
@@ -117,8 +118,8 @@ func (rs *restSocket) read(c *conn) {
 	}
 	clear(rs.routes)
 	rs.mu.Unlock()
-	c.close()
-	c.rb = c.freeRead()
+	c.Close()
+	c.FreeRead()
 	for _, u := range failed {
 		u.fail(fmt.Errorf("backend %q socket: %w", rs.b.Name, err))
 	}
@@ -137,7 +138,7 @@ func (rs *restSocket) subscribe(token []byte, u *restUpstream) error {
 	rs.routes[string(token)] = u
 	ev := translators.Event{Kind: translators.KindSubscribe, ID: token}
 	rs.out, _ = u.codec.Encode(rs.out[:0], &ev)
-	return rs.c.writeFrame(opcode(rs.b.Dialect), rs.out)
+	return rs.c.WriteFrame(opcode(rs.b.Dialect), rs.out)
 }
 
 func (rs *restSocket) unsubscribe(token string) {
@@ -543,8 +544,8 @@ func (s *Server) closeRESTSockets() {
 		c := rs.c
 		rs.mu.Unlock()
 		if c != nil {
-			_ = c.writeClose(ws.StatusGoingAway, "")
-			c.close()
+			_ = c.WriteClose(ws.StatusGoingAway, "")
+			c.Close()
 		}
 	}
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/agentbridge/agentbridge/auth"
 	"github.com/agentbridge/agentbridge/internal/jsonx"
+	"github.com/agentbridge/agentbridge/proxy/internal/wsconn"
 	"github.com/agentbridge/agentbridge/translators"
 )
 
@@ -410,7 +411,7 @@ func (s *Server) upgrade(ctx *fasthttp.RequestCtx, rt *Route, params []Param) {
 		}
 	}
 	upgraded = true
-	s.switchProtocols(ctx, rt, switchingProtocols(accept, subprotocol(ctx)), func(c *conn) {
+	s.switchProtocols(ctx, rt, switchingProtocols(accept, subprotocol(ctx)), func(c *wsconn.Conn) {
 		s.serve(c, rt, params, lg, id, slot)
 	}, func() {
 		lg.close()
@@ -427,7 +428,7 @@ func (s *Server) upgrade(ctx *fasthttp.RequestCtx, rt *Route, params []Param) {
 // handshake timeout (fasthttp's write deadline for what it flushes first),
 // it never will, and abandon runs instead, exactly once either way, to give
 // back what the connection held.
-func (s *Server) switchProtocols(ctx *fasthttp.RequestCtx, rt *Route, resp []byte, start func(*conn), abandon func()) {
+func (s *Server) switchProtocols(ctx *fasthttp.RequestCtx, rt *Route, resp []byte, start func(*wsconn.Conn), abandon func()) {
 	var taken atomic.Bool
 	guard := time.AfterFunc(2*s.cfg.HandshakeTimeout, func() {
 		if taken.CompareAndSwap(false, true) {
@@ -449,12 +450,9 @@ func (s *Server) switchProtocols(ctx *fasthttp.RequestCtx, rt *Route, resp []byt
 			return
 		}
 		_ = nc.SetWriteDeadline(time.Time{})
-		c := newConn(nc, true, rt.Limits.WriteTimeout, s.readIdle())
-		c.ctrl = makeBucket(rt.Limits.ControlRate, 2*rt.Limits.ControlRate)
-		if len(leftover) > 0 {
-			c.rb = getBuf()
-			c.w = copy(c.rb[:], leftover)
-		}
+		c := wsconn.New(nc, true, rt.Limits.WriteTimeout, s.readIdle())
+		c.LimitControl(rt.Limits.ControlRate, 2*rt.Limits.ControlRate)
+		c.Preload(leftover)
 		go start(c)
 	})
 }
@@ -474,7 +472,7 @@ func switchingProtocols(accept [28]byte, protocol string) []byte {
 
 // acceptSubscriber upgrades a subscriber socket of a REST route.
 func (s *Server) acceptSubscriber(ctx *fasthttp.RequestCtx, h *hub, accept [28]byte, slot connSlot) {
-	s.switchProtocols(ctx, h.rt, switchingProtocols(accept, ""), func(c *conn) {
+	s.switchProtocols(ctx, h.rt, switchingProtocols(accept, ""), func(c *wsconn.Conn) {
 		sub := &subscriber{h: h, c: c, codec: clientCodec(h.rt)}
 		if !s.register(sub) {
 			sub.finish(errGoingAway)
@@ -500,7 +498,7 @@ func dialStatus(err error) (int, string) {
 // the proxy with (sent on to a relayed client).
 type leg struct {
 	up       Upstream
-	relay    *conn
+	relay    *wsconn.Conn
 	greeting []byte
 	agent    []byte // the agent's name, when the backend said
 }
@@ -508,7 +506,7 @@ type leg struct {
 // close ends a leg that no session took.
 func (l *leg) close() {
 	if l.relay != nil {
-		l.relay.closeGracefully(ws.StatusGoingAway, "", 0)
+		l.relay.CloseGracefully(ws.StatusGoingAway, "", 0)
 	}
 	if l.up != nil {
 		l.up.Close(int(ws.StatusGoingAway), "")
@@ -570,7 +568,7 @@ func idleGap(b *Backend) time.Duration {
 // they were left for after the upgrade, then a relay or a translating
 // session. slot is released once the session has ended; a session may end
 // after serve returned.
-func (s *Server) serve(c *conn, rt *Route, params []Param, lg leg, id auth.Identity, slot connSlot) {
+func (s *Server) serve(c *wsconn.Conn, rt *Route, params []Param, lg leg, id auth.Identity, slot connSlot) {
 	var codec translators.Codec          // the client's, made only when needed: a relay has none
 	if lg.up == nil && lg.relay == nil { // authenticated in band: not dialed yet
 		codec = clientCodec(rt)
@@ -591,7 +589,7 @@ func (s *Server) serve(c *conn, rt *Route, params []Param, lg leg, id auth.Ident
 			r.expiry = time.AfterFunc(time.Until(id.Expires), r.expire)
 		}
 		if len(lg.greeting) > 0 {
-			if err := c.writeFrame(opcode(rt.Client), lg.greeting); err != nil {
+			if err := c.WriteFrame(opcode(rt.Client), lg.greeting); err != nil {
 				r.finish(err, true)
 			}
 		}
@@ -634,7 +632,7 @@ func unwrapHijacked(hc net.Conn) (net.Conn, []byte) {
 	// buffered bytes come back at once, an empty buffer times out.
 	var leftover []byte
 	if err := nc.SetReadDeadline(time.Unix(1, 0)); err == nil {
-		tmp := getBuf() // pooled: a local array would escape through Read
+		tmp := wsconn.GetBuf() // pooled: a local array would escape through Read
 		for {
 			n, err := hc.Read(tmp[:])
 			leftover = append(leftover, tmp[:n]...)
@@ -642,7 +640,7 @@ func unwrapHijacked(hc net.Conn) (net.Conn, []byte) {
 				break
 			}
 		}
-		putBuf(tmp)
+		wsconn.PutBuf(tmp)
 		_ = nc.SetReadDeadline(time.Time{})
 	}
 	return nc, leftover

@@ -1,4 +1,4 @@
-package proxy
+package wsconn
 
 import (
 	"errors"
@@ -9,13 +9,13 @@ import (
 
 // rawReader reads a connection's socket with read(2) under the runtime
 // poller (syscall.RawConn.Read), and makes the write attempts that do not
-// wait (conn.writeNow). Its callback takes the pooled read buffer
+// wait (conn.WriteNow). Its callback takes the pooled read buffer
 // only when the read returns bytes and gives it back when the socket has
 // none, so a connection waiting for its peer holds no buffer, and a busy one
 // pays one system call per batch of frames (see reference/performance.md
 // 4.3). The callback is made once: a method value per call would allocate.
 type rawReader struct {
-	c   *conn
+	c   *Conn
 	rc  syscall.RawConn
 	fn  func(fd uintptr) bool
 	n   int
@@ -24,7 +24,7 @@ type rawReader struct {
 	park   bool // read or park: when the socket has no bytes, park the connection instead of waiting
 	parked bool // the last read parked the connection
 
-	// A write attempt that does not wait (conn.writeNow), under the
+	// A write attempt that does not wait (conn.WriteNow), under the
 	// connection's write lock.
 	wfn  func(fd uintptr) bool
 	wbuf []byte
@@ -37,7 +37,7 @@ var errNoPark = errors.New("cannot park")
 
 // init sets r up to read c's socket, and reports whether it can: only
 // plain TCP sockets are read raw. r lives inside c.
-func (r *rawReader) init(c *conn) bool {
+func (r *rawReader) init(c *Conn) bool {
 	sc, ok := c.nc.(syscall.Conn)
 	if !ok {
 		return false
@@ -105,7 +105,7 @@ func (r *rawReader) read() (int, error) {
 	r.n, r.err = 0, nil
 	if r.c.inl != nil {
 		// Edge-triggered: an edge from now on means bytes this read may
-		// not see (awaitData).
+		// not see (AwaitData).
 		r.c.ready.Store(false)
 	}
 	if err := r.rc.Read(r.fn); err != nil {
@@ -117,11 +117,11 @@ func (r *rawReader) read() (int, error) {
 	return r.n, nil
 }
 
-// writeNow writes as much of p as the socket takes at once, without
+// WriteNow writes as much of p as the socket takes at once, without
 // waiting; the caller holds the write lock and c.raw is set. Every write
 // starts this way (conn.send); a pump run on the poller's goroutine writes
 // only this way (relayPump.write).
-func (c *conn) writeNow(p []byte) (int, error) {
+func (c *Conn) WriteNow(p []byte) (int, error) {
 	r := c.raw
 	if r.wfn == nil {
 		r.wfn = r.writeFD // made on first use: a method value is an allocation, and most connections never need it

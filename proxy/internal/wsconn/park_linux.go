@@ -1,4 +1,4 @@
-package proxy
+package wsconn
 
 import (
 	"errors"
@@ -26,13 +26,13 @@ import (
 //
 // A connection whose owner is an inliner (a relay) is served as an event
 // loop serves it instead: its socket is registered once, edge-triggered,
-// and it parks at every frame boundary with nothing buffered. A read that
+// and it parks at every frame boundary with nothing Buffered. A read that
 // returned less than it asked for drained the socket, so the connection
 // parks without the read(2) that would say EAGAIN (the ready flag catches
 // an edge that came meanwhile), and the poller runs the owner's pump on its
 // own goroutine, with no goroutine woken: one epoll_wait for a batch of
 // connections, then one read and one write each. The pump moves to a
-// goroutine before anything that could block (see conn.awaitInline and
+// goroutine before anything that could block (see conn.AwaitInline and
 // relayPump.write).
 
 // parkAfter is how long a connection waits for bytes under the runtime
@@ -45,7 +45,7 @@ type poller struct {
 	f    *os.File // epfd, registered with the runtime poller
 
 	mu     sync.Mutex
-	parked []*conn // by file descriptor: parked, or registered edge-triggered
+	parked []*Conn // by file descriptor: parked, or registered edge-triggered
 }
 
 var (
@@ -127,7 +127,7 @@ func epollPoll(epfd int, evs []syscall.EpollEvent) (int, error) {
 // poller's goroutine (inliner), once it is parked.
 func (p *poller) wake(fd int, events uint32) {
 	p.mu.Lock()
-	var c *conn
+	var c *Conn
 	if fd < len(p.parked) {
 		c = p.parked[fd]
 	}
@@ -148,7 +148,7 @@ func (p *poller) wake(fd int, events uint32) {
 	if c.parked.CompareAndSwap(true, false) {
 		c.parkDL.Store(0)
 		c.reads = 0
-		c.inl.runInline(c)
+		c.inl.RunInline(c)
 	}
 }
 
@@ -156,52 +156,52 @@ func (p *poller) wake(fd int, events uint32) {
 // connection does not keep the poller from the others.
 const inlineBudget = 16
 
-// awaitInline makes sure, for a reader run on the poller's goroutine
+// AwaitInline makes sure, for a reader run on the poller's goroutine
 // (inliner), that the next frame is a data frame whose bytes are all
-// buffered (and, with fin, one that ends its message), reading what the
-// socket has. It returns errParked when the socket has no more for now,
-// and errHandoff when what comes next may block, so the owner must go on on
+// Buffered (and, with fin, one that ends its message), reading what the
+// socket has. It returns ErrParked when the socket has no more for now,
+// and ErrHandoff when what comes next may block, so the owner must go on on
 // a goroutine of its own: a control frame (it may be answered), a frame
 // bigger than the buffer (it is read as it comes), a fragment (with fin), a
 // header in error (reported there), a read the poller cannot park, or the
-// run's read budget spent. With partial, it returns errPartial after a
+// run's read budget spent. With partial, it returns ErrPartial after a
 // read that left a data frame still incomplete, so the caller can check
 // what came (text is validated as it arrives), and call it again.
-func (c *conn) awaitInline(fin, partial bool) error {
+func (c *Conn) AwaitInline(fin, partial bool) error {
 	for read := false; ; read = true {
-		h, n, err := parseHeader(c.buffered())
+		h, n, err := ParseHeader(c.Buffered())
 		switch {
 		case err != nil:
-			return errHandoff
+			return ErrHandoff
 		case n == 0:
-		case h.OpCode.IsControl() || h.Length > int64(bufSize-n) || (fin && !h.Fin):
-			return errHandoff
+		case h.OpCode.IsControl() || h.Length > int64(BufSize-n) || (fin && !h.Fin):
+			return ErrHandoff
 		case int64(c.w-c.r-n) >= h.Length:
 			return nil
 		case partial && read:
-			return errPartial
+			return ErrPartial
 		}
 		if c.reads++; c.reads > inlineBudget || !c.compact() {
-			return errHandoff
+			return ErrHandoff
 		}
 		had := c.w - c.r
-		if err := c.awaitData(); err != nil {
+		if err := c.AwaitData(); err != nil {
 			return err
 		}
 		if c.w-c.r <= had {
-			return errHandoff // awaitData left the wait to a blocking read
+			return ErrHandoff // AwaitData left the wait to a blocking read
 		}
 	}
 }
 
-func (p *poller) set(fd int, c *conn) {
+func (p *poller) set(fd int, c *Conn) {
 	p.mu.Lock()
 	if fd >= len(p.parked) {
 		n := 2 * len(p.parked)
 		if n <= fd {
 			n = fd + 1024
 		}
-		grown := make([]*conn, n)
+		grown := make([]*Conn, n)
 		copy(grown, p.parked)
 		p.parked = grown
 	}
@@ -210,7 +210,7 @@ func (p *poller) set(fd int, c *conn) {
 }
 
 // clear forgets c if it still holds fd's slot.
-func (p *poller) clear(fd int, c *conn) {
+func (p *poller) clear(fd int, c *Conn) {
 	p.mu.Lock()
 	if fd < len(p.parked) && p.parked[fd] == c {
 		p.parked[fd] = nil
@@ -240,30 +240,30 @@ const (
 )
 
 // unslot drops the poller's slot of a one-shot connection that stopped
-// being parked; an edge-triggered one keeps it until forget.
-func (c *conn) unslot() {
+// being parked; an edge-triggered one keeps it until Forget.
+func (c *Conn) unslot() {
 	if c.inl == nil {
 		thePoller.clear(c.pfd, c)
 	}
 }
 
-// forget drops c's registration slot; its owner calls it once both
+// Forget drops c's registration slot; its owner calls it once both
 // directions' pumps have ended (nothing reads c any more).
-func (c *conn) forget() {
+func (c *Conn) Forget() {
 	if c.polled && thePoller != nil {
 		thePoller.clear(c.pfd, c)
 	}
 }
 
-// awaitData waits until c's socket has bytes, for a reader at a frame
-// boundary with nothing buffered (or, run inline, with part of a frame
-// buffered: awaitInline). A connection that got bytes within
+// AwaitData waits until c's socket has bytes, for a reader at a frame
+// boundary with nothing Buffered (or, run inline, with part of a frame
+// Buffered: AwaitInline). A connection that got bytes within
 // parkAfter waits under the runtime poller, so a busy stream pays nothing;
-// a quieter one parks and awaitData returns errParked: the caller must
+// a quieter one parks and AwaitData returns ErrParked: the caller must
 // return at once (releasing c.rmu), and c's owner is called again on a new
-// goroutine. nil means bytes are buffered, or that the caller's read blocks
+// goroutine. nil means bytes are Buffered, or that the caller's read blocks
 // as usual (no owner, no poller, or the connection is closing).
-func (c *conn) awaitData() error {
+func (c *Conn) AwaitData() error {
 	if c.raw == nil || c.own == nil || c.noPark || c.intr.Load() != 0 || c.closeSent.Load() || c.closed.Load() || c.rerr != nil {
 		return nil
 	}
@@ -334,7 +334,7 @@ func (c *conn) awaitData() error {
 	case c.raw.parked:
 		c.raw.parked = false
 		c.parkedAt = now()
-		return errParked
+		return ErrParked
 	case err == nil:
 		return c.readFailed(io.EOF)
 	default:
@@ -348,7 +348,7 @@ func (c *conn) awaitData() error {
 
 // parkEdge parks c, drained and registered edge-triggered, without
 // reading. errNoPark: an edge came since the last read, so read instead.
-func (c *conn) parkEdge() error {
+func (c *Conn) parkEdge() error {
 	c.armPark()
 	c.parked.Store(true)
 	if c.ready.Load() || c.intr.Load() != 0 || c.closed.Load() {
@@ -361,11 +361,11 @@ func (c *conn) parkEdge() error {
 		// The poller, the timer or an interrupt took it: the owner runs.
 	}
 	c.parkedAt = now()
-	return errParked
+	return ErrParked
 }
 
 // armPark makes the timer end the park at the reader's deadline.
-func (c *conn) armPark() {
+func (c *Conn) armPark() {
 	c.tmu.Lock()
 	if c.kick == nil {
 		c.kick = c.onKick
@@ -380,7 +380,7 @@ func (c *conn) armPark() {
 // parkFD registers c's socket with the poller; the raw read callback calls
 // it with the socket's descriptor when it has no bytes. It reports whether
 // c is parked.
-func (c *conn) parkFD(fd int) bool {
+func (c *Conn) parkFD(fd int) bool {
 	p := thePoller
 	edge := c.inl != nil
 	c.pfd = fd
@@ -415,7 +415,7 @@ func (c *conn) parkFD(fd int) bool {
 }
 
 // unpark hands c back to its owner, on a new goroutine, if c is parked.
-func (c *conn) unpark() {
+func (c *Conn) unpark() {
 	if !c.parked.CompareAndSwap(true, false) {
 		return
 	}
@@ -423,4 +423,23 @@ func (c *conn) unpark() {
 	c.unslot()
 	c.woken.Store(true)
 	go c.kick()
+}
+
+// ClosedInSlots counts closed connections the poller still holds a slot
+// for: each is kept from the garbage collector until its descriptor is
+// reused. For tests: an owner that ended must have called Forget.
+func ClosedInSlots() int {
+	p := getPoller()
+	if p == nil {
+		return 0
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, c := range p.parked {
+		if c != nil && c.closed.Load() {
+			n++
+		}
+	}
+	return n
 }
