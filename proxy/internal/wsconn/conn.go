@@ -42,7 +42,7 @@ type Conn struct {
 	// the reader's unless noted.
 	rmu      sync.Mutex
 	own      Owner       // called back when a parked connection is readable; nil = never parks
-	inl      Inliner     // set (before the reader runs) when the Owner's pump may run on the poller's goroutine: the socket is registered edge-triggered
+	inl      Inliner     // set (before the reader runs) when the owner's pump may run on the poller's goroutine: the socket is registered edge-triggered
 	hotUntil time.Time   // bytes came recently: wait under the runtime poller until then
 	parkedAt time.Time   // when the connection last parked
 	noPark   bool        // the poller refused this connection
@@ -55,7 +55,7 @@ type Conn struct {
 	reads    int         // reads of the current inline run (AwaitInline)
 	parked   atomic.Bool
 	parkDL   atomic.Int64 // rdl of the current park, unix nanos; 0 when not parked (or no deadline)
-	woken    atomic.Bool  // unpark started kick to resume the Owner
+	woken    atomic.Bool  // unpark started kick to resume the owner
 
 	// The connection's one timer (keepalive.go), guarded by tmu.
 	tmu       sync.Mutex
@@ -63,8 +63,8 @@ type Conn struct {
 	kick      func() // c.onKick, made once: the timer's callback and the resume of a parked reader
 	pingEvery time.Duration
 	nextPing  time.Time     // zero: no keepalive
-	idleFor   time.Duration // the Owner's idle timeout (set once, before the pumps run)
-	idleAt    atomic.Int64  // unix nanos (of now()) of the Owner's idle deadline; 0 = none
+	idleFor   time.Duration // the owner's idle timeout (set once, before the pumps run)
+	idleAt    atomic.Int64  // unix nanos (of now()) of the owner's idle deadline; 0 = none
 	intr      atomic.Int64  // unix nanos of the deadline another goroutine imposed (InterruptRead); 0 = none
 
 	wmu          sync.Mutex

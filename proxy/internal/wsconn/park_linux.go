@@ -4,142 +4,58 @@ import (
 	"errors"
 	"io"
 	"os"
-	"sync"
-	"syscall"
 	"time"
-	"unsafe"
+
+	"github.com/agentbridge/agentbridge/proxy/internal/netpoll"
 )
 
 // Parking: a connection that has been quiet for parkAfter (or has had no
 // bytes yet, or woke from a long quiet for what is likely one message)
-// gives up the goroutine waiting for it. Its socket is registered, one-shot, with one
-// epoll instance shared by the process, and the goroutine returns; when the
-// socket becomes readable (or its read deadline passes, or another
-// goroutine interrupts the read) the connection's owner is called on a new
-// goroutine and picks up where it stopped. An idle connection then costs its
-// structs and sockets but no goroutine stack (reference/performance.md 4.3:
-// the stacks were 8 of the 16 KiB an idle proxied connection took).
+// gives up the goroutine waiting for it. Its socket is registered,
+// one-shot, with the process's poller (proxy/internal/netpoll), and the
+// goroutine returns; when the socket becomes readable (or its read
+// deadline passes, or another goroutine interrupts the read) the
+// connection's owner is called on a new goroutine and picks up where it
+// stopped. An idle connection then costs its structs and sockets but no
+// goroutine stack.
 //
 // A busy connection is not parked: it waits under the runtime poller as
-// before, so streaming pays nothing for this. The epoll descriptor is itself
-// waited for under the runtime poller, so no thread blocks in epoll_wait.
+// before, so streaming pays nothing for this.
 //
 // A connection whose owner is an inliner (a relay) is served as an event
 // loop serves it instead: its socket is registered once, edge-triggered,
-// and it parks at every frame boundary with nothing Buffered. A read that
+// and it parks at every frame boundary with nothing buffered. A read that
 // returned less than it asked for drained the socket, so the connection
 // parks without the read(2) that would say EAGAIN (the ready flag catches
 // an edge that came meanwhile), and the poller runs the owner's pump on its
 // own goroutine, with no goroutine woken: one epoll_wait for a batch of
 // connections, then one read and one write each. The pump moves to a
-// goroutine before anything that could block (see conn.AwaitInline and
-// relayPump.write).
+// goroutine before anything that could block (see Conn.AwaitInline, and
+// relayPump.write in proxy/relay.go).
 
 // parkAfter is how long a connection waits for bytes under the runtime
 // poller, holding its goroutine, before it parks.
 const parkAfter = 250 * time.Millisecond
 
-// poller is the process's epoll instance for parked connections.
-type poller struct {
-	epfd int
-	f    *os.File // epfd, registered with the runtime poller
+// getPoller returns the process's poller, nil when connections cannot park
+// (no epoll, or it failed: see netpoll).
+func getPoller() *netpoll.Poller { return netpoll.Get() }
 
-	mu     sync.Mutex
-	parked []*Conn // by file descriptor: parked, or registered edge-triggered
-}
+// pollHandle is c as the poller's Handler: Ready stays off Conn's API.
+type pollHandle Conn
 
-var (
-	pollerOnce sync.Once
-	thePoller  *poller
-)
+func (c *Conn) handle() *pollHandle { return (*pollHandle)(c) }
 
-// getPoller returns the shared poller, starting it on first use; nil if
-// epoll is unavailable, in which case connections do not park.
-func getPoller() *poller {
-	pollerOnce.Do(func() {
-		epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
-		if err != nil {
-			return
-		}
-		if err := syscall.SetNonblock(epfd, true); err != nil {
-			syscall.Close(epfd)
-			return
-		}
-		p := &poller{epfd: epfd, f: os.NewFile(uintptr(epfd), "agentbridge-epoll")}
-		rc, err := p.f.SyscallConn()
-		if err != nil {
-			p.f.Close()
-			return
-		}
-		thePoller = p
-		go p.loop(rc)
-	})
-	return thePoller
-}
-
-// loop wakes the owners of connections whose sockets became readable. It
-// reads events without blocking and waits for more under the runtime
-// poller; it ends if epoll fails.
-func (p *poller) loop(rc syscall.RawConn) {
-	evs := make([]syscall.EpollEvent, 256)
-	var failed error
-	wait := func(fd uintptr) bool {
-		n, err := epollPoll(int(fd), evs)
-		if err == syscall.EINTR {
-			return false
-		}
-		if err != nil {
-			failed = err
-			return true
-		}
-		if n == 0 {
-			return false
-		}
-		for i := range evs[:n] {
-			p.wake(int(evs[i].Fd), evs[i].Events)
-		}
-		// A short batch emptied the ready list: wait under the runtime
-		// poller (an event that came meanwhile ends the wait at once)
-		// rather than spend an epoll_wait to learn there is none.
-		return n == len(evs)
-	}
-	for failed == nil {
-		if err := rc.Read(wait); err != nil {
-			return
-		}
-	}
-}
-
-// epollPoll is epoll_wait with a zero timeout, as a raw system call (it
-// never blocks; see rawRead). It is made as epoll_pwait with no signal
-// mask, which is the same call and the one every architecture has (arm64
-// has no epoll_wait).
-func epollPoll(epfd int, evs []syscall.EpollEvent) (int, error) {
-	n, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&evs[0])), uintptr(len(evs)), 0, 0, 0)
-	if e != 0 {
-		return -1, e
-	}
-	return int(n), nil
-}
-
-// wake resumes the connection registered for fd: a parked one-shot
-// connection on a goroutine (unpark), an edge-triggered one here, on the
-// poller's goroutine (inliner), once it is parked.
-func (p *poller) wake(fd int, events uint32) {
-	p.mu.Lock()
-	var c *Conn
-	if fd < len(p.parked) {
-		c = p.parked[fd]
-	}
-	p.mu.Unlock()
-	if c == nil {
-		return
-	}
+// Ready resumes the connection: a parked one-shot connection on a
+// goroutine (unpark), an edge-triggered one here, on the poller's goroutine
+// (Inliner), once it is parked.
+func (h *pollHandle) Ready(hup bool) {
+	c := (*Conn)(h)
 	if c.inl == nil {
 		c.unpark()
 		return
 	}
-	if events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+	if hup {
 		// The peer's FIN (or an error) may sit behind bytes a read
 		// takes: a short read no longer means drained.
 		c.hup.Store(true)
@@ -158,7 +74,7 @@ const inlineBudget = 16
 
 // AwaitInline makes sure, for a reader run on the poller's goroutine
 // (inliner), that the next frame is a data frame whose bytes are all
-// Buffered (and, with fin, one that ends its message), reading what the
+// buffered (and, with fin, one that ends its message), reading what the
 // socket has. It returns ErrParked when the socket has no more for now,
 // and ErrHandoff when what comes next may block, so the owner must go on on
 // a goroutine of its own: a control frame (it may be answered), a frame
@@ -194,74 +110,29 @@ func (c *Conn) AwaitInline(fin, partial bool) error {
 	}
 }
 
-func (p *poller) set(fd int, c *Conn) {
-	p.mu.Lock()
-	if fd >= len(p.parked) {
-		n := 2 * len(p.parked)
-		if n <= fd {
-			n = fd + 1024
-		}
-		grown := make([]*Conn, n)
-		copy(grown, p.parked)
-		p.parked = grown
-	}
-	p.parked[fd] = c
-	p.mu.Unlock()
-}
-
-// clear forgets c if it still holds fd's slot.
-func (p *poller) clear(fd int, c *Conn) {
-	p.mu.Lock()
-	if fd < len(p.parked) && p.parked[fd] == c {
-		p.parked[fd] = nil
-	}
-	p.mu.Unlock()
-}
-
-// register arms fd for one readiness event, or (edge) for every edge from
-// now on. It runs inside the socket's raw read callback, so fd cannot be
-// closed meanwhile.
-func (p *poller) register(fd int, added, edge bool) error {
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | epollOneShot, Fd: int32(fd)}
-	if edge {
-		ev.Events = syscall.EPOLLIN | syscall.EPOLLRDHUP | epollET
-	}
-	op := syscall.EPOLL_CTL_MOD
-	if !added {
-		op = syscall.EPOLL_CTL_ADD
-	}
-	return syscall.EpollCtl(p.epfd, op, fd, &ev)
-}
-
-// EPOLLONESHOT and EPOLLET; syscall's constants are negative-typed.
-const (
-	epollOneShot = 1 << 30
-	epollET      = 1 << 31
-)
-
 // unslot drops the poller's slot of a one-shot connection that stopped
 // being parked; an edge-triggered one keeps it until Forget.
 func (c *Conn) unslot() {
-	if c.inl == nil {
-		thePoller.clear(c.pfd, c)
+	if p := getPoller(); p != nil && c.inl == nil {
+		p.Clear(c.pfd, c.handle())
 	}
 }
 
 // Forget drops c's registration slot; its owner calls it once both
 // directions' pumps have ended (nothing reads c any more).
 func (c *Conn) Forget() {
-	if c.polled && thePoller != nil {
-		thePoller.clear(c.pfd, c)
+	if p := getPoller(); p != nil && c.polled {
+		p.Clear(c.pfd, c.handle())
 	}
 }
 
 // AwaitData waits until c's socket has bytes, for a reader at a frame
-// boundary with nothing Buffered (or, run inline, with part of a frame
-// Buffered: AwaitInline). A connection that got bytes within
+// boundary with nothing buffered (or, run inline, with part of a frame
+// buffered: AwaitInline). A connection that got bytes within
 // parkAfter waits under the runtime poller, so a busy stream pays nothing;
 // a quieter one parks and AwaitData returns ErrParked: the caller must
 // return at once (releasing c.rmu), and c's owner is called again on a new
-// goroutine. nil means bytes are Buffered, or that the caller's read blocks
+// goroutine. nil means bytes are buffered, or that the caller's read blocks
 // as usual (no owner, no poller, or the connection is closing).
 func (c *Conn) AwaitData() error {
 	if c.raw == nil || c.own == nil || c.noPark || c.intr.Load() != 0 || c.closeSent.Load() || c.closed.Load() || c.rerr != nil {
@@ -302,7 +173,7 @@ func (c *Conn) AwaitData() error {
 	if c.readIdle > 0 && time.Until(c.rdl) < time.Millisecond {
 		return nil // the deadline is upon us: let the read fail as usual
 	}
-	if c.inl != nil && c.polled && c.short && !c.hup.Load() {
+	if c.inl != nil && c.polled && c.short && !c.hup.Load() && getPoller() != nil {
 		// Drained, and registered for edges: no read needed to park.
 		if err := c.parkEdge(); err != errNoPark {
 			return err
@@ -351,9 +222,10 @@ func (c *Conn) AwaitData() error {
 func (c *Conn) parkEdge() error {
 	c.armPark()
 	c.parked.Store(true)
-	if c.ready.Load() || c.intr.Load() != 0 || c.closed.Load() {
+	if c.ready.Load() || c.intr.Load() != 0 || c.closed.Load() || getPoller() == nil {
 		// Bytes, an interrupt or a close came meanwhile (after ready or
-		// parked was set: whoever sets them next sees parked).
+		// parked was set: whoever sets them next sees parked), or the
+		// poller failed.
 		if c.parked.CompareAndSwap(true, false) {
 			c.parkDL.Store(0)
 			return errNoPark
@@ -381,24 +253,28 @@ func (c *Conn) armPark() {
 // it with the socket's descriptor when it has no bytes. It reports whether
 // c is parked.
 func (c *Conn) parkFD(fd int) bool {
-	p := thePoller
+	p := getPoller()
+	if p == nil {
+		return false
+	}
 	edge := c.inl != nil
 	c.pfd = fd
 	if !edge || !c.polled {
-		p.set(fd, c)
+		p.Set(fd, c.handle())
 	}
 	c.armPark()
 	c.parked.Store(true)
 	var err error
 	if !edge || !c.polled {
-		err = p.register(fd, c.polled, edge)
+		err = p.Arm(fd, c.polled, edge)
 	}
 	if err == nil {
 		c.polled = true
-		if c.intr.Load() != 0 || c.closed.Load() || (edge && c.ready.Load()) {
-			// Interrupted or closed while parking: that unpark may have
-			// come before parked was set, so it is done here (the owner
-			// runs once this goroutine lets go of rmu).
+		if c.intr.Load() != 0 || c.closed.Load() || (edge && c.ready.Load()) || p.Failed() {
+			// Interrupted, closed or the poller failed while parking:
+			// that unpark may have come before parked was set, so it is
+			// done here (the owner runs once this goroutine lets go of
+			// rmu).
 			c.unpark()
 		}
 		return true
@@ -406,7 +282,7 @@ func (c *Conn) parkFD(fd int) bool {
 	if c.parked.CompareAndSwap(true, false) {
 		c.parkDL.Store(0)
 		if !c.polled {
-			p.clear(fd, c)
+			p.Clear(fd, c.handle())
 		}
 		return false
 	}
@@ -433,13 +309,11 @@ func ClosedInSlots() int {
 	if p == nil {
 		return 0
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	n := 0
-	for _, c := range p.parked {
-		if c != nil && c.closed.Load() {
+	p.Each(func(h netpoll.Handler) {
+		if c, ok := h.(*pollHandle); ok && c.closed.Load() {
 			n++
 		}
-	}
+	})
 	return n
 }

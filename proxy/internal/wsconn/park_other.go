@@ -2,6 +2,8 @@
 
 package wsconn
 
+import "github.com/agentbridge/agentbridge/proxy/internal/netpoll"
+
 // Connections park only on Linux (epoll); elsewhere a quiet connection's
 // reader blocks as usual.
 
@@ -9,13 +11,7 @@ func (c *Conn) AwaitData() error { return nil }
 
 func (c *Conn) unpark() {}
 
-type poller struct{}
-
-func getPoller() *poller { return nil }
-
-var thePoller *poller
-
-func (p *poller) clear(int, *Conn) {}
+func getPoller() *netpoll.Poller { return nil }
 
 func (c *Conn) Forget() {}
 

@@ -5,15 +5,17 @@ import (
 	"net"
 	"syscall"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // rawReader reads a connection's socket with read(2) under the runtime
 // poller (syscall.RawConn.Read), and makes the write attempts that do not
-// wait (conn.WriteNow). Its callback takes the pooled read buffer
+// wait (Conn.WriteNow). Its callback takes the pooled read buffer
 // only when the read returns bytes and gives it back when the socket has
 // none, so a connection waiting for its peer holds no buffer, and a busy one
-// pays one system call per batch of frames (see reference/performance.md
-// 4.3). The callback is made once: a method value per call would allocate.
+// pays one system call per batch of frames. The callback is made once: a
+// method value per call would allocate.
 type rawReader struct {
 	c   *Conn
 	rc  syscall.RawConn
@@ -57,7 +59,7 @@ func (r *rawReader) init(c *Conn) bool {
 // writeFD writes once; a full socket is no error, just fewer bytes.
 func (r *rawReader) writeFD(fd uintptr) bool {
 	n, err := rawWrite(int(fd), r.wbuf)
-	if err == syscall.EAGAIN {
+	if err == unix.EAGAIN {
 		n, err = 0, nil
 	}
 	r.wn, r.werr = max(n, 0), err
@@ -73,7 +75,7 @@ func (r *rawReader) readFD(fd uintptr) bool {
 	n, err := rawRead(int(fd), c.rb[c.w:])
 	c.short = n < len(c.rb)-c.w
 	switch {
-	case err == syscall.EAGAIN:
+	case err == unix.EAGAIN:
 		if !held {
 			putBuf(c.rb)
 			c.rb = nil
@@ -138,13 +140,12 @@ func (c *Conn) WriteNow(p []byte) (int, error) {
 
 // rawRead and rawWrite are read(2) and write(2) on a non-blocking socket,
 // made as raw system calls: they never block, so the scheduler need not
-// know of them. Through syscall.Read and Write, a loopback write that
-// spends tens of µs delivering to its peer marks its P as in a system call
-// long enough for sysmon to retake it and start another thread, and keeps
-// sysmon polling every 20 µs; sysmon was 9 % of the proxy's CPU samples
-// under stream64 (RESULTS.md).
-func rawRead(fd int, p []byte) (int, error)  { return rawIO(syscall.SYS_READ, fd, p) }
-func rawWrite(fd int, p []byte) (int, error) { return rawIO(syscall.SYS_WRITE, fd, p) }
+// know of them. Through unix.Read and Write, a loopback write that spends
+// long delivering to its peer marks its P as in a system call long enough
+// for sysmon to retake it and start another thread, and keeps sysmon
+// polling (the measurement is in benchmarks/RESULTS.md).
+func rawRead(fd int, p []byte) (int, error)  { return rawIO(unix.SYS_READ, fd, p) }
+func rawWrite(fd int, p []byte) (int, error) { return rawIO(unix.SYS_WRITE, fd, p) }
 
 // rawIO makes the read or write trap on fd with p, retrying EINTR: it does
 // not mean the socket is drained. An empty p does nothing and returns 0.
@@ -153,11 +154,11 @@ func rawIO(trap uintptr, fd int, p []byte) (int, error) {
 		return 0, nil
 	}
 	for {
-		n, _, e := syscall.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		n, _, e := unix.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
 		switch e {
 		case 0:
 			return int(n), nil
-		case syscall.EINTR:
+		case unix.EINTR:
 			continue
 		}
 		return -1, e
