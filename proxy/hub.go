@@ -325,10 +325,10 @@ func (h *hub) conversation(key string) (*conversation, error) {
 	return c, nil
 }
 
-// unparked resumes the pump of a conversation whose backend socket parked.
+// Unparked resumes the pump of a conversation whose backend socket parked.
 func (c *conversation) Unparked(_ *wsconn.Conn, expired bool) { c.drive(expired) }
 
-// idleTimeout: a conversation keeps its own idle timer (c.idle).
+// IdleTimeout: a conversation keeps its own idle timer (c.idle).
 func (c *conversation) IdleTimeout() {}
 
 // drive runs the pump, holding the backend socket's reader, until the
@@ -703,10 +703,10 @@ func (sub *subscriber) start(slot connSlot) {
 	sub.drive(false)
 }
 
-// unparked resumes reading the subscriber's socket.
+// Unparked resumes reading the subscriber's socket.
 func (sub *subscriber) Unparked(_ *wsconn.Conn, expired bool) { sub.drive(expired) }
 
-// idleTimeout: a subscriber socket has no session timeout (its replies
+// IdleTimeout: a subscriber socket has no session timeout (its replies
 // have theirs).
 func (sub *subscriber) IdleTimeout() {}
 

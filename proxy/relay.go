@@ -78,25 +78,32 @@ func (r *relay) start(slot connSlot) {
 		r.backend.SetInliner(r)
 	}
 	r.client.StartIdle(r.rt.Session.Timeout) // a relay without client messages for this long ends (idleTimeout)
-	go r.drive(&r.down, false, false)
-	r.drive(&r.up, false, false)
+	go r.drive(&r.down, false)
+	r.drive(&r.up, false)
 }
 
-// idleTimeout ends a relay whose client sent nothing for Session.Timeout.
+// IdleTimeout ends a relay whose client sent nothing for Session.Timeout.
 func (r *relay) IdleTimeout() {
 	r.sendError("session_timeout", "the session timed out after inactivity")
 	r.finish(closeIdle, true)
 	r.client.InterruptRead(time.Now().Add(closeGrace))
 }
 
-// unparked resumes the pump reading c.
+// Unparked resumes the pump reading c.
 func (r *relay) Unparked(c *wsconn.Conn, expired bool) {
-	r.drive(r.pumpOf(c), expired, false)
+	r.drive(r.pumpOf(c), expired)
 }
 
-// runInline resumes the pump reading c on the poller's goroutine.
+// RunInline resumes the pump reading c on the poller's goroutine. It must
+// not wait there: if the pump that parked c still holds its reader, the
+// pump resumes on a goroutine of its own.
 func (r *relay) RunInline(c *wsconn.Conn) {
-	r.drive(r.pumpOf(c), false, true)
+	p := r.pumpOf(c)
+	if !c.TryLockReader() {
+		go r.drive(p, false)
+		return
+	}
+	r.pump(p, true)
 }
 
 func (r *relay) pumpOf(c *wsconn.Conn) *relayPump {
@@ -106,15 +113,16 @@ func (r *relay) pumpOf(c *wsconn.Conn) *relayPump {
 	return &r.down
 }
 
-// drive runs pump p, holding its source's reader, until it parks or ends.
-// inline: on the poller's goroutine, which the pump leaves for one of its
-// own before anything that could block.
-func (r *relay) drive(p *relayPump, expired, inline bool) {
+// drive runs pump p on its own goroutine, holding its source's reader,
+// until it parks or ends.
+func (r *relay) drive(p *relayPump, expired bool) {
 	p.src.LockReader(expired)
-	r.pump(p, inline)
+	r.pump(p, false)
 }
 
 // pump runs p, whose source's reader is held, until it parks or ends.
+// inline: on the poller's goroutine, which the pump leaves for one of its
+// own before anything that could block.
 func (r *relay) pump(p *relayPump, inline bool) {
 	src := p.src
 	p.inline = inline

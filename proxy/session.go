@@ -117,7 +117,7 @@ func (ss *session) start(agent []byte, slot connSlot) {
 	ss.drive(true, false)
 }
 
-// unparked resumes the pump reading c.
+// Unparked resumes the pump reading c.
 func (ss *session) Unparked(c *wsconn.Conn, expired bool) { ss.drive(c == ss.client, expired) }
 
 // drive runs one pump until it parks or ends; the client pump holds the
@@ -459,7 +459,7 @@ func (ss *session) closeCodes(err error, fromClient bool) (client, backend *Clos
 	return closeCodes(err, fromClient)
 }
 
-// idleTimeout ends a session with no user message for Session.Timeout.
+// IdleTimeout ends a session with no user message for Session.Timeout.
 func (ss *session) IdleTimeout() {
 	_ = ss.sendError("session_timeout", "the session timed out after inactivity")
 	ss.finish(closeIdle, true)

@@ -45,6 +45,12 @@ func (c *Conn) Inlineable() bool { return c.raw != nil && getPoller() != nil }
 // Call it, after SetOwner, only when Inlineable, before the pumps run.
 func (c *Conn) SetInliner(i Inliner) { c.inl = i }
 
+// TryLockReader takes c's reader if no goroutine holds it, for an
+// Inliner's RunInline, which must not wait: when it fails, the pump that
+// parked c is still letting go of it, and the owner runs its pump on a
+// goroutine of its own instead.
+func (c *Conn) TryLockReader() bool { return c.rmu.TryLock() }
+
 // UnlockReader lets go of c's reader, which LockReader took; a pump that
 // parked (ErrParked) or ended calls it.
 func (c *Conn) UnlockReader() { c.rmu.Unlock() }

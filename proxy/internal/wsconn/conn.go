@@ -53,6 +53,7 @@ type Conn struct {
 	ready    atomic.Bool // edge-triggered: the socket became readable since the last read began
 	hup      atomic.Bool // edge-triggered: the peer shut its side (or the socket failed); read to the end
 	reads    int         // reads of the current inline run (AwaitInline)
+	onPoller bool        // AwaitInline runs on the poller's goroutine: no lock may be waited for
 	parked   atomic.Bool
 	parkDL   atomic.Int64 // rdl of the current park, unix nanos; 0 when not parked (or no deadline)
 	woken    atomic.Bool  // unpark started kick to resume the owner

@@ -91,6 +91,7 @@ func (c *Conn) armLocked() {
 // deadline passed.
 func (c *Conn) onKick() {
 	if c.woken.Swap(false) {
+		c.unslot()
 		c.own.Unparked(c, false)
 		return
 	}

@@ -101,7 +101,10 @@ func (c *Conn) AwaitInline(fin, partial bool) error {
 			return ErrHandoff
 		}
 		had := c.w - c.r
-		if err := c.AwaitData(); err != nil {
+		c.onPoller = true
+		err = c.AwaitData()
+		c.onPoller = false
+		if err != nil {
 			return err
 		}
 		if c.w-c.r <= had {
@@ -208,6 +211,8 @@ func (c *Conn) AwaitData() error {
 		return ErrParked
 	case err == nil:
 		return c.readFailed(io.EOF)
+	case err == ErrHandoff:
+		return err // on the poller's goroutine, parking would have waited for a lock
 	default:
 		if err == errNoPark {
 			c.noPark = true
@@ -219,8 +224,11 @@ func (c *Conn) AwaitData() error {
 
 // parkEdge parks c, drained and registered edge-triggered, without
 // reading. errNoPark: an edge came since the last read, so read instead.
+// ErrHandoff: run on the poller's goroutine, the timer's lock was busy.
 func (c *Conn) parkEdge() error {
-	c.armPark()
+	if !c.armPark() {
+		return ErrHandoff
+	}
 	c.parked.Store(true)
 	if c.ready.Load() || c.intr.Load() != 0 || c.closed.Load() || getPoller() == nil {
 		// Bytes, an interrupt or a close came meanwhile (after ready or
@@ -236,9 +244,15 @@ func (c *Conn) parkEdge() error {
 	return ErrParked
 }
 
-// armPark makes the timer end the park at the reader's deadline.
-func (c *Conn) armPark() {
-	c.tmu.Lock()
+// armPark makes the timer end the park at the reader's deadline. On the
+// poller's goroutine (onPoller) it only tries the timer's lock, and reports
+// false when another goroutine holds it: the pump must hand off.
+func (c *Conn) armPark() bool {
+	if !c.onPoller {
+		c.tmu.Lock()
+	} else if !c.tmu.TryLock() {
+		return false
+	}
 	if c.kick == nil {
 		c.kick = c.onKick
 	}
@@ -247,22 +261,29 @@ func (c *Conn) armPark() {
 		c.armLocked()
 	}
 	c.tmu.Unlock()
+	return true
 }
 
 // parkFD registers c's socket with the poller; the raw read callback calls
-// it with the socket's descriptor when it has no bytes. It reports whether
-// c is parked.
-func (c *Conn) parkFD(fd int) bool {
+// it with the socket's descriptor when it has no bytes. nil means c is
+// parked; errNoPark that the poller refused it; ErrHandoff that, on the
+// poller's goroutine, parking would wait for a lock.
+func (c *Conn) parkFD(fd int) error {
 	p := getPoller()
 	if p == nil {
-		return false
+		return errNoPark
 	}
 	edge := c.inl != nil
+	if c.onPoller && (!edge || !c.polled) {
+		return ErrHandoff // registering takes the poller's table lock
+	}
 	c.pfd = fd
 	if !edge || !c.polled {
 		p.Set(fd, c.handle())
 	}
-	c.armPark()
+	if !c.armPark() {
+		return ErrHandoff
+	}
 	c.parked.Store(true)
 	var err error
 	if !edge || !c.polled {
@@ -277,17 +298,17 @@ func (c *Conn) parkFD(fd int) bool {
 			// rmu).
 			c.unpark()
 		}
-		return true
+		return nil
 	}
 	if c.parked.CompareAndSwap(true, false) {
 		c.parkDL.Store(0)
 		if !c.polled {
 			p.Clear(fd, c.handle())
 		}
-		return false
+		return errNoPark
 	}
 	// The timer or an interrupt already took it: the owner runs anyway.
-	return true
+	return nil
 }
 
 // unpark hands c back to its owner, on a new goroutine, if c is parked.
@@ -296,8 +317,8 @@ func (c *Conn) unpark() {
 		return
 	}
 	c.parkDL.Store(0)
-	c.unslot()
-	c.woken.Store(true)
+	c.woken.Store(true) // the slot is dropped on kick's goroutine: unpark may run on the poller's
+
 	go c.kick()
 }
 

@@ -81,10 +81,10 @@ func (r *rawReader) readFD(fd uintptr) bool {
 			c.rb = nil
 		}
 		if r.park {
-			if c.parkFD(int(fd)) {
+			if err := c.parkFD(int(fd)); err == nil {
 				r.parked = true
 			} else {
-				r.err = errNoPark
+				r.err = err
 			}
 			return true
 		}
