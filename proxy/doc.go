@@ -38,7 +38,8 @@
 //
 // # Parking
 //
-// A pump whose socket is quiet does not keep a goroutine (park_linux.go).
+// A pump whose socket is quiet does not keep a goroutine
+// (proxy/internal/wsconn/park_linux.go, on proxy/internal/netpoll).
 // At a frame boundary with nothing buffered, a connection that got bytes in
 // the last 250 ms waits under the runtime poller as usual; a quieter one
 // registers its socket, one-shot, with an epoll instance shared by the
@@ -82,6 +83,19 @@
 // and output buffers and reuses them, so the per-frame path allocates nothing
 // once warm. Read and write deadlines are re-armed only when most of their
 // slack is gone, or when they fire early.
+//
+// # Packages
+//
+//	proxy                    the Server: the HTTP front door (handshakes,
+//	                         health, tickets, REST endpoints), admission
+//	                         and auth glue, relays, translating sessions,
+//	                         upstreams (a backend socket, Wiro's REST) and
+//	                         the Wiro front end (hub.go)
+//	proxy/internal/wsconn    one WebSocket leg: framing, messages, UTF-8,
+//	                         close codes and handshake, deadlines,
+//	                         keepalive, raw reads and writes, parking
+//	proxy/internal/netpoll   the process's epoll instance (Linux): register
+//	                         a descriptor, get called back when it is ready
 //
 // # Close codes
 //

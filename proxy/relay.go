@@ -173,8 +173,8 @@ func clientViolation(err error) bool {
 
 // awaitReplies lets the backend's replies to what the client sent before
 // a protocol violation reach the client before the close: a reply already
-// on its way would otherwise be dropped (Autobahn's cases 3.2, 4.1.3,
-// 5.15...). It waits until every client message was answered, the backend
+// on its way would otherwise be dropped (the cases 3.2, 4.1.3 and
+// 5.15 of TestConformance, proxy/conformance_test.go). It waits until every client message was answered, the backend
 // is quiet for replyQuiet or its pump ended, at most replyGrace.
 func (r *relay) awaitReplies() {
 	start := time.Now()
@@ -536,7 +536,8 @@ var (
 // checkPartial checks the text of the incomplete data frame at the head of
 // the buffer as far as it came. A pump run inline forwards a frame only
 // once it is whole; invalid UTF-8 in its first bytes must fail the
-// connection at once all the same (RFC 6455 section 8.1, Autobahn 6.4.3),
+// connection at once all the same (RFC 6455 section 8.1;
+// case 6.4.6 of proxy/conformance_test.go),
 // not when the rest came, if it ever does. accept goes on from p.early.
 func (p *relayPump) checkPartial() error {
 	src := p.src

@@ -48,7 +48,7 @@ func (c *Conn) ReadMessage(dst []byte, max int64) (ws.OpCode, []byte, error) {
 		}
 		// Text is checked as its bytes arrive: invalid UTF-8 fails the
 		// connection at once, not when the rest of the frame came (RFC
-		// 6455 section 8.1; Autobahn 6.4.3).
+		// 6455 section 8.1; case 6.4.3 of proxy/conformance_test.go).
 		for off, left := 0, h.Length; left > 0; {
 			p, err := c.ReadPayload(left)
 			if err != nil {
