@@ -2,10 +2,11 @@ package wsconn
 
 import (
 	"errors"
-	"github.com/gobwas/ws"
 	"net"
 	"os"
 	"time"
+
+	"github.com/gobwas/ws"
 )
 
 // This file holds what a connection's owner sets up before the pumps run,
