@@ -28,7 +28,7 @@
 // time reads each connection (it holds the connection's rmu); writes go
 // through the connection's mutex, whole frames only, with a write deadline.
 // The first pump to end decides how both legs close and interrupts the
-// other (interruptRead); the last one to end closes both legs, after the
+// other (InterruptRead); the last one to end closes both legs, after the
 // client answered the close or a one-second grace passed, and gives the
 // connection's slot back. A client that broke the protocol (1002, 1007) is
 // not waited for: what the backend already sent reaches it first (at most

@@ -20,7 +20,7 @@ import (
 // client message that is one is dropped (credential).
 //
 // Two pumps run, one per direction; each owns reading its source. A pump
-// whose source is quiet parks it (conn.awaitData) and lets its goroutine
+// whose source is quiet parks it (wsconn.Conn.AwaitData) and lets its goroutine
 // go; the relay is the connections' owner and runs the pump again when
 // bytes arrive, so an idle relay holds no goroutine. The first pump to end
 // decides the close codes for both legs (finish); the other then drains
@@ -76,7 +76,7 @@ func (r *relay) start(slot connSlot) {
 		r.client.SetInliner(r)
 		r.backend.SetInliner(r)
 	}
-	r.client.StartIdle(r.rt.Session.Timeout) // a relay without client messages for this long ends (idleTimeout)
+	r.client.StartIdle(r.rt.Session.Timeout) // a relay without client messages for this long ends (IdleTimeout)
 	go r.drive(&r.down, false)
 	r.drive(&r.up, false)
 }

@@ -89,7 +89,7 @@ func (ss *session) refuse() {
 // parks or ends, the backend pump on a new one; start returns before the
 // session ends, and once it has (on some goroutine) the session unregisters
 // from the server and releases its slot. A pump
-// whose socket is quiet parks it (conn.awaitData) and lets its goroutine
+// whose socket is quiet parks it (wsconn.Conn.AwaitData) and lets its goroutine
 // go: the session, as the sockets' owner, runs it again when bytes arrive.
 func (ss *session) start(agent []byte, slot connSlot) {
 	ss.slot = slot
@@ -109,7 +109,7 @@ func (ss *session) start(agent []byte, slot connSlot) {
 	ss.rate = wsconn.MakeBucket(ss.rt.Limits.MessageRate, ss.rt.Limits.MessageBurst)
 	ss.alive.Store(2)
 	ss.client.SetOwner(ss)
-	ss.client.StartIdle(ss.rt.Session.Timeout) // no user message for this long ends it (idleTimeout)
+	ss.client.StartIdle(ss.rt.Session.Timeout) // no user message for this long ends it (IdleTimeout)
 	if su != nil {
 		su.c.SetOwner(ss)
 	}

@@ -67,7 +67,7 @@ func (u *socketUpstream) Send(ev *translators.Event) error {
 }
 
 // Receive may also return wsconn.ErrParked, with no events: the socket parked
-// (conn.awaitData), and the owner calls Receive again once it is readable.
+// (wsconn.Conn.AwaitData), and the owner calls Receive again once it is readable.
 func (u *socketUpstream) Receive(dst []translators.Event) ([]translators.Event, error) {
 	for {
 		if !(u.inReply && u.gap > 0) && len(u.c.Buffered()) == 0 {

@@ -12,14 +12,16 @@ import (
 	"github.com/gobwas/ws"
 )
 
-// conn is one WebSocket leg: the client's socket (the proxy is the server)
+// Conn is one WebSocket leg: the client's socket (the proxy is the server)
 // or a backend's (the proxy is the client).
 //
-// Reading is owned by exactly one goroutine at a time and is not
-// synchronized. The read buffer is a pooled 16 KiB array taken when bytes
+// Reading is owned by exactly one goroutine at a time (the owner's pump,
+// holding LockReader, or the goroutine that made the Conn before any pump
+// runs) and is not synchronized. The read buffer is a pooled 16 KiB array taken when bytes
 // arrive and given back whenever everything read has been consumed, so an
 // idle connection holds no buffer (see AwaitData). Slices returned by the read
-// methods alias that buffer and are valid until the next read call.
+// methods alias that buffer and are valid until the next read call or
+// FreeRead.
 //
 // Writing is safe for concurrent use: every frame is written whole under
 // wmu with a write deadline, so pongs, pings and closes from other
@@ -80,6 +82,11 @@ type Conn struct {
 	closed       atomic.Bool
 }
 
+// New makes the Conn of nc, a socket past its WebSocket handshake. client
+// says the peer is a WebSocket client (the proxy is the server): frames in
+// must be masked and frames out are not. Writes wait at most writeTimeout
+// (0: no limit), and a peer silent for readIdle fails the read (0: no
+// limit). The Conn owns nc from now on: Close closes it.
 func New(nc net.Conn, client bool, writeTimeout, readIdle time.Duration) *Conn {
 	c := &Conn{nc: nc, client: client, writeTimeout: writeTimeout, readIdle: readIdle}
 	if c.rr.init(c) {
@@ -97,21 +104,22 @@ var clockBase = time.Now()
 // comparisons use.
 func now() time.Time { return clockBase.Add(time.Since(clockBase)) }
 
-// owner is what a parked connection calls back when it is readable again,
-// its read deadline passed (expired) or its read was interrupted. unparked
-// runs on a new goroutine and must hold c.rmu while it reads. idleTimeout
-// runs on the timer's goroutine.
+// Owner is what a parked connection calls back when it is readable again,
+// its read deadline passed (expired) or its read was interrupted. Unparked
+// runs on a new goroutine and must hold the reader (LockReader) while it
+// reads. IdleTimeout runs on the timer's goroutine.
 type Owner interface {
 	Unparked(c *Conn, expired bool)
 	IdleTimeout() // the connection's idle deadline passed (StartIdle)
 }
 
-// inliner is an owner whose pump may run on the poller's goroutine (see
+// Inliner is an Owner whose pump may run on the poller's goroutine (see
 // park_linux.go): readable connections are then served without waking a
 // goroutine, as an event loop serves them. Such a pump must never block
-// there: it reads only what the socket has, writes only what the socket
-// takes, and moves to a goroutine of its own before anything else.
-// runInline runs on the poller's goroutine, c parked no more.
+// there: it reads only what the socket has (AwaitInline), writes only what
+// the socket takes (TryLockWrite, WriteNow), takes the reader only with
+// TryLockReader, and moves to a goroutine of its own before anything else.
+// RunInline runs on the poller's goroutine, c parked no more.
 type Inliner interface {
 	RunInline(c *Conn)
 }

@@ -27,7 +27,7 @@ func (c *Conn) StartKeepalive(interval time.Duration) {
 	c.armLocked()
 }
 
-// StartIdle makes the timer call the owner's idleTimeout once d passes
+// StartIdle makes the timer call the owner's IdleTimeout once d passes
 // without TouchIdle.
 func (c *Conn) StartIdle(d time.Duration) {
 	if d <= 0 {

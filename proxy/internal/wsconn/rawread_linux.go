@@ -26,7 +26,7 @@ type rawReader struct {
 	park   bool // read or park: when the socket has no bytes, park the connection instead of waiting
 	parked bool // the last read parked the connection
 
-	// A write attempt that does not wait (conn.WriteNow), under the
+	// A write attempt that does not wait (Conn.WriteNow), under the
 	// connection's write lock.
 	wfn  func(fd uintptr) bool
 	wbuf []byte
@@ -121,7 +121,7 @@ func (r *rawReader) read() (int, error) {
 
 // WriteNow writes as much of p as the socket takes at once, without
 // waiting; the caller holds the write lock and c.raw is set. Every write
-// starts this way (conn.send); a pump run on the poller's goroutine writes
+// starts this way (Conn.send); a pump run on the poller's goroutine writes
 // only this way (relayPump.write).
 func (c *Conn) WriteNow(p []byte) (int, error) {
 	r := c.raw
