@@ -13,9 +13,18 @@ import (
 	"github.com/agentbridge/agentbridge/translators/wiro"
 )
 
-// TestImportRules enforces the layering of DESIGN.md: codecs are pure, the
-// canonical model depends on nothing, the proxy knows no concrete dialect.
+// TestImportRules enforces the layering: codecs are pure (no network
+// package), the canonical model depends on nothing, neither the proxy (any
+// of its packages) nor the configuration knows a concrete dialect, and the
+// proxy's internal packages depend only on what their layer needs.
 func TestImportRules(t *testing.T) {
+	const mod = "github.com/agentbridge/agentbridge/"
+	// The dialects: no package of the proxy or the configuration may know
+	// one by name (they are wired in cmd/agentbridge).
+	dialects := []string{mod + "translators/plain", mod + "translators/connic", mod + "translators/wiro", mod + "demo"}
+	// What a codec must not reach: codecs are pure functions of bytes.
+	network := []string{"net", "net/http", "net/netip", "crypto/tls", "github.com/gobwas/ws",
+		"github.com/valyala/fasthttp", "golang.org/x/sys/unix", mod + "proxy"}
 	rules := []struct {
 		pkg    string
 		banned []string
@@ -25,23 +34,21 @@ func TestImportRules(t *testing.T) {
 		{pkg: "./translators", stdOK: true},
 		{pkg: "./translators/plain", stdOK: true, allow: []string{"translators", "internal/jsonx"},
 			banned: []string{"net", "net/http", "encoding/json", "reflect", "os"}},
+		{pkg: "./translators/...", banned: network},
 		{pkg: "./internal/jsonx", stdOK: true},
 		// The test-only fifth dialect needs nothing but the contract.
 		{pkg: "./translators/translatorstest/linetest", stdOK: true, allow: []string{"agentbridge/translators"}},
 		{pkg: "./demo", stdOK: true, allow: []string{"translators"}},
 		{pkg: "./internal/redact", stdOK: true},
 		// config knows dialects only through the table it is given.
-		{pkg: "./config", stdOK: true, allow: []string{"gopkg.in/yaml.v3", "internal/redact", "agentbridge/translators"},
-			banned: []string{
-				"github.com/agentbridge/agentbridge/translators/plain",
-				"github.com/agentbridge/agentbridge/translators/connic",
-				"github.com/agentbridge/agentbridge/translators/wiro",
-			}},
-		{pkg: "./proxy", banned: []string{
-			"github.com/agentbridge/agentbridge/translators/plain",
-			"github.com/agentbridge/agentbridge/demo",
-			"github.com/agentbridge/agentbridge/config",
-			"gopkg.in/yaml.v3", "flag", "testing"}},
+		{pkg: "./config", stdOK: true, allow: []string{"gopkg.in/yaml.v3", "internal/redact", "agentbridge/translators"}, banned: dialects},
+		{pkg: "./proxy/...", banned: append([]string{
+			mod + "config",
+			"gopkg.in/yaml.v3", "flag", "testing"}, dialects...)},
+		// The connection layer knows frames and sockets, not sessions,
+		// routes or dialects; the poller knows only descriptors.
+		{pkg: "./proxy/internal/wsconn", stdOK: true, allow: []string{"github.com/gobwas/", "golang.org/x/sys/unix", mod + "proxy/internal/netpoll"}},
+		{pkg: "./proxy/internal/netpoll", stdOK: true, allow: []string{"golang.org/x/sys/unix"}},
 		{pkg: "./cmd/agentbridge", banned: []string{"testing"}},
 	}
 	for _, r := range rules {

@@ -15,6 +15,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/agentbridge/agentbridge/auth"
+	"github.com/agentbridge/agentbridge/proxy/internal/wsconn"
 	"github.com/agentbridge/agentbridge/translators"
 )
 
@@ -225,21 +226,20 @@ func (s *Server) authenticate(rt *Route, c auth.Credential) (auth.Identity, erro
 // then is the backend dialed. On any failure the client gets the dialect's
 // error message and a close (1008 for authentication, 1013 for a backend
 // that cannot be reached), and the connection is done.
-func (s *Server) admitInBand(c *conn, rt *Route, params []Param, codec translators.Codec) (leg, auth.Identity, error) {
+func (s *Server) admitInBand(c *wsconn.Conn, rt *Route, params []Param, codec translators.Codec) (leg, auth.Identity, error) {
 	fail := func(code, msg string, ce *CloseError) error {
 		ev := translators.Event{Kind: translators.KindError, Code: []byte(code), Text: []byte(msg)}
 		if out, err := codec.Encode(nil, &ev); err == nil && len(out) > 0 {
-			_ = c.writeFrame(opcode(rt.Client), out)
+			_ = c.WriteFrame(opcode(rt.Client), out)
 		}
-		c.closeGracefully(ce.Code, ce.Reason, closeGrace)
+		c.CloseGracefully(ce.Code, ce.Reason, closeGrace)
 		return ce
 	}
-	c.setReadDeadline(time.Now().Add(s.cfg.AuthTimeout))
-	idle := c.readIdle
-	c.readIdle = 0
-	_, msg, err := c.readMessage(nil, rt.Limits.MaxMessage)
-	c.readIdle = idle
-	c.setReadDeadline(time.Time{})
+	c.SetReadDeadline(time.Now().Add(s.cfg.AuthTimeout))
+	idle := c.SetReadIdle(0)
+	_, msg, err := c.ReadMessage(nil, rt.Limits.MaxMessage)
+	c.SetReadIdle(idle)
+	c.SetReadDeadline(time.Time{})
 	if err != nil {
 		var ce *CloseError
 		switch {
@@ -248,8 +248,8 @@ func (s *Server) admitInBand(c *conn, rt *Route, params []Param, codec translato
 		case errors.As(err, &ce):
 			return leg{}, auth.Identity{}, fail("bad_request", ce.Reason, ce)
 		}
-		c.close()
-		c.rb = c.freeRead()
+		c.Close()
+		c.FreeRead()
 		return leg{}, auth.Identity{}, err
 	}
 	evs, err := codec.Decode(nil, msg)
@@ -259,7 +259,7 @@ func (s *Server) admitInBand(c *conn, rt *Route, params []Param, codec translato
 	cred := auth.Credential{Value: string(evs[0].Text), Source: auth.FromMessage, Route: rt.Name}
 	id, err := s.authenticate(rt, cred)
 	if err != nil {
-		s.log.Info("client refused", "route", rt.Name, "reason", "invalid credentials", "remote", c.nc.RemoteAddr().String())
+		s.log.Info("client refused", "route", rt.Name, "reason", "invalid credentials", "remote", c.RemoteAddr().String())
 		return leg{}, id, fail("unauthorized", "invalid credentials", closeAuth)
 	}
 	lg, err := s.openLeg(rt, params, id)
@@ -271,9 +271,9 @@ func (s *Server) admitInBand(c *conn, rt *Route, params []Param, codec translato
 }
 
 var (
-	closeAuth     = &CloseError{ws.StatusPolicyViolation, "unauthorized"}
-	closeExpired  = &CloseError{ws.StatusPolicyViolation, "credential expired"}
-	closeTryLater = &CloseError{1013, "backend unavailable, try again later"}
+	closeAuth     = &CloseError{Code: ws.StatusPolicyViolation, Reason: "unauthorized"}
+	closeExpired  = &CloseError{Code: ws.StatusPolicyViolation, Reason: "credential expired"}
+	closeTryLater = &CloseError{Code: 1013, Reason: "backend unavailable, try again later"}
 )
 
 // expireCredential ends a session whose credential expired.
@@ -286,7 +286,7 @@ func (ss *session) expireCredential() {
 func (r *relay) expire() {
 	r.sendError("credential_expired", "your credential expired; reconnect with a new one")
 	r.finish(closeExpired, true)
-	r.client.interruptRead(time.Now().Add(closeGrace))
+	r.client.InterruptRead(time.Now().Add(closeGrace))
 }
 
 // newSessionID returns a random id for a session (Connic's

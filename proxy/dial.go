@@ -19,6 +19,7 @@ import (
 
 	"github.com/agentbridge/agentbridge/auth"
 	"github.com/agentbridge/agentbridge/internal/redact"
+	"github.com/agentbridge/agentbridge/proxy/internal/wsconn"
 	"github.com/agentbridge/agentbridge/translators"
 )
 
@@ -41,7 +42,7 @@ type ready struct {
 	agent []byte
 }
 
-func (s *Server) dial(ctx context.Context, rt *Route, params []Param, id auth.Identity) (*conn, translators.Codec, ready, error) {
+func (s *Server) dial(ctx context.Context, rt *Route, params []Param, id auth.Identity) (*wsconn.Conn, translators.Codec, ready, error) {
 	b := rt.Backend
 	rawURL := expandParams(b.URL, params)
 	var hdr http.Header
@@ -60,11 +61,11 @@ func (s *Server) dial(ctx context.Context, rt *Route, params []Param, id auth.Id
 	if err != nil {
 		return nil, nil, ready{}, err
 	}
-	c := newConn(nc, false, rt.Limits.WriteTimeout, s.readIdle())
+	c := wsconn.New(nc, false, rt.Limits.WriteTimeout, s.readIdle())
 	if br != nil {
 		// Frames the backend sent right after its 101 are in br.
-		c.rb = getBuf()
-		c.w, _ = br.Read(c.rb[:])
+		p, _ := br.Peek(br.Buffered())
+		c.Preload(p)
 		ws.PutReader(br)
 	}
 	opts := b.Options
@@ -72,7 +73,7 @@ func (s *Server) dial(ctx context.Context, rt *Route, params []Param, id auth.Id
 	codec := b.Dialect.New(opts)
 	rd, err := s.openBackend(c, codec, rt)
 	if err != nil {
-		c.closeGracefully(ws.StatusNormalClosure, "", 0)
+		c.CloseGracefully(ws.StatusNormalClosure, "", 0)
 		return nil, nil, ready{}, err
 	}
 	return c, codec, rd, nil
@@ -80,7 +81,7 @@ func (s *Server) dial(ctx context.Context, rt *Route, params []Param, id auth.Id
 
 // openBackend sends the dialect's greeting, if any, and for dialects with a
 // handshake of their own waits for the backend's KindReady.
-func (s *Server) openBackend(c *conn, codec translators.Codec, rt *Route) (ready, error) {
+func (s *Server) openBackend(c *wsconn.Conn, codec translators.Codec, rt *Route) (ready, error) {
 	b := rt.Backend
 	open := translators.Event{Kind: translators.KindOpen}
 	out, err := codec.Encode(nil, &open)
@@ -88,24 +89,23 @@ func (s *Server) openBackend(c *conn, codec translators.Codec, rt *Route) (ready
 		return ready{}, &dialError{502, err}
 	}
 	if len(out) > 0 {
-		if err := c.writeFrame(opcode(b.Dialect), out); err != nil {
+		if err := c.WriteFrame(opcode(b.Dialect), out); err != nil {
 			return ready{}, &dialError{502, fmt.Errorf("backend %q: %w", b.Name, err)}
 		}
 	}
 	if !b.Dialect.Handshake {
 		return ready{}, nil
 	}
-	c.setReadDeadline(time.Now().Add(b.HandshakeTimeout))
-	idle := c.readIdle
-	c.readIdle = 0
-	defer func() { c.readIdle = idle }()
+	c.SetReadDeadline(time.Now().Add(b.HandshakeTimeout))
+	idle := c.SetReadIdle(0)
+	defer c.SetReadIdle(idle)
 	var (
 		msg []byte
 		evs []translators.Event
 	)
 	for {
 		var err error
-		_, msg, err = c.readMessage(msg, rt.Limits.MaxMessage)
+		_, msg, err = c.ReadMessage(msg, rt.Limits.MaxMessage)
 		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				return ready{}, &dialError{504, fmt.Errorf("backend %q sent no ready message in time", b.Name)}
@@ -119,7 +119,7 @@ func (s *Server) openBackend(c *conn, codec translators.Codec, rt *Route) (ready
 		for _, ev := range evs {
 			switch ev.Kind {
 			case translators.KindReady:
-				c.setReadDeadline(time.Time{})
+				c.SetReadDeadline(time.Time{})
 				return ready{raw: append([]byte(nil), msg...), agent: append([]byte(nil), ev.Agent...)}, nil
 			case translators.KindError:
 				return ready{}, &dialError{502, fmt.Errorf("backend %q refused the session: %s", b.Name, ev.Text)}

@@ -28,7 +28,7 @@
 // time reads each connection (it holds the connection's rmu); writes go
 // through the connection's mutex, whole frames only, with a write deadline.
 // The first pump to end decides how both legs close and interrupts the
-// other (interruptRead); the last one to end closes both legs, after the
+// other (InterruptRead); the last one to end closes both legs, after the
 // client answered the close or a one-second grace passed, and gives the
 // connection's slot back. A client that broke the protocol (1002, 1007) is
 // not waited for: what the backend already sent reaches it first (at most
@@ -38,7 +38,8 @@
 //
 // # Parking
 //
-// A pump whose socket is quiet does not keep a goroutine (park_linux.go).
+// A pump whose socket is quiet does not keep a goroutine
+// (proxy/internal/wsconn/park_linux.go, on proxy/internal/netpoll).
 // At a frame boundary with nothing buffered, a connection that got bytes in
 // the last 250 ms waits under the runtime poller as usual; a quieter one
 // registers its socket, one-shot, with an epoll instance shared by the
@@ -61,7 +62,7 @@
 // socket takes at once; before anything that could block (a partial write,
 // a busy lock, a control frame, a frame bigger than the buffer, the end of
 // the relay) it hands itself, with what is left to do, to a goroutine of
-// its own (errHandoff), so a slow peer never holds the poller. Translating
+// its own (ErrHandoff), so a slow peer never holds the poller. Translating
 // sessions keep a goroutine per wake-up (see benchmarks/RESULTS.md).
 //
 // Each connection has one timer: it sends the keepalive pings, ends a
@@ -82,6 +83,19 @@
 // and output buffers and reuses them, so the per-frame path allocates nothing
 // once warm. Read and write deadlines are re-armed only when most of their
 // slack is gone, or when they fire early.
+//
+// # Packages
+//
+//	proxy                    the Server: the HTTP front door (handshakes,
+//	                         health, tickets, REST endpoints), admission
+//	                         and auth glue, relays, translating sessions,
+//	                         upstreams (a backend socket, Wiro's REST) and
+//	                         the Wiro front end (hub.go)
+//	proxy/internal/wsconn    one WebSocket leg: framing, messages, UTF-8,
+//	                         close codes and handshake, deadlines,
+//	                         keepalive, raw reads and writes, parking
+//	proxy/internal/netpoll   the process's epoll instance (Linux): register
+//	                         a descriptor, get called back when it is ready
 //
 // # Close codes
 //

@@ -19,6 +19,7 @@ import (
 	"github.com/gobwas/ws/wsutil"
 
 	"github.com/agentbridge/agentbridge/demo"
+	"github.com/agentbridge/agentbridge/proxy/internal/wsconn"
 	"github.com/agentbridge/agentbridge/translators"
 	"github.com/agentbridge/agentbridge/translators/plain"
 )
@@ -341,7 +342,7 @@ func (c *client) writeFrame(f ws.Frame) {
 // their level before the test within a few seconds.
 func checkNoLeaks(t testing.TB) func() {
 	t.Helper()
-	getPoller() // started once per process, on first use: not a leak
+	wsconn.Parks() // started once per process, on first use: not a leak
 	g0, fd0 := countGoroutines(), countFDs()
 	return func() {
 		t.Helper()

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+
+	"github.com/agentbridge/agentbridge/proxy/internal/wsconn"
 )
 
 // pumpGoroutines counts goroutines running a relay's or a session's pump,
@@ -49,7 +51,7 @@ func waitPumpGoroutines(within time.Duration) int {
 // the handshake and again after each message, no goroutine waits for them,
 // and a parked session still carries what comes next, both ways.
 func TestIdleSessionsHoldNoGoroutine(t *testing.T) {
-	if getPoller() == nil {
+	if !wsconn.Parks() {
 		t.Skip("no epoll here: connections do not park")
 	}
 	url, _ := startBackend(t, echoBackend)
@@ -172,7 +174,7 @@ func TestRelayIdleTimeoutMovesWithMessages(t *testing.T) {
 // park between subscriptions, and a conversation's backend socket between
 // replies, and that both still serve what comes next.
 func TestIdleSubscribersHoldNoGoroutine(t *testing.T) {
-	if getPoller() == nil {
+	if !wsconn.Parks() {
 		t.Skip("no epoll here: connections do not park")
 	}
 	url, _ := startBackend(t, echoBackend)

@@ -1,15 +1,14 @@
 package proxy
 
 import (
-	"bytes"
 	"errors"
-	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gobwas/ws"
 
+	"github.com/agentbridge/agentbridge/proxy/internal/wsconn"
 	"github.com/agentbridge/agentbridge/translators"
 )
 
@@ -21,7 +20,7 @@ import (
 // client message that is one is dropped (credential).
 //
 // Two pumps run, one per direction; each owns reading its source. A pump
-// whose source is quiet parks it (conn.awaitData) and lets its goroutine
+// whose source is quiet parks it (wsconn.Conn.AwaitData) and lets its goroutine
 // go; the relay is the connections' owner and runs the pump again when
 // bytes arrive, so an idle relay holds no goroutine. The first pump to end
 // decides the close codes for both legs (finish); the other then drains
@@ -30,8 +29,8 @@ import (
 type relay struct {
 	s       *Server
 	rt      *Route
-	client  *conn
-	backend *conn
+	client  *wsconn.Conn
+	backend *wsconn.Conn
 
 	up, down    relayPump    // client to backend, backend to client
 	alive       atomic.Int32 // pumps that have not ended
@@ -48,19 +47,15 @@ type relay struct {
 	evs   []translators.Event
 }
 
-func newRelay(s *Server, rt *Route, client, backend *conn) *relay {
+func newRelay(s *Server, rt *Route, client, backend *wsconn.Conn) *relay {
 	return &relay{s: s, rt: rt, client: client, backend: backend}
 }
-
-// closeGrace is how long a leg that was sent a close frame may take to
-// answer with its own before the socket is closed.
-const closeGrace = time.Second
 
 // refuse ends a relay that could not be registered (the server is
 // draining).
 func (r *relay) refuse() {
-	r.backend.closeGracefully(ws.StatusGoingAway, "", 0)
-	r.client.closeGracefully(ws.StatusGoingAway, "server shutting down", closeGrace)
+	r.backend.CloseGracefully(ws.StatusGoingAway, "", 0)
+	r.client.CloseGracefully(ws.StatusGoingAway, "server shutting down", closeGrace)
 }
 
 // start runs the relay: the client pump on the calling goroutine until it
@@ -69,67 +64,77 @@ func (r *relay) refuse() {
 // server and releases its slot.
 func (r *relay) start(slot connSlot) {
 	r.slot = slot
-	r.client.startKeepalive(r.s.cfg.PingInterval)
-	r.backend.startKeepalive(r.s.cfg.PingInterval)
+	r.client.StartKeepalive(r.s.cfg.PingInterval)
+	r.backend.StartKeepalive(r.s.cfg.PingInterval)
 	r.up = relayPump{r: r, src: r.client, dst: r.backend, fromClient: true, max: r.rt.Limits.MaxMessage,
-		rate: makeBucket(r.rt.Limits.MessageRate, r.rt.Limits.MessageBurst), creds: r.rt.Client.InBand}
+		rate: wsconn.MakeBucket(r.rt.Limits.MessageRate, r.rt.Limits.MessageBurst), creds: r.rt.Client.InBand}
 	r.down = relayPump{r: r, src: r.backend, dst: r.client, max: r.rt.Limits.MaxMessage}
 	r.alive.Store(2)
-	r.client.own, r.backend.own = r, r
-	if getPoller() != nil && r.client.raw != nil && r.backend.raw != nil {
-		r.client.inl, r.backend.inl = r, r
+	r.client.SetOwner(r)
+	r.backend.SetOwner(r)
+	if r.client.Inlineable() && r.backend.Inlineable() {
+		r.client.SetInliner(r)
+		r.backend.SetInliner(r)
 	}
-	r.client.startIdle(r.rt.Session.Timeout) // a relay without client messages for this long ends (idleTimeout)
-	go r.drive(&r.down, false, false)
-	r.drive(&r.up, false, false)
+	r.client.StartIdle(r.rt.Session.Timeout) // a relay without client messages for this long ends (IdleTimeout)
+	go r.drive(&r.down, false)
+	r.drive(&r.up, false)
 }
 
-// idleTimeout ends a relay whose client sent nothing for Session.Timeout.
-func (r *relay) idleTimeout() {
+// IdleTimeout ends a relay whose client sent nothing for Session.Timeout.
+func (r *relay) IdleTimeout() {
 	r.sendError("session_timeout", "the session timed out after inactivity")
 	r.finish(closeIdle, true)
-	r.client.interruptRead(time.Now().Add(closeGrace))
+	r.client.InterruptRead(time.Now().Add(closeGrace))
 }
 
-// unparked resumes the pump reading c.
-func (r *relay) unparked(c *conn, expired bool) {
-	r.drive(r.pumpOf(c), expired, false)
+// Unparked resumes the pump reading c.
+func (r *relay) Unparked(c *wsconn.Conn, expired bool) {
+	r.drive(r.pumpOf(c), expired)
 }
 
-// runInline resumes the pump reading c on the poller's goroutine.
-func (r *relay) runInline(c *conn) {
-	r.drive(r.pumpOf(c), false, true)
+// RunInline resumes the pump reading c on the poller's goroutine. It must
+// not wait there: if the pump that parked c still holds its reader, the
+// pump resumes on a goroutine of its own.
+func (r *relay) RunInline(c *wsconn.Conn) {
+	p := r.pumpOf(c)
+	if !c.TryLockReader() {
+		go r.drive(p, false)
+		return
+	}
+	r.pump(p, true)
 }
 
-func (r *relay) pumpOf(c *conn) *relayPump {
+func (r *relay) pumpOf(c *wsconn.Conn) *relayPump {
 	if c == r.client {
 		return &r.up
 	}
 	return &r.down
 }
 
-// drive runs pump p, holding its source's reader, until it parks or ends.
-// inline: on the poller's goroutine, which the pump leaves for one of its
-// own before anything that could block.
-func (r *relay) drive(p *relayPump, expired, inline bool) {
-	p.src.lockReader(expired)
-	r.pump(p, inline)
+// drive runs pump p on its own goroutine, holding its source's reader,
+// until it parks or ends.
+func (r *relay) drive(p *relayPump, expired bool) {
+	p.src.LockReader(expired)
+	r.pump(p, false)
 }
 
 // pump runs p, whose source's reader is held, until it parks or ends.
+// inline: on the poller's goroutine, which the pump leaves for one of its
+// own before anything that could block.
 func (r *relay) pump(p *relayPump, inline bool) {
 	src := p.src
 	p.inline = inline
 	err := p.resume()
 	switch {
-	case err == errParked:
-		src.rmu.Unlock()
+	case err == wsconn.ErrParked:
+		src.UnlockReader()
 		return
 	case inline:
 		// Handed off (or ended: ending writes closes and drains, which
 		// wait): the rest runs on a goroutine of its own, the reader
 		// still held.
-		if err != errHandoff {
+		if err != wsconn.ErrHandoff {
 			p.stop = err
 		}
 		go r.pump(p, false)
@@ -142,8 +147,8 @@ func (r *relay) pump(p *relayPump, inline bool) {
 		r.awaitReplies()
 	}
 	r.finish(err, p.fromClient)
-	src.drainUntilClose()
-	src.rmu.Unlock()
+	src.DrainUntilClose()
+	src.UnlockReader()
 	if r.alive.Add(-1) == 0 {
 		r.end()
 	}
@@ -162,13 +167,13 @@ const (
 // the client breaking the protocol (1002, 1007).
 func clientViolation(err error) bool {
 	var ce *CloseError
-	return errors.As(err, &ce) && violation(ce.Code)
+	return errors.As(err, &ce) && wsconn.Violation(ce.Code)
 }
 
 // awaitReplies lets the backend's replies to what the client sent before
 // a protocol violation reach the client before the close: a reply already
-// on its way would otherwise be dropped (Autobahn's cases 3.2, 4.1.3,
-// 5.15...). It waits until every client message was answered, the backend
+// on its way would otherwise be dropped (the cases 3.2, 4.1.3 and
+// 5.15 of TestConformance, proxy/conformance_test.go). It waits until every client message was answered, the backend
 // is quiet for replyQuiet or its pump ended, at most replyGrace.
 func (r *relay) awaitReplies() {
 	start := time.Now()
@@ -187,12 +192,12 @@ func (r *relay) awaitReplies() {
 
 // end closes both legs once both pumps have ended.
 func (r *relay) end() {
-	r.client.close()
-	r.backend.close()
-	r.client.forget()
-	r.backend.forget()
-	r.client.rb = r.client.freeRead()
-	r.backend.rb = r.backend.freeRead()
+	r.client.Close()
+	r.backend.Close()
+	r.client.Forget()
+	r.backend.Forget()
+	r.client.FreeRead()
+	r.backend.FreeRead()
 	if r.expiry != nil {
 		r.expiry.Stop()
 	}
@@ -208,9 +213,9 @@ func (r *relay) finish(err error, fromClient bool) {
 			r.sendError("backend_unavailable", "the connection to the agent was lost")
 		}
 		if cc != closePeerVanished {
-			_ = r.client.sendClose(cc.Code, cc.Reason)
+			_ = r.client.SendClose(cc.Code, cc.Reason)
 		}
-		_ = r.backend.writeClose(bc.Code, bc.Reason)
+		_ = r.backend.WriteClose(bc.Code, bc.Reason)
 		// Unblock the pump still reading: give its peer a moment to answer
 		// the close, then its read fails.
 		deadline := time.Now().Add(closeGrace)
@@ -218,7 +223,7 @@ func (r *relay) finish(err error, fromClient bool) {
 		if !fromClient {
 			other = r.client
 		}
-		other.interruptRead(deadline)
+		other.InterruptRead(deadline)
 	})
 }
 
@@ -229,14 +234,14 @@ func (r *relay) sendError(code, msg string) {
 	opts.Role = translators.Client
 	ev := translators.Event{Kind: translators.KindError, Code: []byte(code), Text: []byte(msg)}
 	if out, err := r.rt.Client.New(opts).Encode(nil, &ev); err == nil && len(out) > 0 {
-		_ = r.client.writeFrame(opcode(r.rt.Client), out)
+		_ = r.client.WriteFrame(opcode(r.rt.Client), out)
 	}
 }
 
 // closeCodes maps why one side ended to the close sent to each leg.
 func closeCodes(err error, fromClient bool) (client, backend *CloseError) {
 	var (
-		pc *peerClosed
+		pc *wsconn.PeerClosed
 		ce *CloseError
 		we writeError
 	)
@@ -244,7 +249,7 @@ func closeCodes(err error, fromClient bool) (client, backend *CloseError) {
 	case errors.As(err, &we) && fromClient:
 		return closeBackendGone, closePeerVanished // the backend stopped taking data
 	case errors.As(err, &we):
-		return closePeerVanished, &CloseError{ws.StatusGoingAway, "client went away"}
+		return closePeerVanished, &CloseError{Code: ws.StatusGoingAway, Reason: "client went away"}
 	case errors.As(err, &pc):
 		// A clean close passes through both ways.
 		code := &CloseError{Code: passCode(pc.Code), Reason: pc.Reason}
@@ -253,12 +258,12 @@ func closeCodes(err error, fromClient bool) (client, backend *CloseError) {
 		return closeGoingAway, closeGoingAway
 	case errors.As(err, &ce) && fromClient:
 		// The client broke the protocol or a limit.
-		return ce, &CloseError{ws.StatusGoingAway, "client went away"}
+		return ce, &CloseError{Code: ws.StatusGoingAway, Reason: "client went away"}
 	case errors.As(err, &ce):
 		// The backend broke the protocol.
 		return closeBackendGone, ce
 	case fromClient:
-		return closePeerVanished, &CloseError{ws.StatusGoingAway, "client went away"}
+		return closePeerVanished, &CloseError{Code: ws.StatusGoingAway, Reason: "client went away"}
 	default:
 		return closeBackendGone, closePeerVanished
 	}
@@ -300,373 +305,5 @@ func (r *relay) forceClose() {
 	r.finish(errGoingAway, true)
 	// The client pump may be waiting for the client; the close above made
 	// its read deadline near, so it returns.
-	r.client.interruptRead(time.Now().Add(closeGrace))
-}
-
-// relayPump is one direction of a relay: the state of the message being
-// forwarded, and the checks every frame passes (size across fragments,
-// UTF-8, message rate).
-type relayPump struct {
-	r          *relay
-	src, dst   *conn
-	fromClient bool
-	max        int64
-	rate       bucket
-	creds      bool // the client's dialect takes credentials in messages: consume any (credential)
-
-	fragmented bool
-	isText     bool
-	msgLen     int64
-	text       utf8Stream
-	hdr        [ws.MaxHeaderSize]byte // header scratch: a local array would escape to the heap through Write
-
-	// The text of the incomplete frame at the head of the buffer, checked
-	// as it arrives (checkPartial): checked payload bytes so far, and
-	// early, text's state after them.
-	checked int
-	early   utf8Stream
-
-	// Running on the poller's goroutine, and what a pump handed to a
-	// goroutine of its own still has to do there.
-	inline  bool
-	pending []byte // frames not yet written, in the source's buffer
-	holding bool   // pending is the rest of a partial write: dst's write lock is held
-	stop    error  // the pump ended with this, once pending is written
-}
-
-// resume writes what a handed-off pump left pending, then runs it.
-func (p *relayPump) resume() error {
-	if len(p.pending) > 0 {
-		frames, holding := p.pending, p.holding
-		p.pending, p.holding = nil, false
-		var err error
-		if holding {
-			if err = p.dst.writeLocked(frames); err != nil {
-				err = writeError{err}
-			}
-			p.dst.unlockWrite()
-		} else {
-			err = p.write(frames)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	if err := p.stop; err != nil {
-		p.stop = nil
-		return err
-	}
-	return p.run()
-}
-
-func (p *relayPump) run() error {
-	src := p.src
-	for {
-		if p.inline {
-			err := src.awaitInline(false, true)
-			for err == errPartial {
-				if err = p.checkPartial(); err == nil {
-					err = src.awaitInline(false, true)
-				}
-			}
-			if err != nil {
-				return err
-			}
-		} else if src.r == src.w {
-			if err := src.awaitData(); err != nil {
-				return err
-			}
-		}
-		h, err := src.readHeader(p.fragmented)
-		if err != nil {
-			return err
-		}
-		if h.OpCode.IsControl() {
-			if err := src.handleControl(h); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := p.begin(h); err != nil {
-			src.skip = h.Length
-			return err
-		}
-		hs := ws.HeaderSize(h)
-		if int64(src.w-src.r) < h.Length && p.mayBeCredential(h, hs) {
-			// Forwarded only once whole: wait for the rest of the frame,
-			// its header kept in the buffer.
-			src.r -= hs
-			err := src.fillTo(hs + int(h.Length))
-			src.r += hs
-			if err != nil {
-				return err
-			}
-		}
-		start := src.r - hs
-		if int64(src.w-src.r) < h.Length {
-			// A frame bigger than what is buffered: forward it as it comes.
-			if err := p.stream(h); err != nil {
-				return err
-			}
-			if err := p.end(h); err != nil {
-				return err
-			}
-			continue
-		}
-		// Every complete data frame already buffered goes out in one write:
-		// one system call per batch, not per frame. A frame that fails a
-		// check is not forwarded.
-		good := start
-		err = p.accept(h, src.r)
-		for err == nil {
-			good = src.r
-			h2, n, perr := parseHeader(src.rb[src.r:src.w])
-			if perr != nil || n == 0 || h2.OpCode.IsControl() || int64(src.w-src.r-n) < h2.Length ||
-				checkHeader(h2, src.client, p.fragmented) != nil {
-				break // the next round reads it, and reports what is wrong with it
-			}
-			if err = p.begin(h2); err == nil {
-				err = p.accept(h2, src.r+n)
-			}
-		}
-		if werr := p.write(src.rb[start:good]); werr != nil {
-			if werr == errHandoff && err != errConsumed {
-				p.stop = err // the goroutine writes the rest, then ends with err
-			}
-			return werr
-		}
-		if err != nil && err != errConsumed {
-			return err
-		}
-	}
-}
-
-// begin checks a data frame's header against the message state.
-func (p *relayPump) begin(h ws.Header) error {
-	if !p.fragmented {
-		p.msgLen, p.isText = 0, h.OpCode == ws.OpText
-		p.text.reset()
-		if !p.rate.allow() {
-			return closeRateLimited // the client is told so as the relay ends (pump)
-		}
-		if p.fromClient {
-			p.r.client.touchIdle()
-		}
-	}
-	if p.msgLen += h.Length; p.msgLen > p.max {
-		return closeTooBig
-	}
-	return nil
-}
-
-// accept consumes the buffered frame h whose payload starts at off in the
-// source buffer and checks it; the caller writes it when it passes. A
-// refused payload is consumed too: it must not be read as frames. A
-// credential is consumed and not forwarded: errConsumed.
-func (p *relayPump) accept(h ws.Header, off int) error {
-	src := p.src
-	payload := src.rb[off : off+int(h.Length)]
-	src.r = off + int(h.Length)
-	if p.isText {
-		from := p.checked // checked while the frame was incomplete: not again
-		if from > 0 {
-			p.text, p.checked = p.early, 0
-		}
-		if h.Masked {
-			ws.Cipher(payload, h.Mask, 0)
-		}
-		ok := p.text.write(payload[from:])
-		cred := ok && p.creds && h.Fin && !p.fragmented && p.r.credential(payload)
-		if h.Masked {
-			ws.Cipher(payload, h.Mask, 0)
-		}
-		switch {
-		case !ok:
-			return closeBadUTF8
-		case cred:
-			return errConsumed
-		}
-	}
-	return p.end(h)
-}
-
-// errConsumed: a client frame was a credential; it is dropped, and the
-// relay goes on.
-var errConsumed = errors.New("credential consumed")
-
-// mayBeCredential reports whether frame h, of header size hs, must be
-// whole before it is forwarded: a client message of one frame that fits
-// the buffer, on a route whose client dialect takes credentials in
-// messages (credential). Bigger and fragmented messages are forwarded as
-// they come, unchecked: no client sends a credential that way.
-func (p *relayPump) mayBeCredential(h ws.Header, hs int) bool {
-	return p.creds && h.OpCode == ws.OpText && h.Fin && h.Length <= int64(bufSize-hs)
-}
-
-// credential reports whether msg, a whole client text message on a route
-// whose client dialect takes credentials in messages (Connic's
-// {"secret": ...}), is one. A client admitted by header may still send
-// one; wherever it appears it is consumed, never passed on to the backend,
-// as a translating session does. A look for the key (or a \u escape,
-// which could spell it) rules out almost every message without parsing;
-// the rest are decoded by the client's codec.
-func (r *relay) credential(msg []byte) bool {
-	if !bytes.Contains(msg, credentialKey) && !bytes.Contains(msg, jsonEscape) {
-		return false
-	}
-	if r.codec == nil {
-		r.codec = clientCodec(r.rt)
-	}
-	evs, err := r.codec.Decode(r.evs[:0], msg)
-	r.evs = evs
-	return err == nil && len(evs) > 0 && evs[0].Kind == translators.KindAuth
-}
-
-var (
-	credentialKey = []byte(`"secret"`)
-	jsonEscape    = []byte(`\u`)
-)
-
-// checkPartial checks the text of the incomplete data frame at the head of
-// the buffer as far as it came. A pump run inline forwards a frame only
-// once it is whole; invalid UTF-8 in its first bytes must fail the
-// connection at once all the same (RFC 6455 section 8.1, Autobahn 6.4.3),
-// not when the rest came, if it ever does. accept goes on from p.early.
-func (p *relayPump) checkPartial() error {
-	src := p.src
-	h, n, _ := parseHeader(src.buffered()) // awaitInline parsed it: a data frame, its header whole
-	if checkHeader(h, src.client, p.fragmented) != nil {
-		return errHandoff // readHeader reports it, on a goroutine
-	}
-	if h.OpCode == ws.OpBinary || (h.OpCode == ws.OpContinuation && !p.isText) {
-		return nil
-	}
-	if p.checked == 0 {
-		p.early = p.text
-		if h.OpCode == ws.OpText {
-			p.early.reset()
-		}
-	}
-	payload := src.rb[src.r+n : src.w]
-	if !checkText(&p.early, payload[p.checked:], h, p.checked) {
-		src.r, src.skip = src.w, h.Length-int64(len(payload)) // the frame is not read as frames
-		return closeBadUTF8
-	}
-	p.checked = len(payload)
-	return nil
-}
-
-// end updates the message state after frame h.
-func (p *relayPump) end(h ws.Header) error {
-	p.fragmented = !h.Fin
-	if !h.Fin {
-		return nil
-	}
-	if p.isText && !p.text.done() {
-		return closeBadUTF8
-	}
-	if p.fromClient {
-		p.r.inflight.Add(1)
-	} else {
-		p.r.inflight.Add(-1)
-		p.r.backendMsgs.Add(1)
-	}
-	return nil
-}
-
-// write forwards whole frames. Run inline, it writes only what dst's
-// socket takes at once; the rest is left pending (with dst's write lock
-// held, so no other frame cuts in) and it returns errHandoff.
-func (p *relayPump) write(frames []byte) error {
-	if len(frames) == 0 {
-		return nil
-	}
-	if p.inline {
-		dst := p.dst
-		if !dst.wmu.TryLock() { // both legs are raw sockets, or the relay would not be inline
-			p.pending = frames
-			return errHandoff
-		}
-		if dst.closeSent.Load() {
-			dst.wmu.Unlock()
-			return writeError{net.ErrClosed}
-		}
-		n, err := dst.writeNow(frames)
-		switch {
-		case err != nil:
-			dst.wmu.Unlock()
-			return writeError{err}
-		case n < len(frames):
-			p.pending, p.holding = frames[n:], true
-			return errHandoff
-		}
-		dst.wmu.Unlock()
-		return nil
-	}
-	if err := p.dst.lockWrite(); err != nil {
-		return writeError{err}
-	}
-	defer p.dst.unlockWrite()
-	if err := p.dst.writeLocked(frames); err != nil {
-		return writeError{err}
-	}
-	return nil
-}
-
-// stream forwards frame h, bigger than the buffer holds, as its payload
-// arrives, holding dst's write lock for the whole frame.
-func (p *relayPump) stream(h ws.Header) error {
-	src, dst := p.src, p.dst
-	p.checked = 0 // checked from the start here
-	if err := dst.lockWrite(); err != nil {
-		return writeError{err}
-	}
-	defer dst.unlockWrite()
-	if err := dst.writeLocked(appendHeader(p.hdr[:0], h)); err != nil {
-		src.skip = h.Length
-		return writeError{err}
-	}
-	for off, left := 0, h.Length; left > 0; {
-		chunk, err := src.readPayload(left)
-		if err != nil {
-			return err
-		}
-		if p.isText {
-			if h.Masked {
-				ws.Cipher(chunk, h.Mask, off)
-			}
-			ok := p.text.write(chunk)
-			if h.Masked {
-				ws.Cipher(chunk, h.Mask, off)
-			}
-			if !ok {
-				return closeBadUTF8
-			}
-		}
-		off += len(chunk)
-		left -= int64(len(chunk))
-		if left == 0 && h.Fin && p.isText && !p.text.done() {
-			return closeBadUTF8 // the message ends mid-character: its last bytes stay here
-		}
-		if err := dst.writeLocked(chunk); err != nil {
-			src.skip = left // the rest of this frame, for a drain to skip
-			return writeError{err}
-		}
-	}
-	return nil
-}
-
-// writeError is a failed write to the other leg: that leg is the one gone.
-type writeError struct{ error }
-
-// checkText validates p, the payload of frame h from byte off on, masked
-// or not, restoring the mask.
-func checkText(text *utf8Stream, p []byte, h ws.Header, off int) bool {
-	if !h.Masked {
-		return text.write(p)
-	}
-	ws.Cipher(p, h.Mask, off)
-	ok := text.write(p)
-	ws.Cipher(p, h.Mask, off)
-	return ok
+	r.client.InterruptRead(time.Now().Add(closeGrace))
 }

@@ -1,18 +1,14 @@
 package proxy
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"slices"
 	"sync"
-	"time"
 
 	"github.com/gobwas/ws"
-	"github.com/valyala/fasthttp"
-	"github.com/valyala/fastjson"
 
 	"github.com/agentbridge/agentbridge/translators"
 )
@@ -22,156 +18,6 @@ import (
 // with its own session key, so the backend keeps one conversation per
 // session, and all sessions of a backend share one socket (restSocket),
 // subscribed to each reply's token.
-
-// restSocket is the socket shared by a backend's sessions. Its reader routes
-// each message to the session that owns the message's token.
-type restSocket struct {
-	s    *Server
-	b    *Backend // its MaxMessage and WriteTimeout bound the socket, whichever route dials it
-	http *fasthttp.Client
-
-	mu     sync.Mutex
-	c      *conn // nil until dialed, and after it failed
-	routes map[string]*restUpstream
-	out    []byte
-}
-
-// restSocketFor returns the shared socket state of rt's backend.
-func (s *Server) restSocketFor(rt *Route) *restSocket {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.restSockets == nil {
-		s.restSockets = make(map[*Backend]*restSocket)
-	}
-	rs := s.restSockets[rt.Backend]
-	if rs == nil {
-		b := rt.Backend
-		rs = &restSocket{s: s, b: b, routes: make(map[string]*restUpstream),
-			http: &fasthttp.Client{
-				Name:                "agentbridge",
-				ReadTimeout:         b.HandshakeTimeout,
-				WriteTimeout:        b.HandshakeTimeout,
-				MaxConnWaitTimeout:  b.DialTimeout,
-				MaxIdleConnDuration: time.Minute,
-			}}
-		s.restSockets[rt.Backend] = rs
-	}
-	return rs
-}
-
-// ensure dials the socket when it is not up.
-func (rs *restSocket) ensure() error {
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	if rs.c != nil {
-		return nil
-	}
-	nc, br, err := dialWS(context.Background(), rs.b, rs.b.URL, nil)
-	if err != nil {
-		return err
-	}
-	c := newConn(nc, false, rs.b.WriteTimeout, rs.s.readIdle())
-	if br != nil {
-		c.rb = getBuf()
-		c.w, _ = br.Read(c.rb[:])
-		ws.PutReader(br)
-	}
-	c.startKeepalive(rs.s.cfg.PingInterval)
-	rs.c = c
-	go rs.read(c)
-	return nil
-}
-
-// read routes the socket's messages until it fails, then fails every
-// session waiting on it.
-func (rs *restSocket) read(c *conn) {
-	var (
-		p   fastjson.Parser
-		msg []byte
-		err error
-	)
-	for {
-		_, msg, err = c.readMessage(msg, rs.b.MaxMessage)
-		if err != nil {
-			break
-		}
-		v, perr := p.ParseBytes(msg)
-		if perr != nil {
-			continue
-		}
-		token := v.GetStringBytes("agenttoken")
-		rs.mu.Lock()
-		u := rs.routes[string(token)]
-		rs.mu.Unlock()
-		if u != nil {
-			u.deliver(token, msg)
-		}
-	}
-	rs.mu.Lock()
-	if rs.c == c {
-		rs.c = nil
-	}
-	failed := make([]*restUpstream, 0, len(rs.routes))
-	for _, u := range rs.routes {
-		failed = append(failed, u)
-	}
-	clear(rs.routes)
-	rs.mu.Unlock()
-	c.close()
-	c.rb = c.freeRead()
-	for _, u := range failed {
-		u.fail(fmt.Errorf("backend %q socket: %w", rs.b.Name, err))
-	}
-}
-
-// subscribe routes token to u and subscribes on the socket.
-func (rs *restSocket) subscribe(token []byte, u *restUpstream) error {
-	if err := rs.ensure(); err != nil {
-		return err
-	}
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	if rs.c == nil {
-		return errors.New("backend socket closed")
-	}
-	rs.routes[string(token)] = u
-	ev := translators.Event{Kind: translators.KindSubscribe, ID: token}
-	rs.out, _ = u.codec.Encode(rs.out[:0], &ev)
-	return rs.c.writeFrame(opcode(rs.b.Dialect), rs.out)
-}
-
-func (rs *restSocket) unsubscribe(token string) {
-	rs.mu.Lock()
-	delete(rs.routes, token)
-	rs.mu.Unlock()
-}
-
-// post calls the backend's REST API at path with body and returns the
-// response body (a copy).
-func (rs *restSocket) post(path string, body []byte) (int, []byte, error) {
-	req := fasthttp.AcquireRequest()
-	resp := fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(resp)
-	req.SetRequestURI(rs.b.APIURL + path)
-	req.Header.SetMethod(http.MethodPost)
-	req.Header.SetContentType("application/json")
-	if rs.b.APIKey != "" {
-		req.Header.Set(headerOrAuth(rs.b.Dialect), rs.b.APIKey)
-	}
-	req.SetBody(body)
-	if err := rs.http.DoTimeout(req, resp, rs.b.DialTimeout+rs.b.HandshakeTimeout); err != nil {
-		return 0, nil, err
-	}
-	return resp.StatusCode(), append([]byte(nil), resp.Body()...), nil
-}
-
-func headerOrAuth(d translators.Dialect) string {
-	if d.AuthHeader != "" {
-		return d.AuthHeader
-	}
-	return "Authorization"
-}
 
 // restUpstream is one session's leg to a REST backend.
 type restUpstream struct {
@@ -226,7 +72,8 @@ func copyRESTMsg(token, msg []byte) restMsg {
 	return restMsg{buf: bp, n: len(msg)}
 }
 
-func (m restMsg) msg() []byte   { return (*m.buf)[:m.n] }
+func (m restMsg) msg() []byte { return (*m.buf)[:m.n] }
+
 func (m restMsg) token() []byte { return (*m.buf)[m.n:] }
 
 // release gives m's buffer back; a large one is left to the collector.
@@ -528,23 +375,4 @@ func (u *restUpstream) Close(int, string) {
 			u.rs.unsubscribe(t)
 		}
 	})
-}
-
-// closeRESTSockets closes the shared backend sockets (at shutdown).
-func (s *Server) closeRESTSockets() {
-	s.mu.Lock()
-	socks := make([]*restSocket, 0, len(s.restSockets))
-	for _, rs := range s.restSockets {
-		socks = append(socks, rs)
-	}
-	s.mu.Unlock()
-	for _, rs := range socks {
-		rs.mu.Lock()
-		c := rs.c
-		rs.mu.Unlock()
-		if c != nil {
-			_ = c.writeClose(ws.StatusGoingAway, "")
-			c.close()
-		}
-	}
 }

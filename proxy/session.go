@@ -6,9 +6,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gobwas/ws"
 
+	"github.com/agentbridge/agentbridge/proxy/internal/wsconn"
 	"github.com/agentbridge/agentbridge/translators"
 )
 
@@ -27,7 +29,7 @@ import (
 type session struct {
 	s      *Server
 	rt     *Route
-	client *conn
+	client *wsconn.Conn
 	up     Upstream
 	ccodec translators.Codec
 	cop    ws.OpCode
@@ -56,13 +58,13 @@ type session struct {
 	cevs     []translators.Event
 	messages int
 	acked    bool // acks are queued that flushAcks has not written
-	rate     bucket
+	rate     wsconn.Bucket
 	bevs     []translators.Event
 	su       *socketUpstream // ss.up when it is a socket
 	more     moreUpstream    // ss.up when it can tell that more is already waiting
 }
 
-func newSession(s *Server, rt *Route, client *conn, up Upstream, codec translators.Codec) *session {
+func newSession(s *Server, rt *Route, client *wsconn.Conn, up Upstream, codec translators.Codec) *session {
 	ss := &session{
 		s:      s,
 		rt:     rt,
@@ -79,7 +81,7 @@ func newSession(s *Server, rt *Route, client *conn, up Upstream, codec translato
 
 func (ss *session) refuse() {
 	ss.up.Close(int(ws.StatusGoingAway), "")
-	ss.client.closeGracefully(ws.StatusGoingAway, "server shutting down", closeGrace)
+	ss.client.CloseGracefully(ws.StatusGoingAway, "server shutting down", closeGrace)
 }
 
 // start runs the session; agent names the backend's agent for the
@@ -87,16 +89,16 @@ func (ss *session) refuse() {
 // parks or ends, the backend pump on a new one; start returns before the
 // session ends, and once it has (on some goroutine) the session unregisters
 // from the server and releases its slot. A pump
-// whose socket is quiet parks it (conn.awaitData) and lets its goroutine
+// whose socket is quiet parks it (wsconn.Conn.AwaitData) and lets its goroutine
 // go: the session, as the sockets' owner, runs it again when bytes arrive.
 func (ss *session) start(agent []byte, slot connSlot) {
 	ss.slot = slot
-	ss.client.startKeepalive(ss.s.cfg.PingInterval)
+	ss.client.StartKeepalive(ss.s.cfg.PingInterval)
 	su, _ := ss.up.(*socketUpstream)
 	ss.su = su
 	ss.more, _ = ss.up.(moreUpstream)
 	if su != nil {
-		su.c.startKeepalive(ss.s.cfg.PingInterval)
+		su.c.StartKeepalive(ss.s.cfg.PingInterval)
 	}
 	// The greeting is built in the session's own fields: an event passed
 	// to a codec escapes, and a local would be an allocation.
@@ -104,31 +106,31 @@ func (ss *session) start(agent []byte, slot connSlot) {
 	if err := ss.emit(&ss.ack); err != nil {
 		ss.finish(errClientWrite{err}, false)
 	}
-	ss.rate = makeBucket(ss.rt.Limits.MessageRate, ss.rt.Limits.MessageBurst)
+	ss.rate = wsconn.MakeBucket(ss.rt.Limits.MessageRate, ss.rt.Limits.MessageBurst)
 	ss.alive.Store(2)
-	ss.client.own = ss
-	ss.client.startIdle(ss.rt.Session.Timeout) // no user message for this long ends it (idleTimeout)
+	ss.client.SetOwner(ss)
+	ss.client.StartIdle(ss.rt.Session.Timeout) // no user message for this long ends it (IdleTimeout)
 	if su != nil {
-		su.c.own = ss
+		su.c.SetOwner(ss)
 	}
 	go ss.drive(false, false)
 	ss.drive(true, false)
 }
 
-// unparked resumes the pump reading c.
-func (ss *session) unparked(c *conn, expired bool) { ss.drive(c == ss.client, expired) }
+// Unparked resumes the pump reading c.
+func (ss *session) Unparked(c *wsconn.Conn, expired bool) { ss.drive(c == ss.client, expired) }
 
 // drive runs one pump until it parks or ends; the client pump holds the
 // client's reader, the backend pump the backend socket's (if any).
 func (ss *session) drive(client bool, expired bool) {
-	var c *conn
+	var c *wsconn.Conn
 	if client {
 		c = ss.client
 	} else if ss.su != nil {
 		c = ss.su.c
 	}
 	if c != nil {
-		c.lockReader(expired)
+		c.LockReader(expired)
 	}
 	var err error
 	if client {
@@ -136,8 +138,8 @@ func (ss *session) drive(client bool, expired bool) {
 	} else {
 		err = ss.backendPump()
 	}
-	if err == errParked {
-		c.rmu.Unlock()
+	if err == wsconn.ErrParked {
+		c.UnlockReader()
 		return
 	}
 	if client && clientViolation(err) {
@@ -145,7 +147,7 @@ func (ss *session) drive(client bool, expired bool) {
 	}
 	ss.finish(err, client)
 	if c != nil {
-		c.rmu.Unlock()
+		c.UnlockReader()
 	}
 	if ss.alive.Add(-1) == 0 {
 		ss.end()
@@ -155,11 +157,11 @@ func (ss *session) drive(client bool, expired bool) {
 // end lets go of both legs once both pumps have ended.
 func (ss *session) end() {
 	// Give the client a moment to answer our close, then let go.
-	if !ss.client.closed.Load() {
-		ss.client.drainUntilClose()
+	if !ss.client.Closed() {
+		ss.client.DrainUntilClose()
 	}
-	ss.client.close()
-	ss.client.rb = ss.client.freeRead()
+	ss.client.Close()
+	ss.client.FreeRead()
 	if ss.su != nil {
 		ss.su.release()
 	}
@@ -188,31 +190,31 @@ func (ss *session) awaitReplies() {
 type errBackendWrite struct{ error }
 
 // clientPump reads the client until an error, or until it parks
-// (errParked: its state is in the session, and the next call resumes).
+// (wsconn.ErrParked: its state is in the session, and the next call resumes).
 func (ss *session) clientPump() error {
 	for {
-		if !ss.client.messageBuffered() {
+		if !ss.client.MessageBuffered() {
 			// About to read, and perhaps wait: the acks of the messages
 			// read so far leave now, in one write.
 			if err := ss.flushAcks(); err != nil {
 				return err
 			}
-			if len(ss.client.buffered()) == 0 {
-				if err := ss.client.awaitData(); err != nil {
+			if len(ss.client.Buffered()) == 0 {
+				if err := ss.client.AwaitData(); err != nil {
 					return err
 				}
 			}
 		}
-		op, msg, err := ss.client.readMessage(ss.cmsg, ss.rt.Limits.MaxMessage)
+		op, msg, err := ss.client.ReadMessage(ss.cmsg, ss.rt.Limits.MaxMessage)
 		ss.cmsg = msg
 		if err != nil {
 			return err
 		}
-		if !ss.rate.allow() {
+		if !ss.rate.Allow() {
 			_ = ss.sendError("rate_limited", "too many messages: slow down")
 			return closeRateLimited
 		}
-		if op == ws.OpBinary && !ss.rt.Client.Binary && !validUTF8(msg) {
+		if op == ws.OpBinary && !ss.rt.Client.Binary && !utf8.Valid(msg) {
 			return closeUnsupported
 		}
 		evs, err := ss.ccodec.Decode(ss.cevs[:0], msg)
@@ -252,7 +254,7 @@ func (ss *session) clientPump() error {
 					}
 					continue
 				}
-				ss.client.touchIdle()
+				ss.client.TouchIdle()
 				// The ack is queued first, so it precedes the reply's first
 				// event; it is written with them, or with the acks of the
 				// other messages of this read (flushAcks).
@@ -274,7 +276,7 @@ func (ss *session) clientPump() error {
 }
 
 // backendPump reads the upstream until an error, or until a socket
-// upstream parks (errParked).
+// upstream parks (wsconn.ErrParked).
 func (ss *session) backendPump() error {
 	for {
 		evs, err := ss.up.Receive(ss.bevs[:0])
@@ -355,12 +357,12 @@ func (ss *session) emit(ev *translators.Event) error {
 // held.
 func (ss *session) queue(ev *translators.Event) {
 	start := len(ss.pend)
-	out, err := ss.ccodec.Encode(append(ss.pend, make([]byte, headerRoom)...), ev)
-	if err != nil || len(out) == start+headerRoom {
+	out, err := ss.ccodec.Encode(append(ss.pend, make([]byte, wsconn.HeaderRoom)...), ev)
+	if err != nil || len(out) == start+wsconn.HeaderRoom {
 		ss.pend = out[:start] // the dialect cannot carry ev: nothing to send
 		return
 	}
-	ss.pend = frameAt(out, start, ss.cop)
+	ss.pend = wsconn.FrameAt(out, start, ss.cop)
 }
 
 // flushLocked writes the pending frames in one write. cmu is held.
@@ -368,7 +370,7 @@ func (ss *session) flushLocked() error {
 	if len(ss.pend) == 0 {
 		return nil
 	}
-	err := ss.client.writeRaw(ss.pend)
+	err := ss.client.WriteRaw(ss.pend)
 	if cap(ss.pend) > 256<<10 {
 		// Batches stay near 32 KiB; only a burst of large messages grows
 		// the buffer past this, and it is not kept for the session's life.
@@ -410,7 +412,7 @@ func (ss *session) sendError(code, msg string) error {
 func (ss *session) writeClient(raw []byte) error {
 	ss.cmu.Lock()
 	defer ss.cmu.Unlock()
-	ss.pend = appendHeader(ss.pend, ws.Header{Fin: true, OpCode: ss.cop, Length: int64(len(raw))})
+	ss.pend = wsconn.AppendHeader(ss.pend, ws.Header{Fin: true, OpCode: ss.cop, Length: int64(len(raw))})
 	ss.pend = append(ss.pend, raw...)
 	return ss.flushLocked()
 }
@@ -424,11 +426,11 @@ func (ss *session) finish(err error, fromClient bool) {
 			_ = ss.sendError("backend_unavailable", "the connection to the agent was lost")
 		}
 		if client != closePeerVanished {
-			_ = ss.client.sendClose(client.Code, client.Reason)
+			_ = ss.client.SendClose(client.Code, client.Reason)
 		}
 		ss.up.Close(int(backend.Code), backend.Reason)
-		if !violation(client.Code) { // sendClose already bounded the client's reading
-			ss.client.interruptRead(time.Now().Add(closeGrace))
+		if !wsconn.Violation(client.Code) { // sendClose already bounded the client's reading
+			ss.client.InterruptRead(time.Now().Add(closeGrace))
 		}
 	})
 }
@@ -450,15 +452,15 @@ func (ss *session) closeCodes(err error, fromClient bool) (client, backend *Clos
 	case errors.As(err, &bw):
 		return closeBackendGone, closePeerVanished
 	case errors.As(err, &cw):
-		return closePeerVanished, &CloseError{ws.StatusGoingAway, "client went away"}
+		return closePeerVanished, &CloseError{Code: ws.StatusGoingAway, Reason: "client went away"}
 	case errors.Is(err, io.EOF) && !fromClient:
 		return closeBackendGone, closePeerVanished
 	}
 	return closeCodes(err, fromClient)
 }
 
-// idleTimeout ends a session with no user message for Session.Timeout.
-func (ss *session) idleTimeout() {
+// IdleTimeout ends a session with no user message for Session.Timeout.
+func (ss *session) IdleTimeout() {
 	_ = ss.sendError("session_timeout", "the session timed out after inactivity")
 	ss.finish(closeIdle, true)
 }

@@ -3,11 +3,12 @@ package proxy
 import (
 	"errors"
 	"io"
-	"os"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gobwas/ws"
 
+	"github.com/agentbridge/agentbridge/proxy/internal/wsconn"
 	"github.com/agentbridge/agentbridge/translators"
 )
 
@@ -44,7 +45,7 @@ func (e *BackendClosed) Error() string { return "backend closed the connection" 
 
 // socketUpstream is an Upstream over a WebSocket to the backend.
 type socketUpstream struct {
-	c       *conn
+	c       *wsconn.Conn
 	codec   translators.Codec
 	op      ws.OpCode
 	max     int64
@@ -62,23 +63,23 @@ func (u *socketUpstream) Send(ev *translators.Event) error {
 	if err != nil || len(u.out) == 0 {
 		return err
 	}
-	return u.c.writeFrame(u.op, u.out)
+	return u.c.WriteFrame(u.op, u.out)
 }
 
-// Receive may also return errParked, with no events: the socket parked
-// (conn.awaitData), and the owner calls Receive again once it is readable.
+// Receive may also return wsconn.ErrParked, with no events: the socket parked
+// (wsconn.Conn.AwaitData), and the owner calls Receive again once it is readable.
 func (u *socketUpstream) Receive(dst []translators.Event) ([]translators.Event, error) {
 	for {
-		if !(u.inReply && u.gap > 0) && len(u.c.buffered()) == 0 {
-			if err := u.c.awaitData(); err != nil {
-				if err == errParked {
+		if !(u.inReply && u.gap > 0) && len(u.c.Buffered()) == 0 {
+			if err := u.c.AwaitData(); err != nil {
+				if err == wsconn.ErrParked {
 					return dst, err
 				}
 				return dst, u.readError(err)
 			}
 		}
-		if u.inReply && u.gap > 0 && len(u.c.buffered()) == 0 {
-			timedOut, err := u.c.fillWithin(u.gap)
+		if u.inReply && u.gap > 0 && len(u.c.Buffered()) == 0 {
+			timedOut, err := u.c.FillWithin(u.gap)
 			if err != nil {
 				return dst, u.readError(err)
 			}
@@ -87,7 +88,7 @@ func (u *socketUpstream) Receive(dst []translators.Event) ([]translators.Event, 
 				return append(dst, translators.Event{Kind: translators.KindTurnEnd, Usage: translators.UnknownUsage}), nil
 			}
 		}
-		op, msg, err := u.c.readMessage(u.msg, u.max)
+		op, msg, err := u.c.ReadMessage(u.msg, u.max)
 		u.msg = msg
 		if err != nil {
 			return dst, u.readError(err)
@@ -95,7 +96,7 @@ func (u *socketUpstream) Receive(dst []translators.Event) ([]translators.Event, 
 		if op == ws.OpBinary && u.op == ws.OpText {
 			// A text dialect's backend sent binary: take it as text if it
 			// is valid UTF-8, as plain agents sending Uint8Arrays do.
-			if !validUTF8(msg) {
+			if !utf8.Valid(msg) {
 				return dst, errBadBackendMessage
 			}
 		}
@@ -128,8 +129,8 @@ func (u *socketUpstream) Receive(dst []translators.Event) ([]translators.Event, 
 // more reports whether a whole frame is already buffered, so the session
 // may hold its writes to the client for it.
 func (u *socketUpstream) more() bool {
-	b := u.c.buffered()
-	h, n, err := parseHeader(b)
+	b := u.c.Buffered()
+	h, n, err := wsconn.ParseHeader(b)
 	return err == nil && n > 0 && int64(len(b)-n) >= h.Length
 }
 
@@ -137,37 +138,23 @@ func (u *socketUpstream) more() bool {
 var errBadBackendMessage = errors.New("backend sent a malformed message")
 
 func (u *socketUpstream) readError(err error) error {
-	var pc *peerClosed
+	var pc *wsconn.PeerClosed
 	if errors.As(err, &pc) {
-		_ = u.c.writeClose(pc.Code, "")
+		_ = u.c.WriteClose(pc.Code, "")
 		return &BackendClosed{Code: int(pc.Code), Reason: pc.Reason}
 	}
-	if u.c.closed.Load() || u.c.closeSent.Load() {
+	if u.c.Closed() || u.c.CloseSent() {
 		return io.EOF
 	}
 	return err
 }
 
 func (u *socketUpstream) Close(code int, reason string) {
-	_ = u.c.writeClose(ws.StatusCode(code), reason)
+	_ = u.c.WriteClose(ws.StatusCode(code), reason)
 	// The backend pump may be blocked reading: close the socket so it
 	// returns. The backend has the close frame already.
-	u.c.close()
+	u.c.Close()
 }
 
 // release gives back buffers; called once the backend pump has returned.
-func (u *socketUpstream) release() { u.c.rb = u.c.freeRead() }
-
-// fillWithin waits up to d for more bytes. It reports timedOut, with no
-// bytes consumed, when none came.
-func (c *conn) fillWithin(d time.Duration) (timedOut bool, err error) {
-	c.setReadDeadline(time.Now().Add(d))
-	idle := c.readIdle
-	c.readIdle = 0
-	err = c.fill()
-	c.readIdle = idle
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return true, nil
-	}
-	return false, err
-}
+func (u *socketUpstream) release() { u.c.FreeRead() }

@@ -1,4 +1,4 @@
-package proxy
+package wsconn
 
 import (
 	"errors"
@@ -12,24 +12,26 @@ import (
 	"github.com/gobwas/ws"
 )
 
-// conn is one WebSocket leg: the client's socket (the proxy is the server)
+// Conn is one WebSocket leg: the client's socket (the proxy is the server)
 // or a backend's (the proxy is the client).
 //
-// Reading is owned by exactly one goroutine at a time and is not
-// synchronized. The read buffer is a pooled 16 KiB array taken when bytes
+// Reading is owned by exactly one goroutine at a time (the owner's pump,
+// holding LockReader, or the goroutine that made the Conn before any pump
+// runs) and is not synchronized. The read buffer is a pooled 16 KiB array taken when bytes
 // arrive and given back whenever everything read has been consumed, so an
-// idle connection holds no buffer (see awaitData). Slices returned by the read
-// methods alias that buffer and are valid until the next read call.
+// idle connection holds no buffer (see AwaitData). Slices returned by the read
+// methods alias that buffer and are valid until the next read call or
+// FreeRead.
 //
 // Writing is safe for concurrent use: every frame is written whole under
 // wmu with a write deadline, so pongs, pings and closes from other
 // goroutines interleave only between frames.
-type conn struct {
+type Conn struct {
 	nc     net.Conn
 	client bool // the peer is a WebSocket client: frames in are masked, frames out are not
 
 	// reader state (owned by the reading goroutine)
-	rb       *[bufSize]byte
+	rb       *[BufSize]byte
 	r, w     int
 	raw      *rawReader // &rr, or nil when the socket is not a raw fd (tests, TLS)
 	rr       rawReader
@@ -41,8 +43,8 @@ type conn struct {
 	// the reader of a connection that has an owner; the other fields are
 	// the reader's unless noted.
 	rmu      sync.Mutex
-	own      owner       // called back when a parked connection is readable; nil = never parks
-	inl      inliner     // set (before the reader runs) when the owner's pump may run on the poller's goroutine: the socket is registered edge-triggered
+	own      Owner       // called back when a parked connection is readable; nil = never parks
+	inl      Inliner     // set (before the reader runs) when the owner's pump may run on the poller's goroutine: the socket is registered edge-triggered
 	hotUntil time.Time   // bytes came recently: wait under the runtime poller until then
 	parkedAt time.Time   // when the connection last parked
 	noPark   bool        // the poller refused this connection
@@ -52,7 +54,8 @@ type conn struct {
 	short    bool        // the last read returned less than it asked for: the socket was drained
 	ready    atomic.Bool // edge-triggered: the socket became readable since the last read began
 	hup      atomic.Bool // edge-triggered: the peer shut its side (or the socket failed); read to the end
-	reads    int         // reads of the current inline run (awaitInline)
+	reads    int         // reads of the current inline run (AwaitInline)
+	onPoller bool        // AwaitInline runs on the poller's goroutine: no lock may be waited for
 	parked   atomic.Bool
 	parkDL   atomic.Int64 // rdl of the current park, unix nanos; 0 when not parked (or no deadline)
 	woken    atomic.Bool  // unpark started kick to resume the owner
@@ -65,13 +68,13 @@ type conn struct {
 	nextPing  time.Time     // zero: no keepalive
 	idleFor   time.Duration // the owner's idle timeout (set once, before the pumps run)
 	idleAt    atomic.Int64  // unix nanos (of now()) of the owner's idle deadline; 0 = none
-	intr      atomic.Int64  // unix nanos of the deadline another goroutine imposed (interruptRead); 0 = none
+	intr      atomic.Int64  // unix nanos of the deadline another goroutine imposed (InterruptRead); 0 = none
 
 	wmu          sync.Mutex
 	wdl          time.Time // the write deadline last set (guarded by wmu)
 	writeTimeout time.Duration
 	wscratch     [ws.MaxHeaderSize + 125]byte // header, or a whole control frame
-	ctrl         bucket                       // caps the peer's control frames (client legs; reader-owned)
+	ctrl         Bucket                       // caps the peer's control frames (client legs; reader-owned)
 	skip         int64                        // payload bytes of an abandoned frame still to read (reader-owned)
 	closeRecv    bool                         // the peer's close frame was read (reader-owned)
 	rerr         error                        // the first read error, sticky (reader-owned)
@@ -79,8 +82,13 @@ type conn struct {
 	closed       atomic.Bool
 }
 
-func newConn(nc net.Conn, client bool, writeTimeout, readIdle time.Duration) *conn {
-	c := &conn{nc: nc, client: client, writeTimeout: writeTimeout, readIdle: readIdle}
+// New makes the Conn of nc, a socket past its WebSocket handshake. client
+// says the peer is a WebSocket client (the proxy is the server): frames in
+// must be masked and frames out are not. Writes wait at most writeTimeout
+// (0: no limit), and a peer silent for readIdle fails the read (0: no
+// limit). The Conn owns nc from now on: Close closes it.
+func New(nc net.Conn, client bool, writeTimeout, readIdle time.Duration) *Conn {
+	c := &Conn{nc: nc, client: client, writeTimeout: writeTimeout, readIdle: readIdle}
 	if c.rr.init(c) {
 		c.raw = &c.rr
 	}
@@ -96,45 +104,46 @@ var clockBase = time.Now()
 // comparisons use.
 func now() time.Time { return clockBase.Add(time.Since(clockBase)) }
 
-// owner is what a parked connection calls back when it is readable again,
-// its read deadline passed (expired) or its read was interrupted. unparked
-// runs on a new goroutine and must hold c.rmu while it reads. idleTimeout
-// runs on the timer's goroutine.
-type owner interface {
-	unparked(c *conn, expired bool)
-	idleTimeout() // the connection's idle deadline passed (startIdle)
+// Owner is what a parked connection calls back when it is readable again,
+// its read deadline passed (expired) or its read was interrupted. Unparked
+// runs on a new goroutine and must hold the reader (LockReader) while it
+// reads. IdleTimeout runs on the timer's goroutine.
+type Owner interface {
+	Unparked(c *Conn, expired bool)
+	IdleTimeout() // the connection's idle deadline passed (StartIdle)
 }
 
-// inliner is an owner whose pump may run on the poller's goroutine (see
+// Inliner is an Owner whose pump may run on the poller's goroutine (see
 // park_linux.go): readable connections are then served without waking a
 // goroutine, as an event loop serves them. Such a pump must never block
-// there: it reads only what the socket has, writes only what the socket
-// takes, and moves to a goroutine of its own before anything else.
-// runInline runs on the poller's goroutine, c parked no more.
-type inliner interface {
-	runInline(c *conn)
+// there: it reads only what the socket has (AwaitInline), writes only what
+// the socket takes (TryLockWrite, WriteNow), takes the reader only with
+// TryLockReader, and moves to a goroutine of its own before anything else.
+// RunInline runs on the poller's goroutine, c parked no more.
+type Inliner interface {
+	RunInline(c *Conn)
 }
 
-// lockReader takes c's reader for its owner's pump, which runs it until it
+// LockReader takes c's reader for its owner's pump, which runs it until it
 // parks or ends and then unlocks c.rmu. expired says a parked read was
-// resumed because its deadline passed: the pump's next awaitData fails.
-func (c *conn) lockReader(expired bool) {
+// resumed because its deadline passed: the pump's next AwaitData fails.
+func (c *Conn) LockReader(expired bool) {
 	c.rmu.Lock()
 	if expired {
 		c.expired = true
 	}
 }
 
-// errParked: the connection parked (awaitData); its owner resumes it.
-var errParked = errors.New("parked")
+// ErrParked: the connection parked (AwaitData); its owner resumes it.
+var ErrParked = errors.New("parked")
 
-// errHandoff: a pump run on the poller's goroutine (inliner) must move to a
+// ErrHandoff: a pump run on the poller's goroutine (inliner) must move to a
 // goroutine of its own to go on, as what comes next may block.
-var errHandoff = errors.New("handed off")
+var ErrHandoff = errors.New("handed off")
 
-// errPartial: awaitInline read more of a data frame that is still
+// ErrPartial: AwaitInline read more of a data frame that is still
 // incomplete.
-var errPartial = errors.New("partial frame")
+var ErrPartial = errors.New("partial frame")
 
 // errNeedMore is internal: the buffer does not hold what was asked for.
 var errNeedMore = errors.New("need more bytes")
@@ -142,7 +151,7 @@ var errNeedMore = errors.New("need more bytes")
 // fill reads more bytes from the socket into the read buffer, taking a
 // buffer from the pool when the connection holds none. It keeps unconsumed
 // bytes, moving them to the front when the buffer's tail is full.
-func (c *conn) fill() error {
+func (c *Conn) fill() error {
 	if c.rb != nil && c.r == c.w {
 		c.release()
 	}
@@ -197,7 +206,7 @@ func (c *conn) fill() error {
 
 // compact moves unconsumed bytes to the front of a full buffer, and
 // reports whether the buffer has room to read into.
-func (c *conn) compact() bool {
+func (c *Conn) compact() bool {
 	if c.rb == nil || c.w < len(c.rb) {
 		return true
 	}
@@ -214,7 +223,7 @@ func (c *conn) compact() bool {
 // an earlier one (an older extension, a busy wait's) is extended when it
 // fires (earlyDeadline), since a timer change per read costs more than the
 // slack is worth.
-func (c *conn) extendReadDeadline() error {
+func (c *Conn) extendReadDeadline() error {
 	c.rdl = now().Add(c.readIdle)
 	if !c.sockDL.IsZero() && !c.sockDL.After(c.rdl) {
 		return nil
@@ -223,8 +232,8 @@ func (c *conn) extendReadDeadline() error {
 }
 
 // armRead sets the socket's read deadline to t, for the reader. A deadline
-// imposed by interruptRead meanwhile wins.
-func (c *conn) armRead(t time.Time) error {
+// imposed by InterruptRead meanwhile wins.
+func (c *Conn) armRead(t time.Time) error {
 	c.sockDL = t
 	err := c.nc.SetReadDeadline(t)
 	if d := c.intr.Load(); d != 0 {
@@ -236,23 +245,23 @@ func (c *conn) armRead(t time.Time) error {
 // earlyDeadline reports whether err is the socket's deadline firing before
 // the reader's own, and if so moves the socket's deadline there, so the
 // read can be retried.
-func (c *conn) earlyDeadline(err error) bool {
+func (c *Conn) earlyDeadline(err error) bool {
 	if !errors.Is(err, os.ErrDeadlineExceeded) || c.intr.Load() != 0 || !now().Before(c.rdl) {
 		return false
 	}
 	return c.armRead(c.rdl) == nil
 }
 
-// setReadDeadline sets the read deadline; the reader's goroutine only.
-func (c *conn) setReadDeadline(t time.Time) {
+// SetReadDeadline sets the read deadline; the reader's goroutine only.
+func (c *Conn) SetReadDeadline(t time.Time) {
 	c.rdl = t
 	_ = c.armRead(t)
 }
 
-// interruptRead makes the connection's reader return by t: its read
+// InterruptRead makes the connection's reader return by t: its read
 // deadline becomes t for good, and a parked reader is resumed to meet it.
 // Any goroutine may call it.
-func (c *conn) interruptRead(t time.Time) {
+func (c *Conn) InterruptRead(t time.Time) {
 	if t.IsZero() {
 		t = time.Unix(0, 1) // zero would mean none: use the past
 	}
@@ -263,7 +272,7 @@ func (c *conn) interruptRead(t time.Time) {
 
 // readFailed records a read error as final unless it is a deadline, which
 // callers may retry (an idle gap) or treat as the end (a close grace).
-func (c *conn) readFailed(err error) error {
+func (c *Conn) readFailed(err error) error {
 	if !errors.Is(err, os.ErrDeadlineExceeded) {
 		c.rerr = err
 	}
@@ -271,28 +280,28 @@ func (c *conn) readFailed(err error) error {
 }
 
 // release gives the read buffer back when nothing in it is unconsumed.
-func (c *conn) release() {
+func (c *Conn) release() {
 	if c.rb != nil && c.r == c.w {
 		putBuf(c.rb)
 		c.rb, c.r, c.w = nil, 0, 0
 	}
 }
 
-// buffered returns the unconsumed bytes of the read buffer.
-func (c *conn) buffered() []byte {
+// Buffered returns the unconsumed bytes of the read buffer.
+func (c *Conn) Buffered() []byte {
 	if c.rb == nil {
 		return nil
 	}
 	return c.rb[c.r:c.w]
 }
 
-// readHeader reads the next frame header and checks it against RFC 6455 for
+// ReadHeader reads the next frame header and checks it against RFC 6455 for
 // this side. fragmented says a fragmented message is in progress.
-func (c *conn) readHeader(fragmented bool) (ws.Header, error) {
+func (c *Conn) ReadHeader(fragmented bool) (ws.Header, error) {
 	for {
-		h, n, err := parseHeader(c.buffered())
+		h, n, err := ParseHeader(c.Buffered())
 		if err != nil {
-			return h, closeProtocol
+			return h, CloseProtocol
 		}
 		if n > 0 {
 			c.r += n
@@ -317,14 +326,14 @@ func checkHeader(h ws.Header, fromClient, fragmented bool) error {
 		state = state.Set(ws.StateFragmented)
 	}
 	if ws.CheckHeader(h, state) != nil {
-		return closeProtocol
+		return CloseProtocol
 	}
 	return nil
 }
 
-// fillTo reads until the buffer holds n unconsumed bytes; n is at most
+// FillTo reads until the buffer holds n unconsumed bytes; n is at most
 // a buffer.
-func (c *conn) fillTo(n int) error {
+func (c *Conn) FillTo(n int) error {
 	for c.w-c.r < n {
 		if err := c.fill(); err != nil {
 			if err == io.EOF {
@@ -336,10 +345,10 @@ func (c *conn) fillTo(n int) error {
 	return nil
 }
 
-// readPayload returns up to n bytes of the current frame's payload, at least
+// ReadPayload returns up to n bytes of the current frame's payload, at least
 // one when n > 0, reading from the socket if the buffer is empty. The bytes
 // are still masked; they alias the read buffer until the next read call.
-func (c *conn) readPayload(n int64) ([]byte, error) {
+func (c *Conn) ReadPayload(n int64) ([]byte, error) {
 	if c.r == c.w {
 		if err := c.fill(); err != nil {
 			if err == io.EOF {
@@ -357,168 +366,10 @@ func (c *conn) readPayload(n int64) ([]byte, error) {
 	return p, nil
 }
 
-// setWriteDeadline must be called with wmu held. Like the read side, it
-// leaves a deadline that is still most of the timeout away.
-func (c *conn) setWriteDeadline() error {
-	if c.writeTimeout <= 0 {
-		return nil
-	}
-	t := now()
-	if c.wdl.Sub(t) > c.writeTimeout-c.writeTimeout/4 {
-		return nil
-	}
-	c.wdl = t.Add(c.writeTimeout)
-	return c.nc.SetWriteDeadline(c.wdl)
-}
-
-// writeFrame writes one whole frame with payload p. On a backend leg the
-// frame is masked, and p is masked in place: callers pass only buffers they
-// own and do not read p afterwards.
-func (c *conn) writeFrame(op ws.OpCode, p []byte) error {
-	h := ws.Header{Fin: true, OpCode: op, Length: int64(len(p))}
-	if !c.client {
-		h.Masked = true
-		h.Mask = ws.NewMask()
-		ws.Cipher(p, h.Mask, 0)
-	}
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if c.closeSent.Load() {
-		return net.ErrClosed
-	}
-	hdr := appendHeader(c.wscratch[:0], h)
-	if len(hdr)+len(p) <= len(c.wscratch) {
-		return c.send(append(hdr, p...))
-	}
-	if len(p) <= bufSize-ws.MaxHeaderSize {
-		// One write, so header and payload leave in one segment.
-		b := getBuf()
-		n := copy(b[:], hdr)
-		n += copy(b[n:], p)
-		err := c.send(b[:n])
-		putBuf(b)
-		return err
-	}
-	if err := c.send(hdr); err != nil {
-		return err
-	}
-	return c.send(p)
-}
-
-// lockWrite takes the write lock for a frame written in pieces with
-// writeLocked (a relay forwarding a frame as its payload arrives). It fails,
-// without the lock held, once a close frame was sent.
-func (c *conn) lockWrite() error {
-	c.wmu.Lock()
-	if c.closeSent.Load() {
-		c.wmu.Unlock()
-		return net.ErrClosed
-	}
-	return nil
-}
-
-// writeLocked writes p; the caller holds the write lock.
-func (c *conn) writeLocked(p []byte) error { return c.send(p) }
-
-// send writes p whole; the caller holds the write lock. It first writes
-// what the socket takes at once, as a raw system call (writeNow), and only
-// what is left gets the write deadline and a write that waits under the
-// runtime poller.
-func (c *conn) send(p []byte) error {
-	if c.raw != nil {
-		n, err := c.writeNow(p)
-		if err != nil || n == len(p) {
-			return err
-		}
-		p = p[n:]
-	}
-	if err := c.setWriteDeadline(); err != nil {
-		return err
-	}
-	_, err := c.nc.Write(p)
-	return err
-}
-
-func (c *conn) unlockWrite() { c.wmu.Unlock() }
-
-// writeControl writes a control frame (ping, pong) with payload p of at most
-// 125 bytes; p is copied, not modified.
-func (c *conn) writeControl(op ws.OpCode, p []byte) error {
-	var tmp [125]byte
-	n := copy(tmp[:], p)
-	return c.writeFrame(op, tmp[:n])
-}
-
-// writeClose sends a close frame with code and reason once; later calls do
-// nothing. No data frame is written after it.
-func (c *conn) writeClose(code ws.StatusCode, reason string) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if c.closeSent.Swap(true) {
-		return nil
-	}
-	var body [125]byte
-	n := 0
-	if code != 0 {
-		if len(reason) > 123 {
-			reason = reason[:123]
-		}
-		body[0], body[1] = byte(code>>8), byte(code)
-		n = 2 + copy(body[2:], reason)
-	}
-	h := ws.Header{Fin: true, OpCode: ws.OpClose, Length: int64(n)}
-	if !c.client {
-		h.Masked = true
-		h.Mask = ws.NewMask()
-		ws.Cipher(body[:n], h.Mask, 0)
-	}
-	// A short deadline: a peer that does not read must not hold the close.
-	c.wdl = time.Now().Add(time.Second)
-	_ = c.nc.SetWriteDeadline(c.wdl)
-	frame := append(appendHeader(c.wscratch[:0], h), body[:n]...)
-	_, err := c.nc.Write(frame)
-	return err
-}
-
-// sendClose sends a close frame with code and reason, as writeClose. For a
-// protocol violation (1002, 1007) it then fails the connection (RFC 6455
-// section 7.1.7): the peer gets no chance to answer.
-func (c *conn) sendClose(code ws.StatusCode, reason string) error {
-	err := c.writeClose(code, reason)
-	if violation(code) {
-		c.shut()
-	}
-	return err
-}
-
-// violation reports whether code closes for a protocol violation.
-func violation(code ws.StatusCode) bool {
-	return code == ws.StatusProtocolError || code == ws.StatusInvalidFramePayloadData
-}
-
-// failLinger is how long a connection whose sending side was shut (shut)
-// is still read: bytes the peer sent meanwhile are read and dropped, as
-// closing a socket with unread bytes sends a reset, which can destroy the
-// close frame before the peer reads it.
-const failLinger = 250 * time.Millisecond
-
-// shut ends the sending side after the close frame, so the peer sees the
-// end of the connection at once, and bounds what is left of reading (a
-// drain for the peer's close answer) to failLinger. The socket is closed
-// as usual once its reader is done.
-func (c *conn) shut() {
-	c.wmu.Lock()
-	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
-		_ = cw.CloseWrite()
-	}
-	c.wmu.Unlock()
-	c.interruptRead(time.Now().Add(failLinger))
-}
-
 // close closes the socket (once) and gives back the read buffer if the
 // reader is done with it. It is safe to call from any goroutine; a blocked
 // reader returns with an error.
-func (c *conn) close() {
+func (c *Conn) Close() {
 	if c.closed.Swap(true) {
 		return
 	}
@@ -527,43 +378,47 @@ func (c *conn) close() {
 	c.unpark() // a parked reader learns of it by reading
 }
 
-// closeGracefully sends a close frame and closes the socket after the peer
+// CloseGracefully sends a close frame and closes the socket after the peer
 // answers or grace passes. The caller must own reading.
-func (c *conn) closeGracefully(code ws.StatusCode, reason string, grace time.Duration) {
-	_ = c.sendClose(code, reason)
+func (c *Conn) CloseGracefully(code ws.StatusCode, reason string, grace time.Duration) {
+	_ = c.SendClose(code, reason)
 	if grace > 0 && !c.closed.Load() {
 		c.readIdle = 0
-		c.setReadDeadline(time.Now().Add(grace))
-		c.drainUntilClose()
+		c.SetReadDeadline(time.Now().Add(grace))
+		c.DrainUntilClose()
 	}
-	c.close()
-	c.rb = c.freeRead()
+	c.Close()
+	c.FreeRead()
 }
 
-// drainUntilClose reads and discards frames until the peer's close frame,
+// CloseGrace is how long a peer that was sent a close frame may take to
+// answer with its own before the socket is closed.
+const CloseGrace = time.Second
+
+// DrainUntilClose reads and discards frames until the peer's close frame,
 // an error or the read deadline.
-func (c *conn) drainUntilClose() {
+func (c *Conn) DrainUntilClose() {
 	if !c.closeSent.Load() || c.closeRecv || c.rerr != nil {
 		return // no close to wait for: we sent none, or the peer answered or left
 	}
-	// However the session ended, the peer gets closeGrace to answer.
-	if c.rdl.IsZero() || time.Until(c.rdl) > closeGrace {
-		c.setReadDeadline(time.Now().Add(closeGrace))
+	// However the session ended, the peer gets CloseGrace to answer.
+	if c.rdl.IsZero() || time.Until(c.rdl) > CloseGrace {
+		c.SetReadDeadline(time.Now().Add(CloseGrace))
 	}
 	for c.skip > 0 {
-		p, err := c.readPayload(c.skip)
+		p, err := c.ReadPayload(c.skip)
 		if err != nil {
 			return
 		}
 		c.skip -= int64(len(p))
 	}
 	for {
-		h, err := c.readHeader(false)
+		h, err := c.ReadHeader(false)
 		if err != nil {
 			return
 		}
 		for left := h.Length; left > 0; {
-			p, err := c.readPayload(left)
+			p, err := c.ReadPayload(left)
 			if err != nil {
 				return
 			}
@@ -575,21 +430,12 @@ func (c *conn) drainUntilClose() {
 	}
 }
 
-// freeRead gives the read buffer back whatever it holds; the reader must be
-// done with the connection. It returns nil for assignment.
-func (c *conn) freeRead() *[bufSize]byte {
+// FreeRead gives the read buffer back whatever it holds. The reader must be
+// done with the connection: its owner calls it once both of its pumps
+// ended, after Close.
+func (c *Conn) FreeRead() {
 	if c.rb != nil {
 		putBuf(c.rb)
 	}
-	c.r, c.w = 0, 0
-	return nil
-}
-
-// writeRaw writes p, which holds whole frames, in one write.
-func (c *conn) writeRaw(p []byte) error {
-	if err := c.lockWrite(); err != nil {
-		return err
-	}
-	defer c.unlockWrite()
-	return c.writeLocked(p)
+	c.rb, c.r, c.w = nil, 0, 0
 }

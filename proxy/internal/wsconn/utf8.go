@@ -1,20 +1,20 @@
-package proxy
+package wsconn
 
 import "unicode/utf8"
 
-// utf8Stream validates UTF-8 text that arrives in pieces (frame payloads,
+// UTF8Stream validates UTF-8 text that arrives in pieces (frame payloads,
 // chunks of one payload). A code point split across pieces is kept in a few
 // bytes of carry. The zero value is ready; reset it at each message start.
-type utf8Stream struct {
+type UTF8Stream struct {
 	carry [utf8.UTFMax]byte
 	n     int
 }
 
-func (s *utf8Stream) reset() { s.n = 0 }
+func (s *UTF8Stream) Reset() { s.n = 0 }
 
 // write validates p, the next piece. It reports false as soon as the text
 // so far cannot be valid UTF-8.
-func (s *utf8Stream) write(p []byte) bool {
+func (s *UTF8Stream) Write(p []byte) bool {
 	if s.n > 0 {
 		// Complete the carried code point with bytes from p.
 		need := seqLen(s.carry[0])
@@ -44,7 +44,7 @@ func (s *utf8Stream) write(p []byte) bool {
 }
 
 // done reports whether the text ended on a code point boundary.
-func (s *utf8Stream) done() bool { return s.n == 0 }
+func (s *UTF8Stream) Done() bool { return s.n == 0 }
 
 // seqLen returns the length of the UTF-8 sequence lead byte b starts, or 1
 // for a byte that cannot start one (utf8.Valid then rejects it).

@@ -1,4 +1,4 @@
-package proxy
+package wsconn
 
 import (
 	"unicode/utf8"
@@ -6,60 +6,51 @@ import (
 	"github.com/gobwas/ws"
 )
 
-// peerClosed is returned by readMessage when the peer sent a close frame.
-// Code is what it sent (1005 when it sent none).
-type peerClosed struct {
-	Code   ws.StatusCode
-	Reason string
-}
-
-func (e *peerClosed) Error() string { return "peer closed" }
-
-// messageBuffered reports whether the read buffer holds a whole data
+// MessageBuffered reports whether the read buffer holds a whole data
 // frame that is a whole message: reading it will not wait.
-func (c *conn) messageBuffered() bool {
-	h, n, err := parseHeader(c.buffered())
+func (c *Conn) MessageBuffered() bool {
+	h, n, err := ParseHeader(c.Buffered())
 	return err == nil && n > 0 && h.Fin && !h.OpCode.IsControl() && int64(c.w-c.r-n) >= h.Length
 }
 
-// readMessage reads the next whole data message, appending its unmasked
+// ReadMessage reads the next whole data message, appending its unmasked
 // payload to dst, and returns the message and its opcode. Control frames in
 // between are handled here: a ping is answered with a pong, a pong is taken
-// as a sign of life, a close ends with *peerClosed. A message longer than
-// max ends with closeTooBig before its bytes are stored; invalid UTF-8 in a
-// text message ends with closeBadUTF8; a framing violation with
-// closeProtocol. The returned slice is dst grown, owned by the caller.
-func (c *conn) readMessage(dst []byte, max int64) (ws.OpCode, []byte, error) {
+// as a sign of life, a close ends with *PeerClosed. A message longer than
+// max ends with CloseTooBig before its bytes are stored; invalid UTF-8 in a
+// text message ends with CloseBadUTF8; a framing violation with
+// CloseProtocol. The returned slice is dst grown, owned by the caller.
+func (c *Conn) ReadMessage(dst []byte, max int64) (ws.OpCode, []byte, error) {
 	var (
 		op         ws.OpCode
 		fragmented bool
-		text       utf8Stream
+		text       UTF8Stream
 	)
 	dst = dst[:0]
 	for {
-		h, err := c.readHeader(fragmented)
+		h, err := c.ReadHeader(fragmented)
 		if err != nil {
 			return 0, dst, err
 		}
 		if h.OpCode.IsControl() {
-			if err := c.handleControl(h); err != nil {
+			if err := c.HandleControl(h); err != nil {
 				return 0, dst, err
 			}
 			continue
 		}
 		if !fragmented {
 			op = h.OpCode
-			text.reset()
+			text.Reset()
 		}
 		if int64(len(dst))+h.Length > max {
 			c.skip = h.Length // never read, never allocated
-			return 0, dst, closeTooBig
+			return 0, dst, CloseTooBig
 		}
 		// Text is checked as its bytes arrive: invalid UTF-8 fails the
 		// connection at once, not when the rest of the frame came (RFC
-		// 6455 section 8.1; Autobahn 6.4.3).
+		// 6455 section 8.1; case 6.4.3 of proxy/conformance_test.go).
 		for off, left := 0, h.Length; left > 0; {
-			p, err := c.readPayload(left)
+			p, err := c.ReadPayload(left)
 			if err != nil {
 				return 0, dst, err
 			}
@@ -70,14 +61,14 @@ func (c *conn) readMessage(dst []byte, max int64) (ws.OpCode, []byte, error) {
 				ws.Cipher(chunk, h.Mask, off)
 			}
 			off += len(p)
-			if op == ws.OpText && !text.write(chunk) {
+			if op == ws.OpText && !text.Write(chunk) {
 				c.skip = left // the rest of the frame is not read
-				return 0, dst, closeBadUTF8
+				return 0, dst, CloseBadUTF8
 			}
 		}
 		if h.Fin {
-			if op == ws.OpText && !text.done() {
-				return 0, dst, closeBadUTF8
+			if op == ws.OpText && !text.Done() {
+				return 0, dst, CloseBadUTF8
 			}
 			return op, dst, nil
 		}
@@ -85,12 +76,12 @@ func (c *conn) readMessage(dst []byte, max int64) (ws.OpCode, []byte, error) {
 	}
 }
 
-// handleControl reads the payload of control frame h and acts on it.
-func (c *conn) handleControl(h ws.Header) error {
+// HandleControl reads the payload of control frame h and acts on it.
+func (c *Conn) HandleControl(h ws.Header) error {
 	var body [125]byte // CheckHeader bounded control payloads to 125
 	n := 0
 	for left := h.Length; left > 0; {
-		p, err := c.readPayload(left)
+		p, err := c.ReadPayload(left)
 		if err != nil {
 			return err
 		}
@@ -100,12 +91,12 @@ func (c *conn) handleControl(h ws.Header) error {
 	if h.Masked {
 		ws.Cipher(body[:n], h.Mask, 0)
 	}
-	if h.OpCode != ws.OpClose && !c.ctrl.allow() {
-		return closeFlood
+	if h.OpCode != ws.OpClose && !c.ctrl.Allow() {
+		return CloseFlood
 	}
 	switch h.OpCode {
 	case ws.OpPing:
-		if err := c.writeControl(ws.OpPong, body[:n]); err != nil && !c.closeSent.Load() {
+		if err := c.WriteControl(ws.OpPong, body[:n]); err != nil && !c.closeSent.Load() {
 			return err
 		}
 		return nil
@@ -115,19 +106,19 @@ func (c *conn) handleControl(h ws.Header) error {
 	// Close: validate the body (RFC 6455 section 7.1.5, 7.4).
 	c.closeRecv = true
 	if n == 1 {
-		return closeProtocol
+		return CloseProtocol
 	}
 	if n == 0 {
-		return &peerClosed{Code: ws.StatusNoStatusRcvd}
+		return &PeerClosed{Code: ws.StatusNoStatusRcvd}
 	}
 	code := ws.StatusCode(uint16(body[0])<<8 | uint16(body[1]))
 	// RFC 6455 section 7.4: codes below 1000 and from 5000 up are not
 	// defined; gobwas's check lets the latter through.
 	if code >= 5000 || ws.CheckCloseFrameData(code, "") != nil {
-		return closeProtocol
+		return CloseProtocol
 	}
 	if !utf8.Valid(body[2:n]) {
-		return closeBadUTF8
+		return CloseBadUTF8
 	}
-	return &peerClosed{Code: code, Reason: string(body[2:n])}
+	return &PeerClosed{Code: code, Reason: string(body[2:n])}
 }

@@ -1,21 +1,23 @@
-package proxy
+package wsconn
 
 import (
 	"errors"
 	"net"
 	"syscall"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // rawReader reads a connection's socket with read(2) under the runtime
 // poller (syscall.RawConn.Read), and makes the write attempts that do not
-// wait (conn.writeNow). Its callback takes the pooled read buffer
+// wait (Conn.WriteNow). Its callback takes the pooled read buffer
 // only when the read returns bytes and gives it back when the socket has
 // none, so a connection waiting for its peer holds no buffer, and a busy one
-// pays one system call per batch of frames (see reference/performance.md
-// 4.3). The callback is made once: a method value per call would allocate.
+// pays one system call per batch of frames. The callback is made once: a
+// method value per call would allocate.
 type rawReader struct {
-	c   *conn
+	c   *Conn
 	rc  syscall.RawConn
 	fn  func(fd uintptr) bool
 	n   int
@@ -24,7 +26,7 @@ type rawReader struct {
 	park   bool // read or park: when the socket has no bytes, park the connection instead of waiting
 	parked bool // the last read parked the connection
 
-	// A write attempt that does not wait (conn.writeNow), under the
+	// A write attempt that does not wait (Conn.WriteNow), under the
 	// connection's write lock.
 	wfn  func(fd uintptr) bool
 	wbuf []byte
@@ -37,7 +39,7 @@ var errNoPark = errors.New("cannot park")
 
 // init sets r up to read c's socket, and reports whether it can: only
 // plain TCP sockets are read raw. r lives inside c.
-func (r *rawReader) init(c *conn) bool {
+func (r *rawReader) init(c *Conn) bool {
 	sc, ok := c.nc.(syscall.Conn)
 	if !ok {
 		return false
@@ -57,7 +59,7 @@ func (r *rawReader) init(c *conn) bool {
 // writeFD writes once; a full socket is no error, just fewer bytes.
 func (r *rawReader) writeFD(fd uintptr) bool {
 	n, err := rawWrite(int(fd), r.wbuf)
-	if err == syscall.EAGAIN {
+	if err == unix.EAGAIN {
 		n, err = 0, nil
 	}
 	r.wn, r.werr = max(n, 0), err
@@ -73,16 +75,16 @@ func (r *rawReader) readFD(fd uintptr) bool {
 	n, err := rawRead(int(fd), c.rb[c.w:])
 	c.short = n < len(c.rb)-c.w
 	switch {
-	case err == syscall.EAGAIN:
+	case err == unix.EAGAIN:
 		if !held {
 			putBuf(c.rb)
 			c.rb = nil
 		}
 		if r.park {
-			if c.parkFD(int(fd)) {
+			if err := c.parkFD(int(fd)); err == nil {
 				r.parked = true
 			} else {
-				r.err = errNoPark
+				r.err = err
 			}
 			return true
 		}
@@ -105,7 +107,7 @@ func (r *rawReader) read() (int, error) {
 	r.n, r.err = 0, nil
 	if r.c.inl != nil {
 		// Edge-triggered: an edge from now on means bytes this read may
-		// not see (awaitData).
+		// not see (AwaitData).
 		r.c.ready.Store(false)
 	}
 	if err := r.rc.Read(r.fn); err != nil {
@@ -117,11 +119,11 @@ func (r *rawReader) read() (int, error) {
 	return r.n, nil
 }
 
-// writeNow writes as much of p as the socket takes at once, without
+// WriteNow writes as much of p as the socket takes at once, without
 // waiting; the caller holds the write lock and c.raw is set. Every write
-// starts this way (conn.send); a pump run on the poller's goroutine writes
+// starts this way (Conn.send); a pump run on the poller's goroutine writes
 // only this way (relayPump.write).
-func (c *conn) writeNow(p []byte) (int, error) {
+func (c *Conn) WriteNow(p []byte) (int, error) {
 	r := c.raw
 	if r.wfn == nil {
 		r.wfn = r.writeFD // made on first use: a method value is an allocation, and most connections never need it
@@ -138,13 +140,12 @@ func (c *conn) writeNow(p []byte) (int, error) {
 
 // rawRead and rawWrite are read(2) and write(2) on a non-blocking socket,
 // made as raw system calls: they never block, so the scheduler need not
-// know of them. Through syscall.Read and Write, a loopback write that
-// spends tens of µs delivering to its peer marks its P as in a system call
-// long enough for sysmon to retake it and start another thread, and keeps
-// sysmon polling every 20 µs; sysmon was 9 % of the proxy's CPU samples
-// under stream64 (RESULTS.md).
-func rawRead(fd int, p []byte) (int, error)  { return rawIO(syscall.SYS_READ, fd, p) }
-func rawWrite(fd int, p []byte) (int, error) { return rawIO(syscall.SYS_WRITE, fd, p) }
+// know of them. Through unix.Read and Write, a loopback write that spends
+// long delivering to its peer marks its P as in a system call long enough
+// for sysmon to retake it and start another thread, and keeps sysmon
+// polling (the measurement is in benchmarks/RESULTS.md).
+func rawRead(fd int, p []byte) (int, error)  { return rawIO(unix.SYS_READ, fd, p) }
+func rawWrite(fd int, p []byte) (int, error) { return rawIO(unix.SYS_WRITE, fd, p) }
 
 // rawIO makes the read or write trap on fd with p, retrying EINTR: it does
 // not mean the socket is drained. An empty p does nothing and returns 0.
@@ -153,11 +154,11 @@ func rawIO(trap uintptr, fd int, p []byte) (int, error) {
 		return 0, nil
 	}
 	for {
-		n, _, e := syscall.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		n, _, e := unix.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
 		switch e {
 		case 0:
 			return int(n), nil
-		case syscall.EINTR:
+		case unix.EINTR:
 			continue
 		}
 		return -1, e

@@ -1,4 +1,4 @@
-package proxy
+package wsconn
 
 import (
 	"encoding/binary"
@@ -6,11 +6,11 @@ import (
 	"github.com/gobwas/ws"
 )
 
-// parseHeader parses the frame header at the start of b. It returns the
+// ParseHeader parses the frame header at the start of b. It returns the
 // header and its size, or n == 0 when b does not hold a whole header yet. An
 // error means the header can never be valid (RFC 6455 section 5.2: the most
 // significant bit of a 64-bit length must be 0).
-func parseHeader(b []byte) (h ws.Header, n int, err error) {
+func ParseHeader(b []byte) (h ws.Header, n int, err error) {
 	if len(b) < 2 {
 		return h, 0, nil
 	}
@@ -48,8 +48,8 @@ func parseHeader(b []byte) (h ws.Header, n int, err error) {
 	return h, n, nil
 }
 
-// appendHeader appends h's wire form to dst.
-func appendHeader(dst []byte, h ws.Header) []byte {
+// AppendHeader appends h's wire form to dst.
+func AppendHeader(dst []byte, h ws.Header) []byte {
 	b0 := h.Rsv<<4 | byte(h.OpCode)
 	if h.Fin {
 		b0 |= 0x80
@@ -73,25 +73,25 @@ func appendHeader(dst []byte, h ws.Header) []byte {
 	return dst
 }
 
-// headerRoom is the room frameAt needs before a payload: the header of an
+// HeaderRoom is the room FrameAt needs before a payload: the header of an
 // unmasked frame of 126 to 65535 bytes, the common size of an encoded event.
-const headerRoom = 4
+const HeaderRoom = 4
 
-// frameAt turns buf[start:] — headerRoom bytes of room, then a payload —
+// FrameAt turns buf[start:] — HeaderRoom bytes of room, then a payload —
 // into one final unmasked frame of opcode op, and returns buf. The payload
-// moves only when its header is not headerRoom bytes long: left by two for
+// moves only when its header is not HeaderRoom bytes long: left by two for
 // a payload under 126 bytes, right by six for one of 64 KiB or more.
-func frameAt(buf []byte, start int, op ws.OpCode) []byte {
-	n := len(buf) - start - headerRoom
+func FrameAt(buf []byte, start int, op ws.OpCode) []byte {
+	n := len(buf) - start - HeaderRoom
 	var hb [ws.MaxHeaderSize]byte
-	hdr := appendHeader(hb[:0], ws.Header{Fin: true, OpCode: op, Length: int64(n)})
+	hdr := AppendHeader(hb[:0], ws.Header{Fin: true, OpCode: op, Length: int64(n)})
 	switch {
-	case len(hdr) < headerRoom:
-		copy(buf[start+len(hdr):], buf[start+headerRoom:])
+	case len(hdr) < HeaderRoom:
+		copy(buf[start+len(hdr):], buf[start+HeaderRoom:])
 		buf = buf[:start+len(hdr)+n]
-	case len(hdr) > headerRoom:
-		buf = append(buf, hdr[:len(hdr)-headerRoom]...) // grow by the difference
-		copy(buf[start+len(hdr):], buf[start+headerRoom:start+headerRoom+n])
+	case len(hdr) > HeaderRoom:
+		buf = append(buf, hdr[:len(hdr)-HeaderRoom]...) // grow by the difference
+		copy(buf[start+len(hdr):], buf[start+HeaderRoom:start+HeaderRoom+n])
 	}
 	copy(buf[start:], hdr)
 	return buf

@@ -1,4 +1,4 @@
-package proxy
+package wsconn
 
 import (
 	"testing"
@@ -16,8 +16,8 @@ func TestUTF8StreamSplits(t *testing.T) {
 		// utf8.ValidString.
 		for i := 0; i <= len(in); i++ {
 			for j := i; j <= len(in); j++ {
-				var s utf8Stream
-				ok := s.write([]byte(in[:i])) && s.write([]byte(in[i:j])) && s.write([]byte(in[j:])) && s.done()
+				var s UTF8Stream
+				ok := s.Write([]byte(in[:i])) && s.Write([]byte(in[i:j])) && s.Write([]byte(in[j:])) && s.Done()
 				if ok != want {
 					t.Fatalf("%q cut at %d,%d: valid = %v, want %v", in, i, j, ok, want)
 				}
@@ -34,8 +34,8 @@ func FuzzUTF8Stream(f *testing.F) {
 			cut = -cut
 		}
 		cut %= len(in) + 1
-		var s utf8Stream
-		ok := s.write([]byte(in[:cut])) && s.write([]byte(in[cut:])) && s.done()
+		var s UTF8Stream
+		ok := s.Write([]byte(in[:cut])) && s.Write([]byte(in[cut:])) && s.Done()
 		if ok != utf8.ValidString(in) {
 			t.Fatalf("%q cut at %d: %v", in, cut, ok)
 		}

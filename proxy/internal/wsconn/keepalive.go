@@ -1,4 +1,4 @@
-package proxy
+package wsconn
 
 import (
 	"time"
@@ -13,10 +13,10 @@ import (
 // resumed on (see park_linux.go), so a connection costs one timer and one
 // func value however it is used.
 
-// startKeepalive pings the peer every interval until the connection closes.
+// StartKeepalive pings the peer every interval until the connection closes.
 // The reader's deadline (readIdle) finds a peer that stopped answering: any
 // frame, a pong included, moves it. No goroutine waits between pings.
-func (c *conn) startKeepalive(interval time.Duration) {
+func (c *Conn) StartKeepalive(interval time.Duration) {
 	if interval <= 0 {
 		return
 	}
@@ -27,9 +27,9 @@ func (c *conn) startKeepalive(interval time.Duration) {
 	c.armLocked()
 }
 
-// startIdle makes the timer call the owner's idleTimeout once d passes
-// without touchIdle.
-func (c *conn) startIdle(d time.Duration) {
+// StartIdle makes the timer call the owner's IdleTimeout once d passes
+// without TouchIdle.
+func (c *Conn) StartIdle(d time.Duration) {
 	if d <= 0 {
 		return
 	}
@@ -40,17 +40,17 @@ func (c *conn) startIdle(d time.Duration) {
 	c.armLocked()
 }
 
-// touchIdle moves the idle deadline to idleFor from now. The timer is not
+// TouchIdle moves the idle deadline to idleFor from now. The timer is not
 // touched: when it fires at the old deadline, it finds the new one and
 // waits for that.
-func (c *conn) touchIdle() {
+func (c *Conn) TouchIdle() {
 	if c.idleFor > 0 {
 		c.idleAt.Store(now().Add(c.idleFor).UnixNano())
 	}
 }
 
 // stopKeepalive stops the pings, and the timer with them.
-func (c *conn) stopKeepalive() {
+func (c *Conn) stopKeepalive() {
 	c.tmu.Lock()
 	defer c.tmu.Unlock()
 	c.nextPing = time.Time{}
@@ -61,7 +61,7 @@ func (c *conn) stopKeepalive() {
 
 // armLocked sets the timer for the next ping or the parked reader's
 // deadline, whichever comes first. tmu is held.
-func (c *conn) armLocked() {
+func (c *Conn) armLocked() {
 	next := c.nextPing
 	for _, dl := range [2]int64{c.parkDL.Load(), c.idleAt.Load()} {
 		if dl == 0 {
@@ -89,9 +89,10 @@ func (c *conn) armLocked() {
 // connection was woken (woken set): it resumes the owner, or sends the ping
 // due, ends a parked wait whose deadline passed and tells the owner its idle
 // deadline passed.
-func (c *conn) onKick() {
+func (c *Conn) onKick() {
 	if c.woken.Swap(false) {
-		c.own.unparked(c, false)
+		c.unslot()
+		c.own.Unparked(c, false)
 		return
 	}
 	if c.closed.Load() {
@@ -113,13 +114,13 @@ func (c *conn) onKick() {
 	c.armLocked()
 	c.tmu.Unlock()
 	if idle {
-		c.own.idleTimeout()
+		c.own.IdleTimeout()
 	}
 	if ping && !c.closeSent.Load() {
-		_ = c.writeControl(ws.OpPing, nil)
+		_ = c.WriteControl(ws.OpPing, nil)
 	}
 	if expired {
 		c.unslot()
-		c.own.unparked(c, true)
+		c.own.Unparked(c, true)
 	}
 }

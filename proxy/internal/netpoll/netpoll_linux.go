@@ -1,0 +1,214 @@
+package netpoll
+
+import (
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Handler is what a registered socket calls back. Ready runs on the
+// poller's goroutine (or, when the table was busy, on a goroutine of its
+// own) and must not block. hup says the peer shut its side or the socket
+// failed: bytes may still be read before the end, so a short read no longer
+// means the socket was drained. When the poller fails, every handler
+// still registered gets Ready(true) once.
+type Handler interface {
+	Ready(hup bool)
+}
+
+// Poller is the process's epoll instance.
+type Poller struct {
+	epfd   int
+	f      *os.File    // epfd, registered with the runtime poller
+	failed atomic.Bool // epoll failed: the loop ended
+	evs    []unix.EpollEvent
+
+	mu    sync.Mutex
+	slots []Handler // by file descriptor
+}
+
+var (
+	once sync.Once
+	the  *Poller
+)
+
+// Get returns the process's poller, starting it on first use; nil if epoll
+// is unavailable or failed, in which case nothing parks.
+func Get() *Poller {
+	once.Do(func() {
+		p, err := start()
+		if err != nil {
+			slog.Error("netpoll: no epoll; connections read on goroutines of their own", "err", err)
+			return
+		}
+		the = p
+	})
+	if the == nil || the.failed.Load() {
+		return nil
+	}
+	return the
+}
+
+func start() (*Poller, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		unix.Close(epfd)
+		return nil, err
+	}
+	p := &Poller{epfd: epfd, f: os.NewFile(uintptr(epfd), "agentbridge-epoll"), evs: make([]unix.EpollEvent, 256)}
+	rc, err := p.f.SyscallConn()
+	if err != nil {
+		p.f.Close()
+		return nil, err
+	}
+	go p.loop(rc)
+	return p, nil
+}
+
+// loop calls the handlers of sockets that became readable. It reads events
+// without blocking (a zero timeout) and waits for more under the runtime
+// poller, so no thread blocks in epoll_wait. It ends if epoll fails.
+func (p *Poller) loop(rc syscall.RawConn) {
+	var failed error
+	wait := func(fd uintptr) bool {
+		n, err := unix.EpollWait(int(fd), p.evs, 0)
+		switch {
+		case err == unix.EINTR:
+			return false
+		case err != nil:
+			failed = err
+			return true
+		case n == 0:
+			return false
+		}
+		for i := range p.evs[:n] {
+			ev := &p.evs[i]
+			p.dispatch(int(ev.Fd), ev.Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0)
+		}
+		// A short batch emptied the ready list: wait under the runtime
+		// poller (an event that came meanwhile ends the wait at once)
+		// rather than spend an epoll_wait to learn there is none.
+		return n == len(p.evs)
+	}
+	for failed == nil {
+		if err := rc.Read(wait); err != nil {
+			failed = err
+		}
+	}
+	p.fail(failed)
+}
+
+// fail stops the poller for good: Get returns nil from now on, and every
+// handler still registered is called once, so that its reader resumes and
+// goes on without parking.
+func (p *Poller) fail(err error) {
+	p.failed.Store(true)
+	slog.Error("netpoll: epoll failed; parked connections resume and read on goroutines of their own", "err", err)
+	p.mu.Lock()
+	hs := make([]Handler, 0, 64)
+	for fd, h := range p.slots {
+		if h != nil {
+			hs = append(hs, h)
+			p.slots[fd] = nil
+		}
+	}
+	p.mu.Unlock()
+	for _, h := range hs {
+		h.Ready(true)
+	}
+}
+
+// Failed reports whether the poller stopped (see Get).
+func (p *Poller) Failed() bool { return p.failed.Load() }
+
+// dispatch calls fd's handler. The table's lock is only tried: when another
+// goroutine holds it, the event goes to a goroutine of its own, so that the
+// poller never waits.
+func (p *Poller) dispatch(fd int, hup bool) {
+	if !p.mu.TryLock() {
+		go p.dispatchLocked(fd, hup)
+		return
+	}
+	h := p.lookup(fd)
+	p.mu.Unlock()
+	if h != nil {
+		h.Ready(hup)
+	}
+}
+
+func (p *Poller) dispatchLocked(fd int, hup bool) {
+	p.mu.Lock()
+	h := p.lookup(fd)
+	p.mu.Unlock()
+	if h != nil {
+		h.Ready(hup)
+	}
+}
+
+// lookup returns fd's handler; p.mu is held.
+func (p *Poller) lookup(fd int) Handler {
+	if fd < len(p.slots) {
+		return p.slots[fd]
+	}
+	return nil
+}
+
+// Set makes h fd's handler, before fd is armed (Arm).
+func (p *Poller) Set(fd int, h Handler) {
+	p.mu.Lock()
+	if fd >= len(p.slots) {
+		n := 2 * len(p.slots)
+		if n <= fd {
+			n = fd + 1024
+		}
+		grown := make([]Handler, n)
+		copy(grown, p.slots)
+		p.slots = grown
+	}
+	p.slots[fd] = h
+	p.mu.Unlock()
+}
+
+// Clear forgets fd's handler if it is still h. The registration itself ends
+// when the socket is closed.
+func (p *Poller) Clear(fd int, h Handler) {
+	p.mu.Lock()
+	if fd < len(p.slots) && p.slots[fd] == h {
+		p.slots[fd] = nil
+	}
+	p.mu.Unlock()
+}
+
+// Arm registers fd (added false) or re-arms it (added true) for one
+// readiness event, or with edge for every edge from now on. The caller
+// must keep fd open meanwhile (a raw read callback does).
+func (p *Poller) Arm(fd int, added, edge bool) error {
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: int32(fd)}
+	if edge {
+		ev.Events = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET
+	}
+	op := unix.EPOLL_CTL_MOD
+	if !added {
+		op = unix.EPOLL_CTL_ADD
+	}
+	return unix.EpollCtl(p.epfd, op, fd, &ev)
+}
+
+// Each calls f with every registered handler, under the table's lock; for
+// tests and diagnostics.
+func (p *Poller) Each(f func(Handler)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, h := range p.slots {
+		if h != nil {
+			f(h)
+		}
+	}
+}
