@@ -17,7 +17,7 @@
 # -interval 2ms). Loopback only, like the harness.
 set -euo pipefail
 
-[[ -n "${OUT:-}" && -f "$OUT/agentbridge.yaml" && -x "$OUT/bin/load" ]] ||
+[[ -n "${OUT:-}" && -f "$OUT/agentbridge.yaml" && -f "$OUT/ports.env" && -x "$OUT/bin/load" ]] ||
 	{ echo "ab.sh: run OUT=dir benchmarks/run.sh --quick first, then OUT=dir benchmarks/ab.sh name=binary..." >&2; exit 2; }
 (($# > 0)) || { echo "usage: OUT=dir benchmarks/ab.sh name=binary [name=binary...]" >&2; exit 2; }
 REPS=${REPS:-5} DURATION=${DURATION:-3s} ROUTE=${ROUTE:-pass}
@@ -27,12 +27,12 @@ NAME=ab.sh
 # shellcheck source=benchmarks/lib.sh
 source "$(dirname "$0")/lib.sh"
 start_agent
-names=(nginx) urls=(ws://127.0.0.1:18081/) watch=()
+names=(nginx) urls=(ws://127.0.0.1:$NGINX_PORT/) watch=()
 mkdir -p "$OUT/nginx/logs"
 nginx -p "$OUT/nginx" -c "$OUT/nginx.conf" 2>/dev/null &
 ng=$!
 pids+=("$ng")
-wait_port 18081
+wait_port "$NGINX_PORT"
 sleep 0.2
 watch+=("$ng,$(pgrep -P "$ng" | paste -sd,)")
 port=18100

@@ -49,6 +49,9 @@ PY
 read -r AGENT_PORT CONNIC_PORT WIRO_API_PORT WIRO_SOCKET_PORT NGINX_PORT AB_PORT TUNNEL_PORT <<<"$(free_ports 7)"
 BIN=$OUT/bin
 mkdir -p "$BIN" "$OUT/nginx/logs"
+# ab.sh and syscalls.sh reuse this run's configurations: they read its ports.
+printf 'AGENT_PORT=%s CONNIC_PORT=%s WIRO_API_PORT=%s WIRO_SOCKET_PORT=%s NGINX_PORT=%s\n' \
+	"$AGENT_PORT" "$CONNIC_PORT" "$WIRO_API_PORT" "$WIRO_SOCKET_PORT" "$NGINX_PORT" >"$OUT/ports.env"
 RESULTS=$OUT/results.jsonl
 : >"$RESULTS"
 

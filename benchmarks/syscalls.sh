@@ -20,7 +20,7 @@
 # flags, default stream64's: -c 50 -k 20 -size 64). Loopback only.
 set -euo pipefail
 
-[[ -n "${OUT:-}" && -f "$OUT/agentbridge.yaml" && -x "$OUT/bin/load" ]] ||
+[[ -n "${OUT:-}" && -f "$OUT/agentbridge.yaml" && -f "$OUT/ports.env" && -x "$OUT/bin/load" ]] ||
 	{ echo "syscalls.sh: run OUT=dir benchmarks/run.sh --quick first, then OUT=dir benchmarks/syscalls.sh name=binary..." >&2; exit 2; }
 (($# > 0)) || { echo "usage: OUT=dir benchmarks/syscalls.sh [nginx] name=binary [name=binary...]" >&2; exit 2; }
 command -v perf >/dev/null || { echo "syscalls.sh: needs perf (apt-get install linux-perf)" >&2; exit 2; }
@@ -40,13 +40,13 @@ for rep in $(seq "$REPS"); do
 	for arg in "$@"; do
 		name=${arg%%=*} bin=${arg#*=} flags=$FLAGS
 		if [[ $arg == nginx ]]; then
-			# nginx as run.sh configures it (port 18081), watched with its workers.
+			# nginx as run.sh configures it (its port from ports.env), watched with its workers.
 			mkdir -p "$OUT/nginx/logs"
 			nginx -p "$OUT/nginx" -c "$OUT/nginx.conf" 2>/dev/null &
 			pid=$!
-			wait_port 18081
+			wait_port "$NGINX_PORT"
 			sleep 0.2
-			watch="$pid,$(pgrep -P "$pid" | paste -sd,)" url=ws://127.0.0.1:18081/
+			watch="$pid,$(pgrep -P "$pid" | paste -sd,)" url=ws://127.0.0.1:$NGINX_PORT/
 			flags=$(sed 's/-mode [a-z]*//; s/-end [^ ]*//' <<<"$FLAGS") # nginx relays the agent's plain route
 		else
 			sed "s/^listen: .*/listen: 127.0.0.1:$port/" "$OUT/agentbridge.yaml" >"$OUT/sc-$name.yaml"
