@@ -51,6 +51,7 @@ type socketUpstream struct {
 	max     int64
 	out     []byte // Send's encode buffer (client pump only)
 	msg     []byte // Receive's message buffer (backend pump only)
+	rep     []byte // the codec's answers to the backend (backend pump only)
 	gap     time.Duration
 	inReply bool // a chunked reply without end marker is in progress
 }
@@ -110,20 +111,48 @@ func (u *socketUpstream) Receive(dst []translators.Event) ([]translators.Event, 
 			// large buffer is let go.
 			u.msg = nil
 		}
-		if u.gap > 0 {
-			for _, ev := range dst[n:] {
-				switch ev.Kind {
-				case translators.KindTextDelta:
-					u.inReply = true
-				case translators.KindTurnEnd:
-					u.inReply = false
-				}
-			}
+		if dst, err = u.scan(dst, n); err != nil {
+			return dst, err
 		}
 		if len(dst) > n {
 			return dst, nil
 		}
 	}
+}
+
+// scan looks at the events Decode appended from dst[n:]: it writes each
+// KindReply's Raw back to the backend and leaves it out of dst (it is the
+// codec's answer on its own leg, never forwarded), and tracks whether a
+// chunked reply is in progress.
+func (u *socketUpstream) scan(dst []translators.Event, n int) ([]translators.Event, error) {
+	k := n
+	for i := n; i < len(dst); i++ {
+		ev := &dst[i]
+		switch ev.Kind {
+		case translators.KindReply:
+			if err := u.reply(ev.Raw); err != nil {
+				return dst[:k], err
+			}
+			continue
+		case translators.KindTextDelta:
+			u.inReply = u.gap > 0
+		case translators.KindTurnEnd:
+			u.inReply = false
+		}
+		if k != i {
+			dst[k] = *ev
+		}
+		k++
+	}
+	return dst[:k], nil
+}
+
+// reply writes raw, a message the backend codec made to answer the backend
+// (a dialect-level pong), to the backend. raw is copied first: WriteFrame
+// masks in place, and raw belongs to the codec.
+func (u *socketUpstream) reply(raw []byte) error {
+	u.rep = append(u.rep[:0], raw...)
+	return u.c.WriteFrame(u.op, u.rep)
 }
 
 // more reports whether a whole frame is already buffered, so the session
