@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"io"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -49,22 +50,50 @@ type socketUpstream struct {
 	codec   translators.Codec
 	op      ws.OpCode
 	max     int64
-	out     []byte // Send's encode buffer (client pump only)
+	out     []byte // Send's and tick's encode buffer (under emu when ticker is set)
 	msg     []byte // Receive's message buffer (backend pump only)
 	rep     []byte // the codec's answers to the backend (backend pump only)
 	gap     time.Duration
 	inReply bool // a chunked reply without end marker is in progress
+
+	// ticker is codec when its dialect sends messages on a timer, and nil
+	// otherwise. emu then keeps Tick (the session's timer) and Encode
+	// (Send, on the client pump) from running at the same time; without
+	// a ticker, Send alone encodes and takes no lock.
+	ticker    translators.Ticker
+	tickEvery time.Duration
+	emu       sync.Mutex
 }
 
 var _ Upstream = (*socketUpstream)(nil)
 
 func (u *socketUpstream) Send(ev *translators.Event) error {
+	if u.ticker != nil {
+		u.emu.Lock()
+		defer u.emu.Unlock()
+	}
 	var err error
 	u.out, err = u.codec.Encode(u.out[:0], ev)
 	if err != nil || len(u.out) == 0 {
 		return err
 	}
 	return u.c.WriteFrame(u.op, u.out)
+}
+
+// tick writes to the backend what the codec's Tick appends, if anything.
+// The session's timer calls it; ticker is set.
+func (u *socketUpstream) tick() error {
+	u.emu.Lock()
+	defer u.emu.Unlock()
+	var err error
+	u.out, err = u.ticker.Tick(u.out[:0])
+	if err != nil || len(u.out) == 0 {
+		return err
+	}
+	if err := u.c.WriteFrame(u.op, u.out); err != nil {
+		return errBackendWrite{err}
+	}
+	return nil
 }
 
 // Receive may also return wsconn.ErrParked, with no events: the socket parked
