@@ -40,6 +40,7 @@ type Server struct {
 	perIP       map[netip.Addr]int       // live client connections by address
 	restSockets map[*Backend]*restSocket // shared sockets of REST backends
 	wg          sync.WaitGroup           // live sessions
+	drops       drops                    // opaque frames dropped (frameDropped)
 }
 
 // sessionCloser is what the registry needs of a live session.
@@ -318,6 +319,8 @@ func (s *Server) openLeg(rt *Route, params []Param, id auth.Identity) (leg, erro
 		return leg{relay: c, greeting: ready.raw, agent: ready.agent}, nil
 	}
 	su := &socketUpstream{
+		s:     s,
+		rt:    rt,
 		c:     c,
 		codec: codec,
 		op:    opcode(b.Dialect),

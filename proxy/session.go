@@ -276,7 +276,9 @@ func (ss *session) clientPump() error {
 				if err := ss.up.Send(ev); err != nil {
 					return errBackendWrite{err}
 				}
-			case translators.KindCancel:
+			case translators.KindCancel, translators.KindToolOutput, translators.KindToolError,
+				translators.KindState, translators.KindFrame:
+				// The backend's codec drops what its dialect has no place for.
 				if err := ss.up.Send(ev); err != nil {
 					return errBackendWrite{err}
 				}
@@ -373,6 +375,9 @@ func (ss *session) queue(ev *translators.Event) {
 	out, err := ss.ccodec.Encode(append(ss.pend, make([]byte, wsconn.HeaderRoom)...), ev)
 	if err != nil || len(out) == start+wsconn.HeaderRoom {
 		ss.pend = out[:start] // the dialect cannot carry ev: nothing to send
+		if ev.Kind == translators.KindFrame {
+			ss.s.frameDropped(ss.rt, ev)
+		}
 		return
 	}
 	ss.pend = wsconn.FrameAt(out, start, ss.cop)

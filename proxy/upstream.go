@@ -20,8 +20,10 @@ import (
 // Receive only from one other goroutine; Close may come from any goroutine,
 // more than once.
 type Upstream interface {
-	// Send delivers one client event (KindUserMessage or KindCancel) to the
-	// backend. It does not keep ev or the slices it holds.
+	// Send delivers one client event (KindUserMessage, KindCancel,
+	// KindToolOutput, KindToolError, KindState or KindFrame) to the
+	// backend; one the backend's dialect has no place for is dropped. It
+	// does not keep ev or the slices it holds.
 	Send(ev *translators.Event) error
 	// Receive blocks until the backend has something to say and appends
 	// the events to dst; it may append none, when the session should
@@ -46,6 +48,8 @@ func (e *BackendClosed) Error() string { return "backend closed the connection" 
 
 // socketUpstream is an Upstream over a WebSocket to the backend.
 type socketUpstream struct {
+	s       *Server
+	rt      *Route
 	c       *wsconn.Conn
 	codec   translators.Codec
 	op      ws.OpCode
@@ -74,6 +78,9 @@ func (u *socketUpstream) Send(ev *translators.Event) error {
 	}
 	var err error
 	u.out, err = u.codec.Encode(u.out[:0], ev)
+	if len(u.out) == 0 && ev.Kind == translators.KindFrame {
+		u.s.frameDropped(u.rt, ev) // another dialect's frame: no place for it
+	}
 	if err != nil || len(u.out) == 0 {
 		return err
 	}
