@@ -118,6 +118,12 @@ func (s *Server) openBackend(c *wsconn.Conn, codec translators.Codec, rt *Route)
 		}
 		for _, ev := range evs {
 			switch ev.Kind {
+			case translators.KindReply:
+				// The dialect answers the backend on its own leg (a ping
+				// before the ready message): a copy, as WriteFrame masks it.
+				if err := c.WriteFrame(opcode(b.Dialect), append([]byte(nil), ev.Raw...)); err != nil {
+					return ready{}, &dialError{502, fmt.Errorf("backend %q: %w", b.Name, err)}
+				}
 			case translators.KindReady:
 				c.SetReadDeadline(time.Time{})
 				return ready{raw: append([]byte(nil), msg...), agent: append([]byte(nil), ev.Agent...)}, nil

@@ -107,7 +107,8 @@
 //	1007  invalid UTF-8 in a text message or close reason
 //	1008  authentication failed or expired, session timeout, message limit,
 //	      message rate, control-frame flood, a Wiro-backed client too slow
-//	      to read its replies (the dialect's too_slow error first)
+//	      to read its replies (the dialect's too_slow error first), a peer
+//	      that failed its dialect's keepalive (a Tick error)
 //	1009  a message over Limits.MaxMessage, counted across fragments
 //	1013  the backend could not be reached after in-band authentication
 //	1014  the backend dropped or broke its protocol (after an error message)

@@ -254,6 +254,9 @@ func (c *conversation) broadcast(r *reply, ev *translators.Event) {
 	var err error
 	c.out, err = c.codec.Encode(append(c.out[:0], make([]byte, wsconn.HeaderRoom)...), ev)
 	if err != nil || len(c.out) == wsconn.HeaderRoom {
+		if ev.Kind == translators.KindFrame {
+			c.h.s.frameDropped(c.h.rt, ev)
+		}
 		return
 	}
 	c.out = wsconn.FrameAt(c.out, 0, opcode(c.h.rt.Client))

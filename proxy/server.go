@@ -40,6 +40,7 @@ type Server struct {
 	perIP       map[netip.Addr]int       // live client connections by address
 	restSockets map[*Backend]*restSocket // shared sockets of REST backends
 	wg          sync.WaitGroup           // live sessions
+	drops       drops                    // opaque frames dropped (frameDropped)
 }
 
 // sessionCloser is what the registry needs of a live session.
@@ -317,13 +318,33 @@ func (s *Server) openLeg(rt *Route, params []Param, id auth.Identity) (leg, erro
 	if passthrough(rt) {
 		return leg{relay: c, greeting: ready.raw, agent: ready.agent}, nil
 	}
-	return leg{up: &socketUpstream{
+	su := &socketUpstream{
+		s:     s,
+		rt:    rt,
 		c:     c,
 		codec: codec,
 		op:    opcode(b.Dialect),
 		max:   rt.Limits.MaxMessage,
 		gap:   idleGap(b),
-	}, agent: ready.agent}, nil
+	}
+	opts := b.Options
+	opts.Role = translators.Backend
+	su.ticker, su.tickEvery = ticker(b.Dialect, opts, codec)
+	return leg{up: su, agent: ready.agent}, nil
+}
+
+// ticker returns codec as a Ticker with the interval its dialect d asks
+// for with options o, or nil when d sends nothing on a timer.
+func ticker(d translators.Dialect, o translators.Options, codec translators.Codec) (translators.Ticker, time.Duration) {
+	if d.TickEvery == nil {
+		return nil, 0
+	}
+	t, ok := codec.(translators.Ticker)
+	every := d.TickEvery(o)
+	if !ok || every <= 0 {
+		return nil, 0
+	}
+	return t, every
 }
 
 // passthrough reports whether a route relays frames without translating:

@@ -62,6 +62,18 @@ type session struct {
 	bevs     []translators.Event
 	su       *socketUpstream // ss.up when it is a socket
 	more     moreUpstream    // ss.up when it can tell that more is already waiting
+
+	// The timers of dialects that send messages of their own (a Ticker):
+	// ctimer calls the client codec's Tick every cevery, btimer the backend
+	// socket's (su.tick). Each is nil when its dialect declares none, so a
+	// session without them costs no timer. tmu guards both and ticksOff,
+	// set when the session finishes: no timer is armed after that.
+	tmu      sync.Mutex
+	ticksOff bool
+	cticker  translators.Ticker
+	cevery   time.Duration
+	ctimer   *time.Timer
+	btimer   *time.Timer
 }
 
 func newSession(s *Server, rt *Route, client *wsconn.Conn, up Upstream, codec translators.Codec) *session {
@@ -113,6 +125,7 @@ func (ss *session) start(agent []byte, slot connSlot) {
 	if su != nil {
 		su.c.SetOwner(ss)
 	}
+	ss.startTicks()
 	go ss.drive(false, false)
 	ss.drive(true, false)
 }
@@ -263,7 +276,9 @@ func (ss *session) clientPump() error {
 				if err := ss.up.Send(ev); err != nil {
 					return errBackendWrite{err}
 				}
-			case translators.KindCancel:
+			case translators.KindCancel, translators.KindToolOutput, translators.KindToolError,
+				translators.KindState, translators.KindFrame:
+				// The backend's codec drops what its dialect has no place for.
 				if err := ss.up.Send(ev); err != nil {
 					return errBackendWrite{err}
 				}
@@ -360,6 +375,9 @@ func (ss *session) queue(ev *translators.Event) {
 	out, err := ss.ccodec.Encode(append(ss.pend, make([]byte, wsconn.HeaderRoom)...), ev)
 	if err != nil || len(out) == start+wsconn.HeaderRoom {
 		ss.pend = out[:start] // the dialect cannot carry ev: nothing to send
+		if ev.Kind == translators.KindFrame {
+			ss.s.frameDropped(ss.rt, ev)
+		}
 		return
 	}
 	ss.pend = wsconn.FrameAt(out, start, ss.cop)
@@ -421,6 +439,7 @@ func (ss *session) writeClient(raw []byte) error {
 // and unblocks the pump still running.
 func (ss *session) finish(err error, fromClient bool) {
 	ss.finished.Do(func() {
+		ss.stopTicks()
 		client, backend := ss.closeCodes(err, fromClient)
 		if client.Code == 1014 {
 			_ = ss.sendError("backend_unavailable", "the connection to the agent was lost")
@@ -473,3 +492,120 @@ func (ss *session) drain() {
 }
 
 func (ss *session) forceClose() { ss.finish(errGoingAway, true) }
+
+// startTicks arms the timers the dialects of both legs declare
+// (Dialect.TickEvery), if any. Each fires once per interval on a goroutine
+// of the runtime's timer and is re-armed from there: no goroutine waits
+// between ticks.
+func (ss *session) startTicks() {
+	opts := ss.rt.ClientOptions
+	opts.Role = translators.Client
+	ss.cticker, ss.cevery = ticker(ss.rt.Client, opts, ss.ccodec)
+	backend := ss.su != nil && ss.su.ticker != nil
+	if ss.cticker == nil && !backend {
+		return
+	}
+	ss.tmu.Lock()
+	defer ss.tmu.Unlock()
+	if ss.ticksOff { // finished already
+		return
+	}
+	if ss.cticker != nil {
+		ss.ctimer = time.AfterFunc(ss.cevery, ss.clientTick)
+	}
+	if backend {
+		ss.btimer = time.AfterFunc(ss.su.tickEvery, ss.backendTick)
+	}
+}
+
+// stopTicks stops both timers for good; the session is finishing.
+func (ss *session) stopTicks() {
+	ss.tmu.Lock()
+	defer ss.tmu.Unlock()
+	ss.ticksOff = true
+	if ss.ctimer != nil {
+		ss.ctimer.Stop()
+	}
+	if ss.btimer != nil {
+		ss.btimer.Stop()
+	}
+}
+
+// rearm sets the client's timer (client) or the backend's for the next
+// tick, unless the session finished meanwhile.
+func (ss *session) rearm(client bool) {
+	ss.tmu.Lock()
+	defer ss.tmu.Unlock()
+	switch {
+	case ss.ticksOff:
+	case client:
+		ss.ctimer.Reset(ss.cevery)
+	default:
+		ss.btimer.Reset(ss.su.tickEvery)
+	}
+}
+
+// clientTick writes what the client codec's Tick appends to the client,
+// with the frames pending before it. Under cmu, as Tick must not run with
+// Encode.
+func (ss *session) clientTick() {
+	ss.cmu.Lock()
+	start := len(ss.pend)
+	buf := append(ss.pend, make([]byte, wsconn.HeaderRoom)...)
+	out, err := ss.cticker.Tick(buf)
+	var werr error
+	if err != nil || len(out) == len(buf) {
+		ss.pend = buf[:start] // nothing due now
+	} else {
+		ss.pend = wsconn.FrameAt(out, start, ss.cop)
+	}
+	if err == nil {
+		werr = ss.flushLocked()
+	}
+	ss.cmu.Unlock()
+	switch {
+	case err != nil:
+		ss.tickFailed(err, true)
+	case werr != nil:
+		ss.finish(errClientWrite{werr}, false)
+	default:
+		ss.rearm(true)
+	}
+}
+
+// backendTick writes what the backend codec's Tick appends to the backend.
+func (ss *session) backendTick() {
+	err := ss.su.tick()
+	var bw errBackendWrite
+	switch {
+	case errors.As(err, &bw):
+		ss.finish(err, false)
+	case err != nil:
+		ss.tickFailed(err, false)
+	default:
+		ss.rearm(false)
+	}
+}
+
+// closeKeepalive closes the leg whose peer failed the dialect's own
+// keepalive (a Tick error: it missed its pong).
+var closeKeepalive = &CloseError{Code: ws.StatusPolicyViolation, Reason: "keepalive failed"}
+
+// tickFailed ends the session after a codec's Tick failed, like a codec
+// error does. The client missed the deadline (client): it gets the
+// dialect's error, then 1008, and the backend 1001. The backend did: the
+// client gets the dialect's backend_unavailable error and 1014, the
+// backend 1008.
+func (ss *session) tickFailed(err error, client bool) {
+	if !client {
+		ss.finish(closeKeepalive, false)
+		return
+	}
+	reason := "the connection missed the dialect's keepalive"
+	var me *translators.MalformedError
+	if errors.As(err, &me) {
+		reason = me.Reason
+	}
+	_ = ss.sendError("keepalive_failed", reason)
+	ss.finish(closeKeepalive, true)
+}

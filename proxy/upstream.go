@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"io"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -19,8 +20,10 @@ import (
 // Receive only from one other goroutine; Close may come from any goroutine,
 // more than once.
 type Upstream interface {
-	// Send delivers one client event (KindUserMessage or KindCancel) to the
-	// backend. It does not keep ev or the slices it holds.
+	// Send delivers one client event (KindUserMessage, KindCancel,
+	// KindToolOutput, KindToolError, KindState or KindFrame) to the
+	// backend; one the backend's dialect has no place for is dropped. It
+	// does not keep ev or the slices it holds.
 	Send(ev *translators.Event) error
 	// Receive blocks until the backend has something to say and appends
 	// the events to dst; it may append none, when the session should
@@ -45,25 +48,59 @@ func (e *BackendClosed) Error() string { return "backend closed the connection" 
 
 // socketUpstream is an Upstream over a WebSocket to the backend.
 type socketUpstream struct {
+	s       *Server
+	rt      *Route
 	c       *wsconn.Conn
 	codec   translators.Codec
 	op      ws.OpCode
 	max     int64
-	out     []byte // Send's encode buffer (client pump only)
+	out     []byte // Send's and tick's encode buffer (under emu when ticker is set)
 	msg     []byte // Receive's message buffer (backend pump only)
+	rep     []byte // the codec's answers to the backend (backend pump only)
 	gap     time.Duration
 	inReply bool // a chunked reply without end marker is in progress
+
+	// ticker is codec when its dialect sends messages on a timer, and nil
+	// otherwise. emu then keeps Tick (the session's timer) and Encode
+	// (Send, on the client pump) from running at the same time; without
+	// a ticker, Send alone encodes and takes no lock.
+	ticker    translators.Ticker
+	tickEvery time.Duration
+	emu       sync.Mutex
 }
 
 var _ Upstream = (*socketUpstream)(nil)
 
 func (u *socketUpstream) Send(ev *translators.Event) error {
+	if u.ticker != nil {
+		u.emu.Lock()
+		defer u.emu.Unlock()
+	}
 	var err error
 	u.out, err = u.codec.Encode(u.out[:0], ev)
+	if len(u.out) == 0 && ev.Kind == translators.KindFrame {
+		u.s.frameDropped(u.rt, ev) // another dialect's frame: no place for it
+	}
 	if err != nil || len(u.out) == 0 {
 		return err
 	}
 	return u.c.WriteFrame(u.op, u.out)
+}
+
+// tick writes to the backend what the codec's Tick appends, if anything.
+// The session's timer calls it; ticker is set.
+func (u *socketUpstream) tick() error {
+	u.emu.Lock()
+	defer u.emu.Unlock()
+	var err error
+	u.out, err = u.ticker.Tick(u.out[:0])
+	if err != nil || len(u.out) == 0 {
+		return err
+	}
+	if err := u.c.WriteFrame(u.op, u.out); err != nil {
+		return errBackendWrite{err}
+	}
+	return nil
 }
 
 // Receive may also return wsconn.ErrParked, with no events: the socket parked
@@ -110,20 +147,48 @@ func (u *socketUpstream) Receive(dst []translators.Event) ([]translators.Event, 
 			// large buffer is let go.
 			u.msg = nil
 		}
-		if u.gap > 0 {
-			for _, ev := range dst[n:] {
-				switch ev.Kind {
-				case translators.KindTextDelta:
-					u.inReply = true
-				case translators.KindTurnEnd:
-					u.inReply = false
-				}
-			}
+		if dst, err = u.scan(dst, n); err != nil {
+			return dst, err
 		}
 		if len(dst) > n {
 			return dst, nil
 		}
 	}
+}
+
+// scan looks at the events Decode appended from dst[n:]: it writes each
+// KindReply's Raw back to the backend and leaves it out of dst (it is the
+// codec's answer on its own leg, never forwarded), and tracks whether a
+// chunked reply is in progress.
+func (u *socketUpstream) scan(dst []translators.Event, n int) ([]translators.Event, error) {
+	k := n
+	for i := n; i < len(dst); i++ {
+		ev := &dst[i]
+		switch ev.Kind {
+		case translators.KindReply:
+			if err := u.reply(ev.Raw); err != nil {
+				return dst[:k], err
+			}
+			continue
+		case translators.KindTextDelta:
+			u.inReply = u.gap > 0
+		case translators.KindTurnEnd:
+			u.inReply = false
+		}
+		if k != i {
+			dst[k] = *ev
+		}
+		k++
+	}
+	return dst[:k], nil
+}
+
+// reply writes raw, a message the backend codec made to answer the backend
+// (a dialect-level pong), to the backend. raw is copied first: WriteFrame
+// masks in place, and raw belongs to the codec.
+func (u *socketUpstream) reply(raw []byte) error {
+	u.rep = append(u.rep[:0], raw...)
+	return u.c.WriteFrame(u.op, u.rep)
 }
 
 // more reports whether a whole frame is already buffered, so the session
