@@ -96,3 +96,30 @@ func TestStatusWords(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkFrameToken is the shared socket's routing cost per message,
+// beside BenchmarkFrameTokenParse, a full parse as the reader did before.
+func BenchmarkFrameToken(b *testing.B) {
+	frame := benchFrame()
+	tok := wiro.Dialect.REST.FrameToken
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = tok(frame)
+	}
+}
+
+func BenchmarkFrameTokenParse(b *testing.B) {
+	frame := benchFrame()
+	var p fastjson.Parser
+	b.ReportAllocs()
+	for b.Loop() {
+		v, _ := p.ParseBytes(frame)
+		_ = v.GetStringBytes("agenttoken")
+	}
+}
+
+func benchFrame() []byte {
+	text := strings.Repeat("word ", 400)
+	return []byte(`{"type":"agent_output","agenttoken":"aB3xK9mR2pLqWzVn7tYhCd5sFgJkNb","message":{"type":"progressGenerate","raw":"` +
+		text + `","thinking":[],"answer":["` + text + `"],"isThinking":false,"tokenCount":35},"result":true}`)
+}
