@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -98,5 +99,32 @@ func TestNoDialectNames(t *testing.T) {
 				t.Errorf("%s names dialect %q: describe what it needs in the dialect's descriptor instead", path, d.Name)
 			}
 		}
+	}
+}
+
+// TestProxyKnowsNoWire: the proxy drives REST dialects through
+// translators.REST and the canonical ReplyStatus, so none of its code (any
+// package under proxy/, tests aside) spells a dialect's wire words, not
+// even in comments: Wiro's token and id fields and its message types and
+// statuses (every "agent_" word).
+func TestProxyKnowsNoWire(t *testing.T) {
+	words := regexp.MustCompile(`(?i)agenttoken|useragentguid|messageguid|\bagent_[a-z]+`)
+	err := filepath.WalkDir("proxy", func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for i, line := range strings.Split(string(src), "\n") {
+			if w := words.FindString(line); w != "" {
+				t.Errorf("%s:%d: %q is a dialect's wire word: take it from the dialect's descriptor", path, i+1, w)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

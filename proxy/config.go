@@ -180,8 +180,8 @@ type Backend struct {
 	// APIKey is presented to such a backend's REST API in the dialect's
 	// auth header. The backend's own key, never a client's.
 	APIKey string
-	// AgentID names the agent addressed in REST sends (Wiro's
-	// useragentguid).
+	// AgentID names the agent addressed in REST sends
+	// (translators.SendRequest.Agent).
 	AgentID string
 	// MaxMessage and WriteTimeout bound the socket that every route to a
 	// REST backend shares (Wiro's): one message read from it, one write

@@ -58,7 +58,7 @@ func newHub(s *Server, rt *Route) *hub {
 type reply struct {
 	token  string
 	conv   *conversation
-	status string
+	status translators.ReplyStatus
 	start  time.Time
 	deltas int64
 	subs   []*subscriber
@@ -107,7 +107,7 @@ func (h *hub) serveREST(ctx *fasthttp.RequestCtx, send bool) {
 			return
 		}
 		if !h.cancel(string(token)) {
-			h.restError(ctx, fasthttp.StatusNotFound, "unknown or finished agenttoken")
+			h.restError(ctx, fasthttp.StatusNotFound, "unknown or finished "+tokenName(rest))
 			return
 		}
 		ctx.SetContentType("application/json")
@@ -130,8 +130,16 @@ func (h *hub) serveREST(ctx *fasthttp.RequestCtx, send bool) {
 	}
 	ctx.SetContentType("application/json")
 	ctx.SetBody(rest.AppendSendResult(nil, &translators.SendResult{
-		OK: true, MessageID: newUUID(), Token: []byte(token), Status: []byte("agent_queue"),
+		OK: true, MessageID: newUUID(), Token: []byte(token), Status: translators.ReplyQueued,
 	}))
+}
+
+// tokenName is what the dialect's clients call a reply's token.
+func tokenName(rest *translators.REST) string {
+	if rest.TokenName != "" {
+		return rest.TokenName
+	}
+	return "reply token"
 }
 
 func malformedReason(err error) string {
@@ -187,7 +195,7 @@ func (h *hub) send(key string, msg []byte) (string, int, error) {
 		return "", fasthttp.StatusBadGateway, errBackendDown
 	}
 	token := newToken()
-	r := &reply{token: token, conv: conv, status: "agent_queue", start: time.Now()}
+	r := &reply{token: token, conv: conv, status: translators.ReplyQueued, start: time.Now()}
 	conv.mu.Lock()
 	defer conv.mu.Unlock()
 	if conv.closed {
@@ -238,7 +246,7 @@ func (h *hub) cancel(token string) bool {
 			}
 		}
 	}
-	r.status = "agent_cancel"
+	r.status = translators.ReplyCancelled
 	text, thought := []byte(nil), []byte(nil)
 	if c.current == r {
 		text, thought = c.turn.Text(), nil
@@ -252,19 +260,21 @@ func (h *hub) cancel(token string) bool {
 }
 
 // subscribe adds sub to the reply token's subscribers after sending it the
-// reply's status and text so far; an unknown token gets status "unknown".
+// reply's status and text so far; an unknown token gets ReplyUnknown. The
+// status travels as its canonical name in KindSubscribed's Code, which the
+// client codec writes in its dialect's words.
 func (h *hub) subscribe(sub *subscriber, token []byte) error {
 	h.mu.Lock()
 	r := h.replies[string(token)]
 	h.mu.Unlock()
-	ev := translators.Event{Kind: translators.KindSubscribed, ID: token, Code: []byte("unknown")}
+	ev := translators.Event{Kind: translators.KindSubscribed, ID: token, Code: translators.ReplyUnknown.Code()}
 	if r == nil {
 		return sub.send(&ev)
 	}
 	c := r.conv
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ev.Code = []byte(r.status)
+	ev.Code = r.status.Code()
 	switch {
 	case r.done:
 		ev.Full, ev.Thinking = r.text, r.thought
@@ -292,8 +302,8 @@ func (h *hub) expireLocked(now time.Time) {
 	h.ended = h.ended[n:]
 }
 
-// newToken returns a reply token: 30 random characters from [A-Za-z0-9],
-// like Wiro's agenttokens (about 178 bits).
+// newToken returns a reply token: 30 random characters from [A-Za-z0-9]
+// (about 178 bits).
 func newToken() string {
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 	var b [30]byte

@@ -207,16 +207,16 @@ func (c *conversation) deliver(ev *translators.Event) {
 	}
 	switch ev.Kind {
 	case translators.KindTurnStart:
-		r.status, r.start, c.current = "agent_start", time.Now(), r
+		r.status, r.start, c.current = translators.ReplyStarted, time.Now(), r
 	case translators.KindTextDelta, translators.KindThinkingDelta, translators.KindTextReplace:
-		r.status = "agent_output"
+		r.status = translators.ReplyStreaming
 		r.deltas++
 	case translators.KindTurnEnd:
-		r.status = "agent_end"
+		r.status = translators.ReplyEnded
 	case translators.KindError:
-		r.status = "agent_error"
+		r.status = translators.ReplyFailed
 	case translators.KindCancel:
-		r.status = "agent_cancel"
+		r.status = translators.ReplyCancelled
 	default:
 		return
 	}
@@ -304,7 +304,7 @@ func (c *conversation) failAll(msg string) {
 	}
 	c.h.mu.Unlock()
 	for _, r := range open {
-		r.status = "agent_error"
+		r.status = translators.ReplyFailed
 		ev := translators.Event{Kind: translators.KindError, ID: []byte(r.token), Code: []byte("backend_unavailable"), Text: []byte(msg)}
 		c.end(r, nil, nil)
 		c.broadcast(r, &ev)

@@ -10,7 +10,6 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/valyala/fasthttp"
-	"github.com/valyala/fastjson"
 
 	"github.com/agentbridge/agentbridge/proxy/internal/wsconn"
 	"github.com/agentbridge/agentbridge/translators"
@@ -82,23 +81,24 @@ func (rs *restSocket) ensure() error {
 }
 
 // read routes the socket's messages until it fails, then fails every
-// session waiting on it.
+// session waiting on it. The dialect's FrameToken names the reply a message
+// belongs to; the session's codec decodes it. A message that names none,
+// or a reply no session waits for, is dropped.
 func (rs *restSocket) read(c *wsconn.Conn) {
 	var (
-		p   fastjson.Parser
-		msg []byte
-		err error
+		frameToken = rs.b.Dialect.REST.FrameToken
+		msg        []byte
+		err        error
 	)
 	for {
 		_, msg, err = c.ReadMessage(msg, rs.b.MaxMessage)
 		if err != nil {
 			break
 		}
-		v, perr := p.ParseBytes(msg)
-		if perr != nil {
+		token := frameToken(msg)
+		if len(token) == 0 {
 			continue
 		}
-		token := v.GetStringBytes("agenttoken")
 		rs.mu.Lock()
 		u := rs.routes[string(token)]
 		rs.mu.Unlock()

@@ -74,9 +74,11 @@ const (
 	// reply ID (Wiro's agent_info with an agenttoken). Never forwarded.
 	KindSubscribe
 	// KindSubscribed: proxy to client, and backend to proxy. The
-	// subscription to ID holds: Code is the reply's status (Wiro's
-	// agent_queue, agent_start, ... or unknown), Full its text so far and
-	// Thinking its reasoning so far.
+	// subscription to ID holds: Code is the reply's status, the canonical
+	// name of a ReplyStatus ("queued", "started", "streaming", "ended",
+	// "failed", "cancelled" or "unknown"; the codec writes and reads its
+	// dialect's words for it), Full its text so far and Thinking its
+	// reasoning so far. Produced by: wiro (backend). Consumed by: wiro.
 	KindSubscribed
 
 	// KindToolStart: backend to client, within a turn. The model began a
@@ -230,7 +232,7 @@ type Event struct {
 	// toolCallId, an OpenHands action's id).
 	Ref []byte
 	// Code is a short machine-readable word: an error's reason, a
-	// subscription's status, why a turn ended, a tool error's stage, a
+	// subscription's status (a ReplyStatus name), why a turn ended, a tool error's stage, a
 	// frame's type. See each Kind.
 	Code []byte
 	// Raw is a whole wire message: the answer of a KindReply, the message

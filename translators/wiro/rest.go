@@ -12,6 +12,7 @@ import (
 var rest = translators.REST{
 	SendPath:           "/UserAgent/Message/Send",
 	CancelPath:         "/UserAgent/Message/Cancel",
+	TokenName:          "agenttoken",
 	ParseSend:          parseSend,
 	ParseCancel:        parseCancel,
 	AppendSendResult:   appendSendResult,
@@ -19,6 +20,37 @@ var rest = translators.REST{
 	AppendSend:         appendSend,
 	AppendCancel:       appendCancel,
 	ParseSendResult:    parseSendResult,
+	FrameToken:         frameToken,
+}
+
+// statusWords are Wiro's words for the reply statuses: a subscription's
+// and a send's "status".
+var statusWords = [...]string{
+	translators.ReplyUnknown:   "unknown",
+	translators.ReplyQueued:    "agent_queue",
+	translators.ReplyStarted:   "agent_start",
+	translators.ReplyStreaming: "agent_output",
+	translators.ReplyEnded:     "agent_end",
+	translators.ReplyFailed:    "agent_error",
+	translators.ReplyCancelled: "agent_cancel",
+}
+
+// statusWord returns Wiro's word for s.
+func statusWord(s translators.ReplyStatus) string {
+	if int(s) < len(statusWords) {
+		return statusWords[s]
+	}
+	return statusWords[translators.ReplyUnknown]
+}
+
+// statusOf returns the status Wiro's word names, or ReplyUnknown.
+func statusOf(word []byte) translators.ReplyStatus {
+	for s, w := range statusWords {
+		if string(word) == w {
+			return translators.ReplyStatus(s)
+		}
+	}
+	return translators.ReplyUnknown
 }
 
 // REST calls are one per message, not per frame: a parser per call keeps
@@ -105,7 +137,7 @@ func appendSendResult(dst []byte, r *translators.SendResult) []byte {
 		dst = append(dst, `,"agenttoken":`...)
 		dst = jsonx.AppendString(dst, r.Token)
 		dst = append(dst, `,"status":`...)
-		dst = jsonx.AppendString(dst, r.Status)
+		dst = jsonx.AppendStr(dst, statusWord(r.Status))
 	}
 	return append(dst, '}')
 }
@@ -150,7 +182,7 @@ func parseSendResult(body []byte) (translators.SendResult, error) {
 	}
 	r.MessageID = v.GetStringBytes("messageguid")
 	r.Token = v.GetStringBytes("agenttoken")
-	r.Status = v.GetStringBytes("status")
+	r.Status = statusOf(v.GetStringBytes("status"))
 	if r.OK && len(r.Token) == 0 {
 		return r, translators.Malformed(`send succeeded without an "agenttoken"`)
 	}

@@ -6,18 +6,21 @@
 // metrics.
 //
 // Client side (the proxy serves Wiro): Decode reads subscriptions
-// (KindSubscribe). Encode writes agent_subscribed (KindSubscribed),
+// (KindSubscribe). Encode writes agent_subscribed (KindSubscribed, whose
+// Code is a translators.ReplyStatus name, written as Wiro's status word),
 // agent_start (TurnStart), agent_output (every text, thinking or replace
 // event, from Event.Full and Event.Thinking), agent_end (TurnEnd),
 // agent_error (Error) and agent_cancel (Cancel). Metrics: wordCount counts
 // the answer's words, tokenCount is Usage.OutputTokens, speed is words per
 // second of Event.Elapsed.
 //
-// Backend side (the proxy is a Wiro client): Decode turns agent_output and
-// agent_end into TextSnapshot and TurnEnd events carrying the whole answer
-// and thinking, which translators.Turn turns into deltas (or a replace when
-// the text was rewritten). Wiro reports no prompt tokens: Usage.InputTokens
-// is -1.
+// Backend side (the proxy is a Wiro client): the proxy routes the shared
+// socket's messages by their agenttoken (REST.FrameToken). Decode reads
+// agent_subscribed as KindSubscribed with the canonical status, and turns
+// agent_output and agent_end into TextSnapshot and TurnEnd events carrying
+// the whole answer and thinking, which translators.Turn turns into deltas
+// (or a replace when the text was rewritten). Wiro reports no prompt
+// tokens: Usage.InputTokens is -1.
 package wiro
 
 import (
@@ -85,7 +88,7 @@ func (c *codec) Decode(dst []translators.Event, msg []byte) ([]translators.Event
 	}
 	switch string(typ) {
 	case "agent_subscribed":
-		ev := translators.Event{Kind: translators.KindSubscribed, ID: token, Code: v.GetStringBytes("status")}
+		ev := translators.Event{Kind: translators.KindSubscribed, ID: token, Code: statusOf(v.GetStringBytes("status")).Code()}
 		c.answer, c.think = splitThink(c.answer[:0], c.think[:0], v.GetStringBytes("debugoutput"))
 		ev.Full, ev.Thinking = c.answer, c.think
 		return append(dst, ev), nil
@@ -194,14 +197,12 @@ func (c *codec) Encode(dst []byte, ev *translators.Event) ([]byte, error) {
 	switch ev.Kind {
 	case translators.KindSubscribed:
 		dst = head(dst, "agent_subscribed", ev.ID)
+		// Code is the reply's canonical status (translators.ReplyStatus).
+		status := translators.ReplyStatusOf(ev.Code)
 		dst = append(dst, `,"status":`...)
-		status := ev.Code
-		if len(status) == 0 {
-			status = []byte("unknown")
-		}
-		dst = jsonx.AppendString(dst, status)
+		dst = jsonx.AppendStr(dst, statusWord(status))
 		dst = append(dst, `,"debugoutput":`...)
-		c.escaped = appendRaw(c.escaped[:0], ev.Full, ev.Thinking, len(ev.Full) == 0 && string(status) == "agent_output")
+		c.escaped = appendRaw(c.escaped[:0], ev.Full, ev.Thinking, len(ev.Full) == 0 && status == translators.ReplyStreaming)
 		dst = jsonx.AppendString(dst, c.escaped)
 		return append(dst, `,"result":true}`...), nil
 	case translators.KindTurnStart:

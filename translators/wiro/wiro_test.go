@@ -25,7 +25,7 @@ func TestREST(t *testing.T) {
 			t.Errorf("ParseSend(%s) accepted", bad)
 		}
 	}
-	out := r.AppendSendResult(nil, &translators.SendResult{OK: true, MessageID: []byte("m"), Token: []byte("t"), Status: []byte("agent_queue")})
+	out := r.AppendSendResult(nil, &translators.SendResult{OK: true, MessageID: []byte("m"), Token: []byte("t"), Status: translators.ReplyQueued})
 	if got, want := string(out), `{"result":true,"errors":[],"messageguid":"m","agenttoken":"t","status":"agent_queue"}`; got != want {
 		t.Errorf("AppendSendResult = %s, want %s", got, want)
 	}
@@ -40,7 +40,7 @@ func TestREST(t *testing.T) {
 		t.Errorf("round trip %s: %+v %v", body, back, err)
 	}
 	res, err := r.ParseSendResult([]byte(`{"result":true,"errors":[],"messageguid":"c3d4","agenttoken":"aB3x","status":"agent_queue"}`))
-	if err != nil || string(res.Token) != "aB3x" || !res.OK {
+	if err != nil || string(res.Token) != "aB3x" || !res.OK || res.Status != translators.ReplyQueued {
 		t.Errorf("ParseSendResult = %+v, %v", res, err)
 	}
 	if _, err := r.ParseSendResult([]byte(`{"result":true}`)); err == nil {
