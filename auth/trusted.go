@@ -30,7 +30,7 @@ type TrustedHeaderConfig struct {
 // therefore call Identify with the connection's peer address, and must
 // strip the header from requests whose peer is not trusted (and from every
 // request it forwards to a backend), so that a value set by a client never
-// travels further (reliability.md 3.4).
+// travels further.
 //
 // A TrustedHeader is safe for concurrent use.
 type TrustedHeader struct {
