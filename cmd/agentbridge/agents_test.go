@@ -1,9 +1,16 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
 	"strings"
 	"testing"
+
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
 )
 
 // The agents dialect end to end over 127.0.0.1: an Agents SDK client
@@ -49,7 +56,7 @@ func (c *textClient) chatTurn(id string) (types []string, text string, end agent
 		if f.Done || f.Error == true {
 			return types, sb.String(), f
 		}
-		if f.Seq == nil || *f.Seq != want {
+		if f.Seq != nil && *f.Seq != want { // the fake backend sends none
 			c.t.Fatalf("seq = %v, want %d", f.Seq, want)
 		}
 		want++
@@ -152,6 +159,167 @@ routes:
 		}
 		if end.ID != "long" || end.Outcome != "aborted" {
 			t.Fatalf("terminal frame %+v, want outcome aborted", end)
+		}
+	})
+}
+
+// fakeChatAgent serves a small AIChatAgent on 127.0.0.1: identity (with
+// stateFollows), state and MCP servers on connect; each chat request is
+// answered with another client's stray frame, then start, text "re: " and
+// the last user message's text in two deltas, finish and the done frame.
+// It sends each request's message count and each connection's URI on got.
+func fakeChatAgent(t *testing.T) (string, chan string) {
+	t.Helper()
+	got := make(chan string, 100)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				u := ws.Upgrader{OnRequest: func(uri []byte) error { got <- "uri " + string(uri); return nil }}
+				if _, err := u.Upgrade(c); err != nil {
+					return
+				}
+				rw := struct {
+					io.Reader
+					io.Writer
+				}{bufio.NewReader(c), c}
+				send := func(s string) bool { return wsutil.WriteServerText(c, []byte(s)) == nil }
+				if !send(`{"type":"cf_agent_identity","name":"room-1","agent":"chat","stateFollows":true}`) ||
+					!send(`{"type":"cf_agent_state","state":{"n":1}}`) ||
+					!send(`{"mcp":{"servers":{},"tools":[],"prompts":[],"resources":[]},"type":"cf_agent_mcp_servers"}`) {
+					return
+				}
+				for {
+					msg, err := wsutil.ReadClientText(rw)
+					if err != nil {
+						return
+					}
+					var req struct {
+						Type, ID string
+						Init     struct{ Body string }
+					}
+					if json.Unmarshal(msg, &req) != nil || req.Type != "cf_agent_use_chat_request" {
+						got <- string(msg)
+						continue
+					}
+					var body struct {
+						Messages []struct {
+							Role  string
+							Parts []struct{ Text string }
+						}
+					}
+					_ = json.Unmarshal([]byte(req.Init.Body), &body)
+					got <- fmt.Sprintf("request %d", len(body.Messages))
+					last := body.Messages[len(body.Messages)-1].Parts[0].Text
+					frame := func(chunk string) string {
+						b, _ := json.Marshal(map[string]any{"type": "cf_agent_use_chat_response", "id": req.ID, "body": chunk, "done": false})
+						return string(b)
+					}
+					d, _ := json.Marshal(last)
+					for _, m := range []string{
+						`{"body":"{\"type\":\"text-delta\",\"id\":\"t0\",\"delta\":\"stray\"}","done":false,"id":"other","type":"cf_agent_use_chat_response"}`,
+						frame(`{"type":"start","messageId":"a1"}`), frame(`{"type":"text-start","id":"t0"}`),
+						frame(`{"type":"text-delta","id":"t0","delta":"re: "}`),
+						frame(`{"type":"text-delta","id":"t0","delta":` + string(d) + `}`),
+						frame(`{"type":"text-end","id":"t0"}`), frame(`{"type":"finish","finishReason":"stop"}`),
+						`{"body":"","done":true,"id":"` + req.ID + `","type":"cf_agent_use_chat_response","messageIds":["u"]}`,
+					} {
+						if !send(m) {
+							return
+						}
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String(), got
+}
+
+// TestAgentsBackend: a plain client and a Connic client reach an
+// AIChatAgent; each request carries the conversation so far; an Agents
+// client is relayed to it untouched.
+func TestAgentsBackend(t *testing.T) {
+	backend, got := fakeChatAgent(t)
+	addr := startWithTable(t, `version: 1
+backends:
+  chat: {dialect: agents, url: "ws://`+backend+`/agents/chat/{name}"}
+routes:
+  - {path: /plain/:name, dialect: plain, auth: none, backend: chat}
+  - {path: /connic/:name, dialect: connic, auth: none, backend: chat}
+  - {path: /agents/:agent/:name, dialect: agents, auth: none, backend: chat}
+`, dialects, nil)
+
+	uri := func() string {
+		m := next(t, got)
+		if !strings.HasPrefix(m, "uri /agents/chat/room-1?_pk=") || len(m) != len("uri /agents/chat/room-1?_pk=")+36 {
+			t.Fatalf("backend was dialed at %q, want a _pk of its own", m)
+		}
+		return m
+	}
+	t.Run("plain", func(t *testing.T) {
+		c := dialText(t, "ws://"+addr+"/plain/room-1")
+		first := uri()
+		c.send("hello")
+		if m := c.recv(); m != "re: hello" {
+			t.Fatalf("got %q", m)
+		}
+		c.send("again")
+		if m := c.recv(); m != "re: again" {
+			t.Fatalf("got %q", m)
+		}
+		for _, want := range []string{"request 1", "request 3"} {
+			if m := next(t, got); m != want {
+				t.Fatalf("backend got %q, want %q", m, want)
+			}
+		}
+		c2 := dialText(t, "ws://"+addr+"/plain/room-1")
+		if second := uri(); second == first {
+			t.Fatalf("two connections share %q", first)
+		}
+		c2.close()
+	})
+	t.Run("connic", func(t *testing.T) {
+		c := dialText(t, "ws://"+addr+"/connic/room-1")
+		uri()
+		if m := c.recv(); !strings.Contains(m, `"connected"`) {
+			t.Fatalf("got %q", m)
+		}
+		c.send(`{"type":"message","id":"m1","payload":{"message":"hi"}}`)
+		var last string
+		for m := c.recv(); ; m = c.recv() {
+			if strings.Contains(m, `"stream_end"`) {
+				last = m
+				break
+			}
+		}
+		if !strings.Contains(last, `"id":"m1"`) || !strings.Contains(last, `"full_response":"re: hi"`) {
+			t.Fatalf("stream_end %q", last)
+		}
+		drain(got)
+	})
+	t.Run("relay", func(t *testing.T) {
+		c := dialText(t, "ws://"+addr+"/agents/chat/room-1")
+		uri()
+		for _, want := range []string{`"cf_agent_identity"`, `"cf_agent_state"`, `"cf_agent_mcp_servers"`} {
+			if m := c.recv(); !strings.Contains(m, want) {
+				t.Fatalf("got %q, want %s", m, want)
+			}
+		}
+		c.send(chatRequestFrame("r1", "yo"))
+		if m := c.recv(); !strings.Contains(m, `"id":"other"`) {
+			t.Fatalf("relay: got %q, want the backend's frames as they are", m)
+		}
+		if _, text, end := c.chatTurn("r1"); text != "re: yo" || !end.Done {
+			t.Fatalf("relay: text %q, end %+v", text, end)
 		}
 	})
 }
