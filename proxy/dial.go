@@ -44,6 +44,9 @@ type ready struct {
 
 func (s *Server) dial(ctx context.Context, rt *Route, params []Param, id auth.Identity) (*wsconn.Conn, translators.Codec, ready, error) {
 	b := rt.Backend
+	// Each backend connection gets an id of its own (translators.ConnIDParam),
+	// after the route's parameters so that theirs win.
+	params = append(params[:len(params):len(params)], Param{Name: translators.ConnIDParam, Value: string(newUUID())})
 	rawURL := expandParams(b.URL, params)
 	var hdr http.Header
 	if len(b.Header) > 0 || b.IdentityHeader != "" {
@@ -70,6 +73,7 @@ func (s *Server) dial(ctx context.Context, rt *Route, params []Param, id auth.Id
 	}
 	opts := b.Options
 	opts.Role = translators.Backend
+	opts.Params = params
 	codec := b.Dialect.New(opts)
 	rd, err := s.openBackend(c, codec, rt)
 	if err != nil {

@@ -213,7 +213,7 @@ func switchingProtocols(accept [28]byte, protocol string) []byte {
 // acceptSubscriber upgrades a subscriber socket of a REST route.
 func (s *Server) acceptSubscriber(ctx *fasthttp.RequestCtx, h *hub, accept [28]byte, slot connSlot) {
 	s.switchProtocols(ctx, h.rt, switchingProtocols(accept, ""), func(c *wsconn.Conn) {
-		sub := &subscriber{h: h, c: c, codec: clientCodec(h.rt)}
+		sub := &subscriber{h: h, c: c, codec: clientCodec(h.rt, nil)}
 		if !s.register(sub) {
 			sub.finish(errGoingAway)
 			slot.release()

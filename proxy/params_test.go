@@ -132,7 +132,7 @@ func TestRouteParamsEscaped(t *testing.T) {
 }
 
 func TestExpandParams(t *testing.T) {
-	ps := []Param{{"a", "x y/?#@:"}}
+	ps := []Param{{Name: "a", Value: "x y/?#@:"}}
 	tests := []struct{ in, want string }{
 		{"ws://h/p/{a}", "ws://h/p/x%20y%2F%3F%23@:"},
 		{"ws://h/p?q={a}", "ws://h/p?q=x+y%2F%3F%23%40%3A"},
@@ -149,12 +149,12 @@ func TestExpandParams(t *testing.T) {
 
 func TestBadParam(t *testing.T) {
 	for _, v := range []string{".", "..", "a/b", `a\b`, "a?b", "a#b", "a\x00", "a\tb", "\x7f"} {
-		if !badParam([]Param{{"p", v}}, nil) {
+		if !badParam([]Param{{Name: "p", Value: v}}, nil) {
 			t.Errorf("%q accepted", v)
 		}
 	}
 	for _, v := range []string{"a", "...", "a.b", "héllo", "a b", "a%2Fb"} {
-		if badParam([]Param{{"p", v}}, []byte("/x/"+v)) != (v == "a%2Fb") {
+		if badParam([]Param{{Name: "p", Value: v}}, []byte("/x/"+v)) != (v == "a%2Fb") {
 			t.Errorf("%q: wrong answer", v)
 		}
 	}

@@ -222,7 +222,7 @@ func (r *relay) credential(msg []byte) bool {
 		return false
 	}
 	if r.codec == nil {
-		r.codec = clientCodec(r.rt)
+		r.codec = clientCodec(r.rt, nil)
 	}
 	evs, err := r.codec.Decode(r.evs[:0], msg)
 	r.evs = evs

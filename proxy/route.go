@@ -1,6 +1,10 @@
 package proxy
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/agentbridge/agentbridge/translators"
+)
 
 // router matches request paths against the routes in order; the first match
 // wins. A pattern is an exact path ("/v1/chat") or has ":name" segments that
@@ -16,7 +20,7 @@ type compiledRoute struct {
 }
 
 // Param is one matched ":name" segment.
-type Param struct{ Name, Value string }
+type Param = translators.Param
 
 func newRouter(routes []*Route) *router {
 	r := &router{}

@@ -371,7 +371,7 @@ func idleGap(b *Backend) time.Duration {
 func (s *Server) serve(c *wsconn.Conn, rt *Route, params []Param, lg leg, id auth.Identity, slot connSlot) {
 	var codec translators.Codec          // the client's, made only when needed: a relay has none
 	if lg.up == nil && lg.relay == nil { // authenticated in band: not dialed yet
-		codec = clientCodec(rt)
+		codec = clientCodec(rt, params)
 		var err error
 		if lg, id, err = s.admitInBand(c, rt, params, codec); err != nil {
 			slot.release()
@@ -397,7 +397,7 @@ func (s *Server) serve(c *wsconn.Conn, rt *Route, params []Param, lg leg, id aut
 		return
 	}
 	if codec == nil {
-		codec = clientCodec(rt)
+		codec = clientCodec(rt, params)
 	}
 	ss := newSession(s, rt, c, lg.up, codec)
 	if !s.register(ss) {
@@ -411,10 +411,12 @@ func (s *Server) serve(c *wsconn.Conn, rt *Route, params []Param, lg leg, id aut
 	ss.start(lg.agent, slot)
 }
 
-// clientCodec makes the codec for a client of rt.
-func clientCodec(rt *Route) translators.Codec {
+// clientCodec makes the codec for a client of rt whose path matched params.
+func clientCodec(rt *Route, params []Param) translators.Codec {
 	opts := rt.ClientOptions
 	opts.Role = translators.Client
+	opts.Params = params
+	opts.Peer = rt.Backend.Dialect.Name
 	return rt.Client.New(opts)
 }
 

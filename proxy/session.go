@@ -114,8 +114,15 @@ func (ss *session) start(agent []byte, slot connSlot) {
 	}
 	// The greeting is built in the session's own fields: an event passed
 	// to a codec escapes, and a local would be an allocation.
+	// KindOpen follows, for a dialect whose greeting is more than one message.
 	ss.ack = translators.Event{Kind: translators.KindReady, ID: appendSessionID(ss.sid[:0]), Agent: agent}
-	if err := ss.emit(&ss.ack); err != nil {
+	ss.cmu.Lock()
+	ss.queue(&ss.ack)
+	ss.ack = translators.Event{Kind: translators.KindOpen}
+	ss.queue(&ss.ack)
+	err := ss.flushLocked()
+	ss.cmu.Unlock()
+	if err != nil {
 		ss.finish(errClientWrite{err}, false)
 	}
 	ss.rate = wsconn.MakeBucket(ss.rt.Limits.MessageRate, ss.rt.Limits.MessageBurst)
@@ -371,16 +378,22 @@ func (ss *session) emit(ev *translators.Event) error {
 // for its frame header (see frameAt): the payload is not copied. cmu is
 // held.
 func (ss *session) queue(ev *translators.Event) {
-	start := len(ss.pend)
-	out, err := ss.ccodec.Encode(append(ss.pend, make([]byte, wsconn.HeaderRoom)...), ev)
-	if err != nil || len(out) == start+wsconn.HeaderRoom {
-		ss.pend = out[:start] // the dialect cannot carry ev: nothing to send
-		if ev.Kind == translators.KindFrame {
-			ss.s.frameDropped(ss.rt, ev)
+	for {
+		start := len(ss.pend)
+		out, err := ss.ccodec.Encode(append(ss.pend, make([]byte, wsconn.HeaderRoom)...), ev)
+		more := err == translators.ErrMore
+		if (err != nil && !more) || len(out) == start+wsconn.HeaderRoom {
+			ss.pend = out[:start] // the dialect cannot carry ev: nothing to send
+			if ev.Kind == translators.KindFrame {
+				ss.s.frameDropped(ss.rt, ev)
+			}
+			return
 		}
-		return
+		ss.pend = wsconn.FrameAt(out, start, ss.cop)
+		if !more {
+			return
+		}
 	}
-	ss.pend = wsconn.FrameAt(out, start, ss.cop)
 }
 
 // flushLocked writes the pending frames in one write. cmu is held.

@@ -38,7 +38,11 @@ type Codec interface {
 	Decode(dst []Event, msg []byte) ([]Event, error)
 	// Encode appends at most one wire message for ev to dst and returns it.
 	// It returns dst unchanged when the dialect has nothing to send for ev.
-	// Encode never keeps ev or dst.
+	// Encode never keeps ev or dst. A dialect that needs several messages
+	// for one event (a part to open before its first delta) appends the
+	// first and returns ErrMore: the caller sends it and calls Encode again
+	// with the same event for the next, until Encode returns another error
+	// or nil.
 	Encode(dst []byte, ev *Event) ([]byte, error)
 }
 
@@ -87,6 +91,34 @@ type Options struct {
 	// Settings are the values of the dialect's own configuration keys for
 	// the route or backend the codec serves (RouteKeys or BackendKeys).
 	Settings Settings
+	// Params are the parameters the route's path matched for this session
+	// (":agent" in "/agents/:agent/:name"), in the order of the path. A
+	// backend-side codec also finds ConnIDParam among them.
+	Params []Param
+	// Peer names the dialect of the session's other leg: the backend's, for
+	// a client-side codec ("demo" for the built-in agent). A codec may answer
+	// on its own leg what that dialect has no place for.
+	Peer string
+}
+
+// Param is one parameter of a route's path and the value it matched.
+type Param struct{ Name, Value string }
+
+// ConnIDParam names a parameter the proxy adds to a backend leg's: a random
+// UUID made for each backend connection. A backend URL may use it as
+// "{conn_id}" (a connection id the backend requires unique), and the
+// backend-side codec finds it in Options.Params. A route parameter of the
+// same name comes first and wins.
+const ConnIDParam = "conn_id"
+
+// Param returns the value of the parameter name, or "" when there is none.
+func (o *Options) Param(name string) string {
+	for _, p := range o.Params {
+		if p.Name == name {
+			return p.Value
+		}
+	}
+	return ""
 }
 
 // Dialect names a wire format and makes per-session codecs for it. The

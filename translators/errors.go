@@ -15,6 +15,11 @@ var ErrTurnTooLarge = errors.New("reply text exceeds the turn size limit")
 // in that role at all (as opposed to fields it drops).
 var ErrUnsupported = errors.New("event not supported by dialect")
 
+// ErrMore is returned by Encode when it appended one message for an event and
+// has another: the caller sends what was appended and calls Encode again
+// with the same event. It is not a failure.
+var ErrMore = errors.New("more messages follow for this event")
+
 // MalformedError says why a message was refused. It wraps ErrMalformed.
 type MalformedError struct {
 	// Reason is a short, client-safe description ("invalid JSON",

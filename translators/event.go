@@ -65,7 +65,8 @@ const (
 	KindReady
 	// KindOpen: proxy to codec, given to Encode once when a leg is up. A codec
 	// that must speak first (a greeting, an in-band secret) encodes it;
-	// others return dst unchanged.
+	// others return dst unchanged. A client's leg gets it right after its
+	// KindReady, for a dialect that greets with more than one message.
 	KindOpen
 	// KindAck: proxy to client. The user message ID was accepted and sent
 	// on; Seq is its number in the session, from 1.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/agentbridge/agentbridge/translators"
+	"github.com/agentbridge/agentbridge/translators/agents"
 	"github.com/agentbridge/agentbridge/translators/connic"
 	"github.com/agentbridge/agentbridge/translators/plain"
 	"github.com/agentbridge/agentbridge/translators/wiro"
@@ -16,4 +17,5 @@ var dialects = []translators.Dialect{
 	plain.Dialect,
 	connic.Dialect,
 	wiro.Dialect,
+	agents.Dialect,
 }

@@ -8,12 +8,14 @@
 // lines and lines starting with # are ignored:
 //
 //	options role=backend chunked=true end_marker="[END]" reply=stream turn=true
+//	options role=client params=agent=my-agent,name=room-1 peer=demo
 //	decode "text of one message"          (Go-quoted, or the rest of the line)
 //	encode kind=text_delta id="m1" text="Hello" usage=45/15
 //
 // options makes a new codec (and a new Turn when turn=true; decoded events
 // then pass through Turn.Apply, as in the proxy). decode feeds one message and
-// prints the events; encode prints the message Encode makes. Each directive
+// prints the events; encode prints the messages Encode makes (several when
+// it says translators.ErrMore). Each directive
 // and its results are written to the matching .golden file, which the test
 // compares byte for byte; run the tests with -update to rewrite the goldens
 // after a deliberate change, and review the diff.
@@ -153,14 +155,23 @@ func Transcript(d translators.Dialect, file string) ([]byte, error) {
 			if err != nil {
 				return nil, fail(err)
 			}
-			b, err := codec.Encode(nil, &ev)
-			switch {
-			case err != nil:
-				fmt.Fprintf(&out, "  error: %v\n", err)
-			case b == nil:
-				fmt.Fprintf(&out, "  (nothing)\n")
-			default:
-				fmt.Fprintf(&out, "  %s\n", strconv.Quote(string(b)))
+			// A dialect that needs several messages for the event says
+			// ErrMore after each but the last; each is printed.
+			for n := 0; ; n++ {
+				b, err := codec.Encode(nil, &ev)
+				if b != nil {
+					fmt.Fprintf(&out, "  %s\n", strconv.Quote(string(b)))
+				}
+				if err == translators.ErrMore && n < 64 {
+					continue
+				}
+				switch {
+				case err != nil:
+					fmt.Fprintf(&out, "  error: %v\n", err)
+				case b == nil && n == 0:
+					fmt.Fprintf(&out, "  (nothing)\n")
+				}
+				break
 			}
 		default:
 			return nil, fail(fmt.Errorf("unknown directive %q", verb))
@@ -219,7 +230,13 @@ func options(kv map[string]string) (translators.Options, bool, error) {
 	default:
 		return o, false, fmt.Errorf("options: reply must be stream or whole")
 	}
-	o.Agent, o.Secret, o.EndMarker = kv["agent"], kv["secret"], kv["end_marker"]
+	o.Agent, o.Secret, o.EndMarker, o.Peer = kv["agent"], kv["secret"], kv["end_marker"], kv["peer"]
+	if v := kv["params"]; v != "" {
+		for _, p := range strings.Split(v, ",") {
+			name, value, _ := strings.Cut(p, "=")
+			o.Params = append(o.Params, translators.Param{Name: name, Value: value})
+		}
+	}
 	o.Chunked = kv["chunked"] == "true"
 	return o, kv["turn"] == "true", nil
 }

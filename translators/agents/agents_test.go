@@ -1,0 +1,217 @@
+package agents_test
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/agentbridge/agentbridge/translators"
+	"github.com/agentbridge/agentbridge/translators/agents"
+	"github.com/agentbridge/agentbridge/translators/translatorstest"
+)
+
+func TestGolden(t *testing.T) {
+	translatorstest.RunGolden(t, agents.Dialect, "testdata")
+}
+
+var (
+	clientOpts = translators.Options{Role: translators.Client, Peer: "demo",
+		Params: []translators.Param{{Name: "agent", Value: "my-agent"}, {Name: "name", Value: "room-1"}}}
+	backendOpts = translators.Options{Role: translators.Backend,
+		Params: []translators.Param{{Name: translators.ConnIDParam, Value: "c"}}}
+	chatRequest = `{"id":"V1StGXR8","init":{"method":"POST","body":"{\"messages\":[{\"id\":\"u1\",\"role\":\"user\",\"parts\":[{\"type\":\"text\",\"text\":\"Hi\"}]}],\"trigger\":\"submit-message\"}"},"type":"cf_agent_use_chat_request"}`
+)
+
+// encodeAll encodes ev with c, following ErrMore, and returns the messages.
+func encodeAll(t testing.TB, c translators.Codec, ev translators.Event) []string {
+	t.Helper()
+	var out []string
+	for n := 0; n < 16; n++ {
+		b, err := c.Encode(nil, &ev)
+		if len(b) > 0 {
+			out = append(out, string(b))
+		}
+		if err == translators.ErrMore {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("Encode(%v): %v", ev.Kind, err)
+		}
+		return out
+	}
+	t.Fatalf("Encode(%v) never ended", ev.Kind)
+	return nil
+}
+
+// TestAllocs: streaming text deltas to a chat client, and decoding them
+// from a backend, allocate nothing per frame once warm.
+func TestAllocs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocation counts are checked in the full run")
+	}
+	c := agents.New(clientOpts)
+	if _, err := c.Decode(nil, []byte(chatRequest)); err != nil {
+		t.Fatal(err)
+	}
+	id := []byte("V1StGXR8")
+	encodeAll(t, c, translators.Event{Kind: translators.KindTurnStart, ID: id})
+	encodeAll(t, c, translators.Event{Kind: translators.KindTextDelta, ID: id, Text: []byte("first")})
+	ev := translators.Event{Kind: translators.KindTextDelta, ID: id, Text: []byte("a chunk of streamed \"text\" of some length")}
+	buf := make([]byte, 0, 4096)
+	if n := testing.AllocsPerRun(1000, func() { buf, _ = c.Encode(buf[:0], &ev) }); n > 0.01 {
+		t.Errorf("client Encode(text_delta) allocs = %v, want <= 0.01", n)
+	}
+
+	b := agents.New(backendOpts)
+	if _, err := b.Encode(nil, &translators.Event{Kind: translators.KindUserMessage, Text: []byte("Hi")}); err != nil {
+		t.Fatal(err)
+	}
+	msg := []byte(`{"body":"{\"type\":\"text-delta\",\"id\":\"t0\",\"delta\":\"a chunk of streamed text\"}","done":false,"id":"c-1","type":"cf_agent_use_chat_response","seq":5}`)
+	evs := make([]translators.Event, 0, 8)
+	evs, _ = b.Decode(evs[:0], msg)
+	if len(evs) != 1 || evs[0].Kind != translators.KindTextDelta {
+		t.Fatalf("Decode = %v", evs)
+	}
+	// The backend codec keeps the reply's text for the history: amortized.
+	if n := testing.AllocsPerRun(1000, func() { evs, _ = b.Decode(evs[:0], msg) }); n > 0.01 {
+		t.Errorf("backend Decode(text-delta) allocs = %v, want <= 0.01", n)
+	}
+	for _, m := range []string{`hello`, `{"type":"inquiry","q":1}`} {
+		if n := translatorstest.DecodeAllocs(agents.Dialect, clientOpts, []byte(m)); n != 0 {
+			t.Errorf("client Decode(%s) allocs = %v, want 0", m, n)
+		}
+	}
+}
+
+// TestEncodedJSONIsValid: every message the client codec writes for a chat
+// reply is JSON, and so is each body it carries.
+func TestEncodedJSONIsValid(t *testing.T) {
+	id := []byte("V1StGXR8")
+	for k := translators.Kind(1); k < translators.NumKinds; k++ {
+		c := agents.New(clientOpts)
+		if _, err := c.Decode(nil, []byte(chatRequest)); err != nil {
+			t.Fatal(err)
+		}
+		ev := translatorstest.Every(k, "agents")
+		ev.ID, ev.Text = id, []byte("\u2028\x00\"\xff")
+		for _, m := range encodeAll(t, c, ev) {
+			var f struct{ Body *string }
+			if err := json.Unmarshal([]byte(m), &f); err != nil {
+				t.Fatalf("%v: invalid JSON %s: %v", k, m, err)
+			}
+			if f.Body != nil && strings.HasPrefix(*f.Body, "{") && !json.Valid([]byte(*f.Body)) {
+				t.Fatalf("%v: invalid body %q", k, *f.Body)
+			}
+		}
+	}
+}
+
+// FuzzDecode: any message, in either role, decodes or is refused with
+// ErrMalformed, and what it decodes re-encodes to valid JSON in the other
+// role; a client's non-envelope message is carried whole.
+func FuzzDecode(f *testing.F) {
+	for _, s := range []string{
+		chatRequest, `hello`, `{"type":"inquiry"}`, `{"type":"rpc","id":"1","method":"m","args":[]}`,
+		`{"type":"cf_agent_state","state":{"a":[1,"\u0001"]}}`, `{"type":"cf_agent_chat_request_cancel","id":"x"}`,
+		`{"type":"cf_agent_identity","name":"n","agent":"a"}`,
+		`{"body":"{\"type\":\"text-delta\",\"id\":\"t0\",\"delta\":\"x\"}","done":false,"id":"c-1","type":"cf_agent_use_chat_response"}`,
+		`{"body":"{\"type\":\"tool-input-available\",\"toolCallId\":\"c\",\"input\":{\"k\":\"\\u0007\"}}","done":false,"id":"c-1","type":"cf_agent_use_chat_response"}`,
+		`{"body":"","done":true,"id":"c-1","type":"cf_agent_use_chat_response","outcome":"aborted"}`,
+		`{"type":"cf_agent_tool_result","toolCallId":"c","output":[1,{"x":null}]}`, `[`, `null`,
+	} {
+		f.Add(s, false)
+		f.Add(s, true)
+	}
+	f.Fuzz(func(t *testing.T, msg string, backend bool) {
+		role, other := clientOpts, backendOpts
+		if backend {
+			role, other = other, role
+		}
+		dec := agents.New(role)
+		if backend {
+			// A request of ours is in flight, so responses are decoded.
+			_, _ = dec.Encode(nil, &translators.Event{Kind: translators.KindUserMessage, Text: []byte("x")})
+		}
+		evs, err := dec.Decode(nil, []byte(msg))
+		if err != nil {
+			if !errors.Is(err, translators.ErrMalformed) {
+				t.Fatalf("Decode(%q): %v", msg, err)
+			}
+			return
+		}
+		enc := agents.New(other)
+		for i := range evs {
+			ev := evs[i]
+			if !backend && ev.Kind == translators.KindUserMessage && len(ev.ID) == 0 && string(ev.Text) != msg {
+				t.Fatalf("Decode(%q) text = %q", msg, ev.Text)
+			}
+			if ev.Kind == translators.KindReply && !json.Valid(ev.Raw) {
+				t.Fatalf("Decode(%q) reply = invalid JSON %q", msg, ev.Raw)
+			}
+			for _, out := range encodeAll(t, enc, ev) {
+				if ev.Kind != translators.KindFrame && !json.Valid([]byte(out)) {
+					t.Fatalf("Encode(%v) = invalid JSON %q from %q", ev.Kind, out, msg)
+				}
+			}
+		}
+	})
+}
+
+// TestEncodeEveryKind: every kind, in every role, encodes without an error
+// or a panic; only the kinds this dialect has a place for produce a
+// message. A client's turn kinds go out as chat frames when they answer a
+// chat request, else as plain does.
+func TestEncodeEveryKind(t *testing.T) {
+	tests := []struct {
+		name string
+		o    translators.Options
+		want string
+	}{
+		{"client (plain replies)", clientOpts, "cancel turn_end error ready open state frame"},
+		{"client stream (plain replies)", translators.Options{Role: translators.Client, Reply: translators.ReplyStream},
+			"cancel text_delta text_replace error ready open state frame"},
+		{"backend", backendOpts, "user_message cancel tool_output tool_error state frame"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := translatorstest.EncodeKinds(t, agents.Dialect, tt.o, "agents"); got != tt.want {
+				t.Errorf("kinds encoded = %q, want %q", got, tt.want)
+			}
+			if got := translatorstest.EncodeKinds(t, agents.Dialect, tt.o, "connic"); strings.Contains(got, "frame") {
+				t.Errorf("a frame of another dialect was encoded: %q", got)
+			}
+		})
+	}
+	// A chat client: every kind of a reply goes out.
+	c := agents.New(clientOpts)
+	var sent []string
+	for k := translators.Kind(1); k < translators.NumKinds; k++ {
+		if _, err := c.Decode(nil, []byte(chatRequest)); err != nil {
+			t.Fatal(err)
+		}
+		ev := translatorstest.Every(k, "agents")
+		ev.ID = []byte("V1StGXR8")
+		if len(encodeAll(t, c, ev)) > 0 {
+			sent = append(sent, k.String())
+		}
+	}
+	want := "cancel turn_start text_delta thinking_delta text_replace turn_end error ready open tool_start tool_input_delta tool_input tool_output tool_error step_start step_end metadata state frame"
+	if got := strings.Join(sent, " "); got != want {
+		t.Errorf("chat kinds encoded = %q, want %q", got, want)
+	}
+}
+
+// TestEndpoint: a backend's URL gets a _pk per connection unless it has one.
+func TestEndpoint(t *testing.T) {
+	for in, want := range map[string]string{
+		"ws://h/agents/a/{name}":       "ws://h/agents/a/{name}?_pk={conn_id}",
+		"ws://h/agents/a/b?token=x":    "ws://h/agents/a/b?token=x&_pk={conn_id}",
+		"ws://h/agents/a/b?_pk=fixed":  "ws://h/agents/a/b?_pk=fixed",
+		"ws://h/agents/a/b?x=1&_pk=f2": "ws://h/agents/a/b?x=1&_pk=f2",
+	} {
+		if got := agents.Dialect.Endpoint(in, nil).URL; got != want {
+			t.Errorf("Endpoint(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
