@@ -818,11 +818,12 @@ func requireAgentsDialect(t *testing.T) {
 	t.Skipf("this agentbridge binary has no agents dialect (version: %q): these tests need translators/agents", line)
 }
 
-// agentsConfig: the agents dialect on the routes the Agents SDK builds,
-// /agents/<agent>/<name>, first match wins: agent "echo-agent" goes to a Go
-// plain echo backend, "slow-agent" to a slow demo agent (50ms a word, for
-// cancels), any other agent to the demo agent.
-func agentsConfig(echoURL string) string {
+// agentsConfig: the agents dialect on the route the Agents SDK builds,
+// /agents/:agent/:name, to one backend: "demo" (the demo agent, 5ms a
+// word), "slow" (the demo agent, 50ms a word, for cancels) or "echo" (a Go
+// plain echo backend at echoURL). A route with a literal agent segment,
+// /agents/fixed-agent/:name, comes first (first match wins).
+func agentsConfig(backend, echoURL string) string {
 	return fmt.Sprintf(`version: 1
 log: {level: debug, format: text}
 auth:
@@ -832,10 +833,9 @@ backends:
   slow: {dialect: demo, demo: {pace: 50ms, thinking: false, prefix: "You said: "}}
   echo: {dialect: plain, url: %q, dial_timeout: 2s, handshake_timeout: 2s}
 routes:
-  - {name: agents-echo, path: /agents/echo-agent/:name, dialect: agents, auth: [open], backend: echo}
-  - {name: agents-slow, path: /agents/slow-agent/:name, dialect: agents, auth: [open], backend: slow}
-  - {name: agents, path: /agents/:agent/:name, dialect: agents, auth: [open], backend: demo}
-`, echoURL)
+  - {name: agents-fixed, path: /agents/fixed-agent/:name, dialect: agents, auth: [open], backend: %s}
+  - {name: agents, path: /agents/:agent/:name, dialect: agents, auth: [open], backend: %s}
+`, echoURL, backend, backend)
 }
 
 // chatSummary is the SUMMARY line of clients/agents_chat_client.mjs.
@@ -1040,7 +1040,10 @@ func TestNodeAgentsChat(t *testing.T) {
 	t.Parallel()
 	requireNode(t)
 	requireAgentsDialect(t)
-	p := startProxy(t, agentsConfig(startEchoBackend(t)))
+	echo := startEchoBackend(t)
+	p := startProxy(t, agentsConfig("demo", echo))
+	pEcho := startProxy(t, agentsConfig("echo", echo))
+	pSlow := startProxy(t, agentsConfig("slow", echo))
 
 	t.Run("demo streamed reply", func(t *testing.T) {
 		const text = "héllo there, agent 👋 how are you"
@@ -1068,8 +1071,8 @@ func TestNodeAgentsChat(t *testing.T) {
 
 	t.Run("plain echo backend", func(t *testing.T) {
 		const text = "hello echo"
-		s := runChat(t, "chat", p.addr, "echo-agent", "room-2", text)
-		checkChatConnect(t, s, p, "echo-agent", "room-2")
+		s := runChat(t, "chat", pEcho.addr, "echo-agent", "room-2", text)
+		checkChatConnect(t, s, pEcho, "echo-agent", "room-2")
 		want := "echo: " + text
 		if s.Status != "ready" || s.Error != nil {
 			t.Errorf("hook status %q error %s, want ready and no error", s.Status, str(s.Error))
@@ -1090,8 +1093,8 @@ func TestNodeAgentsChat(t *testing.T) {
 		}
 		text := strings.Join(words, " ")
 		const after = "after the cancel"
-		s := runChat(t, "cancel", p.addr, "slow-agent", "room-3", text, after)
-		checkChatConnect(t, s, p, "slow-agent", "room-3")
+		s := runChat(t, "cancel", pSlow.addr, "slow-agent", "room-3", text, after)
+		checkChatConnect(t, s, pSlow, "slow-agent", "room-3")
 		full := "You said: " + text
 		turn := checkChatTurn(t, s, s.RequestID, userMessage(t, s, text), "aborted")
 		if s.TextAtStop == "" || !strings.HasPrefix(full, s.TextAtStop) {
@@ -1117,6 +1120,12 @@ func TestNodeAgentsChat(t *testing.T) {
 		runNode(t, "agents_client.mjs", p.addr, "ready", "my-agent", "room-4", "You said: ")
 	})
 	t.Run("AgentClient ready, plain echo backend", func(t *testing.T) {
-		runNode(t, "agents_client.mjs", p.addr, "ready", "echo-agent", "room-5", "echo: ")
+		runNode(t, "agents_client.mjs", pEcho.addr, "ready", "echo-agent", "room-5", "echo: ")
+	})
+	// An Agents server's identity names the agent of the socket's path (its
+	// kebab-cased binding), whatever the route's pattern: AgentClient and
+	// useAgent take it as their agent.
+	t.Run("route with a literal agent segment", func(t *testing.T) {
+		runNode(t, "agents_client.mjs", p.addr, "ready", "fixed-agent", "room-6", "You said: ")
 	})
 }
