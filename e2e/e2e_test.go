@@ -18,6 +18,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -122,7 +123,7 @@ func requireNode(t *testing.T) {
 	if _, err := exec.LookPath("node"); err != nil {
 		missing(t, "node not found on PATH")
 	}
-	for _, pkg := range []string{"ws", "agents", "partysocket"} {
+	for _, pkg := range []string{"ws", "agents", "partysocket", "react", "react-test-renderer", "ai", "@ai-sdk/react"} {
 		if _, err := os.Stat(filepath.Join(clientsDir, "node_modules", pkg, "package.json")); err != nil {
 			missing(t, "e2e/clients/node_modules/"+pkg+" is missing")
 		}
@@ -787,4 +788,344 @@ func TestWiroNode(t *testing.T) {
 	t.Run("subscribe mid-reply", func(t *testing.T) { run(t, "midstream", "/slow-think", "wiro-key") })
 	t.Run("wrong x-api-key 401", func(t *testing.T) { run(t, "badkey", "/v1", "wrong") })
 	t.Run("cancel", func(t *testing.T) { run(t, "cancel", "/slow", "wiro-key") })
+}
+
+// ---- the Cloudflare Agents dialect (agents) ------------------------------
+
+// requireAgentsDialect skips the test when the binary under test was built
+// without the agents dialect (its "agentbridge version" line lists the
+// dialects compiled in), naming what it found. Any other problem fails.
+func requireAgentsDialect(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, binPath, "version").Output()
+	if err != nil {
+		t.Fatalf("%s version: %v", binPath, err)
+	}
+	line := strings.TrimSpace(string(out))
+	_, list, ok := strings.Cut(line, "dialects: ")
+	if !ok {
+		t.Fatalf("%s version: no dialect list in %q", binPath, line)
+	}
+	list = strings.TrimSuffix(list, ")")
+	for _, d := range strings.Split(list, ",") {
+		name, _, _ := strings.Cut(strings.TrimSpace(d), " ")
+		if name == "agents" {
+			return
+		}
+	}
+	t.Skipf("this agentbridge binary has no agents dialect (version: %q): these tests need translators/agents", line)
+}
+
+// agentsConfig: the agents dialect on the route the Agents SDK builds,
+// /agents/:agent/:name, to one backend: "demo" (the demo agent, 5ms a
+// word), "slow" (the demo agent, 50ms a word, for cancels) or "echo" (a Go
+// plain echo backend at echoURL). A route with a literal agent segment,
+// /agents/fixed-agent/:name, comes first (first match wins).
+func agentsConfig(backend, echoURL string) string {
+	return fmt.Sprintf(`version: 1
+log: {level: debug, format: text}
+auth:
+  open: {type: none}
+backends:
+  demo: {dialect: demo, demo: {pace: 5ms, thinking: false, prefix: "You said: "}}
+  slow: {dialect: demo, demo: {pace: 50ms, thinking: false, prefix: "You said: "}}
+  echo: {dialect: plain, url: %q, dial_timeout: 2s, handshake_timeout: 2s}
+routes:
+  - {name: agents-fixed, path: /agents/fixed-agent/:name, dialect: agents, auth: [open], backend: %s}
+  - {name: agents, path: /agents/:agent/:name, dialect: agents, auth: [open], backend: %s}
+`, echoURL, backend, backend)
+}
+
+// chatSummary is the SUMMARY line of clients/agents_chat_client.mjs.
+type chatSummary struct {
+	Mode     string  `json:"mode"`
+	URL      string  `json:"url"`
+	Status   string  `json:"status"`
+	Error    *string `json:"error"`
+	Messages []struct {
+		ID   string `json:"id"`
+		Role string `json:"role"`
+		Text string `json:"text"`
+	} `json:"messages"`
+	Text        *string             `json:"text"`
+	Turns       map[string]chatTurn `json:"turns"`
+	Other       []map[string]any    `json:"other"`
+	Sent        []json.RawMessage   `json:"sent"`
+	GetMessages []struct {
+		URL         string `json:"url"`
+		Status      int    `json:"status"`
+		ContentType string `json:"contentType"`
+		Body        string `json:"body"`
+		Error       string `json:"error"`
+	} `json:"getMessages"`
+	Closed         map[string]any `json:"closed"`
+	RequestID      string         `json:"requestId"`
+	AfterRequestID string         `json:"afterRequestId"`
+	TextAtStop     string         `json:"textAtStop"`
+	StatusAtStop   string         `json:"statusAtStop"`
+	TextAfterStop  *string        `json:"textAfterStop"`
+}
+
+// chatTurn is what the client saw of one request id's
+// cf_agent_use_chat_response frames.
+type chatTurn struct {
+	Chunks   []string `json:"chunks"` // UIMessageChunk types, in order
+	Deltas   int      `json:"deltas"` // text-delta chunks
+	Text     string   `json:"text"`   // the text-deltas joined
+	Terminal *struct {
+		Outcome    *string  `json:"outcome"`
+		MessageIDs []string `json:"messageIds"`
+		Body       string   `json:"body"`
+	} `json:"terminal"` // the done:true frame
+	Errors        []string `json:"errors"`        // bodies of error:true frames
+	AfterTerminal int      `json:"afterTerminal"` // frames for this id after the terminal one
+}
+
+// str quotes a JSON string or null of the summary for messages.
+func str(p *string) string {
+	if p == nil {
+		return "null"
+	}
+	return strconv.Quote(*p)
+}
+
+// runChat runs agents_chat_client.mjs and decodes its SUMMARY line.
+func runChat(t *testing.T, args ...string) chatSummary {
+	t.Helper()
+	out := runNode(t, append([]string{"agents_chat_client.mjs"}, args...)...)
+	i := strings.LastIndex(out, "SUMMARY ")
+	if i < 0 {
+		t.Fatalf("no SUMMARY line in the client's output:\n%s", out)
+	}
+	line, _, _ := strings.Cut(out[i+len("SUMMARY "):], "\n")
+	var s chatSummary
+	if err := json.Unmarshal([]byte(line), &s); err != nil {
+		t.Fatalf("SUMMARY: %v\n%s", err, line)
+	}
+	return s
+}
+
+// checkChatTurn checks one completed (or, with outcome "aborted", one
+// cancelled) streamed reply as the frames carried it: a start chunk first,
+// text-start before the deltas, text-end and finish after them when
+// completed, a terminal frame naming the user message's id, and nothing for
+// that id after the terminal frame.
+func checkChatTurn(t *testing.T, s chatSummary, id, userMsgID, wantOutcome string) chatTurn {
+	t.Helper()
+	turn, ok := s.Turns[id]
+	if !ok {
+		t.Fatalf("no cf_agent_use_chat_response frame for request %s (turns: %+v)", id, s.Turns)
+	}
+	if len(turn.Errors) > 0 {
+		t.Errorf("request %s: error frames %q", id, turn.Errors)
+	}
+	if len(turn.Chunks) == 0 || turn.Chunks[0] != "start" {
+		t.Errorf("request %s: chunks %q, want start first", id, turn.Chunks)
+	}
+	pos := func(typ string) int {
+		for i, c := range turn.Chunks {
+			if c == typ {
+				return i
+			}
+		}
+		return -1
+	}
+	firstDelta := pos("text-delta")
+	if firstDelta < 0 || pos("text-start") < 0 || pos("text-start") > firstDelta {
+		t.Errorf("request %s: chunks %q, want text-start then text-delta", id, turn.Chunks)
+	}
+	for _, c := range turn.Chunks {
+		if strings.HasPrefix(c, "unparsable") {
+			t.Errorf("request %s: a body is not one JSON UIMessageChunk: %s", id, c)
+		}
+	}
+	if wantOutcome == "completed" {
+		end, fin := pos("text-end"), pos("finish")
+		last := 0
+		for i, c := range turn.Chunks {
+			if c == "text-delta" {
+				last = i
+			}
+		}
+		if end < last || fin < end {
+			t.Errorf("request %s: chunks %q, want text-end after the last text-delta, then finish", id, turn.Chunks)
+		}
+	}
+	if turn.Terminal == nil {
+		t.Fatalf("request %s: no done:true frame", id)
+	}
+	outcome := "completed" // absent means completed
+	if turn.Terminal.Outcome != nil {
+		outcome = *turn.Terminal.Outcome
+	}
+	if outcome != wantOutcome {
+		t.Errorf("request %s: terminal outcome %q, want %q", id, outcome, wantOutcome)
+	}
+	if len(turn.Terminal.MessageIDs) != 1 || turn.Terminal.MessageIDs[0] != userMsgID {
+		t.Errorf("request %s: terminal messageIds %q, want [%q] (the user message's id)", id, turn.Terminal.MessageIDs, userMsgID)
+	}
+	if turn.AfterTerminal != 0 {
+		t.Errorf("request %s: %d frames after the terminal one", id, turn.AfterTerminal)
+	}
+	return turn
+}
+
+// checkChatConnect: the socket went to /agents/AGENT/NAME with a _pk, the
+// server's identity names that agent and name, an empty MCP server set
+// came with it, and no frame came back as plain text (an SDK envelope
+// such as the resume probe answered as if it were a user's message).
+func checkChatConnect(t *testing.T, s chatSummary, p *proxyProc, agent, name string) {
+	t.Helper()
+	if want := "ws://" + p.addr + "/agents/" + agent + "/" + name + "?_pk="; !strings.HasPrefix(s.URL, want) {
+		t.Errorf("socket URL %q, want %s<uuid>", s.URL, want)
+	}
+	var identity, mcp bool
+	for _, f := range s.Other {
+		switch f["type"] {
+		case "cf_agent_identity":
+			identity = true
+			if f["name"] != name || f["agent"] != agent {
+				t.Errorf("cf_agent_identity %v, want name %q agent %q", f, name, agent)
+			}
+		case "cf_agent_mcp_servers":
+			mcp = true
+		case nil:
+			t.Errorf("a frame that is no SDK envelope reached the chat client: %v", f)
+		}
+	}
+	if !identity || !mcp {
+		t.Errorf("frames other than chat responses: %v; want cf_agent_identity and cf_agent_mcp_servers", s.Other)
+	}
+	if s.Closed != nil {
+		t.Errorf("the socket closed during the test: %v", s.Closed)
+	}
+	// useAgentChat GETs .../get-messages before it connects: a non-2xx
+	// status is logged and treated as no history, but a 200 whose body is
+	// JSON other than an array of UIMessages breaks the hook.
+	for _, g := range s.GetMessages {
+		t.Logf("get-messages: GET %s: %d %s %q %s", g.URL, g.Status, g.ContentType, g.Body, g.Error)
+		if g.Status == http.StatusOK {
+			var msgs []map[string]any
+			if err := json.Unmarshal([]byte(g.Body), &msgs); err != nil {
+				t.Errorf("get-messages 200 body is not a JSON array of UIMessages: %v: %q", err, g.Body)
+			}
+		}
+	}
+}
+
+// userMessage returns the id of the user message with text, failing the
+// test when the hook's transcript lacks it.
+func userMessage(t *testing.T, s chatSummary, text string) string {
+	t.Helper()
+	for _, m := range s.Messages {
+		if m.Role == "user" && m.Text == text {
+			return m.ID
+		}
+	}
+	t.Fatalf("no user message %q in the transcript %+v", text, s.Messages)
+	return ""
+}
+
+// TestNodeAgentsChat drives agents routes with the Agents SDK's React chat
+// hook (useAgent + useAgentChat from agents/react and agents/chat/react,
+// rendered by react-test-renderer in Node): the user's text reaches the
+// backend as one user message and its reply streams back as UIMessageChunk
+// frames that the hook renders; stop() mid-reply cancels the backend turn
+// (terminal outcome "aborted", partial text) and the socket stays usable.
+// AgentClient's ready (identity and MCP servers on connect) and the plain
+// superset (app JSON answered as text) are checked on the same routes.
+func TestNodeAgentsChat(t *testing.T) {
+	t.Parallel()
+	requireNode(t)
+	requireAgentsDialect(t)
+	echo := startEchoBackend(t)
+	p := startProxy(t, agentsConfig("demo", echo))
+	pEcho := startProxy(t, agentsConfig("echo", echo))
+	pSlow := startProxy(t, agentsConfig("slow", echo))
+
+	t.Run("demo streamed reply", func(t *testing.T) {
+		const text = "héllo there, agent 👋 how are you"
+		s := runChat(t, "chat", p.addr, "my-chat-agent", "room-1", text)
+		checkChatConnect(t, s, p, "my-chat-agent", "room-1")
+		want := "You said: " + text
+		if s.Status != "ready" || s.Error != nil {
+			t.Errorf("hook status %q error %s, want ready and no error", s.Status, str(s.Error))
+		}
+		if s.Text == nil || *s.Text != want {
+			t.Errorf("assistant text %s, want %q (transcript %+v)", str(s.Text), want, s.Messages)
+		}
+		if len(s.Messages) != 2 || s.Messages[1].Role != "assistant" {
+			t.Errorf("transcript %+v, want the user message then the assistant's", s.Messages)
+		}
+		turn := checkChatTurn(t, s, s.RequestID, userMessage(t, s, text), "completed")
+		if turn.Text != want {
+			t.Errorf("text-deltas join to %q, want %q", turn.Text, want)
+		}
+		// The demo agent streams word by word: more than one delta.
+		if turn.Deltas < 2 {
+			t.Errorf("%d text-delta chunks for a %d-word reply, want it streamed", turn.Deltas, len(strings.Fields(want)))
+		}
+	})
+
+	t.Run("plain echo backend", func(t *testing.T) {
+		const text = "hello echo"
+		s := runChat(t, "chat", pEcho.addr, "echo-agent", "room-2", text)
+		checkChatConnect(t, s, pEcho, "echo-agent", "room-2")
+		want := "echo: " + text
+		if s.Status != "ready" || s.Error != nil {
+			t.Errorf("hook status %q error %s, want ready and no error", s.Status, str(s.Error))
+		}
+		if s.Text == nil || *s.Text != want {
+			t.Errorf("assistant text %s, want %q (transcript %+v)", str(s.Text), want, s.Messages)
+		}
+		turn := checkChatTurn(t, s, s.RequestID, userMessage(t, s, text), "completed")
+		if turn.Text != want {
+			t.Errorf("text-deltas join to %q, want %q", turn.Text, want)
+		}
+	})
+
+	t.Run("cancel mid-reply", func(t *testing.T) {
+		words := make([]string, 40) // 50ms a word: about 2s of reply
+		for i := range words {
+			words[i] = "word" + strconv.Itoa(i)
+		}
+		text := strings.Join(words, " ")
+		const after = "after the cancel"
+		s := runChat(t, "cancel", pSlow.addr, "slow-agent", "room-3", text, after)
+		checkChatConnect(t, s, pSlow, "slow-agent", "room-3")
+		full := "You said: " + text
+		turn := checkChatTurn(t, s, s.RequestID, userMessage(t, s, text), "aborted")
+		if s.TextAtStop == "" || !strings.HasPrefix(full, s.TextAtStop) {
+			t.Errorf("text when stop() was called %q, want a non-empty prefix of %q", s.TextAtStop, full)
+		}
+		if !strings.HasPrefix(full, turn.Text) || len(turn.Text) >= len(full) {
+			t.Errorf("the cancelled reply's deltas join to %q, want a strict prefix of %q", turn.Text, full)
+		}
+		if s.TextAfterStop == nil || !strings.HasPrefix(full, *s.TextAfterStop) || len(*s.TextAfterStop) >= len(full) {
+			t.Errorf("the hook's assistant text after stop() %s, want a strict prefix of %q", str(s.TextAfterStop), full)
+		}
+		// The same socket answers the next message in full.
+		if s.Text == nil || *s.Text != "You said: "+after {
+			t.Errorf("reply after the cancel %s, want %q (transcript %+v)", str(s.Text), "You said: "+after, s.Messages)
+		}
+		checkChatTurn(t, s, s.AfterRequestID, userMessage(t, s, after), "completed")
+		if s.Status != "ready" || s.Error != nil {
+			t.Errorf("hook status %q error %s after the second turn, want ready and no error", s.Status, str(s.Error))
+		}
+	})
+
+	t.Run("AgentClient ready, demo", func(t *testing.T) {
+		runNode(t, "agents_client.mjs", p.addr, "ready", "my-agent", "room-4", "You said: ")
+	})
+	t.Run("AgentClient ready, plain echo backend", func(t *testing.T) {
+		runNode(t, "agents_client.mjs", pEcho.addr, "ready", "echo-agent", "room-5", "echo: ")
+	})
+	// An Agents server's identity names the agent of the socket's path (its
+	// kebab-cased binding), whatever the route's pattern: AgentClient and
+	// useAgent take it as their agent.
+	t.Run("route with a literal agent segment", func(t *testing.T) {
+		runNode(t, "agents_client.mjs", p.addr, "ready", "fixed-agent", "room-6", "You said: ")
+	})
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the agentbridge end-to-end suite's clients need, idempotently:
 #   - Debian's python3-websockets for /usr/bin/python3 (not a pyenv/venv python)
-#   - the npm packages pinned in package-lock.json (ws, agents) into node_modules
+#   - the npm packages pinned in package-lock.json (ws, agents, and react,
+#     react-test-renderer, ai, @ai-sdk/react for useAgentChat) into node_modules
 # Safe to run again: each step is skipped when already satisfied.
 set -euo pipefail
 
@@ -25,9 +26,17 @@ fi
 
 # npm ci reinstalls from scratch; skip it when node_modules already matches
 # the lock file (npm writes node_modules/.package-lock.json on install).
-if [ -f "$here/node_modules/.package-lock.json" ] &&
-	[ -d "$here/node_modules/ws" ] && [ -d "$here/node_modules/agents" ] &&
-	[ "$here/node_modules/.package-lock.json" -nt "$here/package-lock.json" ]; then
+# Every direct dependency must be there too, so a lock file that gained a
+# package since the last install (or an older npm install) is reinstalled.
+up_to_date=1
+if [ ! -f "$here/node_modules/.package-lock.json" ] ||
+	[ ! "$here/node_modules/.package-lock.json" -nt "$here/package-lock.json" ]; then
+	up_to_date=""
+fi
+for pkg in $(node -e 'console.log(Object.keys(require(process.argv[1]).dependencies).join(" "))' "$here/package.json"); do
+	[ -f "$here/node_modules/$pkg/package.json" ] || up_to_date=""
+done
+if [ -n "$up_to_date" ]; then
 	echo "install.sh: node_modules up to date"
 else
 	echo "install.sh: npm ci in $here"
