@@ -95,6 +95,10 @@ type Options struct {
 	// (":agent" in "/agents/:agent/:name"), in the order of the path. A
 	// backend-side codec also finds ConnIDParam among them.
 	Params []Param
+	// Route is the path pattern of the route a client-side codec serves
+	// ("/agents/:agent/:name"): its literal segments name what the client
+	// addressed when no parameter does.
+	Route string
 	// Peer names the dialect of the session's other leg: the backend's, for
 	// a client-side codec ("demo" for the built-in agent). A codec may answer
 	// on its own leg what that dialect has no place for.

@@ -105,7 +105,7 @@ func build(f *config.File, table []translators.Dialect, logger *slog.Logger) (pr
 		}
 		// session.streaming picks the reply mode; the dialect may refine it
 		// from its own keys (plain's reply:).
-		rt.ClientOptions = translators.Options{Reply: translators.ReplyWhole, Settings: r.Settings}
+		rt.ClientOptions = translators.Options{Reply: translators.ReplyWhole, Settings: r.Settings, Route: r.Path}
 		if r.Session.Streaming {
 			rt.ClientOptions.Reply = translators.ReplyStream
 		}

@@ -3,6 +3,7 @@ package agents
 import (
 	"bytes"
 	"strconv"
+	"strings"
 
 	"github.com/valyala/fastjson"
 
@@ -206,9 +207,11 @@ func (c *client) Encode(dst []byte, ev *translators.Event) ([]byte, error) {
 		}
 		dst = jsonx.AppendStr(dst, name)
 		dst = append(dst, `,"agent":`...)
-		switch a := c.opts.Param("agent"); {
+		switch a, fixed := c.opts.Param("agent"), routeAgent(c.opts.Route); {
 		case a != "":
 			dst = jsonx.AppendStr(dst, a)
+		case fixed != "":
+			dst = jsonx.AppendStr(dst, fixed)
 		case c.opts.Agent != "":
 			dst = jsonx.AppendStr(dst, c.opts.Agent)
 		default:
@@ -490,4 +493,20 @@ func (c *client) tool(typ string, ref []byte) {
 	c.chunk = append(c.chunk, typ...)
 	c.chunk = append(c.chunk, `","toolCallId":`...)
 	c.chunk = jsonx.AppendString(c.chunk, ref)
+}
+
+// routeAgent returns the agent a route's pattern names as a literal
+// segment after "agents", as the SDK's servers route
+// /agents/<agent>/<name> ("fixed-agent" in "/agents/fixed-agent/:name"),
+// or "" when the pattern names none.
+func routeAgent(pattern string) string {
+	_, rest, ok := strings.Cut(pattern, "/agents/")
+	if !ok {
+		return ""
+	}
+	seg, _, _ := strings.Cut(rest, "/")
+	if seg == "" || seg[0] == ':' {
+		return ""
+	}
+	return seg
 }
