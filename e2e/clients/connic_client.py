@@ -17,7 +17,9 @@ stream_end with full_response and token_usage).
                                               "unauthorized", then close 1008
     connic_client.py bad-json    URL SECRET   an error frame, then a normal reply
     connic_client.py whole       URL SECRET   streaming off: ack, one "response"
-    connic_client.py echo        URL SECRET   to a plain echo backend: "echo: ..."
+    connic_client.py echo        URL SECRET [PREFIX]
+                                              to a plain echo backend: "echo: ...",
+                                              or to another echoing backend: PREFIX...
 
 Works with websockets 10.x (legacy client: extra_headers, InvalidStatusCode)
 and newer releases (additional_headers, InvalidStatus). Exits 0 when every
@@ -302,18 +304,22 @@ async def mode_whole(url, secret):
             log(f"ok response {got_id}: {data['response']!r}")
 
 
-async def mode_echo(url, secret):
+async def mode_echo(url, secret, prefix=None):
+    # prefix: another echoing backend's (e2e/worker's AIChatAgent), which
+    # streams word by word and, like a plain one, reports no token counts.
+    min_chunks = 1 if prefix is None else 2
+    prefix = "echo: " if prefix is None else prefix
     async with connect(url) as ws:
         await authenticate(ws, secret)
         await send_json(ws, {"message": "Hello!"})
         bare_id = await expect_ack(ws, 1)
         # A plain backend reports no token counts: 0 and 0.
-        await streamed_reply(ws, bare_id, "echo: Hello!", usage=(0, 0), min_chunks=1)
+        await streamed_reply(ws, bare_id, prefix + "Hello!", usage=(0, 0), min_chunks=min_chunks)
         text = "What is the weather like today?"
         await send_json(ws, {"type": "message", "id": "msg-001",
                              "payload": {"message": text, "context": {"location": "New York"}}})
         expect("ack id", await expect_ack(ws, 2), "msg-001")
-        await streamed_reply(ws, "msg-001", "echo: " + text, usage=(0, 0), min_chunks=1)
+        await streamed_reply(ws, "msg-001", prefix + text, usage=(0, 0), min_chunks=min_chunks)
 
 
 MODES = {
@@ -324,7 +330,7 @@ MODES = {
     "bad-secret": lambda url, rest: mode_bad_secret(url, rest[0]),
     "bad-json": lambda url, rest: mode_bad_json(url, rest[0]),
     "whole": lambda url, rest: mode_whole(url, rest[0]),
-    "echo": lambda url, rest: mode_echo(url, rest[0]),
+    "echo": lambda url, rest: mode_echo(url, *rest[:2]),
 }
 
 

@@ -42,3 +42,7 @@ else
 	echo "install.sh: npm ci in $here"
 	(cd "$here" && npm ci --no-audit --no-fund)
 fi
+
+# The AIChatAgent Worker (e2e/worker) that agents_backend_test.go runs in
+# Miniflare: a separate npm project.
+"$here/../worker/install.sh"

@@ -6,8 +6,11 @@ with /usr/bin/python3). Works with websockets 10.x (legacy asyncio client,
 InvalidStatusCode) and newer releases (InvalidStatus).
 
     plain_client.py demo     URL          whole replies: "You said: <text>"
-    plain_client.py stream   URL MARKER   chunks until MARKER, joined text
-    plain_client.py echo     URL          passthrough to the echo backend
+    plain_client.py stream   URL MARKER [PREFIX]
+                                  chunks until MARKER, joined text (PREFIX
+                                  + text, default "You said: ")
+    plain_client.py echo     URL [PREFIX] passthrough to the echo backend
+                                  ("echo: ", or PREFIX + text)
     plain_client.py status   URL CODE     the handshake is refused with CODE
     plain_client.py shutdown URL MARKER   (MARKER "-" for whole replies) a
                                           slow reply in flight, then close 1001
@@ -62,7 +65,7 @@ async def mode_demo(url):
         log("ok pong")
 
 
-async def mode_stream(url, marker):
+async def mode_stream(url, marker, prefix="You said: "):
     text = "streaming replies arrive word by word"
     async with connect(url) as ws:
         for _ in range(2):  # two turns: the marker must end each one
@@ -73,17 +76,17 @@ async def mode_stream(url, marker):
                 if m == marker:
                     break
                 chunks.append(m)
-            expect("joined stream reply", "".join(chunks), "You said: " + text)
+            expect("joined stream reply", "".join(chunks), prefix + text)
             if len(chunks) < 2:
                 raise Mismatch(f"expected several chunks, got {chunks!r}")
             log(f"ok stream: {len(chunks)} chunks")
 
 
-async def mode_echo(url):
+async def mode_echo(url, prefix="echo: "):
     async with connect(url) as ws:
         for text in ["ping through the relay", "a second one"]:
             await ws.send(text)
-            expect("echo reply", await recv_text(ws), "echo: " + text)
+            expect("echo reply", await recv_text(ws), prefix + text)
             log("ok echo:", text)
         pong = await ws.ping(b"relay-ping")
         await asyncio.wait_for(pong, TIMEOUT)
@@ -150,8 +153,8 @@ async def mode_refused(url):
 
 MODES = {
     "demo": lambda url, rest: mode_demo(url),
-    "stream": lambda url, rest: mode_stream(url, rest[0]),
-    "echo": lambda url, rest: mode_echo(url),
+    "stream": lambda url, rest: mode_stream(url, *rest[:2]),
+    "echo": lambda url, rest: mode_echo(url, *rest[:1]),
     "status": lambda url, rest: mode_status(url, int(rest[0])),
     "shutdown": lambda url, rest: mode_shutdown(url, rest[0]),
     "refused": lambda url, rest: mode_refused(url),

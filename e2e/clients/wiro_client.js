@@ -14,6 +14,10 @@
 //                                              the answer (a slow thinking agent)
 //   node wiro_client.js badkey  HTTPBASE KEY   a wrong x-api-key: HTTP 401
 //   node wiro_client.js cancel  HTTPBASE KEY   cancel a slow reply: agent_cancel
+//   node wiro_client.js reply   HTTPBASE KEY PREFIX
+//                                              send, subscribe, stream to agent_end
+//                                              from an agent without thinking that
+//                                              answers PREFIX + the message (e2e/worker)
 //
 // HTTPBASE is http://127.0.0.1:PORT/<route>; the socket is ws://.../<route>.
 // The flow, session and late modes expect a demo agent with thinking on
@@ -374,8 +378,33 @@ async function modeCancel(base, key) {
   console.log(`ok second cancel refused: ${again.status}`);
 }
 
+// modeReply: the flow mode against an agent without thinking whose answer
+// is prefix + the message (the AIChatAgent Worker of e2e/worker), twice on
+// one sessionkey.
+async function modeReply(base, key, prefix) {
+  if (prefix === undefined) fail("reply: usage: wiro_client.js reply HTTPBASE KEY PREFIX");
+  const messages = ["hello through agentbridge to a real AIChatAgent", "and a second message on the same session"];
+  for (const message of messages) {
+    const want = prefix + message;
+    const seen = (await subscribe(base, async () => [await sendMessage(base, key, message, "worker-session")])).replies[0];
+    if (seen.subscribed.status === "agent_end") {
+      expect("agent_subscribed after the end: debugoutput", seen.subscribed.debugoutput, want);
+      console.log(`ok answered ${show(want)}: subscribed after the end`);
+      continue;
+    }
+    if (!seen.end) fail(`no agent_end; events ${show(seen.types)}`);
+    const m = seen.end.message;
+    expect("agent_end: answer", m.answer.join(""), want);
+    expect("agent_end: thinking", m.thinking.join(""), "");
+    expect("agent_end: raw", m.raw, want);
+    const fromStart = ["agent_queue", "agent_start"].includes(seen.subscribed.status);
+    if (fromStart && seen.raws.length < 3) fail(`expected several outputs before agent_end, got ${show(seen.raws)}`);
+    console.log(`ok answered ${show(want)}: subscribed as ${seen.subscribed.status}, ${seen.raws.length - 1} outputs`);
+  }
+}
+
 async function main() {
-  const [mode, base, key] = process.argv.slice(2);
+  const [mode, base, key, extra] = process.argv.slice(2);
   if (!base || !key) fail("usage: wiro_client.js MODE HTTPBASE KEY");
   console.log(`ws ${require("ws/package.json").version}, node ${process.version}, mode ${mode}, base ${base}`);
   if (typeof fetch !== "function") fail("this Node has no global fetch (Node 18 or newer needed)");
@@ -383,7 +412,7 @@ async function main() {
   // Node loads fetch's implementation on first use (about 200ms): warm it
   // up, so a send is followed by its subscription at once.
   await fetch(new URL("/healthz", base)).then((r) => r.text());
-  const modes = { flow: modeFlow, session: modeSession, late: modeLate, midstream: modeMidstream, badkey: modeBadKey, cancel: modeCancel };
+  const modes = { flow: modeFlow, session: modeSession, late: modeLate, midstream: modeMidstream, badkey: modeBadKey, cancel: modeCancel, reply: (b, k) => modeReply(b, k, extra) };
   if (!modes[mode]) fail(`unknown mode ${mode}`);
   await modes[mode](base, key);
   clearTimeout(timer);

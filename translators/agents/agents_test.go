@@ -215,3 +215,40 @@ func TestEndpoint(t *testing.T) {
 		}
 	}
 }
+
+// TestHistoryAssistantID: the history a backend codec sends with its next
+// request holds the assistant's reply under the id of the reply's start
+// chunk, the id the agent persisted it under (an AIChatAgent merges
+// messages by id: another id would store the reply twice), and under
+// "<request id>-a" when the start chunk named none.
+func TestHistoryAssistantID(t *testing.T) {
+	for _, c := range []struct{ start, want string }{
+		{`{\"type\":\"start\",\"messageId\":\"assistant_1\"}`, "assistant_1"},
+		{`{\"type\":\"start\"}`, "c-1-a"},
+	} {
+		b := agents.New(backendOpts)
+		encodeAll(t, b, translators.Event{Kind: translators.KindUserMessage, ID: []byte("m1"), Text: []byte("Hi")})
+		for _, body := range []string{c.start, `{\"type\":\"text-delta\",\"id\":\"t0\",\"delta\":\"Hello\"}`} {
+			if _, err := b.Decode(nil, []byte(`{"body":"`+body+`","done":false,"id":"c-1","type":"cf_agent_use_chat_response"}`)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := b.Decode(nil, []byte(`{"body":"","done":true,"id":"c-1","type":"cf_agent_use_chat_response"}`)); err != nil {
+			t.Fatal(err)
+		}
+		out := encodeAll(t, b, translators.Event{Kind: translators.KindUserMessage, ID: []byte("m2"), Text: []byte("Again")})
+		var req struct{ Init struct{ Body string } }
+		if len(out) != 1 || json.Unmarshal([]byte(out[0]), &req) != nil {
+			t.Fatalf("second request: %q", out)
+		}
+		var body struct {
+			Messages []struct{ ID, Role string }
+		}
+		if err := json.Unmarshal([]byte(req.Init.Body), &body); err != nil {
+			t.Fatalf("body %q: %v", req.Init.Body, err)
+		}
+		if len(body.Messages) != 3 || body.Messages[1].Role != "assistant" || body.Messages[1].ID != c.want {
+			t.Errorf("start %s: history %+v, want the assistant's reply second with id %q", c.start, body.Messages, c.want)
+		}
+	}
+}

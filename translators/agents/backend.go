@@ -25,6 +25,7 @@ type backend struct {
 	failed  bool            // an error was decoded for cur
 	aborted bool            // a cancel was decoded for cur
 	text    []byte          // the assistant's text so far, for the history
+	msgID   []byte          // the assistant message's id, from the start chunk
 	gone    pair
 	scratch []byte
 
@@ -203,6 +204,9 @@ func (b *backend) response(dst []translators.Event, msg []byte, v *fastjson.Valu
 	ev := translators.Event{ID: corr}
 	switch string(c.GetStringBytes("type")) {
 	case "start":
+		// The agent persists the assistant message under this id: the
+		// history sent back must use it, or the agent stores it twice.
+		b.msgID = append(b.msgID[:0], c.GetStringBytes("messageId")...)
 		dst = append(dst, translators.Event{Kind: translators.KindTurnStart, ID: corr})
 		return b.metadata(dst, c), nil
 	case "text-delta":
@@ -268,7 +272,7 @@ func (b *backend) ours(id []byte) bool {
 	if !b.reqs.findA(id, &b.cur) {
 		return false
 	}
-	b.reason, b.text = b.reason[:0], b.text[:0]
+	b.reason, b.text, b.msgID = b.reason[:0], b.text[:0], b.msgID[:0]
 	b.failed, b.aborted = false, false
 	return true
 }
@@ -281,7 +285,11 @@ func (b *backend) end(dst []translators.Event, v *fastjson.Value) []translators.
 	switch string(outcome) {
 	case "", "completed":
 		if !b.failed && !b.aborted {
-			b.gone.b = append(append(b.gone.b[:0], b.cur.a...), "-a"...)
+			if len(b.msgID) > 0 {
+				b.gone.b = append(b.gone.b[:0], b.msgID...)
+			} else {
+				b.gone.b = append(append(b.gone.b[:0], b.cur.a...), "-a"...)
+			}
 			b.scratch = appendMessage(b.scratch[:0], b.gone.b, "assistant", b.text)
 			b.hist.add(b.scratch)
 			ev := translators.Event{Kind: translators.KindTurnEnd, ID: corr, Usage: translators.UnknownUsage}
