@@ -275,6 +275,11 @@ func (c *codec) Encode(dst []byte, ev *translators.Event) ([]byte, error) {
 		dst = jsonx.AppendString(dst, ev.ID)
 		dst = append(dst, `,"agents":[`...)
 		dst = jsonx.AppendString(dst, c.agentOf(ev))
+		if len(c.opts.Agent) == 0 && len(ev.Agent) > 0 {
+			// The agent announced here names the session's replies too,
+			// when the backend's reply events do not name one.
+			c.agent = append(c.agent[:0:0], ev.Agent...)
+		}
 		return append(dst, "]}"...), nil
 	case translators.KindAck:
 		dst = c.head(dst, "ack", ev.ID, nil)

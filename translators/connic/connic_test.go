@@ -166,3 +166,18 @@ func TestEncodeEveryKind(t *testing.T) {
 		})
 	}
 }
+
+// TestAnnouncedAgentNamesReplies: the agent named in "connected" names the
+// replies that follow when the backend's events name none (an agents
+// backend), so a client that matches the two sees one agent.
+func TestAnnouncedAgentNamesReplies(t *testing.T) {
+	c := connic.Dialect.New(translators.Options{Role: translators.Client, Reply: translators.ReplyStream})
+	ready, err := c.Encode(nil, &translators.Event{Kind: translators.KindReady, ID: []byte("r1"), Agent: []byte("chat-agent")})
+	if err != nil || !strings.Contains(string(ready), `"agents":["chat-agent"]`) {
+		t.Fatalf("connected = %s, %v", ready, err)
+	}
+	start, err := c.Encode(nil, &translators.Event{Kind: translators.KindTurnStart, ID: []byte("m1")})
+	if err != nil || !strings.Contains(string(start), `"agent":"chat-agent"`) {
+		t.Errorf("stream_start = %s, %v; want the announced agent", start, err)
+	}
+}
