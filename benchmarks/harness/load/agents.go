@@ -23,8 +23,6 @@ import (
 )
 
 var (
-	agIdentity = []byte(`"type":"cf_agent_identity"`)
-	agMCP      = []byte(`"type":"cf_agent_mcp_servers"`)
 	agResponse = []byte(`"type":"cf_agent_use_chat_response"`)
 	agDone     = []byte(`"done":true`)
 	agError    = []byte(`"error":true`)
@@ -33,39 +31,6 @@ var (
 	agTextDelta = []byte(`\"type\":\"text-delta\"`)
 	agDelta     = []byte(`\"delta\":\"`)
 )
-
-// agentsReady reads the frames sent on connect, up to cf_agent_identity
-// and cf_agent_mcp_servers.
-func agentsReady(c *bench.Conn) error {
-	var identity, mcp bool
-	for !identity || !mcp {
-		m, err := c.ReadMessage()
-		if err != nil {
-			return err
-		}
-		switch {
-		case bytes.Contains(m, agIdentity):
-			identity = true
-		case bytes.Contains(m, agMCP):
-			mcp = true
-		default:
-			return fmt.Errorf("unexpected frame before ready: %.120s", m)
-		}
-	}
-	return nil
-}
-
-// agentsRequest appends a cf_agent_use_chat_request with id whose one user
-// message holds text (the request line: no quotes or backslashes in it).
-func agentsRequest(b, id, text []byte) []byte {
-	b = append(b, `{"type":"cf_agent_use_chat_request","id":"`...)
-	b = append(b, id...)
-	b = append(b, `","init":{"method":"POST","body":"{\"messages\":[{\"id\":\"u-`...)
-	b = append(b, id...)
-	b = append(b, `\",\"role\":\"user\",\"parts\":[{\"type\":\"text\",\"text\":\"`...)
-	b = append(b, text...)
-	return append(b, `\"}]}],\"trigger\":\"submit-message\"}"}}`...)
-}
 
 // agentsReply reads the reply to p, up to its done:true frame.
 func (w *worker) agentsReply(c *bench.Conn, cfg config, p *pending) error {

@@ -156,7 +156,7 @@ func run(cfg config, watched []int, expvarURL string) Result {
 			c, err := bench.Dial(ctx, cfg.url, 5*time.Second)
 			if err == nil && cfg.mode == "agents" {
 				_ = c.NC.SetReadDeadline(time.Now().Add(5 * time.Second))
-				err = agentsReady(c)
+				err = bench.AgentsReady(c)
 			}
 			if err == nil && cfg.mode == "connic" {
 				_ = c.NC.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -366,7 +366,7 @@ func (w *worker) once(c *bench.Conn, cfg config, idx int) error {
 func (w *worker) request(b []byte, cfg config, id []byte) []byte {
 	if cfg.mode == "agents" {
 		w.line = appendLine(w.line[:0], cfg, id)
-		return agentsRequest(b, id, w.line)
+		return bench.AgentsChatRequest(b, id, w.line)
 	}
 	if cfg.mode == "connic" {
 		b = append(b, `{"type":"message","id":"`...)
