@@ -18,7 +18,9 @@
 # re-encoded), ab-connic (Connic client -> plain chunked backend),
 # ab-connic-wiro (Connic delta client -> Wiro accumulated-text backend: REST
 # send and a shared subscription socket) and ab-wiro-connic (Wiro client:
-# REST send then subscribe, accumulated text -> Connic delta backend).
+# REST send then subscribe, accumulated text -> Connic delta backend) and
+# ab-agents (Cloudflare Agents SDK chat client, cf_agent_use_chat_request ->
+# the plain chunked backend, as ab-connic; replies as text-delta frames).
 # Prints the markdown summary; raw JSON lines are in $OUT/results.jsonl.
 set -euo pipefail
 
@@ -33,8 +35,8 @@ else
 	REPS=${REPS:-3} DURATION=${DURATION:-3s} IDLE_N=${IDLE_N:-5000} SETTLE=${SETTLE:-1s}
 	SCENARIOS=${SCENARIOS:-"stream64 stream1k stream64-pipe stream64-paced echo-c1 echo-c50"}
 fi
-TARGETS=${TARGETS:-"direct nginx go-tunnel ab-pass ab-trans ab-connic ab-connic-wiro ab-wiro-connic"}
-IDLE_TARGETS=${IDLE_TARGETS:-"direct nginx ab-pass ab-connic"}
+TARGETS=${TARGETS:-"direct nginx go-tunnel ab-pass ab-trans ab-connic ab-connic-wiro ab-wiro-connic ab-agents"}
+IDLE_TARGETS=${IDLE_TARGETS:-"direct nginx ab-pass ab-connic ab-agents"}
 OUT=${OUT:-/tmp/agentbridge-bench/$(date +%Y%m%d-%H%M%S)}
 # Ports free on 127.0.0.1 a moment ago, each asked of the kernel: fixed
 # ports collide with whatever else runs on a shared machine.
@@ -123,6 +125,7 @@ routes:
   - {path: /connic, dialect: connic, auth: none, backend: stream, $S}
   - {path: /connic-wiro, dialect: connic, auth: none, backend: wiro, $S}
   - {path: /wiro, dialect: wiro, auth: [keys], backend: connic, $S}
+  - {path: /agents-bench/:agent/:name, dialect: agents, auth: none, backend: stream, $S}
 EOF
 }
 
@@ -196,6 +199,7 @@ target_args() { # target echo(0|1)
 	ab-connic) echo "ws://127.0.0.1:$AB_PORT/connic connic $AB_PID -" ;;
 	ab-connic-wiro) echo "ws://127.0.0.1:$AB_PORT/connic-wiro connic $AB_PID -" ;;
 	ab-wiro-connic) echo "ws://127.0.0.1:$AB_PORT/wiro wiro $AB_PID -" ;;
+	ab-agents) echo "ws://127.0.0.1:$AB_PORT/agents-bench/bench/room agents $AB_PID -" ;;
 	esac
 }
 scenario_flags() {
@@ -246,6 +250,7 @@ for rep in $(seq "$REPS"); do
 		nginx) start_nginx; url=ws://127.0.0.1:$NGINX_PORT/ mode=plain pids=$(nginx_pids) ;;
 		ab-pass) start_ab; url=ws://127.0.0.1:$AB_PORT/echo mode=plain pids=$AB_PID ;;
 		ab-connic) start_ab; url=ws://127.0.0.1:$AB_PORT/connic mode=connic pids=$AB_PID ;;
+		ab-agents) start_ab; url=ws://127.0.0.1:$AB_PORT/agents-bench/bench/room mode=agents pids=$AB_PID ;;
 		*) stop_all; continue ;;
 		esac
 		log "rep $rep idle $t (n=$IDLE_N)"

@@ -44,7 +44,7 @@ type Result struct {
 
 func main() {
 	url := flag.String("url", "ws://127.0.0.1:19000/", "target ws:// URL (loopback only)")
-	mode := flag.String("mode", "plain", "client dialect: plain or connic")
+	mode := flag.String("mode", "plain", "client dialect: plain, connic or agents")
 	n := flag.Int("n", 5000, "connections to open (capped by the nofile limit)")
 	pidsFlag := flag.String("pids", "", "comma-separated PIDs whose RSS is measured")
 	settle := flag.Duration("settle", time.Second, "wait before each RSS sample")
@@ -100,6 +100,10 @@ func main() {
 	// Phase 1: handshakes, 32 at a time so no listen backlog overflows.
 	forEach(conns, func(i int, _ *bench.Conn) {
 		c, err := bench.Dial(ctx, *url, 10*time.Second)
+		if err == nil && *mode == "agents" {
+			_ = c.NC.SetReadDeadline(time.Now().Add(10 * time.Second))
+			err = bench.AgentsReady(c)
+		}
 		if err == nil && *mode == "connic" {
 			_ = c.NC.SetReadDeadline(time.Now().Add(10 * time.Second))
 			var m []byte
@@ -136,7 +140,8 @@ func main() {
 		}
 	}
 
-	// Phase 2: one echo (plain) or one one-chunk reply (Connic) per connection.
+	// Phase 2: one echo (plain) or one one-chunk reply (Connic, agents) per
+	// connection.
 	forEach(conns, func(i int, c *bench.Conn) {
 		if c == nil {
 			return
@@ -186,6 +191,24 @@ func oneMessage(c *bench.Conn, mode string, i int) error {
 				return err
 			}
 			if bytes.Contains(m, []byte(`"stream_end"`)) || bytes.Contains(m, []byte(`"type":"response"`)) {
+				return nil
+			}
+		}
+	}
+	if mode == "agents" {
+		line := []byte("r " + id + " 1 64 0")
+		if err := c.WriteText(bench.AgentsChatRequest(nil, []byte(id), line)); err != nil {
+			return err
+		}
+		for {
+			m, err := c.ReadMessage()
+			if err != nil {
+				return err
+			}
+			if bytes.Contains(m, []byte(`"error":true`)) {
+				return fmt.Errorf("error frame: %.120s", m)
+			}
+			if bytes.Contains(m, []byte(`"done":true`)) {
 				return nil
 			}
 		}

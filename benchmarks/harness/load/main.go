@@ -12,8 +12,8 @@
 // per streamed request, 1 per echo) whatever the client dialect, so Connic
 // clients, which also receive ack and stream_start (or one whole "response"
 // when the route does not stream; counted in WholeReplies), and Wiro clients
-// (a REST send, then a subscription; wiro.go) are comparable with plain
-// ones; FramesRecv counts what the client actually received. With -pids, the watched processes' utime+stime delta
+// (a REST send, then a subscription; wiro.go) and Agents SDK chat clients
+// (agents.go) are comparable with plain ones; FramesRecv counts what the client actually received. With -pids, the watched processes' utime+stime delta
 // (/proc/PID/stat, 10 ms resolution) is divided by those frames.
 //
 // Allocations per frame need a counter exposed by the target: -expvar takes
@@ -80,6 +80,7 @@ type worker struct {
 	errors, mismatches int64
 	whole              int64 // Connic replies that came as one "response"
 	firstErr           error
+	line               []byte // agents: the request line, before it is wrapped
 }
 
 func main() {
@@ -87,7 +88,7 @@ func main() {
 	var pids, expvarURL, scenario, target string
 	var rep int
 	flag.StringVar(&cfg.url, "url", "ws://127.0.0.1:19000/", "target ws:// URL (loopback only)")
-	flag.StringVar(&cfg.mode, "mode", "plain", "client dialect: plain, connic or wiro")
+	flag.StringVar(&cfg.mode, "mode", "plain", "client dialect: plain, connic, wiro or agents")
 	flag.StringVar(&cfg.key, "key", "bench-key", "wiro mode: the x-api-key of the REST send")
 	flag.IntVar(&cfg.conns, "c", 50, "connections")
 	flag.IntVar(&cfg.k, "k", 20, "chunks per reply")
@@ -111,6 +112,11 @@ func main() {
 	}
 	if cfg.conns < 1 || cfg.depth < 1 || cfg.k < 0 || cfg.conns > 10000 {
 		fatal(fmt.Errorf("bad -c/-depth/-k"))
+	}
+	switch cfg.mode {
+	case "plain", "connic", "wiro", "agents":
+	default:
+		fatal(fmt.Errorf("unknown -mode %q", cfg.mode))
 	}
 	if cfg.mode == "wiro" {
 		if cfg.depth != 1 || cfg.echo || cfg.k < 1 {
@@ -148,6 +154,10 @@ func run(cfg config, watched []int, expvarURL string) Result {
 			defer wg.Done()
 			defer func() { <-sem }()
 			c, err := bench.Dial(ctx, cfg.url, 5*time.Second)
+			if err == nil && cfg.mode == "agents" {
+				_ = c.NC.SetReadDeadline(time.Now().Add(5 * time.Second))
+				err = bench.AgentsReady(c)
+			}
 			if err == nil && cfg.mode == "connic" {
 				_ = c.NC.SetReadDeadline(time.Now().Add(5 * time.Second))
 				var m []byte
@@ -354,29 +364,39 @@ func (w *worker) once(c *bench.Conn, cfg config, idx int) error {
 }
 
 func (w *worker) request(b []byte, cfg config, id []byte) []byte {
+	if cfg.mode == "agents" {
+		w.line = appendLine(w.line[:0], cfg, id)
+		return bench.AgentsChatRequest(b, id, w.line)
+	}
 	if cfg.mode == "connic" {
 		b = append(b, `{"type":"message","id":"`...)
 		b = append(b, id...)
 		b = append(b, `","payload":{"message":"`...)
 	}
+	b = appendLine(b, cfg, id)
+	if cfg.mode == "connic" {
+		b = append(b, `"}}`...)
+	}
+	return b
+}
+
+// appendLine appends the request line the backend reads: "e <id> x…" of
+// -size bytes with -echo, else "r <id> <k> <size> <interval_us>".
+func appendLine(b []byte, cfg config, id []byte) []byte {
 	start := len(b)
 	if cfg.echo {
 		b = append(append(append(b, "e "...), id...), ' ')
 		for len(b)-start < cfg.size {
 			b = append(b, 'x')
 		}
-	} else {
-		b = append(append(append(b, "r "...), id...), ' ')
-		b = strconv.AppendInt(b, int64(cfg.k), 10)
-		b = append(b, ' ')
-		b = strconv.AppendInt(b, int64(cfg.size), 10)
-		b = append(b, ' ')
-		b = strconv.AppendInt(b, cfg.interval.Microseconds(), 10)
+		return b
 	}
-	if cfg.mode == "connic" {
-		b = append(b, `"}}`...)
-	}
-	return b
+	b = append(append(append(b, "r "...), id...), ' ')
+	b = strconv.AppendInt(b, int64(cfg.k), 10)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, int64(cfg.size), 10)
+	b = append(b, ' ')
+	return strconv.AppendInt(b, cfg.interval.Microseconds(), 10)
 }
 
 var (
@@ -396,6 +416,9 @@ func (w *worker) readReply(c *bench.Conn, cfg config, p *pending, queue []pendin
 	chunks, mismatch := 0, false
 	var idKey [64]byte
 	key := append(append(append(idKey[:0], `"id":"`...), p.id...), '"')
+	if cfg.mode == "agents" {
+		return w.agentsReply(c, cfg, p)
+	}
 	for {
 		m, err := c.ReadMessage()
 		if err != nil {

@@ -3,8 +3,10 @@
 // target, ratios against "direct" taken within each repetition and then
 // medianed, and the agentbridge gates (met / missed) when the targets
 // nginx, ab-pass and the translating routes (ab-trans, ab-connic,
-// ab-connic-wiro, ab-wiro-connic) are present (and, for reference,
-// the Go tunnel yardstick when go-tunnel is).
+// ab-connic-wiro, ab-wiro-connic, ab-agents) are present (and, for
+// reference, the Go tunnel yardstick when go-tunnel is). The Agents SDK
+// route (ab-agents) is also held to ab-connic: CPU per frame within +15 %,
+// and its own allocations per frame.
 package main
 
 import (
@@ -275,7 +277,7 @@ func gates() {
 	}
 	// The Wiro routes carry accumulated text on their Wiro leg: each of its
 	// frames holds the whole reply so far, O(k²) bytes a reply.
-	for _, t := range []string{"ab-trans", "ab-connic", "ab-connic-wiro", "ab-wiro-connic"} {
+	for _, t := range []string{"ab-trans", "ab-connic", "ab-connic-wiro", "ab-wiro-connic", "ab-agents"} {
 		for _, s := range []string{"stream64", "stream1k", "stream64-pipe"} {
 			x, p := cpuOf(s, t), cpuOf(s, "ab-pass")
 			if math.IsNaN(x) {
@@ -290,9 +292,30 @@ func gates() {
 			fmt.Printf("| translation CPU/frame ≤ +15%% over passthrough (%s) | %s | %s µs (%+.0f%%) | ab-pass %s µs | %s |\n", t, s, num(x, 2), 100*(x/p-1), num(p, 2), v)
 		}
 	}
+	// The Agents SDK chat route beside the Connic one, both on the plain
+	// chunked backend: the "+15 % CPU per frame of Connic→plain".
+	if len(cells("load", "stream64", "ab-agents")) > 0 {
+		for _, s := range []string{"stream64", "stream1k", "stream64-pipe"} {
+			x, c := cpuOf(s, "ab-agents"), cpuOf(s, "ab-connic")
+			if math.IsNaN(x) && math.IsNaN(c) {
+				continue
+			}
+			fmt.Printf("| agents CPU/frame ≤ 1.15× ab-connic | %s | %s µs (%s×) | ab-connic %s µs | %s |\n", s, num(x, 2), num(x/c, 2), num(c, 2), verdict(x <= 1.15*c, x/c))
+		}
+	}
 	al := med(cells("load", "stream64", "ab-pass"), allocs)
 	fmt.Printf("| ≤ 0.01 allocs/relayed frame | stream64 | %s | | %s |\n", num(al, 4), verdict(al <= 0.01, al))
-	for _, t := range []string{"ab-pass", "ab-connic"} {
+	if len(cells("load", "stream64", "ab-agents")) > 0 {
+		for _, s := range []string{"stream64", "stream1k"} {
+			al := med(cells("load", s, "ab-agents"), allocs)
+			fmt.Printf("| ≤ 0.01 allocs/frame, agents text-delta stream (ab-agents) | %s | %s | | %s |\n", s, num(al, 4), verdict(al <= 0.01, al))
+		}
+	}
+	idle := []string{"ab-pass", "ab-connic"}
+	if len(cells("idle", "idle", "ab-agents")) > 0 {
+		idle = append(idle, "ab-agents")
+	}
+	for _, t := range idle {
 		rs := cells("idle", "idle", t)
 		h := med(rs, func(r rec) (float64, bool) { return r.KiBPerConnHandshake, true })
 		m := med(rs, func(r rec) (float64, bool) { return r.KiBPerConnMessage, true })
