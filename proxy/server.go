@@ -400,6 +400,7 @@ func (s *Server) serve(c *wsconn.Conn, rt *Route, params []Param, lg leg, id aut
 		codec = clientCodec(rt, params)
 	}
 	ss := newSession(s, rt, c, lg.up, codec)
+	ss.params, ss.id = params, id // a reset opens the next leg with them
 	if !s.register(ss) {
 		ss.refuse()
 		slot.release()

@@ -22,9 +22,10 @@
 // cf_agent_state go to a backend that speaks this dialect (KindFrame,
 // KindState); any other backend has no place for them, so the codec answers
 // at once (KindReply): an rpc with success:false, a state with
-// cf_agent_state_error. cf_agent_chat_clear, cf_agent_chat_messages and
-// cf_agent_tool_approval are frames (KindFrame) that only a backend of this
-// dialect can act on.
+// cf_agent_state_error. cf_agent_chat_clear starts a new conversation
+// (KindReset: the proxy opens a new backend leg; a backend of this dialect
+// gets the frame before). cf_agent_chat_messages and cf_agent_tool_approval
+// are frames (KindFrame) that only a backend of this dialect can act on.
 //
 // Backend side (the proxy is the client of an AIChatAgent). The proxy waits
 // for cf_agent_identity (KindReady). A user message goes out as a
