@@ -3,7 +3,9 @@ package proxy
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -163,5 +165,104 @@ func TestAgentsClearMidReply(t *testing.T) {
 	}
 	if n := opened.get(); n != 2 {
 		t.Errorf("demo sessions opened = %d, want 2", n)
+	}
+}
+
+// getJSON does a GET on the proxy with an optional bearer token and returns
+// the status and the body.
+func getJSON(t testing.TB, addr, path, token string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest("GET", "http://"+addr+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	hc := &http.Client{Timeout: 5 * time.Second}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: reading the body: %v", path, err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// TestAgentsGetMessages: GET <path>/get-messages, what useAgentChat loads
+// first, returns the path's conversation as UIMessages: the user's message
+// and the reply after one exchange, [] for a name never used, [] again
+// after a clear. A route with auth refuses it without a credential, as it
+// refuses the socket.
+func TestAgentsGetMessages(t *testing.T) {
+	cb := &connicBackend{secret: "s", streaming: true, count: true}
+	url := cb.serve(t)
+	secure := agentsRoute(connicBackendCfg(url, "s"))
+	secure.Name, secure.Path, secure.Auth = "secure", "/secure/agents/:agent/:name", secretAuth(t, "team-secret")
+	_, addr := startProxy(t, Config{Routes: []*Route{agentsRoute(connicBackendCfg(url, "s")), secure}})
+
+	if status, body := getJSON(t, addr, "/agents/a/b/get-messages", ""); status != 200 || body != "[]" {
+		t.Fatalf("before any message: %d %s", status, body)
+	}
+	c := dialAgents(t, addr, "/agents/a/b")
+	c.chat("r1", "hello")
+	if text, _ := c.reply("r1", false); text != "#1 Echo: hello" {
+		t.Fatalf("reply %q", text)
+	}
+	status, body := getJSON(t, addr, "/agents/a/b/get-messages", "")
+	var msgs []struct {
+		ID, Role string
+		Parts    []struct{ Type, Text string }
+	}
+	if err := json.Unmarshal([]byte(body), &msgs); status != 200 || err != nil {
+		t.Fatalf("get-messages: %d %s (%v)", status, body, err)
+	}
+	if len(msgs) != 2 || msgs[0].Role != "user" || msgs[1].Role != "assistant" ||
+		len(msgs[0].Parts) != 1 || msgs[0].Parts[0] != (struct{ Type, Text string }{"text", "hello"}) ||
+		len(msgs[1].Parts) != 1 || msgs[1].Parts[0] != (struct{ Type, Text string }{"text", "#1 Echo: hello"}) ||
+		msgs[0].ID == "" || msgs[1].ID != "assistant-r1" {
+		t.Fatalf("get-messages = %s", body)
+	}
+	if status, body := getJSON(t, addr, "/agents/a/other/get-messages", ""); status != 200 || body != "[]" {
+		t.Errorf("another name: %d %s, want 200 []", status, body)
+	}
+	if status, body := getJSON(t, addr, "/agents/other/b/get-messages", ""); status != 200 || body != "[]" {
+		t.Errorf("another agent: %d %s, want 200 []", status, body)
+	}
+
+	// Auth: as the socket's.
+	if status, body := getJSON(t, addr, "/secure/agents/a/b/get-messages", ""); status != 401 {
+		t.Errorf("anonymous GET on a route with auth: %d %s, want 401", status, body)
+	}
+	if status, _ := getJSON(t, addr, "/secure/agents/a/b/get-messages", "wrong"); status != 401 {
+		t.Errorf("GET with a wrong secret: %d, want 401", status)
+	}
+	if status, body := getJSON(t, addr, "/secure/agents/a/b/get-messages", "team-secret"); status != 200 || body != "[]" {
+		t.Errorf("GET with the secret: %d %s, want 200 [] (the other route's conversation is its own)", status, body)
+	}
+	if code, _ := dialRefused(t, wsURL(addr, "/secure/agents/a/b"), nil); code != 401 {
+		t.Errorf("anonymous upgrade: %d, want 401", code)
+	}
+
+	// Another method is refused whole; a clear empties the history.
+	resp, err := http.Post("http://"+addr+"/agents/a/b/get-messages", "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 405 {
+		t.Errorf("POST: %d, want 405", resp.StatusCode)
+	}
+	c.send(`{"type":"cf_agent_chat_clear"}`)
+	c.chat("r2", "new")
+	if text, _ := c.reply("r2", false); text != "#1 Echo: new" {
+		t.Fatalf("reply after clear %q", text)
+	}
+	_, body = getJSON(t, addr, "/agents/a/b/get-messages", "")
+	if err := json.Unmarshal([]byte(body), &msgs); err != nil || len(msgs) != 2 || msgs[0].Parts[0].Text != "new" {
+		t.Errorf("get-messages after a clear and one exchange = %s", body)
 	}
 }

@@ -78,8 +78,13 @@ type session struct {
 	bended    bool
 	over      bool
 	bdone     chan struct{}
-	rids      [][]byte             // reset: the ids of the replies in flight
-	rev       [1]translators.Event // reset: the cancel it sends and relays
+	rids      [][]byte // reset: the ids of the replies in flight
+	// keep says the session writes its user messages and ended replies to
+	// the conversation conv of its path (Server.transcripts), for the
+	// client dialect's HTTP endpoints.
+	keep bool
+	conv string
+	rev  [1]translators.Event // reset: the cancel it sends and relays
 
 	// The timers of dialects that send messages of their own (a Ticker):
 	// ctimer calls the client codec's Tick every cevery, btimer the backend
@@ -256,6 +261,9 @@ func (ss *session) reset() error {
 	ss.bdone = make(chan struct{})
 	old := ss.up
 	ss.umu.Unlock()
+	if ss.keep {
+		ss.s.transcripts.clear(ss.conv) // the history starts over too
+	}
 	// The acks of this read go before the cancels; a client gone is
 	// found by the next read.
 	_ = ss.flushAcks()
@@ -439,6 +447,10 @@ func (ss *session) clientPump() error {
 				// other messages of this read (flushAcks).
 				ss.ack = translators.Event{Kind: translators.KindAck, ID: ev.ID, Seq: int64(ss.messages)}
 				ss.queueAck(&ss.ack)
+				if ss.keep {
+					// Before the send: the reply may end before Send returns.
+					ss.s.transcripts.add(ss.conv, false, ev.ID, ev.Text)
+				}
 				if err := ss.up.Send(ev); err != nil {
 					return errBackendWrite{err}
 				}
@@ -505,6 +517,9 @@ func (ss *session) relayEvents(evs []translators.Event, more bool) error {
 				ss.busy.Store(true)
 			case translators.KindTurnEnd, translators.KindError, translators.KindCancel:
 				ss.busy.Store(false)
+				if ss.keep && ev.Kind == translators.KindTurnEnd {
+					ss.s.transcripts.add(ss.conv, true, ev.ID, ev.Full)
+				}
 			case translators.KindReady, translators.KindReply, translators.KindOpen:
 				continue
 			}
