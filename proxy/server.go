@@ -31,7 +31,11 @@ type Server struct {
 	router *router
 	http   *fasthttp.Server
 	hubs   map[*Route]*hub // routes whose clients use REST
-	public string          // base of ticket urls (wsBase of cfg.PublicURL), or ""
+	// Routes whose client dialect declares HTTP endpoints, and the
+	// conversations kept for them (transcript.go).
+	httpRoutes  []*Route
+	transcripts transcripts
+	public      string // base of ticket urls (wsBase of cfg.PublicURL), or ""
 
 	draining    atomic.Bool
 	mu          sync.Mutex
@@ -90,6 +94,9 @@ func New(cfg Config) (*Server, error) {
 	for _, rt := range cfg.Routes {
 		if rt.Client.REST != nil {
 			s.hubs[rt] = newHub(s, rt)
+		}
+		if len(rt.Client.HTTP) > 0 {
+			s.httpRoutes = append(s.httpRoutes, rt)
 		}
 	}
 	s.http = &fasthttp.Server{
@@ -225,6 +232,10 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	}
 	if h, send := s.matchREST(path); h != nil {
 		h.serveREST(ctx, send)
+		return
+	}
+	if rt, params, ep := s.matchHTTP(path); ep != nil {
+		s.serveHTTP(ctx, rt, params, ep)
 		return
 	}
 	rt, params := s.router.match(path, nil)
@@ -400,6 +411,10 @@ func (s *Server) serve(c *wsconn.Conn, rt *Route, params []Param, lg leg, id aut
 		codec = clientCodec(rt, params)
 	}
 	ss := newSession(s, rt, c, lg.up, codec)
+	ss.params, ss.id = params, id // a reset opens the next leg with them
+	if len(rt.Client.HTTP) > 0 {
+		ss.keep, ss.conv = true, conversationKey(rt, params)
+	}
 	if !s.register(ss) {
 		ss.refuse()
 		slot.release()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"github.com/agentbridge/agentbridge/auth"
 	"github.com/agentbridge/agentbridge/proxy/internal/wsconn"
 	"github.com/agentbridge/agentbridge/translators"
 )
@@ -62,6 +63,28 @@ type session struct {
 	bevs     []translators.Event
 	su       *socketUpstream // ss.up when it is a socket
 	more     moreUpstream    // ss.up when it can tell that more is already waiting
+
+	// A client's KindReset replaces the backend leg (reset): the client
+	// pump closes up and opens another with params and id, as serve opened
+	// the first. umu guards the swap of up, su and more against the
+	// goroutines that are not the pumps (finish, the backend's timer, a
+	// parked leg's wake-up) and the flags: resetting says the backend
+	// pump's end is the reset's (it closes bdone and the session goes
+	// on), bended that it ended for good, over that finish ran.
+	params    []Param
+	id        auth.Identity
+	umu       sync.Mutex
+	resetting bool
+	bended    bool
+	over      bool
+	bdone     chan struct{}
+	rids      [][]byte // reset: the ids of the replies in flight
+	// keep says the session writes its user messages and ended replies to
+	// the conversation conv of its path (Server.transcripts), for the
+	// client dialect's HTTP endpoints.
+	keep bool
+	conv string
+	rev  [1]translators.Event // reset: the cancel it sends and relays
 
 	// The timers of dialects that send messages of their own (a Ticker):
 	// ctimer calls the client codec's Tick every cevery, btimer the backend
@@ -137,17 +160,33 @@ func (ss *session) start(agent []byte, slot connSlot) {
 	ss.drive(true, false)
 }
 
-// Unparked resumes the pump reading c.
-func (ss *session) Unparked(c *wsconn.Conn, expired bool) { ss.drive(c == ss.client, expired) }
+// Unparked resumes the pump reading c. A wake-up of a backend leg that a
+// reset replaced meanwhile is not the session's any more.
+func (ss *session) Unparked(c *wsconn.Conn, expired bool) {
+	if c != ss.client {
+		if su := ss.backend(); su == nil || su.c != c {
+			return
+		}
+	}
+	ss.drive(c == ss.client, expired)
+}
+
+// backend returns the socket of the current backend leg, or nil.
+func (ss *session) backend() *socketUpstream {
+	ss.umu.Lock()
+	defer ss.umu.Unlock()
+	return ss.su
+}
 
 // drive runs one pump until it parks or ends; the client pump holds the
 // client's reader, the backend pump the backend socket's (if any).
 func (ss *session) drive(client bool, expired bool) {
 	var c *wsconn.Conn
+	var su *socketUpstream
 	if client {
 		c = ss.client
-	} else if ss.su != nil {
-		c = ss.su.c
+	} else if su = ss.backend(); su != nil {
+		c = su.c
 	}
 	if c != nil {
 		c.LockReader(expired)
@@ -165,6 +204,16 @@ func (ss *session) drive(client bool, expired bool) {
 	if client && clientViolation(err) {
 		ss.awaitReplies()
 	}
+	if !client && ss.replaced() {
+		// The client pump closed this leg to open another (reset): the
+		// session goes on, and this pump's buffers go with its leg.
+		if c != nil {
+			c.UnlockReader()
+			su.release()
+		}
+		close(ss.bdone)
+		return
+	}
 	ss.finish(err, client)
 	if c != nil {
 		c.UnlockReader()
@@ -172,6 +221,124 @@ func (ss *session) drive(client bool, expired bool) {
 	if ss.alive.Add(-1) == 0 {
 		ss.end()
 	}
+}
+
+// replaced reports, for the backend pump that just ended, whether a reset
+// closed its leg; if not, the backend pump ended for good.
+func (ss *session) replaced() bool {
+	ss.umu.Lock()
+	defer ss.umu.Unlock()
+	if ss.resetting {
+		return true
+	}
+	ss.bended = true
+	return false
+}
+
+// changing reports whether su is no longer the backend leg, or is being
+// replaced (reset).
+func (ss *session) changing(su *socketUpstream) bool {
+	ss.umu.Lock()
+	defer ss.umu.Unlock()
+	return ss.resetting || ss.su != su
+}
+
+// reset starts a new conversation for the client (KindReset), on the
+// client pump: the replies in flight are cancelled, the backend leg is
+// closed deliberately, and a new one is opened the way serve opened the
+// first (openLeg: a socket is dialed again, an in-process agent opened
+// again, a REST backend gets a new session key). The backend pump of the
+// old leg ends first, so the Turn and the pending ids are the client
+// pump's meanwhile; a new backend pump reads the new leg. An error ends
+// the session: the client is told the agent is unavailable.
+func (ss *session) reset() error {
+	ss.umu.Lock()
+	if ss.bended || ss.over {
+		ss.umu.Unlock()
+		return nil // the session is ending anyway
+	}
+	ss.resetting = true
+	ss.bdone = make(chan struct{})
+	old := ss.up
+	ss.umu.Unlock()
+	if ss.keep {
+		ss.s.transcripts.clear(ss.conv) // the history starts over too
+	}
+	// The acks of this read go before the cancels; a client gone is
+	// found by the next read.
+	_ = ss.flushAcks()
+	old.Close(int(ws.StatusNormalClosure), "conversation cleared")
+	<-ss.bdone // the old leg's backend pump has ended
+
+	// The replies in flight: the one streaming (the Turn's) and those
+	// waiting. Each is cancelled on the old leg (a REST backend stops
+	// working on it; a closed socket's backend stopped already) and ends
+	// for the client as cancelled.
+	ss.rids = ss.rids[:0]
+	if ss.turn.Open() {
+		ss.rids = append(ss.rids, append([]byte(nil), ss.turn.ID()...))
+	}
+	for ss.pending.Len() > 0 {
+		ss.rids = append(ss.rids, ss.pending.Pop(nil))
+	}
+	for _, id := range ss.rids {
+		ss.rev[0] = translators.Event{Kind: translators.KindCancel, ID: id, Text: []byte("the conversation was cleared")}
+		_ = old.Send(&ss.rev[0])
+		ss.rev[0] = translators.Event{Kind: translators.KindCancel, ID: id, Text: []byte("the conversation was cleared")}
+		if err := ss.relayEvents(ss.rev[:], false); err != nil {
+			ss.backendEnded()
+			return errClientWrite{err}
+		}
+	}
+	ss.busy.Store(false)
+
+	var lg leg
+	var err error
+	if !ss.draining.Load() {
+		lg, err = ss.s.openLeg(ss.rt, ss.params, ss.id)
+		if err == nil && lg.up == nil {
+			lg.close()
+			err = errors.New("the route relays: no leg to translate through")
+		}
+	} else {
+		err = errGoingAway
+	}
+	ss.umu.Lock()
+	if err != nil || ss.over {
+		ss.umu.Unlock()
+		if err == nil {
+			lg.close()
+			err = errGoingAway
+		}
+		ss.backendEnded()
+		if err == errGoingAway {
+			return err
+		}
+		ss.s.log.Warn("reset: the new backend leg failed", "route", ss.rt.Name, "error", err)
+		return errBackendWrite{err}
+	}
+	ss.up = lg.up
+	ss.su, _ = lg.up.(*socketUpstream)
+	ss.more, _ = lg.up.(moreUpstream)
+	ss.resetting = false
+	su := ss.su
+	ss.umu.Unlock()
+	if su != nil {
+		su.c.StartKeepalive(ss.s.cfg.PingInterval)
+		su.c.SetOwner(ss)
+	}
+	go ss.drive(false, false)
+	return nil
+}
+
+// backendEnded counts the backend pump as ended after a reset that closed
+// its leg opened no other: the session ends with its client pump.
+func (ss *session) backendEnded() {
+	ss.umu.Lock()
+	ss.resetting = false
+	ss.bended = true
+	ss.umu.Unlock()
+	ss.alive.Add(-1)
 }
 
 // end lets go of both legs once both pumps have ended.
@@ -280,8 +447,17 @@ func (ss *session) clientPump() error {
 				// other messages of this read (flushAcks).
 				ss.ack = translators.Event{Kind: translators.KindAck, ID: ev.ID, Seq: int64(ss.messages)}
 				ss.queueAck(&ss.ack)
+				if ss.keep {
+					// Before the send: the reply may end before Send returns.
+					ss.s.transcripts.add(ss.conv, false, ev.ID, ev.Text)
+				}
 				if err := ss.up.Send(ev); err != nil {
 					return errBackendWrite{err}
+				}
+			case translators.KindReset:
+				ss.client.TouchIdle()
+				if err := ss.reset(); err != nil {
+					return err
 				}
 			case translators.KindCancel, translators.KindToolOutput, translators.KindToolError,
 				translators.KindState, translators.KindFrame:
@@ -341,6 +517,9 @@ func (ss *session) relayEvents(evs []translators.Event, more bool) error {
 				ss.busy.Store(true)
 			case translators.KindTurnEnd, translators.KindError, translators.KindCancel:
 				ss.busy.Store(false)
+				if ss.keep && ev.Kind == translators.KindTurnEnd {
+					ss.s.transcripts.add(ss.conv, true, ev.ID, ev.Full)
+				}
 			case translators.KindReady, translators.KindReply, translators.KindOpen:
 				continue
 			}
@@ -460,7 +639,11 @@ func (ss *session) finish(err error, fromClient bool) {
 		if client != closePeerVanished {
 			_ = ss.client.SendClose(client.Code, client.Reason)
 		}
-		ss.up.Close(int(backend.Code), backend.Reason)
+		ss.umu.Lock()
+		ss.over = true // a reset under way closes the leg it opens
+		up := ss.up
+		ss.umu.Unlock()
+		up.Close(int(backend.Code), backend.Reason)
 		if !wsconn.Violation(client.Code) { // sendClose already bounded the client's reading
 			ss.client.InterruptRead(time.Now().Add(closeGrace))
 		}
@@ -554,7 +737,9 @@ func (ss *session) rearm(client bool) {
 	case client:
 		ss.ctimer.Reset(ss.cevery)
 	default:
-		ss.btimer.Reset(ss.su.tickEvery)
+		if su := ss.backend(); su != nil && su.ticker != nil {
+			ss.btimer.Reset(su.tickEvery)
+		}
 	}
 }
 
@@ -588,7 +773,16 @@ func (ss *session) clientTick() {
 
 // backendTick writes what the backend codec's Tick appends to the backend.
 func (ss *session) backendTick() {
-	err := ss.su.tick()
+	su := ss.backend()
+	if su == nil {
+		return
+	}
+	err := su.tick()
+	if err != nil && ss.changing(su) {
+		// A reset closed this leg: the next tick goes to the new one.
+		ss.rearm(false)
+		return
+	}
 	var bw errBackendWrite
 	switch {
 	case errors.As(err, &bw):

@@ -150,6 +150,11 @@ type Dialect struct {
 	// REST, when not nil, says clients send messages with REST calls and
 	// subscribe to replies on the socket.
 	REST *REST
+	// HTTP lists the HTTP requests beside the socket that the proxy
+	// answers for a route whose clients speak the dialect, from the
+	// conversation it keeps for the route's path (the Agents SDK's GET
+	// <path>/get-messages). Empty: none, and the proxy keeps nothing.
+	HTTP []HTTPEndpoint
 	// New returns a codec for one side of one session.
 	New func(Options) Codec
 	// SameShape, when not nil, reports whether a client and a backend of
@@ -192,4 +197,36 @@ func (d Dialect) Display() string {
 		return d.Title
 	}
 	return d.Name
+}
+
+// HTTPEndpoint is an HTTP request a client dialect makes beside its socket
+// that the proxy answers from the conversation of the socket's path. The
+// proxy matches it, admits it as it admits the socket (same route, same
+// credentials: 401 without), and keeps the conversation itself: the user
+// messages and the replies that end (KindTurnEnd) in the translating
+// sessions of that path, bounded in bytes, oldest first out.
+type HTTPEndpoint struct {
+	// Suffix follows the route's path ("/get-messages" after
+	// "/agents/a/b").
+	Suffix string
+	// Method is the request's method ("GET"); another gets 405.
+	Method string
+	// ContentType is the response's Content-Type ("application/json").
+	ContentType string
+	// Body appends the response's body for msgs, the conversation, oldest
+	// first (none for a path the proxy has not seen). It must be pure and
+	// always make a whole, valid body: the answer is 200.
+	Body func(dst []byte, msgs []TranscriptMessage) []byte
+}
+
+// TranscriptMessage is one message of a conversation the proxy keeps for
+// an HTTPEndpoint.
+type TranscriptMessage struct {
+	// Assistant says the agent said it; otherwise the user did.
+	Assistant bool
+	// ID is the turn's correlation id (the user message's, which its reply
+	// shares); empty when the client gave none.
+	ID string
+	// Text is the user's message, or the reply's whole answer text.
+	Text string
 }

@@ -141,6 +141,17 @@ const (
 	// copied from the wire, so it can label a metric).
 	// Produced by: agents, openhands. Consumed by: the same dialect only.
 	KindFrame
+	// KindReset: client to proxy. The client starts a new conversation (the
+	// Agents SDK's cf_agent_chat_clear): the proxy's translating session
+	// cancels the replies in flight (each ends for the client as a
+	// KindCancel), closes the backend leg deliberately and opens a new one
+	// for the same session, the way its first one was opened (a socket
+	// backend is dialed again, an in-process agent re-opened, a REST
+	// backend gets a new session key), so the backend forgets the
+	// conversation; the client's session goes on. It carries no fields and
+	// is never forwarded: every Encode drops it.
+	// Produced by: agents (client). Consumed by: the proxy.
+	KindReset
 
 	// NumKinds is the number of kinds, KindInvalid included: every Kind is
 	// below it. Tests range over all kinds with it.
@@ -175,6 +186,7 @@ var kindNames = [NumKinds]string{
 	KindMetadata:       "metadata",
 	KindState:          "state",
 	KindFrame:          "frame",
+	KindReset:          "reset",
 }
 
 // String returns the kind's name as used in golden transcripts.

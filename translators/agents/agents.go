@@ -22,9 +22,13 @@
 // cf_agent_state go to a backend that speaks this dialect (KindFrame,
 // KindState); any other backend has no place for them, so the codec answers
 // at once (KindReply): an rpc with success:false, a state with
-// cf_agent_state_error. cf_agent_chat_clear, cf_agent_chat_messages and
-// cf_agent_tool_approval are frames (KindFrame) that only a backend of this
-// dialect can act on.
+// cf_agent_state_error. cf_agent_chat_clear starts a new conversation
+// (KindReset: the proxy opens a new backend leg; a backend of this dialect
+// gets the frame before). cf_agent_chat_messages and cf_agent_tool_approval
+// are frames (KindFrame) that only a backend of this dialect can act on.
+// GET <path>/get-messages, the history useAgentChat loads first, is an
+// HTTP endpoint the proxy answers from the conversation it keeps for the
+// path (GetMessages makes the body).
 //
 // Backend side (the proxy is the client of an AIChatAgent). The proxy waits
 // for cf_agent_identity (KindReady). A user message goes out as a
@@ -46,9 +50,11 @@ package agents
 
 import (
 	"bytes"
+	"strconv"
 	"strings"
 	"sync"
 
+	"github.com/agentbridge/agentbridge/internal/jsonx"
 	"github.com/agentbridge/agentbridge/translators"
 	"github.com/agentbridge/agentbridge/translators/plain"
 )
@@ -66,6 +72,39 @@ var Dialect = translators.Dialect{
 	CheckRoute:    plain.Dialect.CheckRoute,
 	ClientOptions: plain.Dialect.ClientOptions,
 	Endpoint:      endpoint,
+	HTTP: []translators.HTTPEndpoint{{
+		Suffix: "/get-messages", Method: "GET", ContentType: "application/json", Body: GetMessages,
+	}},
+}
+
+// GetMessages appends the body of GET <path>/get-messages, the history
+// useAgentChat loads first: a JSON array of UIMessages, each with one text
+// part. An assistant message's id is the one its reply streamed with
+// ("assistant-" and the request's id); a user message's is "user-" and
+// the request's id, as the proxy does not keep the client's own.
+func GetMessages(dst []byte, msgs []translators.TranscriptMessage) []byte {
+	dst = append(dst, '[')
+	for i, m := range msgs {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		role := "user"
+		if m.Assistant {
+			role = "assistant"
+		}
+		id := m.ID
+		if id == "" {
+			id = strconv.Itoa(i) // the client gave none: unique in the array
+		}
+		dst = append(dst, `{"id":`...)
+		dst = jsonx.AppendStr(dst, role+"-"+id)
+		dst = append(dst, `,"role":"`...)
+		dst = append(dst, role...)
+		dst = append(dst, `","parts":[{"type":"text","text":`...)
+		dst = jsonx.AppendStr(dst, m.Text)
+		dst = append(dst, `}]}`...)
+	}
+	return append(dst, ']')
 }
 
 // MaxHistory caps the bytes of conversation history a backend-side codec

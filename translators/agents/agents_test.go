@@ -3,6 +3,7 @@ package agents_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -250,5 +251,29 @@ func TestHistoryAssistantID(t *testing.T) {
 		if len(body.Messages) != 3 || body.Messages[1].Role != "assistant" || body.Messages[1].ID != c.want {
 			t.Errorf("start %s: history %+v, want the assistant's reply second with id %q", c.start, body.Messages, c.want)
 		}
+	}
+}
+
+// TestGetMessages: the body of get-messages is a JSON array of UIMessages,
+// [] when the conversation is empty, with text escaped and ids made from
+// the turn's.
+func TestGetMessages(t *testing.T) {
+	if got := string(agents.GetMessages(nil, nil)); got != "[]" {
+		t.Errorf("empty = %s, want []", got)
+	}
+	got := agents.GetMessages(nil, []translators.TranscriptMessage{
+		{ID: "r1", Text: "say \"hi\"\n"}, {Assistant: true, ID: "r1", Text: "hi <3"}, {Text: "no id"},
+	})
+	var msgs []struct {
+		ID, Role string
+		Parts    []struct{ Type, Text string }
+	}
+	if err := json.Unmarshal(got, &msgs); err != nil {
+		t.Fatalf("invalid JSON %s: %v", got, err)
+	}
+	want := `[{user-r1 user [{text say "hi"
+}]} {assistant-r1 assistant [{text hi <3}]} {user-2 user [{text no id}]}]`
+	if s := fmt.Sprint(msgs); s != want {
+		t.Errorf("GetMessages = %s\nparsed %s", got, s)
 	}
 }

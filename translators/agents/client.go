@@ -113,9 +113,17 @@ func (c *client) Decode(dst []translators.Event, msg []byte) ([]translators.Even
 		c.scratch = append(c.scratch[:0], `{"type":"cf_agent_state_error","error":`...)
 		c.scratch = jsonx.AppendStr(c.scratch, c.unsupported("shared state"))
 		return append(dst, translators.Event{Kind: translators.KindReply, Raw: append(c.scratch, '}')}), nil
+	case "cf_agent_chat_clear":
+		// A new conversation: the proxy replaces the backend leg
+		// (KindReset), so any backend forgets what was said. A backend of
+		// this dialect gets the frame first, to clear its own store.
+		if peer {
+			dst = append(dst, frame(msg, codeChatClear))
+		}
+		return append(dst, translators.Event{Kind: translators.KindReset}), nil
 	}
-	// cf_agent_chat_clear, cf_agent_chat_messages, cf_agent_tool_approval and
-	// the rest: only a backend of this dialect can act on them.
+	// cf_agent_chat_messages, cf_agent_tool_approval and the rest: only a
+	// backend of this dialect can act on them.
 	return append(dst, frame(msg, frameCode(typ))), nil
 }
 
@@ -238,7 +246,8 @@ func (c *client) Encode(dst []byte, ev *translators.Event) ([]byte, error) {
 		}
 		return c.plain.Encode(dst, ev)
 	}
-	// Acks and the other kinds have no place in this protocol.
+	// Acks, KindReset (the proxy's) and the other kinds have no place in
+	// this protocol.
 	return dst, nil
 }
 
