@@ -139,10 +139,12 @@ func endpoint(url string, s translators.Settings) translators.Endpoint {
 // Encode (which may run on two goroutines): on the client side a chat
 // request's id and its user message's id, on the backend side our request's
 // id and the client's correlation id. After warm-up it allocates nothing.
+// Its entries grow as they are needed (one or two for most sessions), up to
+// maxInflight, so that an idle session does not carry room for them all.
 type inflight struct {
 	mu  sync.Mutex
 	n   int
-	ent [maxInflight]pair
+	ent []pair // ent[:n] in use; ent[n:] spare, keeping their buffers
 }
 
 type pair struct{ a, b []byte }
@@ -153,6 +155,9 @@ func (f *inflight) add(a, b []byte) {
 	defer f.mu.Unlock()
 	if f.n == maxInflight {
 		f.removeAt(0)
+	}
+	if f.n == len(f.ent) {
+		f.ent = append(f.ent, pair{})
 	}
 	e := &f.ent[f.n]
 	e.a, e.b = append(e.a[:0], a...), append(e.b[:0], b...)
