@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/valyala/fastjson"
 
@@ -15,18 +16,17 @@ import (
 // client is the codec of an Agents SDK client.
 type client struct {
 	opts  translators.Options
-	plain translators.Codec // answers what is not a chat request, as plain does
+	plain translators.Codec // answers what is not a chat request, as plain does; made at first use
 	chats inflight          // chat requests decoded: request id, user message id
 
-	// Decode's state.
-	parser  fastjson.Parser
-	body    fastjson.Parser // a chat request's init.body
+	// Decode's state. Its parsers come from a pool for one call (a parser
+	// keeps the arrays its largest message needed, and an idle session
+	// should not carry them), so what its events carry is copied here.
 	scratch []byte
 
 	// Encode's state.
 	turn  chatTurn
-	chunk []byte // the UIMessageChunk being written
-	idbuf []byte
+	chunk []byte // the UIMessageChunk being written: from chunks, for one call
 }
 
 // chatTurn is the state of the chat reply being encoded.
@@ -44,15 +44,60 @@ type chatTurn struct {
 }
 
 func newClient(o translators.Options) *client {
-	po := o
-	po.Peer = ""
-	return &client{opts: o, plain: plain.New(po)}
+	return &client{opts: o}
+}
+
+// plainCodec returns the plain codec that encodes what is not a chat reply,
+// made the first time one is needed: most sessions of a chat app never do.
+func (c *client) plainCodec() translators.Codec {
+	if c.plain == nil {
+		po := c.opts
+		po.Peer = ""
+		c.plain = plain.New(po)
+	}
+	return c.plain
 }
 
 var _ translators.Codec = (*client)(nil)
 
+// parsers lend the client codecs' Decode their parsers, for one call.
+var parsers fastjson.ParserPool
+
+// maxScratch bounds the scratch space a client codec keeps between
+// messages: a larger one, grown by a long message, is dropped at the next.
+const maxScratch = 16 << 10
+
 func (c *client) Decode(dst []translators.Event, msg []byte) ([]translators.Event, error) {
-	v, typ := envelopeType(&c.parser, msg)
+	c.scratch = c.scratch[:0]
+	if cap(c.scratch) > maxScratch {
+		c.scratch = nil
+	}
+	if !isObject(msg) {
+		return append(dst, translators.Event{Kind: translators.KindUserMessage, Text: msg}), nil
+	}
+	p := parsers.Get()
+	dst, err := c.decode(dst, msg, p)
+	parsers.Put(p)
+	return dst, err
+}
+
+// keep copies b to the end of the codec's scratch, for an event to alias
+// after the parser that b points into has gone back to its pool; nil stays
+// nil. The copy stays valid when scratch grows later in the same call: it
+// keeps the array it was made in.
+func (c *client) keep(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	n := len(c.scratch)
+	c.scratch = append(c.scratch, b...)
+	return c.scratch[n:len(c.scratch):len(c.scratch)]
+}
+
+// decode is Decode for an object, parsed with p: the events it appends
+// must not alias p.
+func (c *client) decode(dst []translators.Event, msg []byte, p *fastjson.Parser) ([]translators.Event, error) {
+	v, typ := envelopeType(p, msg)
 	if v == nil {
 		return append(dst, translators.Event{Kind: translators.KindUserMessage, Text: msg}), nil
 	}
@@ -65,7 +110,7 @@ func (c *client) Decode(dst []translators.Event, msg []byte) ([]translators.Even
 		if id == nil {
 			return dst, translators.Malformed(`cf_agent_chat_request_cancel without "id"`)
 		}
-		return append(dst, translators.Event{Kind: translators.KindCancel, ID: id}), nil
+		return append(dst, translators.Event{Kind: translators.KindCancel, ID: c.keep(id)}), nil
 	case "cf_agent_stream_resume_request":
 		if peer {
 			return append(dst, frame(msg, codeStream)), nil
@@ -147,7 +192,9 @@ func (c *client) chatRequest(dst []translators.Event, v *fastjson.Value) ([]tran
 	if body == nil {
 		return dst, translators.Malformed(`"init.body" must be a string`)
 	}
-	b, err := c.body.ParseBytes(body)
+	bp := parsers.Get()
+	defer parsers.Put(bp)
+	b, err := bp.ParseBytes(body)
 	if err != nil {
 		return dst, translators.Malformed(`"init.body" is not JSON`)
 	}
@@ -178,10 +225,13 @@ func (c *client) chatRequest(dst []translators.Event, v *fastjson.Value) ([]tran
 			c.scratch = append(c.scratch, text...)
 		}
 		c.scratch = append(append(c.scratch, '\n'), t...)
-		text = c.scratch
+		text = c.scratch[:len(c.scratch):len(c.scratch)]
+	}
+	if n == 1 {
+		text = c.keep(text)
 	}
 	c.chats.add(id, last.GetStringBytes("id"))
-	return append(dst, translators.Event{Kind: translators.KindUserMessage, ID: id, Text: text}), nil
+	return append(dst, translators.Event{Kind: translators.KindUserMessage, ID: c.keep(id), Text: text}), nil
 }
 
 // toolResult decodes a cf_agent_tool_result: a tool the client ran.
@@ -190,18 +240,18 @@ func (c *client) toolResult(dst []translators.Event, v *fastjson.Value) ([]trans
 	if len(ref) == 0 {
 		return dst, translators.Malformed(`cf_agent_tool_result without "toolCallId"`)
 	}
-	ev := translators.Event{Kind: translators.KindToolOutput, Ref: ref, Name: v.GetStringBytes("toolName")}
+	ev := translators.Event{Kind: translators.KindToolOutput, Ref: c.keep(ref), Name: c.keep(v.GetStringBytes("toolName"))}
 	if string(v.GetStringBytes("state")) == "output-error" {
-		ev.Kind, ev.Text = translators.KindToolError, v.GetStringBytes("errorText")
+		ev.Kind, ev.Text = translators.KindToolError, c.keep(v.GetStringBytes("errorText"))
 		return append(dst, ev), nil
 	}
-	c.scratch = c.scratch[:0]
+	n := len(c.scratch)
 	if o := v.Get("output"); o != nil {
 		c.scratch = appendValue(c.scratch, o)
 	} else {
 		c.scratch = append(c.scratch, "null"...)
 	}
-	ev.Value = c.scratch
+	ev.Value = c.scratch[n:]
 	return append(dst, ev), nil
 }
 
@@ -244,7 +294,7 @@ func (c *client) Encode(dst []byte, ev *translators.Event) ([]byte, error) {
 		if c.chat(ev.ID) {
 			return c.encodeChat(dst, ev)
 		}
-		return c.plain.Encode(dst, ev)
+		return c.plainCodec().Encode(dst, ev)
 	}
 	// Acks, KindReset (the proxy's) and the other kinds have no place in
 	// this protocol.
@@ -265,9 +315,28 @@ func (c *client) chat(id []byte) bool {
 	return true
 }
 
+// chunks lend Encode the buffer of the chunk it writes, for one call.
+var chunks = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// maxChunk bounds the chunk buffers given back to chunks.
+const maxChunk = 64 << 10
+
 // encodeChat appends the next cf_agent_use_chat_response for ev, and says
 // ErrMore while ev needs more of them.
 func (c *client) encodeChat(dst []byte, ev *translators.Event) ([]byte, error) {
+	b := chunks.Get().(*[]byte)
+	c.chunk = (*b)[:0]
+	dst, err := c.encodeChunk(dst, ev)
+	if cap(c.chunk) <= maxChunk {
+		*b = c.chunk[:0]
+		chunks.Put(b)
+	}
+	c.chunk = nil
+	return dst, err
+}
+
+// encodeChunk is encodeChat, with c.chunk lent.
+func (c *client) encodeChunk(dst []byte, ev *translators.Event) ([]byte, error) {
 	t := &c.turn
 	switch ev.Kind {
 	case translators.KindError:
@@ -430,10 +499,14 @@ func (c *client) terminal(dst []byte, outcome string) []byte {
 	return append(dst, '}')
 }
 
-// messageID appends the assistant message's id, made from the request's.
+// messageID appends the assistant message's id, made from the request's:
+// "assistant-" and the request's id, escaped, less its opening quote.
 func (c *client) messageID(dst []byte) []byte {
-	c.idbuf = append(append(c.idbuf[:0], "assistant-"...), c.turn.p.a...)
-	return jsonx.AppendString(dst, c.idbuf)
+	dst = append(dst, `"assistant-`...)
+	n := len(dst)
+	dst = jsonx.AppendString(dst, c.turn.p.a)
+	copy(dst[n:], dst[n+1:])
+	return dst[:len(dst)-1]
 }
 
 // open appends the chunks that make a text (text) or reasoning part the

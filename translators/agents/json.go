@@ -53,11 +53,7 @@ func appendJSON(dst, v []byte) []byte {
 // envelopes: a JSON object whose type is "rpc" or starts with "cf_agent_".
 // Anything else (text, app JSON) gives nil. v is msg parsed by p.
 func envelopeType(p *fastjson.Parser, msg []byte) (*fastjson.Value, []byte) {
-	i := 0
-	for i < len(msg) && (msg[i] == ' ' || msg[i] == '\t' || msg[i] == '\n' || msg[i] == '\r') {
-		i++
-	}
-	if i == len(msg) || msg[i] != '{' {
+	if !isObject(msg) {
 		return nil, nil
 	}
 	v, err := p.ParseBytes(msg)
@@ -69,4 +65,13 @@ func envelopeType(p *fastjson.Parser, msg []byte) (*fastjson.Value, []byte) {
 		return v, t
 	}
 	return nil, nil
+}
+
+// isObject reports whether msg, past leading white space, starts an object.
+func isObject(msg []byte) bool {
+	i := 0
+	for i < len(msg) && (msg[i] == ' ' || msg[i] == '\t' || msg[i] == '\n' || msg[i] == '\r') {
+		i++
+	}
+	return i < len(msg) && msg[i] == '{'
 }
