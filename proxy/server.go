@@ -35,7 +35,6 @@ type Server struct {
 	// conversations kept for them (transcript.go).
 	httpRoutes  []*Route
 	transcripts transcripts
-	lives       lives  // the replies in progress a client can resume (transcript.go)
 	public      string // base of ticket urls (wsBase of cfg.PublicURL), or ""
 
 	draining    atomic.Bool
@@ -415,9 +414,6 @@ func (s *Server) serve(c *wsconn.Conn, rt *Route, params []Param, lg leg, id aut
 	ss.params, ss.id = params, id // a reset opens the next leg with them
 	if len(rt.Client.HTTP) > 0 {
 		ss.keep, ss.conv = true, conversationKey(rt, params)
-	}
-	if rt.Client.Resume {
-		ss.resume, ss.conv = true, conversationKey(rt, params)
 	}
 	if !s.register(ss) {
 		ss.refuse()

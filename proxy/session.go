@@ -84,20 +84,7 @@ type session struct {
 	// client dialect's HTTP endpoints.
 	keep bool
 	conv string
-
-	// Resume (a client dialect with Dialect.Resume; transcript.go): live is
-	// the reply of this session the path keeps for a reloaded client (the
-	// backend pump's, under cmu), sub the one this session follows (under
-	// the server's lives.mu), subsBuf the subscribers caught up (backend
-	// pump). gone says the client left mid-reply: the backend leg stays
-	// until the replies end or grace fires, and nothing is written.
-	resume  bool
-	live    *liveReply
-	sub     *liveReply
-	subsBuf []*session
-	gone    atomic.Bool
-	grace   *time.Timer
-	rev     [1]translators.Event // reset: the cancel it sends and relays
+	rev  [1]translators.Event // reset: the cancel it sends and relays
 
 	// The timers of dialects that send messages of their own (a Ticker):
 	// ctimer calls the client codec's Tick every cevery, btimer the backend
@@ -217,15 +204,6 @@ func (ss *session) drive(client bool, expired bool) {
 	if client && clientViolation(err) {
 		ss.awaitReplies()
 	}
-	if client && ss.orphan(err) {
-		// The client left mid-reply: the backend pump goes on, and ends
-		// the session when the replies have (or grace does).
-		c.UnlockReader()
-		if ss.alive.Add(-1) == 0 {
-			ss.end()
-		}
-		return
-	}
 	if !client && ss.replaced() {
 		// The client pump closed this leg to open another (reset): the
 		// session goes on, and this pump's buffers go with its leg.
@@ -244,47 +222,6 @@ func (ss *session) drive(client bool, expired bool) {
 		ss.end()
 	}
 }
-
-// resumeGrace bounds how long a session whose client left keeps its
-// backend leg for the reply in progress (Session.Timeout when shorter).
-const resumeGrace = 30 * time.Second
-
-// orphan reports whether the client pump, ended with err, leaves the
-// session to its backend pump: the client dialect resumes, the client just
-// left (no violation, no limit, no shutdown) and a reply is in progress or
-// waited for. The client's frames are dropped from then on.
-func (ss *session) orphan(err error) bool {
-	var ce *CloseError
-	var bw errBackendWrite
-	if !ss.resume || ss.draining.Load() || errors.Is(err, errGoingAway) || errors.As(err, &bw) || errors.As(err, &ce) {
-		return false
-	}
-	ss.umu.Lock()
-	over := ss.over
-	ss.umu.Unlock()
-	if over || ss.idleNow() {
-		return false
-	}
-	ss.cmu.Lock()
-	ss.gone.Store(true)
-	ss.pend = ss.pend[:0]
-	ss.cmu.Unlock()
-	if code, _ := closeCodes(err, true); code != closePeerVanished {
-		_ = ss.client.SendClose(code.Code, code.Reason) // answer its close
-	}
-	grace := resumeGrace
-	if t := ss.rt.Session.Timeout; t > 0 && t < grace {
-		grace = t
-	}
-	ss.grace = time.AfterFunc(grace, ss.orphanEnded)
-	if ss.idleNow() { // the reply ended meanwhile, its pump missed gone
-		ss.orphanEnded()
-	}
-	return true
-}
-
-// orphanEnded ends a session whose client left, once its replies ended.
-func (ss *session) orphanEnded() { ss.finish(errClientWrite{io.EOF}, false) }
 
 // replaced reports, for the backend pump that just ended, whether a reset
 // closed its leg; if not, the backend pump ended for good.
@@ -326,9 +263,6 @@ func (ss *session) reset() error {
 	ss.umu.Unlock()
 	if ss.keep {
 		ss.s.transcripts.clear(ss.conv) // the history starts over too
-	}
-	if ss.resume {
-		ss.s.lives.clear(ss.conv)
 	}
 	// The acks of this read go before the cancels; a client gone is
 	// found by the next read.
@@ -420,12 +354,6 @@ func (ss *session) end() {
 	}
 	if ss.expiry != nil {
 		ss.expiry.Stop()
-	}
-	if ss.grace != nil {
-		ss.grace.Stop()
-	}
-	if ss.resume {
-		ss.abandonLive()
 	}
 	ss.s.unregister(ss)
 	ss.slot.release()
@@ -526,14 +454,6 @@ func (ss *session) clientPump() error {
 				if err := ss.up.Send(ev); err != nil {
 					return errBackendWrite{err}
 				}
-			case translators.KindResume:
-				if err := ss.answerResume(ev); err != nil {
-					return err
-				}
-			case translators.KindReplay:
-				if err := ss.replay(ev.ID); err != nil {
-					return err
-				}
 			case translators.KindReset:
 				ss.client.TouchIdle()
 				if err := ss.reset(); err != nil {
@@ -565,9 +485,6 @@ func (ss *session) backendPump() error {
 		if err := ss.relayEvents(evs, moreWaiting(ss.more)); err != nil {
 			return errClientWrite{err}
 		}
-		if ss.gone.Load() && ss.idleNow() {
-			return errClientWrite{io.EOF} // the client left; the replies ended
-		}
 		if ss.draining.Load() && ss.idleNow() {
 			return errGoingAway
 		}
@@ -595,16 +512,11 @@ func (ss *session) relayEvents(evs []translators.Event, more bool) error {
 		ss.norm, err = ss.turn.Apply(ss.norm[:0], &evs[i])
 		for j := range ss.norm {
 			ev := &ss.norm[j]
-			end := false
 			switch ev.Kind {
 			case translators.KindTurnStart:
 				ss.busy.Store(true)
-				if ss.resume && ss.live == nil {
-					ss.live = ss.s.lives.start(ss.conv, ss, ev.ID)
-				}
 			case translators.KindTurnEnd, translators.KindError, translators.KindCancel:
 				ss.busy.Store(false)
-				end = true
 				if ss.keep && ev.Kind == translators.KindTurnEnd {
 					ss.s.transcripts.add(ss.conv, true, ev.ID, ev.Full)
 				}
@@ -612,102 +524,16 @@ func (ss *session) relayEvents(evs []translators.Event, more bool) error {
 				continue
 			}
 			ss.queue(ev)
-			ss.record(ev, end)
 		}
 		if err != nil {
 			ss.busy.Store(false)
 			ss.errEv = translators.Event{Kind: translators.KindError, ID: ss.turn.ID(), Code: []byte("reply_too_large"),
 				Text: []byte("the reply exceeded the proxy's size limit and was cut")}
 			ss.queue(&ss.errEv)
-			ss.record(&ss.errEv, true)
 		}
 	}
 	if more && len(ss.pend) < 32<<10 {
 		return nil
-	}
-	return ss.flushLocked()
-}
-
-// record keeps ev for the clients that resume the reply this session
-// streams (ss.live), and sends it on to those that follow it; end says ev
-// ends the reply. cmu is held.
-func (ss *session) record(ev *translators.Event, end bool) {
-	lr := ss.live
-	if lr == nil || string(ev.ID) != string(lr.id) {
-		return
-	}
-	if end {
-		ss.live = nil
-	}
-	if !ss.s.lives.add(lr, ev, end) {
-		return
-	}
-	ss.subsBuf = ss.s.lives.subscribers(ss.subsBuf[:0], lr)
-	for i, sub := range ss.subsBuf {
-		sub.catchUp(lr)
-		ss.subsBuf[i] = nil
-	}
-}
-
-// catchUp writes to ss, a session following lr, the events of lr it has not
-// had. It runs on the pump of lr's session, holding that session's cmu
-// (only a session streaming a kept reply holds another's).
-func (ss *session) catchUp(lr *liveReply) {
-	ss.cmu.Lock()
-	evs := ss.s.lives.since(lr, ss)
-	for i := range evs {
-		ss.queue(&evs[i])
-	}
-	err := ss.flushLocked()
-	ss.cmu.Unlock()
-	if err != nil {
-		go ss.finish(errClientWrite{err}, false) // not on the other session's pump
-	}
-}
-
-// abandonLive ends, for its followers, the reply this session kept and never
-// ended (its backend went away), and forgets what the session follows.
-func (ss *session) abandonLive() {
-	ss.cmu.Lock()
-	if lr := ss.live; lr != nil {
-		ev := translators.Event{Kind: translators.KindError, ID: lr.id, Code: []byte("backend_unavailable"),
-			Text: []byte("the connection to the agent was lost")}
-		ss.record(&ev, true)
-	}
-	ss.cmu.Unlock()
-	ss.s.lives.leave(ss)
-}
-
-// answerResume answers a client's probe for a reply to resume on its path.
-func (ss *session) answerResume(ev *translators.Event) error {
-	ss.ack = translators.Event{Kind: translators.KindResume, Ref: ev.Ref}
-	if ss.resume {
-		ss.ack.ID = ss.s.lives.inProgress(ss.conv)
-	}
-	return ss.emit(&ss.ack)
-}
-
-// replay sends the client the reply id kept on its path, from its start,
-// and subscribes it to the rest while the reply streams. A reply no longer
-// kept is not answered: the client's history (the transcript) has it.
-func (ss *session) replay(id []byte) error {
-	if !ss.resume {
-		return nil
-	}
-	ss.cmu.Lock()
-	defer ss.cmu.Unlock()
-	evs, live, ok := ss.s.lives.subscribe(ss.conv, id, ss)
-	if !ok {
-		return nil
-	}
-	ss.ack = translators.Event{Kind: translators.KindReplay, ID: id, Code: []byte("begin")}
-	ss.queue(&ss.ack)
-	for i := range evs {
-		ss.queue(&evs[i])
-	}
-	if live {
-		ss.ack = translators.Event{Kind: translators.KindReplay, ID: id, Code: []byte("live")}
-		ss.queue(&ss.ack)
 	}
 	return ss.flushLocked()
 }
@@ -752,10 +578,6 @@ func (ss *session) queue(ev *translators.Event) {
 // flushLocked writes the pending frames in one write. cmu is held.
 func (ss *session) flushLocked() error {
 	if len(ss.pend) == 0 {
-		return nil
-	}
-	if ss.gone.Load() {
-		ss.pend = ss.pend[:0] // the client left: the reply goes on for those resuming it
 		return nil
 	}
 	err := ss.client.WriteRaw(ss.pend)

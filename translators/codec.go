@@ -155,13 +155,6 @@ type Dialect struct {
 	// conversation it keeps for the route's path (the Agents SDK's GET
 	// <path>/get-messages). Empty: none, and the proxy keeps nothing.
 	HTTP []HTTPEndpoint
-	// Resume says a client of the dialect can resume a reply after it
-	// reconnected (KindResume, KindReplay): the proxy keeps the events of
-	// the reply in progress on each path of a route whose clients speak it,
-	// answers the client's probe, replays them and streams the rest; and a
-	// session whose client left mid-reply keeps its backend leg until the
-	// reply ends (bounded), so a reloaded client can pick it up.
-	Resume bool
 	// New returns a codec for one side of one session.
 	New func(Options) Codec
 	// SameShape, when not nil, reports whether a client and a backend of

@@ -32,7 +32,6 @@ type client struct {
 // chatTurn is the state of the chat reply being encoded.
 type chatTurn struct {
 	active  bool // the reply to p.a is in progress
-	replay  bool // its frames are a replay (KindReplay "begin"), until "live"
 	p       pair // the request id and its user message id
 	seq     int64
 	part    int64 // the number of the part open, or last open
@@ -116,18 +115,19 @@ func (c *client) decode(dst []translators.Event, msg []byte, p *fastjson.Parser)
 		if peer {
 			return append(dst, frame(msg, codeStream)), nil
 		}
-		// The proxy answers (KindResume): the reply in progress on this
-		// path, if any, then its replay once the client acks.
-		return append(dst, translators.Event{Kind: translators.KindResume, Ref: c.keep(v.GetStringBytes("probeId"))}), nil
+		// The proxy keeps no reply to resume: say so at once, or the client
+		// waits for its probe to time out.
+		c.scratch = append(c.scratch[:0], `{"type":"cf_agent_stream_resume_none","reason":"idle"`...)
+		if p := v.GetStringBytes("probeId"); p != nil {
+			c.scratch = jsonx.AppendField(c.scratch, "probeId")
+			c.scratch = jsonx.AppendString(c.scratch, p)
+		}
+		return append(dst, translators.Event{Kind: translators.KindReply, Raw: append(c.scratch, '}')}), nil
 	case "cf_agent_stream_resume_ack":
 		if peer {
 			return append(dst, frame(msg, codeStream)), nil
 		}
-		id := v.GetStringBytes("id")
-		if len(id) == 0 {
-			return dst, nil
-		}
-		return append(dst, translators.Event{Kind: translators.KindReplay, ID: c.keep(id)}), nil
+		return dst, nil
 	case "cf_agent_tool_result":
 		return c.toolResult(dst, v)
 	case "rpc":
@@ -286,20 +286,6 @@ func (c *client) Encode(dst []byte, ev *translators.Event) ([]byte, error) {
 		return append(dst, '}'), nil
 	case translators.KindFrame:
 		return translators.PassFrame(dst, ev, Name), nil
-	case translators.KindResume:
-		if len(ev.ID) == 0 {
-			dst = append(dst, `{"type":"cf_agent_stream_resume_none","reason":"idle"`...)
-		} else {
-			dst = append(dst, `{"type":"cf_agent_stream_resuming","id":`...)
-			dst = jsonx.AppendString(dst, ev.ID)
-		}
-		if ev.Ref != nil {
-			dst = jsonx.AppendField(dst, "probeId")
-			dst = jsonx.AppendString(dst, ev.Ref)
-		}
-		return append(dst, '}'), nil
-	case translators.KindReplay:
-		return c.replay(dst, ev), nil
 	case translators.KindTurnStart, translators.KindTextDelta, translators.KindThinkingDelta,
 		translators.KindTextReplace, translators.KindTurnEnd, translators.KindError, translators.KindCancel,
 		translators.KindToolStart, translators.KindToolInputDelta, translators.KindToolInput,
@@ -313,24 +299,6 @@ func (c *client) Encode(dst []byte, ev *translators.Event) ([]byte, error) {
 	// Acks, KindReset (the proxy's) and the other kinds have no place in
 	// this protocol.
 	return dst, nil
-}
-
-// replay begins the replay of the reply ev.ID (Code "begin"): its frames
-// are numbered from 0 again and marked replay:true, as the SDK's server
-// replays stored chunks; or ends it while the reply goes on (Code "live")
-// with the replayComplete frame.
-func (c *client) replay(dst []byte, ev *translators.Event) []byte {
-	switch string(ev.Code) {
-	case "begin":
-		c.turn = chatTurn{active: true, replay: true, p: pair{a: append([]byte(nil), ev.ID...)}}
-	case "live":
-		if c.turn.active && c.turn.replay && bytes.Equal(ev.ID, c.turn.p.a) {
-			c.turn.replay = false
-			dst = c.head(dst)
-			dst = append(dst, `,"body":"","done":false,"replay":true,"replayComplete":true}`...)
-		}
-	}
-	return dst
 }
 
 // chat reports whether id is the chat request whose reply is in progress,
@@ -510,9 +478,6 @@ func (c *client) emit(dst []byte, end byte) []byte {
 	dst = append(dst, `,"done":false,"seq":`...)
 	dst = strconv.AppendInt(dst, c.turn.seq, 10)
 	c.turn.seq++
-	if c.turn.replay {
-		dst = append(dst, `,"replay":true`...)
-	}
 	return append(dst, '}')
 }
 
@@ -529,9 +494,6 @@ func (c *client) terminal(dst []byte, outcome string) []byte {
 		dst = append(dst, `,"outcome":"`...)
 		dst = append(dst, outcome...)
 		dst = append(dst, '"')
-	}
-	if c.turn.replay {
-		dst = append(dst, `,"replay":true`...)
 	}
 	c.turn.active = false
 	return append(dst, '}')
