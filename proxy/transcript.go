@@ -31,11 +31,26 @@ type transcripts struct {
 	clock uint64 // stamps writes, for eviction
 }
 
+// transcript is one conversation: its messages' ids and texts one after
+// the other in buf, and their lengths in msgs, oldest first. Both keep
+// their capacity when the oldest messages go, so a conversation that has
+// reached its bound is written without allocating.
 type transcript struct {
-	msgs  []translators.TranscriptMessage
-	bytes int
-	used  uint64
+	buf  []byte
+	msgs []tmsg
+	used uint64
 }
+
+type tmsg struct {
+	assistant bool
+	id, text  int // lengths in buf
+}
+
+// msgOverhead is what a message counts against maxTranscript besides its
+// bytes, roughly its fields.
+const msgOverhead = 32
+
+func (t *transcript) size() int { return len(t.buf) + msgOverhead*len(t.msgs) }
 
 // conversationKey names the conversation of a route's path: the route and
 // the values its parameters matched (the agent and the name of
@@ -53,8 +68,11 @@ func conversationKey(rt *Route, params []Param) string {
 
 // add appends a message to the conversation key, making it when new.
 func (ts *transcripts) add(key string, assistant bool, id, text []byte) {
-	m := translators.TranscriptMessage{Assistant: assistant, ID: string(id), Text: string(text)}
-	size := len(m.ID) + len(m.Text) + 32 // the fields' overhead, roughly
+	if len(id)+len(text)+msgOverhead > maxTranscript {
+		// One message over the bound: keep its start.
+		id = id[:min(len(id), 256)]
+		text = text[:maxTranscript-len(id)-msgOverhead]
+	}
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	if ts.convs == nil {
@@ -70,22 +88,19 @@ func (ts *transcripts) add(key string, assistant bool, id, text []byte) {
 	}
 	ts.clock++
 	t.used = ts.clock
-	if size > maxTranscript {
-		// One message over the bound: keep its start.
-		m.ID = m.ID[:min(len(m.ID), 256)]
-		m.Text = m.Text[:maxTranscript-len(m.ID)-32]
-		size = maxTranscript
-	}
-	t.msgs = append(t.msgs, m)
-	t.bytes += size
-	n := 0
-	for t.bytes > maxTranscript {
-		t.bytes -= len(t.msgs[n].ID) + len(t.msgs[n].Text) + 32
+	// Make room first, so that buf does not grow past the bound.
+	need := len(id) + len(text) + msgOverhead
+	n, cut := 0, 0
+	for t.size()-cut-msgOverhead*n+need > maxTranscript && n < len(t.msgs) {
+		cut += t.msgs[n].id + t.msgs[n].text
 		n++
 	}
 	if n > 0 {
-		t.msgs = append(t.msgs[:0], t.msgs[n:]...)
+		t.buf = t.buf[:copy(t.buf, t.buf[cut:])]
+		t.msgs = t.msgs[:copy(t.msgs, t.msgs[n:])]
 	}
+	t.buf = append(append(t.buf, id...), text...)
+	t.msgs = append(t.msgs, tmsg{assistant: assistant, id: len(id), text: len(text)})
 }
 
 // evictLocked forgets the conversation written least recently.
@@ -114,7 +129,13 @@ func (ts *transcripts) appendBody(dst []byte, key string, ep *translators.HTTPEn
 	defer ts.mu.Unlock()
 	var msgs []translators.TranscriptMessage
 	if t := ts.convs[key]; t != nil {
-		msgs = t.msgs
+		msgs = make([]translators.TranscriptMessage, len(t.msgs))
+		off := 0
+		for i, m := range t.msgs {
+			msgs[i] = translators.TranscriptMessage{Assistant: m.assistant,
+				ID: string(t.buf[off : off+m.id]), Text: string(t.buf[off+m.id : off+m.id+m.text])}
+			off += m.id + m.text
+		}
 	}
 	return ep.Body(dst, msgs)
 }
