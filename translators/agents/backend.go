@@ -6,6 +6,7 @@ import (
 
 	"github.com/valyala/fastjson"
 
+	"github.com/agentbridge/agentbridge/internal/fjson"
 	"github.com/agentbridge/agentbridge/internal/jsonx"
 	"github.com/agentbridge/agentbridge/translators"
 )
@@ -166,7 +167,7 @@ func (b *backend) Decode(dst []translators.Event, msg []byte) ([]translators.Eve
 		if s == nil {
 			return dst, translators.Malformed(`cf_agent_state without "state"`)
 		}
-		b.scratch = appendValue(b.scratch[:0], s)
+		b.scratch = fjson.AppendValue(b.scratch[:0], s)
 		return append(dst, translators.Event{Kind: translators.KindState, Value: b.scratch}), nil
 	case "cf_agent_use_chat_response":
 		return b.response(dst, msg, v)
@@ -328,7 +329,7 @@ func (b *backend) value(v *fastjson.Value) []byte {
 		return nil
 	}
 	start := len(b.scratch)
-	b.scratch = appendValue(b.scratch, v)
+	b.scratch = fjson.AppendValue(b.scratch, v)
 	return b.scratch[start:len(b.scratch):len(b.scratch)]
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/valyala/fastjson"
 
+	"github.com/agentbridge/agentbridge/internal/fjson"
 	"github.com/agentbridge/agentbridge/internal/jsonx"
 	"github.com/agentbridge/agentbridge/translators"
 	"github.com/agentbridge/agentbridge/translators/plain"
@@ -139,7 +140,7 @@ func (c *client) decode(dst []translators.Event, msg []byte, p *fastjson.Parser)
 			return dst, nil // an answer could not be matched: nothing to say
 		}
 		c.scratch = append(c.scratch[:0], `{"type":"rpc","id":`...)
-		c.scratch = appendValue(c.scratch, id)
+		c.scratch = fjson.AppendValue(c.scratch, id)
 		c.scratch = append(c.scratch, `,"success":false,"error":`...)
 		c.scratch = jsonx.AppendStr(c.scratch, c.unsupported("RPC"))
 		return append(dst, translators.Event{Kind: translators.KindReply, Raw: append(c.scratch, '}')}), nil
@@ -152,7 +153,7 @@ func (c *client) decode(dst []translators.Event, msg []byte, p *fastjson.Parser)
 			if fastjson.ValidateBytes(msg) != nil {
 				return dst, translators.Malformed("invalid JSON")
 			}
-			c.scratch = appendValue(c.scratch[:0], s)
+			c.scratch = fjson.AppendValue(c.scratch[:0], s)
 			return append(dst, translators.Event{Kind: translators.KindState, Value: c.scratch}), nil
 		}
 		c.scratch = append(c.scratch[:0], `{"type":"cf_agent_state_error","error":`...)
@@ -247,7 +248,7 @@ func (c *client) toolResult(dst []translators.Event, v *fastjson.Value) ([]trans
 	}
 	n := len(c.scratch)
 	if o := v.Get("output"); o != nil {
-		c.scratch = appendValue(c.scratch, o)
+		c.scratch = fjson.AppendValue(c.scratch, o)
 	} else {
 		c.scratch = append(c.scratch, "null"...)
 	}

@@ -2,44 +2,7 @@ package agents
 
 import (
 	"github.com/valyala/fastjson"
-
-	"github.com/agentbridge/agentbridge/internal/jsonx"
 )
-
-// appendValue appends v as JSON. Strings and keys are escaped by jsonx:
-// fastjson's own MarshalTo quotes the strings it has unescaped with Go's
-// rules (\x01, \a), which are not JSON.
-func appendValue(dst []byte, v *fastjson.Value) []byte {
-	switch v.Type() {
-	case fastjson.TypeString:
-		return jsonx.AppendString(dst, v.GetStringBytes())
-	case fastjson.TypeObject:
-		o, _ := v.Object()
-		dst = append(dst, '{')
-		first := true
-		o.Visit(func(k []byte, v *fastjson.Value) {
-			if !first {
-				dst = append(dst, ',')
-			}
-			first = false
-			dst = jsonx.AppendString(dst, k)
-			dst = append(dst, ':')
-			dst = appendValue(dst, v)
-		})
-		return append(dst, '}')
-	case fastjson.TypeArray:
-		a, _ := v.Array()
-		dst = append(dst, '[')
-		for i, e := range a {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendValue(dst, e)
-		}
-		return append(dst, ']')
-	}
-	return v.MarshalTo(dst) // a number, true, false or null
-}
 
 // appendJSON appends v, a JSON value an event carries, or null when empty.
 func appendJSON(dst, v []byte) []byte {

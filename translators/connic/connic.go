@@ -24,6 +24,7 @@ import (
 
 	"github.com/valyala/fastjson"
 
+	"github.com/agentbridge/agentbridge/internal/fjson"
 	"github.com/agentbridge/agentbridge/internal/jsonx"
 	"github.com/agentbridge/agentbridge/translators"
 )
@@ -158,46 +159,11 @@ func (c *codec) decodeMessage(dst []translators.Event, top, body *fastjson.Value
 	idEnd := len(c.scratch)
 	var ctx []byte
 	if cv := body.Get("context"); cv != nil && cv.Type() != fastjson.TypeNull {
-		c.scratch = appendValue(c.scratch, cv)
+		c.scratch = fjson.AppendValue(c.scratch, cv)
 		ctx = c.scratch[idEnd:]
 	}
 	id = c.scratch[:idEnd:idEnd]
 	return append(dst, translators.Event{Kind: translators.KindUserMessage, ID: id, Text: text, Value: ctx}), nil
-}
-
-// appendValue appends v as JSON. Strings and keys are escaped by jsonx:
-// fastjson's own MarshalTo quotes the strings it has unescaped with Go's
-// rules (\x01, \a, \U000e0001), which are not JSON.
-func appendValue(dst []byte, v *fastjson.Value) []byte {
-	switch v.Type() {
-	case fastjson.TypeString:
-		return jsonx.AppendString(dst, v.GetStringBytes())
-	case fastjson.TypeObject:
-		o, _ := v.Object()
-		dst = append(dst, '{')
-		first := true
-		o.Visit(func(k []byte, v *fastjson.Value) {
-			if !first {
-				dst = append(dst, ',')
-			}
-			first = false
-			dst = jsonx.AppendString(dst, k)
-			dst = append(dst, ':')
-			dst = appendValue(dst, v)
-		})
-		return append(dst, '}')
-	case fastjson.TypeArray:
-		a, _ := v.Array()
-		dst = append(dst, '[')
-		for i, e := range a {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendValue(dst, e)
-		}
-		return append(dst, ']')
-	}
-	return v.MarshalTo(dst) // a number (as written: the message is strict JSON), true, false or null
 }
 
 func (c *codec) decodeBackend(dst []translators.Event, v *fastjson.Value) ([]translators.Event, error) {
