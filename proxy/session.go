@@ -425,18 +425,18 @@ func (ss *session) clientPump() error {
 				}
 			case translators.KindUserMessage:
 				if ss.draining.Load() {
-					if err := ss.sendError("shutting_down", "the server is shutting down; message not delivered"); err != nil {
+					if err := ss.sendErrorFor(ev.ID, "shutting_down", "the server is shutting down; message not delivered"); err != nil {
 						return err
 					}
 					continue
 				}
 				ss.messages++
 				if max := ss.rt.Session.MaxMessages; max > 0 && ss.messages > max {
-					_ = ss.sendError("message_limit", "this session reached its message limit")
+					_ = ss.sendErrorFor(ev.ID, "message_limit", "this session reached its message limit")
 					return closeTooManyMsgs
 				}
 				if !ss.pending.Push(ev.ID) {
-					if err := ss.sendError("too_many_pending", "too many messages waiting for a reply; message not delivered"); err != nil {
+					if err := ss.sendErrorFor(ev.ID, "too_many_pending", "too many messages waiting for a reply; message not delivered"); err != nil {
 						return err
 					}
 					continue
@@ -613,7 +613,14 @@ func (ss *session) flushAcks() error {
 
 // sendError sends the client dialect's error message.
 func (ss *session) sendError(code, msg string) error {
-	ev := translators.Event{Kind: translators.KindError, Code: []byte(code), Text: []byte(msg)}
+	return ss.sendErrorFor(nil, code, msg)
+}
+
+// sendErrorFor sends an error about the user message id (refused before it
+// reached the backend), so that a dialect that correlates replies (a chat
+// request of the Agents SDK, a Connic message id) ends that message's reply.
+func (ss *session) sendErrorFor(id []byte, code, msg string) error {
+	ev := translators.Event{Kind: translators.KindError, ID: id, Code: []byte(code), Text: []byte(msg)}
 	return ss.emit(&ev)
 }
 
