@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -171,77 +170,56 @@ routes:
 func fakeChatAgent(t *testing.T) (string, chan string) {
 	t.Helper()
 	got := make(chan string, 100)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
+	u := ws.Upgrader{OnRequest: func(uri []byte) error { got <- "uri " + string(uri); return nil }}
+	addr := serveWS(t, u, func(c net.Conn, rw io.ReadWriter) {
+		send := func(s string) bool { return wsutil.WriteServerText(c, []byte(s)) == nil }
+		if !send(`{"type":"cf_agent_identity","name":"room-1","agent":"chat","stateFollows":true}`) ||
+			!send(`{"type":"cf_agent_state","state":{"n":1}}`) ||
+			!send(`{"mcp":{"servers":{},"tools":[],"prompts":[],"resources":[]},"type":"cf_agent_mcp_servers"}`) {
+			return
+		}
 		for {
-			c, err := ln.Accept()
+			msg, err := wsutil.ReadClientText(rw)
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				u := ws.Upgrader{OnRequest: func(uri []byte) error { got <- "uri " + string(uri); return nil }}
-				if _, err := u.Upgrade(c); err != nil {
+			var req struct {
+				Type, ID string
+				Init     struct{ Body string }
+			}
+			if json.Unmarshal(msg, &req) != nil || req.Type != "cf_agent_use_chat_request" {
+				got <- string(msg)
+				continue
+			}
+			var body struct {
+				Messages []struct {
+					Role  string
+					Parts []struct{ Text string }
+				}
+			}
+			_ = json.Unmarshal([]byte(req.Init.Body), &body)
+			got <- fmt.Sprintf("request %d", len(body.Messages))
+			last := body.Messages[len(body.Messages)-1].Parts[0].Text
+			frame := func(chunk string) string {
+				b, _ := json.Marshal(map[string]any{"type": "cf_agent_use_chat_response", "id": req.ID, "body": chunk, "done": false})
+				return string(b)
+			}
+			d, _ := json.Marshal(last)
+			for _, m := range []string{
+				`{"body":"{\"type\":\"text-delta\",\"id\":\"t0\",\"delta\":\"stray\"}","done":false,"id":"other","type":"cf_agent_use_chat_response"}`,
+				frame(`{"type":"start","messageId":"a1"}`), frame(`{"type":"text-start","id":"t0"}`),
+				frame(`{"type":"text-delta","id":"t0","delta":"re: "}`),
+				frame(`{"type":"text-delta","id":"t0","delta":` + string(d) + `}`),
+				frame(`{"type":"text-end","id":"t0"}`), frame(`{"type":"finish","finishReason":"stop"}`),
+				`{"body":"","done":true,"id":"` + req.ID + `","type":"cf_agent_use_chat_response","messageIds":["u"]}`,
+			} {
+				if !send(m) {
 					return
 				}
-				rw := struct {
-					io.Reader
-					io.Writer
-				}{bufio.NewReader(c), c}
-				send := func(s string) bool { return wsutil.WriteServerText(c, []byte(s)) == nil }
-				if !send(`{"type":"cf_agent_identity","name":"room-1","agent":"chat","stateFollows":true}`) ||
-					!send(`{"type":"cf_agent_state","state":{"n":1}}`) ||
-					!send(`{"mcp":{"servers":{},"tools":[],"prompts":[],"resources":[]},"type":"cf_agent_mcp_servers"}`) {
-					return
-				}
-				for {
-					msg, err := wsutil.ReadClientText(rw)
-					if err != nil {
-						return
-					}
-					var req struct {
-						Type, ID string
-						Init     struct{ Body string }
-					}
-					if json.Unmarshal(msg, &req) != nil || req.Type != "cf_agent_use_chat_request" {
-						got <- string(msg)
-						continue
-					}
-					var body struct {
-						Messages []struct {
-							Role  string
-							Parts []struct{ Text string }
-						}
-					}
-					_ = json.Unmarshal([]byte(req.Init.Body), &body)
-					got <- fmt.Sprintf("request %d", len(body.Messages))
-					last := body.Messages[len(body.Messages)-1].Parts[0].Text
-					frame := func(chunk string) string {
-						b, _ := json.Marshal(map[string]any{"type": "cf_agent_use_chat_response", "id": req.ID, "body": chunk, "done": false})
-						return string(b)
-					}
-					d, _ := json.Marshal(last)
-					for _, m := range []string{
-						`{"body":"{\"type\":\"text-delta\",\"id\":\"t0\",\"delta\":\"stray\"}","done":false,"id":"other","type":"cf_agent_use_chat_response"}`,
-						frame(`{"type":"start","messageId":"a1"}`), frame(`{"type":"text-start","id":"t0"}`),
-						frame(`{"type":"text-delta","id":"t0","delta":"re: "}`),
-						frame(`{"type":"text-delta","id":"t0","delta":` + string(d) + `}`),
-						frame(`{"type":"text-end","id":"t0"}`), frame(`{"type":"finish","finishReason":"stop"}`),
-						`{"body":"","done":true,"id":"` + req.ID + `","type":"cf_agent_use_chat_response","messageIds":["u"]}`,
-					} {
-						if !send(m) {
-							return
-						}
-					}
-				}
-			}()
+			}
 		}
-	}()
-	return ln.Addr().String(), got
+	})
+	return addr, got
 }
 
 // TestAgentsBackend: a plain client and a Connic client reach an

@@ -108,6 +108,24 @@ func exchange(t *testing.T, url, msg string) string {
 // message "<verb> <text>" with "reply got <verb> <text>".
 func lineBackend(t *testing.T) string {
 	t.Helper()
+	return serveWS(t, ws.Upgrader{}, func(c net.Conn, rw io.ReadWriter) {
+		for {
+			msg, err := wsutil.ReadClientText(rw)
+			if err != nil {
+				return
+			}
+			if err := wsutil.WriteServerText(c, append([]byte("reply got "), msg...)); err != nil {
+				return
+			}
+		}
+	})
+}
+
+// serveWS accepts WebSocket connections on 127.0.0.1 until the test ends
+// and runs handle for each on its own goroutine, with a reader that keeps
+// what the upgrade buffered. u may watch the handshake (OnRequest).
+func serveWS(t *testing.T, u ws.Upgrader, handle func(c net.Conn, rw io.ReadWriter)) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -121,22 +139,13 @@ func lineBackend(t *testing.T) string {
 			}
 			go func() {
 				defer c.Close()
-				if _, err := ws.Upgrade(c); err != nil {
+				if _, err := u.Upgrade(c); err != nil {
 					return
 				}
-				rw := struct {
+				handle(c, struct {
 					io.Reader
 					io.Writer
-				}{bufio.NewReader(c), c}
-				for {
-					msg, err := wsutil.ReadClientText(rw)
-					if err != nil {
-						return
-					}
-					if err := wsutil.WriteServerText(c, append([]byte("reply got "), msg...)); err != nil {
-						return
-					}
-				}
+				}{bufio.NewReader(c), c})
 			}()
 		}
 	}()

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"net"
@@ -193,48 +192,27 @@ func (c *textClient) close() {
 func recordingLineBackend(t *testing.T, greet string) (string, chan string) {
 	t.Helper()
 	got := make(chan string, 100)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
+	addr := serveWS(t, ws.Upgrader{}, func(c net.Conn, rw io.ReadWriter) {
+		if greet != "" && wsutil.WriteServerText(c, []byte(greet)) != nil {
+			return
+		}
 		for {
-			c, err := ln.Accept()
+			msg, err := wsutil.ReadClientText(rw)
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				if _, err := ws.Upgrade(c); err != nil {
-					return
-				}
-				rw := struct {
-					io.Reader
-					io.Writer
-				}{bufio.NewReader(c), c}
-				if greet != "" && wsutil.WriteServerText(c, []byte(greet)) != nil {
-					return
-				}
-				for {
-					msg, err := wsutil.ReadClientText(rw)
-					if err != nil {
-						return
-					}
-					got <- string(msg)
-					verb, _, _ := strings.Cut(string(msg), " ")
-					if verb == "pong" || verb == "beat" {
-						continue
-					}
-					if wsutil.WriteServerText(c, append([]byte("ping "), msg...)) != nil ||
-						wsutil.WriteServerText(c, append([]byte("reply got "), msg...)) != nil {
-						return
-					}
-				}
-			}()
+			got <- string(msg)
+			verb, _, _ := strings.Cut(string(msg), " ")
+			if verb == "pong" || verb == "beat" {
+				continue
+			}
+			if wsutil.WriteServerText(c, append([]byte("ping "), msg...)) != nil ||
+				wsutil.WriteServerText(c, append([]byte("reply got "), msg...)) != nil {
+				return
+			}
 		}
-	}()
-	return ln.Addr().String(), got
+	})
+	return addr, got
 }
 
 // next returns the next message on ch, failing after 5 seconds.
