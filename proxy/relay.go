@@ -67,7 +67,7 @@ func (r *relay) start(slot connSlot) {
 	r.client.StartKeepalive(r.s.cfg.PingInterval)
 	r.backend.StartKeepalive(r.s.cfg.PingInterval)
 	r.up = relayPump{r: r, src: r.client, dst: r.backend, fromClient: true, max: r.rt.Limits.MaxMessage,
-		rate: wsconn.MakeBucket(r.rt.Limits.MessageRate, r.rt.Limits.MessageBurst), creds: r.rt.Client.InBand}
+		rate: wsconn.MakeBucket(r.rt.Limits.MessageRate, r.rt.Limits.MessageBurst), creds: r.rt.Client.MayBeCredential != nil}
 	r.down = relayPump{r: r, src: r.backend, dst: r.client, max: r.rt.Limits.MaxMessage}
 	r.alive.Store(2)
 	r.client.SetOwner(r)

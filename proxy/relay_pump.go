@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"errors"
 
 	"github.com/gobwas/ws"
@@ -211,14 +210,13 @@ func (p *relayPump) mayBeCredential(h ws.Header, hs int) bool {
 }
 
 // credential reports whether msg, a whole client text message on a route
-// whose client dialect takes credentials in messages (Connic's
-// {"secret": ...}), is one. A client admitted by header may still send
-// one; wherever it appears it is consumed, never passed on to the backend,
-// as a translating session does. A look for the key (or a \u escape,
-// which could spell it) rules out almost every message without parsing;
-// the rest are decoded by the client's codec.
+// whose client dialect takes credentials in messages, is one. A client
+// admitted by header may still send one; wherever it appears it is
+// consumed, never passed on to the backend, as a translating session does.
+// The dialect's MayBeCredential rules out almost every message without
+// parsing; the rest are decoded by the client's codec.
 func (r *relay) credential(msg []byte) bool {
-	if !bytes.Contains(msg, credentialKey) && !bytes.Contains(msg, jsonEscape) {
+	if !r.rt.Client.MayBeCredential(msg) {
 		return false
 	}
 	if r.codec == nil {
@@ -228,11 +226,6 @@ func (r *relay) credential(msg []byte) bool {
 	r.evs = evs
 	return err == nil && len(evs) > 0 && evs[0].Kind == translators.KindAuth
 }
-
-var (
-	credentialKey = []byte(`"secret"`)
-	jsonEscape    = []byte(`\u`)
-)
 
 // checkPartial checks the text of the incomplete data frame at the head of
 // the buffer as far as it came. A pump run inline forwards a frame only

@@ -141,6 +141,12 @@ type Dialect struct {
 	// InBand says a client may authenticate with its first message (a
 	// KindAuth event) instead of a header or query parameter.
 	InBand bool
+	// MayBeCredential, when not nil, is a cheap look at a whole client
+	// message that rules out an in-band credential without decoding it
+	// (false: certainly not one). The proxy decodes the messages it lets
+	// through on a relay and consumes the credentials, so that a client's
+	// credential never reaches the backend; nil: the dialect has none.
+	MayBeCredential func(msg []byte) bool
 	// AuthHeader names the request header a client's secret comes in
 	// ("X-Connic-Secret"); empty means "Authorization: Bearer <secret>".
 	AuthHeader string

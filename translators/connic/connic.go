@@ -20,6 +20,7 @@
 package connic
 
 import (
+	"bytes"
 	"strconv"
 
 	"github.com/valyala/fastjson"
@@ -32,9 +33,13 @@ import (
 // Dialect is the Connic dialect's descriptor. Passthrough needs the same
 // streaming mode on both sides.
 var Dialect = translators.Dialect{
-	Name:       "connic",
-	Handshake:  true,
-	InBand:     true,
+	Name:      "connic",
+	Handshake: true,
+	InBand:    true,
+	// {"secret": ...}: the key, or a \u escape that could spell it.
+	MayBeCredential: func(msg []byte) bool {
+		return bytes.Contains(msg, []byte(`"secret"`)) || bytes.Contains(msg, []byte(`\u`))
+	},
 	New:        New,
 	SameShape:  func(client, backend translators.Options) bool { return client.Reply != translators.ReplyWhole },
 	AuthHeader: "X-Connic-Secret",
