@@ -280,3 +280,54 @@ func TestGetMessages(t *testing.T) {
 		t.Errorf("GetMessages = %s\nparsed %s", got, s)
 	}
 }
+
+// TestRefusedRequestBesideReply: an error about another chat request while
+// a reply streams (the proxy refused it: too many waiting) ends that
+// request, and the reply in progress goes on as a chat reply.
+func TestRefusedRequestBesideReply(t *testing.T) {
+	c := agents.New(clientOpts)
+	for _, id := range []string{"r1", "r2"} {
+		if _, err := c.Decode(nil, []byte(strings.Replace(chatRequest, "V1StGXR8", id, 1))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out []string
+	for _, ev := range []translators.Event{
+		{Kind: translators.KindTurnStart, ID: []byte("r1")},
+		{Kind: translators.KindTextDelta, ID: []byte("r1"), Text: []byte("one ")},
+		{Kind: translators.KindError, ID: []byte("r2"), Code: []byte("too_many_pending"), Text: []byte("too many")},
+		{Kind: translators.KindTextDelta, ID: []byte("r1"), Text: []byte("two")},
+		{Kind: translators.KindTurnEnd, ID: []byte("r1"), Full: []byte("one two"), Usage: translators.UnknownUsage},
+	} {
+		out = append(out, encodeAll(t, c, ev)...)
+	}
+	var r1Text string
+	var r1Done, r2Error bool
+	var r2Outcome string
+	for _, f := range out {
+		var m struct {
+			Type, ID, Body, Outcome string
+			Done, Error             bool
+		}
+		if err := json.Unmarshal([]byte(f), &m); err != nil || m.Type != "cf_agent_use_chat_response" {
+			t.Fatalf("not a chat response frame: %s", f)
+		}
+		switch {
+		case m.ID == "r2" && m.Error:
+			r2Error = true
+		case m.ID == "r2" && m.Done:
+			r2Outcome = m.Outcome
+		case m.ID == "r1" && m.Done:
+			r1Done = m.Outcome == ""
+		case m.ID == "r1":
+			var chunk struct{ Type, Delta string }
+			_ = json.Unmarshal([]byte(m.Body), &chunk)
+			if chunk.Type == "text-delta" {
+				r1Text += chunk.Delta
+			}
+		}
+	}
+	if !r2Error || r2Outcome != "error" || r1Text != "one two" || !r1Done {
+		t.Errorf("r2 error frame %v, outcome %q; r1 text %q, completed %v:\n%s", r2Error, r2Outcome, r1Text, r1Done, strings.Join(out, "\n"))
+	}
+}

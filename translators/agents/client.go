@@ -27,7 +27,8 @@ type client struct {
 
 	// Encode's state.
 	turn  chatTurn
-	chunk []byte // the UIMessageChunk being written: from chunks, for one call
+	side  chatTurn // a request that ends while turn streams (refused by the proxy)
+	chunk []byte   // the UIMessageChunk being written: from chunks, for one call
 }
 
 // chatTurn is the state of the chat reply being encoded.
@@ -292,6 +293,17 @@ func (c *client) Encode(dst []byte, ev *translators.Event) ([]byte, error) {
 		translators.KindToolStart, translators.KindToolInputDelta, translators.KindToolInput,
 		translators.KindToolOutput, translators.KindToolError, translators.KindStepStart,
 		translators.KindStepEnd, translators.KindMetadata:
+		if c.sideError(ev) {
+			// Its frames are written with its own turn state, and the reply
+			// in progress goes on where it was.
+			c.turn, c.side = c.side, c.turn
+			if c.chat(ev.ID) {
+				dst, err := c.encodeChat(dst, ev)
+				c.turn, c.side = c.side, c.turn
+				return dst, err
+			}
+			c.turn, c.side = c.side, c.turn
+		}
 		if c.chat(ev.ID) {
 			return c.encodeChat(dst, ev)
 		}
@@ -300,6 +312,20 @@ func (c *client) Encode(dst []byte, ev *translators.Event) ([]byte, error) {
 	// Acks, KindReset (the proxy's) and the other kinds have no place in
 	// this protocol.
 	return dst, nil
+}
+
+// sideError reports whether ev is an error about a chat request other than
+// the one whose reply is in progress: a request the proxy refused before it
+// reached the backend (too many waiting), which ends at once.
+func (c *client) sideError(ev *translators.Event) bool {
+	if ev.Kind != translators.KindError || !c.turn.active || len(ev.ID) == 0 || bytes.Equal(ev.ID, c.turn.p.a) {
+		return false
+	}
+	if c.side.active && bytes.Equal(ev.ID, c.side.p.a) {
+		return true // the second of its frames
+	}
+	var p pair
+	return c.chats.findA(ev.ID, &p)
 }
 
 // chat reports whether id is the chat request whose reply is in progress,
