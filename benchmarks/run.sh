@@ -199,7 +199,7 @@ target_args() { # target echo(0|1)
 	ab-connic) echo "ws://127.0.0.1:$AB_PORT/connic connic $AB_PID -" ;;
 	ab-connic-wiro) echo "ws://127.0.0.1:$AB_PORT/connic-wiro connic $AB_PID -" ;;
 	ab-wiro-connic) echo "ws://127.0.0.1:$AB_PORT/wiro wiro $AB_PID -" ;;
-	ab-agents) echo "ws://127.0.0.1:$AB_PORT/agents-bench/bench/room agents $AB_PID -" ;;
+	ab-agents) echo "ws://127.0.0.1:$AB_PORT/agents-bench/bench/room-{conn} agents $AB_PID -" ;;
 	esac
 }
 scenario_flags() {
@@ -250,7 +250,7 @@ for rep in $(seq "$REPS"); do
 		nginx) start_nginx; url=ws://127.0.0.1:$NGINX_PORT/ mode=plain pids=$(nginx_pids) ;;
 		ab-pass) start_ab; url=ws://127.0.0.1:$AB_PORT/echo mode=plain pids=$AB_PID ;;
 		ab-connic) start_ab; url=ws://127.0.0.1:$AB_PORT/connic mode=connic pids=$AB_PID ;;
-		ab-agents) start_ab; url=ws://127.0.0.1:$AB_PORT/agents-bench/bench/room mode=agents pids=$AB_PID ;;
+		ab-agents) start_ab; url=ws://127.0.0.1:$AB_PORT/agents-bench/bench/room-{conn} mode=agents pids=$AB_PID ;;
 		*) stop_all; continue ;;
 		esac
 		log "rep $rep idle $t (n=$IDLE_N)"

@@ -3,10 +3,12 @@ package proxy
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -265,4 +267,171 @@ func TestAgentsGetMessages(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &msgs); err != nil || len(msgs) != 2 || msgs[0].Parts[0].Text != "new" {
 		t.Errorf("get-messages after a clear and one exchange = %s", body)
 	}
+}
+
+// resumeFrames reads the response frames of id up to the terminal one and
+// returns the text of its text-delta chunks, the seq of each frame marked
+// replay, and whether a replayComplete frame came.
+func (c agentsClient) resumeFrames(id string) (text string, replaySeqs []int, complete bool) {
+	c.t.Helper()
+	for {
+		m := c.recvJSON()
+		if m["type"] != "cf_agent_use_chat_response" || m["id"] != id {
+			continue
+		}
+		if m["replayComplete"] == true {
+			complete = true
+			continue
+		}
+		if m["replay"] == true {
+			if seq, ok := m["seq"].(float64); ok {
+				replaySeqs = append(replaySeqs, int(seq))
+			}
+		}
+		if m["done"] == true {
+			return text, replaySeqs, complete
+		}
+		var chunk struct{ Type, Delta string }
+		if err := json.Unmarshal([]byte(m["body"].(string)), &chunk); err == nil && chunk.Type == "text-delta" {
+			text += chunk.Delta
+		}
+	}
+}
+
+// TestAgentsResumeAfterReload: a tab that reloads mid-reply gets the reply
+// whole through the SDK's stream-resume handshake. Tab 1 asks, reads a few
+// chunks and goes; the reply is not cancelled. Tab 2, on the same path,
+// probes, is offered the reply, acks, and gets it replayed from seq 0, then
+// the rest live, then the done frame: its text is the full reply, once.
+func TestAgentsResumeAfterReload(t *testing.T) {
+	b := demoBackend(demo.Agent{Pace: 15 * time.Millisecond})
+	_, addr := startProxy(t, Config{Routes: []*Route{agentsRoute(b)}})
+	const msg = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen"
+
+	// The whole reply, from a tab that stays, on another path.
+	ref := dialAgents(t, addr, "/agents/a/ref")
+	ref.chat("r0", msg)
+	full, _ := ref.reply("r0", false)
+
+	c1 := dialAgents(t, addr, "/agents/a/b")
+	c1.chat("r1", msg)
+	got, _ := c1.reply("r1", true)
+	if got == "" || got == full {
+		t.Fatalf("tab 1 read %q before leaving", got)
+	}
+	c1.nc.Close() // the tab reloads: its socket is gone, no close frame
+
+	c2 := dialAgents(t, addr, "/agents/a/b")
+	c2.send(`{"type":"cf_agent_stream_resume_request","probeId":"p1"}`)
+	var offer map[string]any
+	for offer = c2.recvJSON(); offer["type"] != "cf_agent_stream_resuming"; offer = c2.recvJSON() {
+		if offer["type"] == "cf_agent_stream_resume_none" {
+			t.Fatalf("probe answered %v: the reply in progress was not kept", offer)
+		}
+	}
+	if offer["id"] != "r1" || offer["probeId"] != "p1" {
+		t.Fatalf("offer %v", offer)
+	}
+	c2.send(`{"type":"cf_agent_stream_resume_ack","id":"r1"}`)
+	text, seqs, complete := c2.resumeFrames("r1")
+	if text != full {
+		t.Fatalf("resumed text %q, want %q (whole, once)", text, full)
+	}
+	if len(seqs) == 0 || seqs[0] != 0 {
+		t.Fatalf("replayed seqs %v: want a replay from 0", seqs)
+	}
+	for i := range seqs {
+		if seqs[i] != i {
+			t.Fatalf("replayed seqs %v: want 0, 1, 2, ...", seqs)
+		}
+	}
+	if !complete {
+		t.Errorf("no replayComplete frame before the live rest")
+	}
+	// Nothing in progress now: the probe is answered resume_none.
+	c2.send(`{"type":"cf_agent_stream_resume_request","probeId":"p2"}`)
+	if m := c2.recvJSON(); m["type"] != "cf_agent_stream_resume_none" || m["probeId"] != "p2" {
+		t.Fatalf("probe after the reply ended: %v", m)
+	}
+	// And the transcript has the reply once.
+	_, body := getJSON(t, addr, "/agents/a/b/get-messages", "")
+	if strings.Count(body, "assistant-r1") != 1 {
+		t.Errorf("get-messages = %s", body)
+	}
+}
+
+// TestAgentsResumeNone: a probe with no reply in progress is answered
+// cf_agent_stream_resume_none with its probeId; an ack for a reply not kept
+// is not answered, and the socket goes on.
+func TestAgentsResumeNone(t *testing.T) {
+	_, addr := startProxy(t, Config{Routes: []*Route{agentsRoute(demoBackend(demo.Agent{}))}})
+	c := dialAgents(t, addr, "/agents/a/b")
+	c.send(`{"type":"cf_agent_stream_resume_request","probeId":"abc"}`)
+	if m := c.recvJSON(); m["type"] != "cf_agent_stream_resume_none" || m["probeId"] != "abc" {
+		t.Fatalf("probe: %v", m)
+	}
+	c.send(`{"type":"cf_agent_stream_resume_ack","id":"nope"}`)
+	c.chat("r1", "hi")
+	if text, _ := c.reply("r1", false); !strings.HasSuffix(text, "hi") {
+		t.Fatalf("reply %q", text)
+	}
+}
+
+// TestAgentsTabsShareReplies: the frames of a chat reply go to every socket
+// of the path, as the SDK's server broadcasts them (each tab filters by the
+// request's id): tab 2 gets tab 1's reply live, whole, not marked replayed;
+// a socket on another path gets nothing; a raw text message's reply stays
+// its sender's.
+func TestAgentsTabsShareReplies(t *testing.T) {
+	_, addr := startProxy(t, Config{Routes: []*Route{agentsRoute(demoBackend(demo.Agent{Pace: 2 * time.Millisecond}))}})
+	tab1 := dialAgents(t, addr, "/agents/a/shared")
+	tab2 := dialAgents(t, addr, "/agents/a/shared")
+	other := dialAgents(t, addr, "/agents/a/other")
+	time.Sleep(50 * time.Millisecond) // both joined before the reply begins
+
+	tab1.chat("r1", "hello there")
+	want, _ := tab1.reply("r1", false)
+	got, seqs, complete := tab2.resumeFrames("r1")
+	if got != want || len(seqs) != 0 || complete {
+		t.Fatalf("tab 2 got %q (replayed seqs %v, replayComplete %v), want %q live", got, seqs, complete, want)
+	}
+
+	tab1.send("just text")
+	for m := tab1.recv(); !strings.Contains(m, "just text"); m = tab1.recv() {
+	}
+	tab2.send(`{"type":"cf_agent_stream_resume_request","probeId":"p"}`)
+	if m := tab2.recvJSON(); m["type"] != "cf_agent_stream_resume_none" {
+		t.Fatalf("tab 2 got %v after tab 1's raw text message; want only its probe's answer", m)
+	}
+	other.send(`{"type":"cf_agent_stream_resume_request","probeId":"q"}`)
+	if m := other.recvJSON(); m["type"] != "cf_agent_stream_resume_none" {
+		t.Fatalf("a socket on another path got %v", m)
+	}
+}
+
+// TestAgentsTabsTakeTurns: two tabs of one path chat at once, again and
+// again; each gets its own replies whole, and the other's as they come.
+// Under -race this also checks the lock order of shared replies (room.go).
+func TestAgentsTabsTakeTurns(t *testing.T) {
+	_, addr := startProxy(t, Config{Routes: []*Route{agentsRoute(demoBackend(demo.Agent{}))}})
+	tabs := []agentsClient{dialAgents(t, addr, "/agents/a/busy"), dialAgents(t, addr, "/agents/a/busy")}
+	time.Sleep(50 * time.Millisecond)
+	var wg sync.WaitGroup
+	for i, tab := range tabs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := range 20 {
+				id := fmt.Sprintf("t%d-%d", i, n)
+				tab.chat(id, "ping "+id)
+				for {
+					m := tab.recvJSON()
+					if m["id"] == id && m["done"] == true {
+						break
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -35,6 +35,7 @@ type Server struct {
 	// conversations kept for them (transcript.go).
 	httpRoutes  []*Route
 	transcripts transcripts
+	rooms       rooms  // the sessions of each path whose dialect shares replies (room.go)
 	public      string // base of ticket urls (wsBase of cfg.PublicURL), or ""
 
 	draining    atomic.Bool
@@ -419,6 +420,12 @@ func (s *Server) serve(c *wsconn.Conn, rt *Route, params []Param, lg leg, id aut
 		ss.refuse()
 		slot.release()
 		return
+	}
+	if rt.Client.Replayed != nil {
+		if ss.conv == "" {
+			ss.conv = conversationKey(rt, params)
+		}
+		ss.room = s.rooms.join(ss.conv, ss)
 	}
 	if !id.Expires.IsZero() {
 		ss.expiry = time.AfterFunc(time.Until(id.Expires), ss.expireCredential)

@@ -86,6 +86,20 @@ type session struct {
 	conv string
 	rev  [1]translators.Event // reset: the cancel it sends and relays
 
+	// Shared replies (a client dialect with Dialect.Replayed; room.go):
+	// room is the path's, sharing says the backend pump is keeping its
+	// reply there, shared that it just ended it (the followers get its last
+	// frames at the next write), fan the backend pump's scratch. gone says
+	// the client left mid-reply: the backend leg stays until the replies
+	// end or grace fires, and nothing more is written to the client.
+	room    *room
+	sharing bool
+	shared  bool
+	fan     []*session
+	fanDue  bool // the backend pump owes the followers a fanOut
+	gone    atomic.Bool
+	grace   *time.Timer
+
 	// The timers of dialects that send messages of their own (a Ticker):
 	// ctimer calls the client codec's Tick every cevery, btimer the backend
 	// socket's (su.tick). Each is nil when its dialect declares none, so a
@@ -204,6 +218,15 @@ func (ss *session) drive(client bool, expired bool) {
 	if client && clientViolation(err) {
 		ss.awaitReplies()
 	}
+	if client && ss.orphan(err) {
+		// The client left mid-reply: the backend pump goes on, and ends
+		// the session when the replies have (or grace does).
+		c.UnlockReader()
+		if ss.alive.Add(-1) == 0 {
+			ss.end()
+		}
+		return
+	}
 	if !client && ss.replaced() {
 		// The client pump closed this leg to open another (reset): the
 		// session goes on, and this pump's buffers go with its leg.
@@ -222,6 +245,50 @@ func (ss *session) drive(client bool, expired bool) {
 		ss.end()
 	}
 }
+
+// resumeGrace bounds how long a session whose client left keeps its
+// backend leg for the reply in progress (Session.Timeout when shorter).
+const resumeGrace = 30 * time.Second
+
+// orphan reports whether the client pump, ended with err, leaves the
+// session to its backend pump: the path shares replies, the client just
+// left (no violation, no limit, no shutdown) and a reply is in progress or
+// waited for, so that a client reconnecting to the path (a reloaded tab)
+// can resume it. Nothing more is written to the client.
+func (ss *session) orphan(err error) bool {
+	var ce *CloseError
+	var bw errBackendWrite
+	if ss.room == nil || ss.draining.Load() || errors.Is(err, errGoingAway) || errors.As(err, &bw) || errors.As(err, &ce) {
+		return false
+	}
+	ss.umu.Lock()
+	over := ss.over
+	ss.umu.Unlock()
+	if over || ss.idleNow() {
+		return false
+	}
+	ss.cmu.Lock()
+	ss.gone.Store(true)
+	ss.pend = ss.pend[:0]
+	ss.cmu.Unlock()
+	if code, _ := closeCodes(err, true); code != closePeerVanished {
+		_ = ss.client.SendClose(code.Code, code.Reason) // answer its close
+	}
+	grace := resumeGrace
+	if t := ss.rt.Session.Timeout; t > 0 && t < grace {
+		grace = t
+	}
+	ss.umu.Lock()
+	ss.grace = time.AfterFunc(grace, ss.orphanEnded)
+	ss.umu.Unlock()
+	if ss.idleNow() { // the reply ended meanwhile, and its pump missed gone
+		ss.orphanEnded()
+	}
+	return true
+}
+
+// orphanEnded ends a session whose client left, once its replies ended.
+func (ss *session) orphanEnded() { ss.finish(errClientWrite{io.EOF}, false) }
 
 // replaced reports, for the backend pump that just ended, whether a reset
 // closed its leg; if not, the backend pump ended for good.
@@ -285,7 +352,12 @@ func (ss *session) reset() error {
 		ss.rev[0] = translators.Event{Kind: translators.KindCancel, ID: id, Text: []byte("the conversation was cleared")}
 		_ = old.Send(&ss.rev[0])
 		ss.rev[0] = translators.Event{Kind: translators.KindCancel, ID: id, Text: []byte("the conversation was cleared")}
-		if err := ss.relayEvents(ss.rev[:], false); err != nil {
+		err := ss.relayEvents(ss.rev[:], false)
+		if ss.fanDue {
+			ss.fanDue = false
+			ss.fan = ss.room.fanOut(ss.fan)
+		}
+		if err != nil {
 			ss.backendEnded()
 			return errClientWrite{err}
 		}
@@ -354,6 +426,15 @@ func (ss *session) end() {
 	}
 	if ss.expiry != nil {
 		ss.expiry.Stop()
+	}
+	if ss.room != nil {
+		ss.umu.Lock()
+		if ss.grace != nil {
+			ss.grace.Stop()
+		}
+		ss.umu.Unlock()
+		ss.abandonShared()
+		ss.s.rooms.leave(ss.room, ss)
 	}
 	ss.s.unregister(ss)
 	ss.slot.release()
@@ -454,6 +535,14 @@ func (ss *session) clientPump() error {
 				if err := ss.up.Send(ev); err != nil {
 					return errBackendWrite{err}
 				}
+			case translators.KindResume:
+				if err := ss.answerResume(ev); err != nil {
+					return err
+				}
+			case translators.KindReplay:
+				if err := ss.replay(ev.ID); err != nil {
+					return err
+				}
 			case translators.KindReset:
 				ss.client.TouchIdle()
 				if err := ss.reset(); err != nil {
@@ -482,8 +571,16 @@ func (ss *session) backendPump() error {
 		if err != nil {
 			return err
 		}
-		if err := ss.relayEvents(evs, moreWaiting(ss.more)); err != nil {
+		err = ss.relayEvents(evs, moreWaiting(ss.more))
+		if ss.fanDue {
+			ss.fanDue = false
+			ss.fan = ss.room.fanOut(ss.fan)
+		}
+		if err != nil {
 			return errClientWrite{err}
+		}
+		if ss.gone.Load() && ss.idleNow() {
+			return errClientWrite{io.EOF} // the client left; the replies ended
 		}
 		if ss.draining.Load() && ss.idleNow() {
 			return errGoingAway
@@ -523,17 +620,77 @@ func (ss *session) relayEvents(evs []translators.Event, more bool) error {
 			case translators.KindReady, translators.KindReply, translators.KindOpen:
 				continue
 			}
+			before := len(ss.pend)
 			ss.queue(ev)
+			if ss.room != nil {
+				ss.shareTurn(ev, before)
+			}
 		}
 		if err != nil {
 			ss.busy.Store(false)
 			ss.errEv = translators.Event{Kind: translators.KindError, ID: ss.turn.ID(), Code: []byte("reply_too_large"),
 				Text: []byte("the reply exceeded the proxy's size limit and was cut")}
+			before := len(ss.pend)
 			ss.queue(&ss.errEv)
+			if ss.room != nil {
+				ss.shareTurn(&ss.errEv, before)
+			}
 		}
 	}
 	if more && len(ss.pend) < 32<<10 {
 		return nil
+	}
+	// The followers get the frames written, once cmu is let go (fanDue).
+	ss.fanDue = ss.sharing || ss.shared
+	ss.shared = false
+	return ss.flushLocked()
+}
+
+// abandonShared ends, for its followers, a reply the session was keeping
+// and never ended (its backend went away): they get the error the client
+// would have.
+func (ss *session) abandonShared() {
+	ss.cmu.Lock()
+	if !ss.sharing {
+		ss.cmu.Unlock()
+		return
+	}
+	ss.errEv = translators.Event{Kind: translators.KindError, ID: ss.room.id, Code: []byte("backend_unavailable"),
+		Text: []byte("the connection to the agent was lost")}
+	before := len(ss.pend)
+	ss.queue(&ss.errEv)
+	ss.shareTurn(&ss.errEv, before)
+	ss.pend = ss.pend[:before] // the client has had its close already
+	ss.cmu.Unlock()
+	ss.fan = ss.room.fanOut(ss.fan)
+}
+
+// answerResume answers a client's probe for a reply to resume on its path
+// (KindResume): the reply streaming there that it does not have, if any.
+func (ss *session) answerResume(ev *translators.Event) error {
+	ss.ack = translators.Event{Kind: translators.KindResume, Ref: ev.Ref}
+	if ss.room != nil {
+		ss.ack.ID = ss.room.inProgress(ss)
+	}
+	return ss.emit(&ss.ack)
+}
+
+// replay writes the client the frames of the reply id kept on its path so
+// far, then the rest as they come (KindReplay, the client's ack). A reply
+// no longer kept is not answered: the client's history has it.
+func (ss *session) replay(id []byte) error {
+	if ss.room == nil {
+		return nil
+	}
+	ss.cmu.Lock()
+	defer ss.cmu.Unlock()
+	found, live := ss.room.replay(ss, id, ss.rt.Client.Replayed)
+	if !found {
+		return nil
+	}
+	if live {
+		ss.ack = translators.Event{Kind: translators.KindReplay, ID: id, Code: []byte("live")}
+		ss.queue(&ss.ack)
 	}
 	return ss.flushLocked()
 }
@@ -578,6 +735,10 @@ func (ss *session) queue(ev *translators.Event) {
 // flushLocked writes the pending frames in one write. cmu is held.
 func (ss *session) flushLocked() error {
 	if len(ss.pend) == 0 {
+		return nil
+	}
+	if ss.gone.Load() {
+		ss.pend = ss.pend[:0] // the client left: the reply goes on for its followers
 		return nil
 	}
 	err := ss.client.WriteRaw(ss.pend)

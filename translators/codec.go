@@ -161,6 +161,16 @@ type Dialect struct {
 	// conversation it keeps for the route's path (the Agents SDK's GET
 	// <path>/get-messages). Empty: none, and the proxy keeps nothing.
 	HTTP []HTTPEndpoint
+	// Replayed, when not nil, says the clients of the dialect on one path
+	// of a route share replies and can resume them (the Agents SDK's
+	// multi-tab broadcast and stream resume): the proxy writes the frames of
+	// a reply to a user message that carried an id to every socket of the
+	// path, keeps them while the reply streams, answers a client's probe
+	// (KindResume) and, on its ack (KindReplay), writes it the kept frames,
+	// each message appended to dst by Replayed, then the rest. A session
+	// whose client left mid-reply keeps its backend leg until the reply
+	// ends (bounded), so a reloaded client can pick it up.
+	Replayed func(dst, msg []byte) []byte
 	// New returns a codec for one side of one session.
 	New func(Options) Codec
 	// SameShape, when not nil, reports whether a client and a backend of

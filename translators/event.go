@@ -152,6 +152,22 @@ const (
 	// is never forwarded: every Encode drops it.
 	// Produced by: agents (client). Consumed by: the proxy.
 	KindReset
+	// KindResume: both ways, one leg (a client dialect whose Dialect.Resume
+	// is set). Client to proxy: the client, just (re)connected, asks
+	// whether a reply is in progress on its path (the Agents SDK's
+	// cf_agent_stream_resume_request); Ref is its probe's id, echoed in the
+	// answer. Proxy to client: the answer, Ref the probe's id; ID is the
+	// reply in progress, or empty when there is none to resume.
+	// Produced by: agents (client). Consumed by: agents (client).
+	KindResume
+	// KindReplay: both ways, one leg, after a KindResume offered a reply.
+	// Client to proxy: the client is ready for the reply ID (its ack); the
+	// proxy writes it the frames of that reply written so far, each passed
+	// through Dialect.Replayed. Proxy to client: Code "live" ends such a
+	// replay while the reply still streams: the frames that follow are live.
+	// A replay that reaches the reply's end needs none.
+	// Produced by: agents (client). Consumed by: agents (client).
+	KindReplay
 
 	// NumKinds is the number of kinds, KindInvalid included: every Kind is
 	// below it. Tests range over all kinds with it.
@@ -185,6 +201,8 @@ var kindNames = [NumKinds]string{
 	KindStepEnd:        "step_end",
 	KindMetadata:       "metadata",
 	KindState:          "state",
+	KindResume:         "resume",
+	KindReplay:         "replay",
 	KindFrame:          "frame",
 	KindReset:          "reset",
 }

@@ -17,8 +17,12 @@
 // done:true frame with the request's messageIds and, when the turn did not
 // complete, its outcome ("error" after an error:true frame, "aborted").
 // cf_agent_chat_request_cancel is a cancel; cf_agent_tool_result a tool's
-// output or error. cf_agent_stream_resume_request is answered at once with
-// cf_agent_stream_resume_none (the proxy keeps no stream to resume). rpc and
+// output or error. cf_agent_stream_resume_request is a KindResume the
+// proxy answers (cf_agent_stream_resuming with the reply in progress on the
+// path, else cf_agent_stream_resume_none); cf_agent_stream_resume_ack is a
+// KindReplay, after which the proxy writes the reply's frames so far again,
+// marked by Replayed ("replay":true; seq as they were), then the
+// replayComplete frame while it still streams, and the rest live. rpc and
 // cf_agent_state go to a backend that speaks this dialect (KindFrame,
 // KindState); any other backend has no place for them, so the codec answers
 // at once (KindReply): an rpc with success:false, a state with
@@ -72,6 +76,7 @@ var Dialect = translators.Dialect{
 	CheckRoute:    plain.Dialect.CheckRoute,
 	ClientOptions: plain.Dialect.ClientOptions,
 	Endpoint:      endpoint,
+	Replayed:      Replayed,
 	HTTP: []translators.HTTPEndpoint{{
 		Suffix: "/get-messages", Method: "GET", ContentType: "application/json", Body: GetMessages,
 	}},

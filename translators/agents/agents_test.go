@@ -172,9 +172,9 @@ func TestEncodeEveryKind(t *testing.T) {
 		o    translators.Options
 		want string
 	}{
-		{"client (plain replies)", clientOpts, "cancel turn_end error ready open state frame"},
+		{"client (plain replies)", clientOpts, "cancel turn_end error ready open state frame resume"},
 		{"client stream (plain replies)", translators.Options{Role: translators.Client, Reply: translators.ReplyStream},
-			"cancel text_delta text_replace error ready open state frame"},
+			"cancel text_delta text_replace error ready open state frame resume"},
 		{"backend", backendOpts, "user_message cancel tool_output tool_error state frame"},
 	}
 	for _, tt := range tests {
@@ -200,7 +200,7 @@ func TestEncodeEveryKind(t *testing.T) {
 			sent = append(sent, k.String())
 		}
 	}
-	want := "cancel turn_start text_delta thinking_delta text_replace turn_end error ready open tool_start tool_input_delta tool_input tool_output tool_error step_start step_end metadata state frame"
+	want := "cancel turn_start text_delta thinking_delta text_replace turn_end error ready open tool_start tool_input_delta tool_input tool_output tool_error step_start step_end metadata state frame resume"
 	if got := strings.Join(sent, " "); got != want {
 		t.Errorf("chat kinds encoded = %q, want %q", got, want)
 	}
@@ -329,5 +329,22 @@ func TestRefusedRequestBesideReply(t *testing.T) {
 	}
 	if !r2Error || r2Outcome != "error" || r1Text != "one two" || !r1Done {
 		t.Errorf("r2 error frame %v, outcome %q; r1 text %q, completed %v:\n%s", r2Error, r2Outcome, r1Text, r1Done, strings.Join(out, "\n"))
+	}
+}
+
+func TestReplayed(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`{"type":"cf_agent_use_chat_response","id":"r1","body":"{\"type\":\"start\"}","done":false,"seq":0}`,
+			`{"type":"cf_agent_use_chat_response","id":"r1","body":"{\"type\":\"start\"}","done":false,"seq":0,"replay":true}`},
+		{`{"type":"cf_agent_use_chat_response","id":"r1","body":"","done":true,"messageIds":["u1"]}`,
+			`{"type":"cf_agent_use_chat_response","id":"r1","body":"","done":true,"messageIds":["u1"],"replay":true}`},
+		{`plain text`, `plain text`},
+		{`{"type":"cf_agent_identity","name":"a"}`, `{"type":"cf_agent_identity","name":"a"}`},
+		{``, ``},
+	}
+	for _, tt := range tests {
+		if got := string(agents.Replayed([]byte("x"), []byte(tt.in))); got != "x"+tt.want {
+			t.Errorf("Replayed(%s) = %s, want x%s", tt.in, got, tt.want)
+		}
 	}
 }

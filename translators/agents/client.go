@@ -117,19 +117,18 @@ func (c *client) decode(dst []translators.Event, msg []byte, p *fastjson.Parser)
 		if peer {
 			return append(dst, frame(msg, codeStream)), nil
 		}
-		// The proxy keeps no reply to resume: say so at once, or the client
-		// waits for its probe to time out.
-		c.scratch = append(c.scratch[:0], `{"type":"cf_agent_stream_resume_none","reason":"idle"`...)
-		if p := v.GetStringBytes("probeId"); p != nil {
-			c.scratch = jsonx.AppendField(c.scratch, "probeId")
-			c.scratch = jsonx.AppendString(c.scratch, p)
-		}
-		return append(dst, translators.Event{Kind: translators.KindReply, Raw: append(c.scratch, '}')}), nil
+		// The proxy answers (KindResume): the reply in progress on this
+		// path, if any, then its replay once the client acks.
+		return append(dst, translators.Event{Kind: translators.KindResume, Ref: c.keep(v.GetStringBytes("probeId"))}), nil
 	case "cf_agent_stream_resume_ack":
 		if peer {
 			return append(dst, frame(msg, codeStream)), nil
 		}
-		return dst, nil
+		id := v.GetStringBytes("id")
+		if len(id) == 0 {
+			return dst, nil
+		}
+		return append(dst, translators.Event{Kind: translators.KindReplay, ID: c.keep(id)}), nil
 	case "cf_agent_tool_result":
 		return c.toolResult(dst, v)
 	case "rpc":
@@ -288,6 +287,20 @@ func (c *client) Encode(dst []byte, ev *translators.Event) ([]byte, error) {
 		return append(dst, '}'), nil
 	case translators.KindFrame:
 		return translators.PassFrame(dst, ev, Name), nil
+	case translators.KindResume:
+		if len(ev.ID) == 0 {
+			dst = append(dst, `{"type":"cf_agent_stream_resume_none","reason":"idle"`...)
+		} else {
+			dst = append(dst, `{"type":"cf_agent_stream_resuming","id":`...)
+			dst = jsonx.AppendString(dst, ev.ID)
+		}
+		if ev.Ref != nil {
+			dst = jsonx.AppendField(dst, "probeId")
+			dst = jsonx.AppendString(dst, ev.Ref)
+		}
+		return append(dst, '}'), nil
+	case translators.KindReplay:
+		return replayComplete(dst, ev), nil
 	case translators.KindTurnStart, translators.KindTextDelta, translators.KindThinkingDelta,
 		translators.KindTextReplace, translators.KindTurnEnd, translators.KindError, translators.KindCancel,
 		translators.KindToolStart, translators.KindToolInputDelta, translators.KindToolInput,
@@ -326,6 +339,28 @@ func (c *client) sideError(ev *translators.Event) bool {
 	}
 	var p pair
 	return c.chats.findA(ev.ID, &p)
+}
+
+// replayComplete appends the frame that ends the replay of the reply ev.ID
+// while it still streams (KindReplay, Code "live"): live frames follow.
+func replayComplete(dst []byte, ev *translators.Event) []byte {
+	if string(ev.Code) != "live" || len(ev.ID) == 0 {
+		return dst
+	}
+	dst = append(dst, `{"type":"cf_agent_use_chat_response","id":`...)
+	dst = jsonx.AppendString(dst, ev.ID)
+	return append(dst, `,"body":"","done":false,"replay":true,"replayComplete":true}`...)
+}
+
+// Replayed appends msg, a chat response frame the proxy wrote for a reply,
+// marked as replayed ("replay":true), as the SDK's server marks the stored
+// chunks it sends a resuming client. Any other message is appended as it is.
+func Replayed(dst, msg []byte) []byte {
+	if len(msg) < 2 || msg[len(msg)-1] != '}' || !bytes.HasPrefix(msg, []byte(`{"type":"cf_agent_use_chat_response"`)) {
+		return append(dst, msg...)
+	}
+	dst = append(dst, msg[:len(msg)-1]...)
+	return append(dst, `,"replay":true}`...)
 }
 
 // chat reports whether id is the chat request whose reply is in progress,

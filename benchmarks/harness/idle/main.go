@@ -43,7 +43,7 @@ type Result struct {
 }
 
 func main() {
-	url := flag.String("url", "ws://127.0.0.1:19000/", "target ws:// URL (loopback only)")
+	url := flag.String("url", "ws://127.0.0.1:19000/", "target ws:// URL (loopback only); {conn} in it is replaced by the connection's number")
 	mode := flag.String("mode", "plain", "client dialect: plain, connic or agents")
 	n := flag.Int("n", 5000, "connections to open (capped by the nofile limit)")
 	pidsFlag := flag.String("pids", "", "comma-separated PIDs whose RSS is measured")
@@ -99,7 +99,7 @@ func main() {
 	}
 	// Phase 1: handshakes, 32 at a time so no listen backlog overflows.
 	forEach(conns, func(i int, _ *bench.Conn) {
-		c, err := bench.Dial(ctx, *url, 10*time.Second)
+		c, err := bench.Dial(ctx, bench.ConnURL(*url, i), 10*time.Second)
 		if err == nil && *mode == "agents" {
 			_ = c.NC.SetReadDeadline(time.Now().Add(10 * time.Second))
 			err = bench.AgentsReady(c)

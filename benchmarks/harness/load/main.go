@@ -87,7 +87,7 @@ func main() {
 	var cfg config
 	var pids, expvarURL, scenario, target string
 	var rep int
-	flag.StringVar(&cfg.url, "url", "ws://127.0.0.1:19000/", "target ws:// URL (loopback only)")
+	flag.StringVar(&cfg.url, "url", "ws://127.0.0.1:19000/", "target ws:// URL (loopback only); {conn} in it is replaced by the connection's number")
 	flag.StringVar(&cfg.mode, "mode", "plain", "client dialect: plain, connic, wiro or agents")
 	flag.StringVar(&cfg.key, "key", "bench-key", "wiro mode: the x-api-key of the REST send")
 	flag.IntVar(&cfg.conns, "c", 50, "connections")
@@ -153,7 +153,7 @@ func run(cfg config, watched []int, expvarURL string) Result {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			c, err := bench.Dial(ctx, cfg.url, 5*time.Second)
+			c, err := bench.Dial(ctx, bench.ConnURL(cfg.url, i), 5*time.Second)
 			if err == nil && cfg.mode == "agents" {
 				_ = c.NC.SetReadDeadline(time.Now().Add(5 * time.Second))
 				err = bench.AgentsReady(c)

@@ -12,6 +12,8 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -46,6 +48,13 @@ func NewConn(nc net.Conn, br *bufio.Reader, client bool, bufSize int) *Conn {
 		_, _ = rand.Read(c.mask[:])
 	}
 	return c
+}
+
+// ConnURL returns rawURL with "{conn}" replaced by the connection's number
+// n, so that each connection of a run can have a path of its own (an
+// Agents SDK route shares a path's replies between its sockets).
+func ConnURL(rawURL string, n int) string {
+	return strings.ReplaceAll(rawURL, "{conn}", strconv.Itoa(n))
 }
 
 // Dial opens a client connection to a ws:// URL on a loopback address.
