@@ -27,6 +27,11 @@ type Credential struct {
 	// it asked for (a ticket is bound to both).
 	Route string
 	Path  string
+	// Peek says the credential is for a read beside the socket of Path (the
+	// Agents SDK's get-messages, which carries the socket's query): a
+	// ticket is checked but not used up, and one already used by that
+	// socket is still good until it expires.
+	Peek bool
 }
 
 // Identity is an admitted client.

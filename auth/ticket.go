@@ -135,7 +135,9 @@ func (t *Tickets) Issue(route, path string) (ticket string, expires time.Time, e
 // ErrReplayed for a used ticket, ErrExpired for an expired one, and
 // ErrInvalid for an unknown one or one issued for another route or path. A ticket
 // comes only as ?ticket= or a ticket. subprotocol (FromTicket); from
-// anywhere else it is ErrNoCredential, and is not consumed.
+// anywhere else it is ErrNoCredential, and is not consumed. A Peek
+// credential is checked the same way, except that it neither consumes the
+// ticket nor needs it unused.
 func (t *Tickets) Authenticate(_ context.Context, c Credential) (Identity, error) {
 	if c.Value == "" || c.Source != FromTicket {
 		return Identity{}, ErrNoCredential
@@ -155,10 +157,12 @@ func (t *Tickets) Authenticate(_ context.Context, c Credential) (Identity, error
 	switch {
 	case e == nil || t.forgotten(e, now):
 		return Identity{}, ErrInvalid
-	case e.used:
+	case e.used && !c.Peek:
 		return Identity{}, ErrReplayed
 	}
-	e.used = true // consumed whatever happens next
+	if !c.Peek {
+		e.used = true // consumed whatever happens next
+	}
 	switch {
 	case !now.Before(e.expires):
 		return Identity{}, ErrExpired

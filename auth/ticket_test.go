@@ -247,3 +247,35 @@ func ExampleTickets() {
 	// browser <nil>
 	// auth: credential already used
 }
+
+// TestTicketPeek: a Peek credential (a read beside the socket, such as
+// get-messages) is checked like any other but neither needs the ticket
+// unused nor uses it up.
+func TestTicketPeek(t *testing.T) {
+	clk := newFakeClock()
+	tk := newTestTickets(t, clk)
+	v := issue(t, tk, "chat")
+	peek := func(route, path string) error {
+		_, err := tk.Authenticate(context.Background(), Credential{Value: v, Source: FromTicket, Route: route, Path: path, Peek: true})
+		return err
+	}
+	if err := peek("chat", "/chat"); err != nil {
+		t.Fatalf("peek before use: %v", err)
+	}
+	if err := peek("chat", "/other"); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("peek on another path: %v, want ErrInvalid", err)
+	}
+	if err := authTicket(tk, v, "chat"); err != nil {
+		t.Fatalf("use after peeks: %v", err)
+	}
+	if err := peek("chat", "/chat"); err != nil {
+		t.Fatalf("peek after use: %v", err)
+	}
+	if err := authTicket(tk, v, "chat"); !errors.Is(err, ErrReplayed) {
+		t.Fatalf("second use: %v, want ErrReplayed", err)
+	}
+	clk.Advance(time.Hour)
+	if err := peek("chat", "/chat"); err == nil {
+		t.Fatal("peek after expiry admitted")
+	}
+}

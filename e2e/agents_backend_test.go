@@ -265,14 +265,28 @@ func TestAgentsBackendWorker(t *testing.T) {
 			}
 		})
 	}
+	// On the agents ↔ agents relay, get-messages through the proxy is the
+	// Agent's own (the proxy keeps no history for a relay).
+	t.Run("get-messages through the relay", func(t *testing.T) {
+		got := history(t, "http://"+p.addr+"/agents/chat-agent/sdk-room/get-messages")
+		want := workerHistory(t, worker, "sdk-room")
+		if len(want) == 0 || strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("through the proxy:\n%s\nfrom the Worker:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	})
 }
 
 // workerHistory GETs an agent instance's persisted messages from the Worker
 // (AIChatAgent's /get-messages) as "role: text" lines.
 func workerHistory(t *testing.T, worker, name string) []string {
 	t.Helper()
+	return history(t, "http://"+worker+"/agents/chat-agent/"+name+"/get-messages")
+}
+
+// history GETs a get-messages url as "role: text" lines.
+func history(t *testing.T, url string) []string {
+	t.Helper()
 	client := &http.Client{Timeout: 20 * time.Second}
-	url := "http://" + worker + "/agents/chat-agent/" + name + "/get-messages"
 	resp, err := client.Get(url)
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)

@@ -860,12 +860,21 @@ type chatSummary struct {
 		Body        string `json:"body"`
 		Error       string `json:"error"`
 	} `json:"getMessages"`
-	Closed         map[string]any `json:"closed"`
-	RequestID      string         `json:"requestId"`
-	AfterRequestID string         `json:"afterRequestId"`
-	TextAtStop     string         `json:"textAtStop"`
-	StatusAtStop   string         `json:"statusAtStop"`
-	TextAfterStop  *string        `json:"textAfterStop"`
+	Closed           map[string]any `json:"closed"`
+	RequestID        string         `json:"requestId"`
+	AfterRequestID   string         `json:"afterRequestId"`
+	TextAtStop       string         `json:"textAtStop"`
+	StatusAtStop     string         `json:"statusAtStop"`
+	TextAfterStop    *string        `json:"textAfterStop"`
+	TextBeforeReload string         `json:"textBeforeReload"`
+	SecondURL        string         `json:"secondUrl"`
+	Tab2             *struct {
+		Status   string `json:"status"`
+		Messages []struct {
+			Role string `json:"role"`
+			Text string `json:"text"`
+		} `json:"messages"`
+	} `json:"tab2"`
 }
 
 // chatTurn is what the client saw of one request id's
@@ -1113,6 +1122,63 @@ func TestNodeAgentsChat(t *testing.T) {
 		checkChatTurn(t, s, s.AfterRequestID, userMessage(t, s, after), "completed")
 		if s.Status != "ready" || s.Error != nil {
 			t.Errorf("hook status %q error %s after the second turn, want ready and no error", s.Status, str(s.Error))
+		}
+	})
+
+	// A tab that reloads mid-reply: the new useAgentChat (a new socket and
+	// _pk on the same name) loads the history, probes, is offered the reply
+	// in progress, acks, and renders it whole: replayed from its start,
+	// then live, with no gap and nothing twice.
+	t.Run("reload mid-reply resumes", func(t *testing.T) {
+		words := make([]string, 100) // 50ms a word: 5s of reply, the reload takes about 1s
+		for i := range words {
+			words[i] = "w" + strconv.Itoa(i)
+		}
+		text := strings.Join(words, " ")
+		s := runChat(t, "reload", pSlow.addr, "slow-agent", "room-7", text)
+		full := "You said: " + text
+		if s.TextBeforeReload == "" || len(s.TextBeforeReload) >= len(full) {
+			t.Errorf("text before the reload %q: want a strict prefix of the reply", s.TextBeforeReload)
+		}
+		if s.SecondURL == "" || s.SecondURL == s.URL {
+			t.Errorf("second socket %q, first %q: want a new socket", s.SecondURL, s.URL)
+		}
+		if s.Status != "ready" || s.Error != nil {
+			t.Errorf("hook status %q error %s after the resume, want ready and no error", s.Status, str(s.Error))
+		}
+		if s.Text == nil || *s.Text != full {
+			t.Errorf("assistant text after the reload %s, want %q whole (transcript %+v)", str(s.Text), full, s.Messages)
+		}
+		turn := s.Turns[s.RequestID]
+		if turn.Text != full || turn.AfterTerminal != 0 {
+			t.Errorf("the second socket's text-deltas join to %q (%d frames after the terminal one), want %q once", turn.Text, turn.AfterTerminal, full)
+		}
+		resuming := false
+		for _, o := range s.Other {
+			if o["type"] == "cf_agent_stream_resuming" && o["id"] == s.RequestID {
+				resuming = true
+			}
+		}
+		if !resuming {
+			t.Errorf("no cf_agent_stream_resuming for %s among %v", s.RequestID, s.Other)
+		}
+	})
+
+	// Two tabs on one name: the reply to the first tab's message is
+	// rendered by the second too, from the frames written to every socket.
+	t.Run("two tabs share the reply", func(t *testing.T) {
+		const text = "hello both tabs"
+		s := runChat(t, "tabs", p.addr, "my-chat-agent", "room-8", text)
+		want := "You said: " + text
+		if s.Text == nil || *s.Text != want {
+			t.Errorf("tab 1 text %s, want %q", str(s.Text), want)
+		}
+		if s.Tab2 == nil || s.Tab2.Status != "ready" {
+			t.Fatalf("tab 2: %+v", s.Tab2)
+		}
+		last := s.Tab2.Messages[len(s.Tab2.Messages)-1]
+		if last.Role != "assistant" || last.Text != want {
+			t.Errorf("tab 2 messages %+v, want the assistant's %q last", s.Tab2.Messages, want)
 		}
 	})
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentbridge/agentbridge/auth"
 	"github.com/agentbridge/agentbridge/demo"
 	"github.com/agentbridge/agentbridge/translators/agents"
 )
@@ -434,4 +435,100 @@ func TestAgentsTabsTakeTurns(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestAgentsGetMessagesWithTicket: useAgentChat sends the socket's query,
+// ticket included, to get-messages. The ticket admits the read of its own
+// path's history without being used up, before and after the socket used
+// it, until it expires; on another path's get-messages it admits nothing.
+func TestAgentsGetMessagesWithTicket(t *testing.T) {
+	team := secretAuth(t, "team-secret")
+	tk, err := auth.NewTickets(auth.TicketsConfig{Name: "tickets", TTL: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := agentsRoute(demoBackend(demo.Agent{}))
+	rt.Auth = []Authenticator{tk}
+	_, addr := startProxy(t, Config{Routes: []*Route{rt}, Tickets: []*TicketIssuer{{Tickets: tk, IssueWith: team}}})
+	status, m := postTicket(t, addr, "team-secret", `{"route":"agents","path":"/agents/a/b"}`)
+	if status != 200 {
+		t.Fatalf("issue: %d %v", status, m)
+	}
+	q := "?_pk=x&ticket=" + m["ticket"]
+	if code, body := getJSON(t, addr, "/agents/a/b/get-messages"+q, ""); code != 200 || body != "[]" {
+		t.Fatalf("get-messages before the socket: %d %s", code, body)
+	}
+	c := dialAgents(t, addr, "/agents/a/b"+q)
+	c.chat("r1", "hello")
+	c.reply("r1", false)
+	if code, body := getJSON(t, addr, "/agents/a/b/get-messages"+q, ""); code != 200 || !strings.Contains(body, "assistant-r1") {
+		t.Fatalf("get-messages after the socket: %d %s", code, body)
+	}
+	if code, body := getJSON(t, addr, "/agents/a/other/get-messages"+q, ""); code != 401 {
+		t.Fatalf("get-messages of another path with the ticket: %d %s, want 401", code, body)
+	}
+	// The socket used it: a second socket cannot.
+	if status, _ := dialRefused(t, wsURL(addr, "/agents/a/b"+q), nil); status != 401 {
+		t.Fatalf("a second socket with the used ticket: %d, want 401", status)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if code, _ := getJSON(t, addr, "/agents/a/b/get-messages"+q, ""); code != 401 {
+		t.Fatalf("get-messages with an expired ticket: %d, want 401", code)
+	}
+}
+
+// TestAgentsRelayGetMessagesFromBackend: on an agents ↔ agents relay the
+// backend keeps the conversation, so get-messages is its answer: the
+// request goes to the same path on the backend, with the backend's own
+// headers and never the client's credential; a backend that does not
+// answer gives 502.
+func TestAgentsRelayGetMessagesFromBackend(t *testing.T) {
+	type seen struct{ path, auth, secret, query string }
+	got := make(chan seen, 1)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- seen{r.URL.Path, r.Header.Get("Authorization"), r.Header.Get("X-Backend-Secret"), r.URL.RawQuery}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `[{"id":"m1","role":"user","parts":[{"type":"text","text":"kept by the agent"}]}]`)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+
+	team := secretAuth(t, "client-secret")
+	b := &Backend{Name: "agent", Dialect: agents.Dialect, URL: "ws://" + ln.Addr().String() + "/agents/chat/{name}?v=1",
+		Header: map[string]string{"X-Backend-Secret": "backend-secret"}}
+	rt := agentsRoute(b)
+	rt.Auth = team
+	down := &Backend{Name: "down", Dialect: agents.Dialect, URL: "ws://" + closedAddr(t) + "/agents/chat/{name}"}
+	rtDown := &Route{Name: "down", Path: "/down/:agent/:name", Client: agents.Dialect, Backend: down}
+	_, addr := startProxy(t, Config{Routes: []*Route{rt, rtDown}})
+
+	code, body := getJSON(t, addr, "/agents/a/room-1/get-messages", "client-secret")
+	if code != 200 || !strings.Contains(body, "kept by the agent") {
+		t.Fatalf("get-messages on the relay: %d %s", code, body)
+	}
+	s := <-got
+	if s.path != "/agents/chat/room-1/get-messages" || s.query != "v=1" || s.secret != "backend-secret" || s.auth != "" {
+		t.Fatalf("the backend saw %+v: want its own path, query and header, and no client credential", s)
+	}
+	if code, _ := getJSON(t, addr, "/agents/a/room-1/get-messages", ""); code != 401 {
+		t.Fatalf("get-messages without a credential: %d, want 401", code)
+	}
+	if code, body := getJSON(t, addr, "/down/a/r/get-messages", ""); code != 502 || !strings.Contains(body, "backend_unavailable") {
+		t.Fatalf("get-messages with the backend down: %d %s, want 502", code, body)
+	}
+}
+
+// closedAddr returns a 127.0.0.1 address nothing listens on.
+func closedAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
 }

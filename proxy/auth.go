@@ -70,20 +70,26 @@ var browserPlaces = [...]struct {
 
 // credentials returns every credential a handshake request carries, each
 // with the place it came in, which decides the providers that read it.
-func credentials(ctx *fasthttp.RequestCtx, rt *Route) []auth.Credential {
+//
+// side, when not empty, is the suffix of the dialect's HTTP endpoint the
+// request addresses (get-messages): a ticket is then checked against the
+// socket's path (the request's without side) and not used up, as the
+// Agents SDK sends the socket's query, ticket included, to get-messages
+// too (auth.Credential.Peek).
+func credentials(ctx *fasthttp.RequestCtx, rt *Route, side string) []auth.Credential {
 	var out []auth.Credential
 	if c := credential(ctx, rt); c.Value != "" {
 		out = append(out, c)
 	}
 	for _, pl := range browserPlaces {
 		if v := ctx.QueryArgs().Peek(pl.query); len(v) > 0 {
-			out = append(out, browserCredential(ctx, rt, string(v), pl.source))
+			out = append(out, browserCredential(ctx, rt, string(v), pl.source, side))
 		}
 	}
 	for _, p := range offeredProtocols(ctx) {
 		for _, pl := range browserPlaces {
 			if v, ok := strings.CutPrefix(p, pl.protocol); ok && v != "" {
-				out = append(out, browserCredential(ctx, rt, v, pl.source))
+				out = append(out, browserCredential(ctx, rt, v, pl.source, side))
 			}
 		}
 	}
@@ -92,10 +98,13 @@ func credentials(ctx *fasthttp.RequestCtx, rt *Route) []auth.Credential {
 
 // browserCredential is a credential from one of browserPlaces; a ticket
 // also carries the path asked for, as a ticket is bound to one.
-func browserCredential(ctx *fasthttp.RequestCtx, rt *Route, v string, src auth.Source) auth.Credential {
+func browserCredential(ctx *fasthttp.RequestCtx, rt *Route, v string, src auth.Source, side string) auth.Credential {
 	c := auth.Credential{Value: v, Source: src, Route: rt.Name}
 	if src == auth.FromTicket {
 		c.Path = string(ctx.Path())
+		if side != "" {
+			c.Path, c.Peek = strings.TrimSuffix(c.Path, side), true
+		}
 	}
 	return c
 }
@@ -149,7 +158,7 @@ type identifier interface {
 // admit decides whether a handshake may proceed. It answers the request
 // itself (401) when not, and reports inBand when the client may still
 // authenticate in its first message.
-func (s *Server) admit(ctx *fasthttp.RequestCtx, rt *Route) (id auth.Identity, inBand, ok bool) {
+func (s *Server) admit(ctx *fasthttp.RequestCtx, rt *Route, side string) (id auth.Identity, inBand, ok bool) {
 	if len(rt.Auth) == 0 {
 		return id, false, true
 	}
@@ -166,7 +175,7 @@ func (s *Server) admit(ctx *fasthttp.RequestCtx, rt *Route) (id auth.Identity, i
 			}
 		}
 	}
-	creds := credentials(ctx, rt)
+	creds := credentials(ctx, rt, side)
 	for _, c := range creds {
 		if id, err := s.authenticate(rt, c); err == nil {
 			return id, false, true

@@ -133,7 +133,7 @@ func (s *Server) upgrade(ctx *fasthttp.RequestCtx, rt *Route, params []Param) {
 	// A dialect that lets clients authenticate in their first message gets
 	// the upgrade without one, and the backend is dialed only after that
 	// message admitted the client.
-	id, inBand, ok := s.admit(ctx, rt)
+	id, inBand, ok := s.admit(ctx, rt, "")
 	if !ok {
 		return
 	}

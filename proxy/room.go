@@ -23,9 +23,10 @@ import (
 // there; a reply that begins beside it reaches its own client only. Only
 // replies to user messages that carried an id are shared (the SDK's chat
 // requests; a raw text message's reply is its sender's). Frames are kept as
-// written, whole WebSocket frames, in a buffer the room keeps for its life:
-// once it has grown to the size of the path's replies, a reply costs no
-// allocation.
+// written, whole WebSocket frames, in a buffer lent by replyBufs from the
+// reply's first frame until its owner has handed its last to the
+// followers; after that the reply is in the path's history (get-messages)
+// and a probe is answered that nothing streams.
 //
 // Locks: a session's cmu is taken before its room's mu, and no session
 // holds two cmus: an owner writes to its followers (fanOut) with its own
@@ -50,12 +51,24 @@ type room struct {
 	members []*session // the sessions joined, the owner included
 	owner   *session   // the session whose reply is kept, or nil
 	id      []byte     // that reply's id
-	buf     []byte     // its frames so far
-	ends    []int      // where each frame ends in buf
+	kept    *replyBuf  // its frames so far; nil when no reply is kept
 	live    bool       // the reply is streaming
+	ending  bool       // it ended, and its owner has not handed out the last frames yet
 	over    bool       // it passed maxShared: not kept any more
 	subs    []follower // the sessions getting its frames
 }
+
+// replyBuf is the frames of one reply: whole frames one after the other in
+// b, and where each ends in ends.
+type replyBuf struct {
+	b    []byte
+	ends []int
+}
+
+// replyBufs lends rooms their replyBuf while a reply streams, so that a
+// path between replies (an idle socket) holds none, and a reply costs no
+// allocation once the pool holds buffers of the replies' size.
+var replyBufs = sync.Pool{New: func() any { return new(replyBuf) }}
 
 // follower is a session getting a room's reply, and the frames it has had.
 type follower struct {
@@ -123,17 +136,19 @@ func (r *room) dropFollower(ss *session) {
 	}
 }
 
-// begin makes owner's reply id the one r keeps, unless another streams;
-// every other member follows it from its first frame.
+// begin makes owner's reply id the one r keeps, unless another streams or
+// the last one's frames are still being handed out; every other member
+// follows it from its first frame.
 func (r *room) begin(owner *session, id []byte) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.live {
+	if r.live || r.ending {
 		return false
 	}
 	r.owner, r.live, r.over = owner, true, false
 	r.id = append(r.id[:0], id...)
-	r.buf, r.ends = r.buf[:0], r.ends[:0]
+	r.kept = replyBufs.Get().(*replyBuf)
+	r.kept.b, r.kept.ends = r.kept.b[:0], r.kept.ends[:0]
 	clear(r.subs)
 	r.subs = r.subs[:0]
 	for _, m := range r.members {
@@ -149,8 +164,8 @@ func (r *room) begin(owner *session, id []byte) bool {
 func (r *room) add(frames []byte, end bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.over {
-		if len(r.buf)+len(frames) > maxShared {
+	if k := r.kept; k != nil && !r.over {
+		if len(k.b)+len(frames) > maxShared {
 			r.over = true
 			r.subs = r.subs[:0] // the followers had what fitted; the rest is their loss
 		} else {
@@ -160,20 +175,21 @@ func (r *room) add(frames []byte, end bool) {
 				if err != nil || n > len(frames) {
 					break // not a frame the session wrote: cannot happen
 				}
-				r.buf = append(r.buf, frames[:n]...)
-				r.ends = append(r.ends, len(r.buf))
+				k.b = append(k.b, frames[:n]...)
+				k.ends = append(k.ends, len(k.b))
 				frames = frames[n:]
 			}
 		}
 	}
 	if end {
-		r.live = false
+		r.live, r.ending = false, true
 	}
 }
 
 // fanOut writes to each follower of r the frames it has not had, on the
-// owner's backend pump after its own write, its cmu let go. A follower whose
-// socket fails is dropped: its own pump finds the failure.
+// owner's backend pump after its own write, its cmu let go. A follower
+// whose socket fails is dropped: its own pump finds the failure. Once the
+// reply has ended, this hands out its last frames and lets its buffer go.
 func (r *room) fanOut(scratch []*session) []*session {
 	r.mu.Lock()
 	for _, f := range r.subs {
@@ -183,23 +199,13 @@ func (r *room) fanOut(scratch []*session) []*session {
 	for i, f := range scratch {
 		f.cmu.Lock()
 		r.mu.Lock()
-		at := -1
-		for j := range r.subs {
-			if r.subs[j].ss == f {
-				at = j
-				break
-			}
-		}
-		if at >= 0 {
+		if j := r.follower(f); j >= 0 && r.kept != nil {
 			from := 0
-			if k := r.subs[at].at; k > 0 {
-				from = r.ends[k-1]
+			if k := r.subs[j].at; k > 0 {
+				from = r.kept.ends[k-1]
 			}
-			f.pend = append(f.pend, r.buf[from:]...)
-			r.subs[at].at = len(r.ends)
-			if !r.live {
-				r.dropFollower(f)
-			}
+			f.pend = append(f.pend, r.kept.b[from:]...)
+			r.subs[j].at = len(r.kept.ends)
 		}
 		r.mu.Unlock()
 		if err := f.flushLocked(); err != nil {
@@ -210,7 +216,28 @@ func (r *room) fanOut(scratch []*session) []*session {
 		f.cmu.Unlock()
 		scratch[i] = nil
 	}
+	r.mu.Lock()
+	if r.ending {
+		r.ending = false
+		clear(r.subs)
+		r.subs = r.subs[:0]
+		if r.kept != nil && cap(r.kept.b) <= maxShared {
+			replyBufs.Put(r.kept)
+		}
+		r.kept = nil
+	}
+	r.mu.Unlock()
 	return scratch[:0]
+}
+
+// follower returns the index of ss among the followers, or -1. mu is held.
+func (r *room) follower(ss *session) int {
+	for j := range r.subs {
+		if r.subs[j].ss == ss {
+			return j
+		}
+	}
+	return -1
 }
 
 // inProgress returns the id of the reply streaming in r that ss could
@@ -218,40 +245,33 @@ func (r *room) fanOut(scratch []*session) []*session {
 func (r *room) inProgress(ss *session) []byte {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.live || r.over || r.owner == ss {
+	if !r.live || r.over || r.owner == ss || r.follower(ss) >= 0 {
 		return nil
-	}
-	for _, f := range r.subs {
-		if f.ss == ss {
-			return nil
-		}
 	}
 	return r.id
 }
 
 // replay appends to ss.pend (its cmu held) the frames kept of the reply
 // id, each message passed through replayed, and makes ss a follower of the
-// rest while the reply streams; it reports whether the reply was there and
-// whether it still streams.
-func (r *room) replay(ss *session, id []byte, replayed func(dst, msg []byte) []byte) (found, live bool) {
+// rest; it reports whether the reply was there and still streams.
+func (r *room) replay(ss *session, id []byte, replayed func(dst, msg []byte) []byte) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(id) == 0 || string(id) != string(r.id) || r.over || r.owner == ss || len(r.ends) == 0 {
-		return false, false
+	k := r.kept
+	if !r.live || k == nil || r.over || len(id) == 0 || string(id) != string(r.id) || r.owner == ss {
+		return false
 	}
 	r.dropFollower(ss)
 	from := 0
-	for _, end := range r.ends {
-		h, hl, _ := wsconn.ParseHeader(r.buf[from:end])
+	for _, end := range k.ends {
+		h, hl, _ := wsconn.ParseHeader(k.b[from:end])
 		start := len(ss.pend)
-		ss.pend = replayed(append(ss.pend, make([]byte, wsconn.HeaderRoom)...), r.buf[from+hl:end])
+		ss.pend = replayed(append(ss.pend, make([]byte, wsconn.HeaderRoom)...), k.b[from+hl:end])
 		ss.pend = wsconn.FrameAt(ss.pend, start, h.OpCode)
 		from = end
 	}
-	if r.live {
-		r.subs = append(r.subs, follower{ss: ss, at: len(r.ends)})
-	}
-	return true, r.live
+	r.subs = append(r.subs, follower{ss: ss, at: len(k.ends)})
+	return true
 }
 
 // Session side.

@@ -271,9 +271,13 @@ func (ss *session) orphan(err error) bool {
 	ss.gone.Store(true)
 	ss.pend = ss.pend[:0]
 	ss.cmu.Unlock()
+	// The client is done with: answer its close and let its socket go (a
+	// client waits for that), as the end of the session would.
 	if code, _ := closeCodes(err, true); code != closePeerVanished {
-		_ = ss.client.SendClose(code.Code, code.Reason) // answer its close
+		_ = ss.client.SendClose(code.Code, code.Reason)
+		ss.client.DrainUntilClose()
 	}
+	ss.client.Close()
 	grace := resumeGrace
 	if t := ss.rt.Session.Timeout; t > 0 && t < grace {
 		grace = t
@@ -652,7 +656,14 @@ func (ss *session) relayEvents(evs []translators.Event, more bool) error {
 func (ss *session) abandonShared() {
 	ss.cmu.Lock()
 	if !ss.sharing {
+		// A reply that ended whose last frames were held back (more was
+		// waiting) and never handed out: they go now.
+		shared := ss.shared
+		ss.shared = false
 		ss.cmu.Unlock()
+		if shared {
+			ss.fan = ss.room.fanOut(ss.fan)
+		}
 		return
 	}
 	ss.errEv = translators.Event{Kind: translators.KindError, ID: ss.room.id, Code: []byte("backend_unavailable"),
@@ -675,23 +686,20 @@ func (ss *session) answerResume(ev *translators.Event) error {
 	return ss.emit(&ss.ack)
 }
 
-// replay writes the client the frames of the reply id kept on its path so
-// far, then the rest as they come (KindReplay, the client's ack). A reply
-// no longer kept is not answered: the client's history has it.
+// replay writes the client the frames of the reply id streaming on its path
+// so far, then the rest as they come (KindReplay, the client's ack). A reply
+// that ended meanwhile is not answered: the client's history has it.
 func (ss *session) replay(id []byte) error {
 	if ss.room == nil {
 		return nil
 	}
 	ss.cmu.Lock()
 	defer ss.cmu.Unlock()
-	found, live := ss.room.replay(ss, id, ss.rt.Client.Replayed)
-	if !found {
+	if !ss.room.replay(ss, id, ss.rt.Client.Replayed) {
 		return nil
 	}
-	if live {
-		ss.ack = translators.Event{Kind: translators.KindReplay, ID: id, Code: []byte("live")}
-		ss.queue(&ss.ack)
-	}
+	ss.ack = translators.Event{Kind: translators.KindReplay, ID: id, Code: []byte("live")}
+	ss.queue(&ss.ack)
 	return ss.flushLocked()
 }
 

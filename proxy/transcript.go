@@ -160,7 +160,8 @@ func (s *Server) matchHTTP(path []byte) (*Route, []Param, *translators.HTTPEndpo
 // serveHTTP answers a request to a dialect's HTTP endpoint: admitted as the
 // route's socket is (401 without a valid credential, 403 for an origin it
 // refuses), 405 for another method, else 200 with the body the dialect
-// makes from the conversation (an empty one for a path never seen). The
+// makes from the conversation (an empty one for a path never seen), or, on
+// a passthrough route, the backend's own answer (forwardHTTP). The
 // answer is always whole: a client may crash on a partial one.
 func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx, rt *Route, params []Param, ep *translators.HTTPEndpoint) {
 	if badParam(params, ctx.Request.URI().PathOriginal()) {
@@ -177,7 +178,7 @@ func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx, rt *Route, params []Param, 
 		jsonError(ctx, fasthttp.StatusForbidden, "forbidden_origin", "origin not allowed")
 		return
 	}
-	_, inBand, ok := s.admit(ctx, rt)
+	id, inBand, ok := s.admit(ctx, rt, ep.Suffix)
 	if !ok {
 		return // admit answered 401
 	}
@@ -190,6 +191,10 @@ func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx, rt *Route, params []Param, 
 		// A browser app's fetch reads the answer only with this.
 		ctx.Response.Header.SetBytesV("Access-Control-Allow-Origin", origin)
 		ctx.Response.Header.Set("Vary", "Origin")
+	}
+	if passthrough(rt) && rt.Backend.URL != "" {
+		s.forwardHTTP(ctx, rt, params, id, ep)
+		return
 	}
 	if ep.ContentType != "" {
 		ctx.SetContentType(ep.ContentType)

@@ -5,12 +5,24 @@
 //
 //   node agents_chat_client.mjs chat   HOST:PORT AGENT NAME TEXT
 //   node agents_chat_client.mjs cancel HOST:PORT AGENT NAME TEXT [AFTER]
+//   node agents_chat_client.mjs reload HOST:PORT AGENT NAME TEXT
+//   node agents_chat_client.mjs tabs   HOST:PORT AGENT NAME TEXT
 //
 // chat: sends TEXT with sendMessage, waits for the assistant message to
 // finish streaming (status back to "ready").
 // cancel: sends TEXT, calls the hook's stop() once the assistant text has
 // started, waits for the server's terminal frame for that request, then
 // (with AFTER) sends AFTER on the same socket and waits for its reply.
+// reload: sends TEXT, and once the assistant text has started unmounts the
+// component and closes its socket, as a reloading tab does; then renders a
+// new one on the same agent and name (a new socket and _pk), which loads
+// the history and resumes the reply through the SDK's stream-resume
+// handshake; waits for it to hold the whole reply and be "ready". Frames
+// are counted from the second socket on.
+// tabs: renders two components on the same agent and name, sends TEXT from
+// the first, and waits for both to hold the whole reply (the second from
+// the frames the server writes to every socket of the name). The summary's
+// "tab2" has the second one's messages and status.
 //
 // The last line is "SUMMARY <json>": the hook's final status and error,
 // the transcript as the hook holds it (role and joined text parts), the
@@ -41,8 +53,8 @@ function fail(msg) {
   process.exit(1);
 }
 
-if (!["chat", "cancel"].includes(mode) || !host || !agentName || !instance || !text) {
-  console.log("FAIL: usage: agents_chat_client.mjs chat|cancel HOST:PORT AGENT NAME TEXT [AFTER]");
+if (!["chat", "cancel", "reload", "tabs"].includes(mode) || !host || !agentName || !instance || !text) {
+  console.log("FAIL: usage: agents_chat_client.mjs chat|cancel|reload|tabs HOST:PORT AGENT NAME TEXT [AFTER]");
   process.exit(1);
 }
 const version = (pkg) =>
@@ -72,7 +84,7 @@ const fetches = [];
 const realFetch = globalThis.fetch;
 globalThis.fetch = async (input, init) => {
   const url = typeof input === "string" ? input : input.url;
-  const rec = { url };
+  const rec = { url, at: Date.now() % 100000 };
   fetches.push(rec);
   try {
     const res = await realFetch(input, init);
@@ -148,7 +160,9 @@ function pick(f) {
   return o;
 }
 
-let latest = null; // {agent, chat} from the last render
+let latest = null; // {agent, chat} from the last render of the current tab
+const tabs = {}; // tab name -> {agent, chat} from its last render
+let current = "a";
 let renderError = null;
 
 function partsText(m) {
@@ -203,7 +217,7 @@ class Boundary extends React.Component {
   }
 }
 
-function Chat() {
+function Chat({ tab = "a" }) {
   const agent = useAgent({
     agent: agentName,
     name: instance,
@@ -212,7 +226,8 @@ function Chat() {
     maxRetries: 0,
   });
   const chat = useAgentChat({ agent });
-  latest = { agent, chat };
+  tabs[tab] = { agent, chat };
+  if (tab === current) latest = tabs[tab];
   return null;
 }
 
@@ -228,7 +243,8 @@ async function waitFor(what, cond, ms = 15000) {
   }
 }
 
-const root = TestRenderer.create(h(Boundary, null, h(Suspense, { fallback: null }, h(Chat))));
+const mount = (tab) => TestRenderer.create(h(Boundary, null, h(Suspense, { fallback: null }, h(Chat, { tab }))));
+let root = mount("a");
 
 // The hook suspends on its get-messages fetch, then useAgent's socket opens.
 await waitFor("rendering useAgentChat (get-messages, then the socket)", () => latest && latest.agent.readyState === 1);
@@ -265,8 +281,46 @@ async function turn(message, { stopWhenStarted = false } = {}) {
   return id;
 }
 
+const lastText = (chat) => {
+  const ms = chat.messages;
+  return ms.length && ms[ms.length - 1].role === "assistant" ? partsText(ms[ms.length - 1]) : "";
+};
+
 if (mode === "chat") {
   extra.requestId = await turn(text);
+} else if (mode === "reload") {
+  const nMessages = latest.chat.messages.length;
+  latest.chat.sendMessage({ text });
+  await waitFor("the assistant text starting", () => latest.chat.messages.length > nMessages + 1 && lastText(latest.chat).length > 0);
+  extra.requestId = requestIds()[0];
+  extra.textBeforeReload = lastText(latest.chat);
+  const t0 = Date.now();
+  root.unmount();
+  agent.close();
+  await waitFor("the first socket closed", () => closed);
+  extra.msClose = Date.now() - t0;
+  turns.clear();
+  other.length = 0;
+  latest = null;
+  root = mount("a");
+  await waitFor("the new component's socket open", () => latest && latest.agent.readyState === 1 && latest.agent !== agent);
+  extra.secondUrl = latest.agent.url;
+  extra.msSecondOpen = Date.now() - t0;
+  await waitFor(`the resumed reply's terminal frame`, () => turns.get(extra.requestId) && turns.get(extra.requestId).terminal);
+  await waitFor("the hook back to ready", () => ["ready", "error"].includes(latest.chat.status));
+  await new Promise((r) => setTimeout(r, 120));
+} else if (mode === "tabs") {
+  const root2 = mount("b");
+  await waitFor("the second tab's socket open", () => tabs.b && tabs.b.agent.readyState === 1);
+  await new Promise((r) => setTimeout(r, 200)); // both probes answered
+  extra.requestId = await turn(text);
+  await waitFor("the second tab holding the reply", () => lastText(tabs.b.chat) === lastText(latest.chat) && tabs.b.chat.status === "ready");
+  extra.tab2 = {
+    status: tabs.b.chat.status,
+    messages: tabs.b.chat.messages.map((m) => ({ id: m.id, role: m.role, text: partsText(m) })),
+  };
+  root2.unmount();
+  tabs.b.agent.close();
 } else {
   extra.requestId = await turn(text, { stopWhenStarted: true });
   extra.textAfterStop = summary().text;
@@ -278,6 +332,6 @@ if (mode === "chat") {
 clearTimeout(timer);
 const s = summary();
 root.unmount();
-agent.close();
+latest.agent.close();
 console.log(`SUMMARY ${JSON.stringify(s)}`);
 process.exit(0);
