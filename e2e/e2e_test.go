@@ -1176,9 +1176,11 @@ func TestNodeAgentsChat(t *testing.T) {
 		if s.Tab2 == nil || s.Tab2.Status != "ready" {
 			t.Fatalf("tab 2: %+v", s.Tab2)
 		}
-		last := s.Tab2.Messages[len(s.Tab2.Messages)-1]
-		if last.Role != "assistant" || last.Text != want {
-			t.Errorf("tab 2 messages %+v, want the assistant's %q last", s.Tab2.Messages, want)
+		// The user's message too: the proxy sends the path's messages to
+		// the other sockets, as the SDK's server does.
+		if n := len(s.Tab2.Messages); n != 2 || s.Tab2.Messages[0].Role != "user" || s.Tab2.Messages[0].Text != text ||
+			s.Tab2.Messages[1].Role != "assistant" || s.Tab2.Messages[1].Text != want {
+			t.Errorf("tab 2 messages %+v, want the user's %q then the assistant's %q", s.Tab2.Messages, text, want)
 		}
 	})
 

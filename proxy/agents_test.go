@@ -532,3 +532,32 @@ func closedAddr(t *testing.T) string {
 	ln.Close()
 	return addr
 }
+
+// TestAgentsHistoryShared: the conversation of a path goes to its other
+// sockets when a client changes it, as the SDK's server sends the messages
+// it persists: a chat request's user message reaches tab 2 before the
+// reply's frames; an app's cf_agent_chat_messages replaces the history the
+// proxy keeps (get-messages) and reaches tab 2 too.
+func TestAgentsHistoryShared(t *testing.T) {
+	_, addr := startProxy(t, Config{Routes: []*Route{agentsRoute(demoBackend(demo.Agent{}))}})
+	tab1 := dialAgents(t, addr, "/agents/a/h")
+	tab2 := dialAgents(t, addr, "/agents/a/h")
+	time.Sleep(50 * time.Millisecond)
+
+	tab1.chat("r1", "hello history")
+	m := tab2.recvJSON()
+	if m["type"] != "cf_agent_chat_messages" || !strings.Contains(fmt.Sprint(m["messages"]), "hello history") {
+		t.Fatalf("tab 2's first frame %v, want the messages with the user's", m)
+	}
+	tab1.reply("r1", false)
+	tab2.reply("r1", false)
+
+	tab1.send(`{"type":"cf_agent_chat_messages","messages":[{"id":"x1","role":"user","parts":[{"type":"text","text":"edited"}]}]}`)
+	m = tab2.recvJSON()
+	if m["type"] != "cf_agent_chat_messages" || !strings.Contains(fmt.Sprint(m["messages"]), "edited") || strings.Contains(fmt.Sprint(m["messages"]), "hello history") {
+		t.Fatalf("tab 2 got %v, want the edited messages only", m)
+	}
+	if code, body := getJSON(t, addr, "/agents/a/h/get-messages", ""); code != 200 || !strings.Contains(body, `"edited"`) || strings.Contains(body, "hello history") {
+		t.Fatalf("get-messages after the edit: %d %s", code, body)
+	}
+}

@@ -297,3 +297,31 @@ func (ss *session) shareTurn(ev *translators.Event, before int) {
 		ss.room.add(ss.pend[before:], false)
 	}
 }
+
+// shareHistory sends the conversation of ss's path, which ss's client just
+// changed, to the other sockets of the path (KindHistory), as the SDK's
+// server sends them the messages it persists. It runs on ss's client pump,
+// holding no cmu; a path with one socket costs nothing.
+func (ss *session) shareHistory() {
+	r := ss.room
+	if r == nil || len(ss.rt.Client.HTTP) == 0 {
+		return
+	}
+	r.mu.Lock()
+	others := len(r.members) > 1
+	r.mu.Unlock()
+	if !others {
+		return
+	}
+	body := ss.s.transcripts.appendBody(nil, ss.conv, &ss.rt.Client.HTTP[0])
+	r.mu.Lock()
+	members := append([]*session(nil), r.members...)
+	r.mu.Unlock()
+	for _, m := range members {
+		if m == ss {
+			continue
+		}
+		ev := translators.Event{Kind: translators.KindHistory, Value: body}
+		_ = m.emit(&ev) // a failed socket is found by its own pump
+	}
+}

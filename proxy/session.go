@@ -99,6 +99,9 @@ type session struct {
 	fanDue  bool // the backend pump owes the followers a fanOut
 	gone    atomic.Bool
 	grace   *time.Timer
+	// histories says the client set its path's conversation in the message
+	// just read (KindHistory): the other sockets of the path get it.
+	histories bool
 
 	// The timers of dialects that send messages of their own (a Ticker):
 	// ctimer calls the client codec's Tick every cevery, btimer the backend
@@ -535,6 +538,10 @@ func (ss *session) clientPump() error {
 				if ss.keep {
 					// Before the send: the reply may end before Send returns.
 					ss.s.transcripts.add(ss.conv, false, ev.ID, ev.Text)
+					if len(ev.ID) > 0 {
+						// The other sockets of the path show it before its reply.
+						ss.shareHistory()
+					}
 				}
 				if err := ss.up.Send(ev); err != nil {
 					return errBackendWrite{err}
@@ -546,6 +553,15 @@ func (ss *session) clientPump() error {
 			case translators.KindReplay:
 				if err := ss.replay(ev.ID); err != nil {
 					return err
+				}
+			case translators.KindHistory:
+				if ss.keep {
+					if string(ev.Code) == "replace" {
+						ss.s.transcripts.clear(ss.conv)
+						ss.histories = true
+					} else {
+						ss.s.transcripts.add(ss.conv, string(ev.Name) == "assistant", ev.ID, ev.Text)
+					}
 				}
 			case translators.KindReset:
 				ss.client.TouchIdle()
@@ -559,6 +575,10 @@ func (ss *session) clientPump() error {
 					return errBackendWrite{err}
 				}
 			}
+		}
+		if ss.histories {
+			ss.histories = false
+			ss.shareHistory()
 		}
 		if cap(msg) > 64<<10 {
 			ss.cmsg = nil // one large message must not pin a large buffer to the session

@@ -168,6 +168,16 @@ const (
 	// A replay that reaches the reply's end needs none.
 	// Produced by: agents (client). Consumed by: agents (client).
 	KindReplay
+	// KindHistory: both ways, one leg (a client dialect with HTTP
+	// endpoints, which the proxy keeps a conversation for). Client to
+	// proxy: the client sets the conversation of its path (the Agents SDK's
+	// cf_agent_chat_messages): an event with Code "replace" empties it,
+	// then one event per message follows, ID its id, Text its text and Name
+	// "user" or "assistant". Proxy to client: Value is the conversation, as
+	// the dialect's first HTTP endpoint makes its body; the proxy sends it
+	// to the other sockets of a path whose conversation changed.
+	// Produced by: agents (client). Consumed by: agents (client).
+	KindHistory
 
 	// NumKinds is the number of kinds, KindInvalid included: every Kind is
 	// below it. Tests range over all kinds with it.
@@ -203,6 +213,7 @@ var kindNames = [NumKinds]string{
 	KindState:          "state",
 	KindResume:         "resume",
 	KindReplay:         "replay",
+	KindHistory:        "history",
 	KindFrame:          "frame",
 	KindReset:          "reset",
 }

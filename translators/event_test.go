@@ -26,8 +26,8 @@ func TestKindNames(t *testing.T) {
 			}
 		}
 	}
-	if got := translators.NumKinds.String(); got != "kind(30)" {
-		t.Errorf("NumKinds.String() = %q, want kind(30)", got)
+	if got := translators.NumKinds.String(); got != "kind(31)" {
+		t.Errorf("NumKinds.String() = %q, want kind(31)", got)
 	}
 }
 

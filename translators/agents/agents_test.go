@@ -172,9 +172,9 @@ func TestEncodeEveryKind(t *testing.T) {
 		o    translators.Options
 		want string
 	}{
-		{"client (plain replies)", clientOpts, "cancel turn_end error ready open state frame resume"},
+		{"client (plain replies)", clientOpts, "cancel turn_end error ready open state frame resume history"},
 		{"client stream (plain replies)", translators.Options{Role: translators.Client, Reply: translators.ReplyStream},
-			"cancel text_delta text_replace error ready open state frame resume"},
+			"cancel text_delta text_replace error ready open state frame resume history"},
 		{"backend", backendOpts, "user_message cancel tool_output tool_error state frame"},
 	}
 	for _, tt := range tests {
@@ -200,7 +200,7 @@ func TestEncodeEveryKind(t *testing.T) {
 			sent = append(sent, k.String())
 		}
 	}
-	want := "cancel turn_start text_delta thinking_delta text_replace turn_end error ready open tool_start tool_input_delta tool_input tool_output tool_error step_start step_end metadata state frame resume"
+	want := "cancel turn_start text_delta thinking_delta text_replace turn_end error ready open tool_start tool_input_delta tool_input tool_output tool_error step_start step_end metadata state frame resume history"
 	if got := strings.Join(sent, " "); got != want {
 		t.Errorf("chat kinds encoded = %q, want %q", got, want)
 	}

@@ -167,10 +167,48 @@ func (c *client) decode(dst []translators.Event, msg []byte, p *fastjson.Parser)
 			dst = append(dst, frame(msg, codeChatClear))
 		}
 		return append(dst, translators.Event{Kind: translators.KindReset}), nil
+	case "cf_agent_chat_messages":
+		// The app set its messages: the conversation the proxy keeps for
+		// the path becomes them (a backend of this dialect keeps its own).
+		if peer {
+			dst = append(dst, frame(msg, frameCode(typ)))
+		}
+		return c.history(dst, v)
 	}
-	// cf_agent_chat_messages, cf_agent_tool_approval and the rest: only a
-	// backend of this dialect can act on them.
+	// cf_agent_tool_approval and the rest: only a backend of this dialect
+	// can act on them.
 	return append(dst, frame(msg, frameCode(typ))), nil
+}
+
+// history decodes the messages of a cf_agent_chat_messages: KindHistory
+// "replace", then each user and assistant UIMessage with its text parts
+// joined by newlines.
+func (c *client) history(dst []translators.Event, v *fastjson.Value) ([]translators.Event, error) {
+	msgs := v.Get("messages")
+	if msgs == nil || msgs.Type() != fastjson.TypeArray {
+		return dst, translators.Malformed(`cf_agent_chat_messages without a "messages" array`)
+	}
+	dst = append(dst, translators.Event{Kind: translators.KindHistory, Code: []byte("replace")})
+	for _, m := range msgs.GetArray() {
+		role := string(m.GetStringBytes("role"))
+		if role != "user" && role != "assistant" {
+			continue
+		}
+		start := len(c.scratch)
+		for i, p := range m.GetArray("parts") {
+			if string(p.GetStringBytes("type")) != "text" {
+				continue
+			}
+			if i > 0 && len(c.scratch) > start {
+				c.scratch = append(c.scratch, '\n')
+			}
+			c.scratch = append(c.scratch, p.GetStringBytes("text")...)
+		}
+		text := c.scratch[start:len(c.scratch):len(c.scratch)]
+		dst = append(dst, translators.Event{Kind: translators.KindHistory, ID: c.keep(m.GetStringBytes("id")),
+			Text: text, Name: []byte(role)})
+	}
+	return dst, nil
 }
 
 // unsupported says that the backend cannot carry what.
@@ -301,6 +339,13 @@ func (c *client) Encode(dst []byte, ev *translators.Event) ([]byte, error) {
 		return append(dst, '}'), nil
 	case translators.KindReplay:
 		return replayComplete(dst, ev), nil
+	case translators.KindHistory:
+		if len(ev.Value) == 0 {
+			return dst, nil
+		}
+		dst = append(dst, `{"type":"cf_agent_chat_messages","messages":`...)
+		dst = append(dst, ev.Value...)
+		return append(dst, '}'), nil
 	case translators.KindTurnStart, translators.KindTextDelta, translators.KindThinkingDelta,
 		translators.KindTextReplace, translators.KindTurnEnd, translators.KindError, translators.KindCancel,
 		translators.KindToolStart, translators.KindToolInputDelta, translators.KindToolInput,
