@@ -1,7 +1,9 @@
 package openhands
 
 import (
+	"errors"
 	"strconv"
+	"sync"
 	"sync/atomic"
 
 	"github.com/valyala/fastjson"
@@ -16,6 +18,11 @@ type backend struct {
 	opts translators.Options
 
 	// Shared by Decode and Encode, which may run on two goroutines.
+	mu        sync.Mutex
+	joined    bool         // the connect ack came: Encode writes to the socket
+	refused   bool         // the server refused the connect (44)
+	held      [][]byte     // messages encoded before the ack, for Decode to send
+	heldN     int          // bytes in held
 	waiting   atomic.Int32 // user messages sent whose turn has not ended
 	cancelled atomic.Bool  // a stop was sent for the turn in progress
 	latest    atomic.Int64 // the last event id decoded, or -1
@@ -23,10 +30,11 @@ type backend struct {
 	// Decode's state.
 	parser  fastjson.Parser
 	scratch []byte
-	acked   bool // the connect ack (40) came
-	resume  bool // events before the ack are live (ParamLatestEventID)
-	turn    bool // agent_state_changed running came for the turn
-	texts   int  // agent messages of the turn decoded, for separators
+	sent    [][]byte // held messages Decode sent at the ack: valid until the next call
+	acked   bool     // the connect ack (40) came
+	resume  bool     // events before the ack are live (ParamLatestEventID)
+	turn    bool     // agent_state_changed running came for the turn
+	texts   int      // agent messages of the turn decoded, for separators
 	cum     translators.Usage
 	base    translators.Usage // cum when the turn began
 	metered bool              // llm_metrics came during the turn
@@ -58,17 +66,43 @@ var (
 	msgPong    = []byte("3")
 )
 
+// ErrRefused is returned by a backend-side codec's Encode for a user
+// message after the OpenHands server refused the connect (a 44 packet, which
+// Decode reported as a KindError): the message has nowhere to go.
+var ErrRefused = errors.New("openhands: the server refused the Socket.IO connect")
+
+// maxHeld bounds the bytes of messages a backend-side codec holds until
+// the server's connect ack; past it, Encode refuses them.
+const maxHeld = 1 << 20
+
 func (b *backend) Encode(dst []byte, ev *translators.Event) ([]byte, error) {
 	switch ev.Kind {
 	case translators.KindUserMessage:
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		switch {
+		case b.refused:
+			return dst, ErrRefused
+		case !b.joined:
+			// A Socket.IO server drops events on a namespace not connected
+			// yet: the message waits for the ack, and Decode sends it then.
+			m := appendUserMessage(nil, ev.Text)
+			if b.heldN+len(m) > maxHeld {
+				return dst, ErrRefused
+			}
+			b.held, b.heldN = append(b.held, m), b.heldN+len(m)
+		default:
+			dst = appendUserMessage(dst, ev.Text)
+		}
 		b.waiting.Add(1)
 		b.cancelled.Store(false)
-		dst = append(dst, `42["oh_user_action",{"action":"message","args":{"content":`...)
-		dst = jsonx.AppendString(dst, ev.Text)
-		return append(dst, `,"image_urls":[],"file_urls":[]}}]`...), nil
+		return dst, nil
 	case translators.KindCancel:
-		if b.waiting.Load() == 0 {
-			return dst, nil // nothing runs for us
+		b.mu.Lock()
+		joined := b.joined
+		b.mu.Unlock()
+		if b.waiting.Load() == 0 || !joined {
+			return dst, nil // nothing runs for us yet
 		}
 		b.cancelled.Store(true)
 		return append(dst, `42["oh_user_action",{"action":"change_agent_state","args":{"agent_state":"stopped"}}]`...), nil
@@ -80,7 +114,17 @@ func (b *backend) Encode(dst []byte, ev *translators.Event) ([]byte, error) {
 	return dst, nil
 }
 
+// appendUserMessage appends an oh_user_action message with text, without
+// an id (the server gives events their ids, and refuses an action that
+// has one).
+func appendUserMessage(dst, text []byte) []byte {
+	dst = append(dst, `42["oh_user_action",{"action":"message","args":{"content":`...)
+	dst = jsonx.AppendString(dst, text)
+	return append(dst, `,"image_urls":[],"file_urls":[]}}]`...)
+}
+
 func (b *backend) Decode(dst []translators.Event, msg []byte) ([]translators.Event, error) {
+	b.sent = nil
 	p, err := parsePacket(msg)
 	if err != nil {
 		return dst, err
@@ -109,8 +153,20 @@ func (b *backend) Decode(dst []translators.Event, msg []byte) ([]translators.Eve
 		}
 		b.acked = true
 		b.base, b.metered = b.cum, false // the history's usage is not ours
-		return append(dst, translators.Event{Kind: translators.KindReady}), nil
+		dst = append(dst, translators.Event{Kind: translators.KindReady})
+		// The messages that came before the ack go now, in order.
+		b.mu.Lock()
+		b.joined = true
+		b.sent, b.held, b.heldN = b.held, nil, 0
+		b.mu.Unlock()
+		for _, m := range b.sent {
+			dst = append(dst, translators.Event{Kind: translators.KindReply, Raw: m})
+		}
+		return dst, nil
 	case sioConnectError:
+		b.mu.Lock()
+		b.refused = !b.joined
+		b.mu.Unlock()
 		ev := translators.Event{Kind: translators.KindError, Code: codeConnectError, Text: connectRefused}
 		if v, err := b.parser.ParseBytes(p.data); err == nil {
 			if m := v.GetStringBytes("message"); len(m) > 0 {

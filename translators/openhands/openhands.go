@@ -72,9 +72,10 @@ const Name = "openhands"
 var Dialect = translators.Dialect{
 	Name:  Name,
 	Title: "OpenHands",
-	// The connect ack (40{"sid"}) says the server took the socket.
-	Handshake: true,
-	New:       New,
+	// No Handshake: the proxy would consume the server's open packet and
+	// hand a relayed client only the connect ack. The backend-side codec
+	// holds user messages until the ack instead.
+	New: New,
 	// Browsers cannot set headers on a Socket.IO upgrade: OpenHands' UI
 	// sends its key as a query parameter, and SaaS clients as a bearer
 	// token (the default header).
