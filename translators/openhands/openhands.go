@@ -41,7 +41,11 @@
 // transport=websocket, and the backend's session_api_key (never a
 // client's). Decode answers the open packet with 40 and pings with pongs
 // (KindReply); the connect ack 40{"sid"} is KindReady, a connect error 44
-// a KindError. Events that come before the ack are the conversation's
+// a KindError (then Encode refuses user messages: ErrRefused). User
+// messages encoded before the ack are held and sent with it (a Socket.IO
+// server drops events on a namespace not connected yet), so the dialect
+// declares no Handshake and a relay forwards the server's open packet
+// untouched. Events that come before the ack are the conversation's
 // history: the codec reads their ids and usage and emits nothing for them,
 // unless the codec resumes (ParamLatestEventID). A user message goes out as
 // an oh_user_action message without an id, a cancel as change_agent_state
