@@ -22,7 +22,7 @@ func TestImportRules(t *testing.T) {
 	const mod = "github.com/agentbridge/agentbridge/"
 	// The dialects: no package of the proxy or the configuration may know
 	// one by name (they are wired in cmd/agentbridge).
-	dialects := []string{mod + "translators/plain", mod + "translators/connic", mod + "translators/wiro", mod + "translators/agents", mod + "demo"}
+	dialects := []string{mod + "translators/plain", mod + "translators/connic", mod + "translators/wiro", mod + "translators/agents", mod + "translators/openhands", mod + "demo"}
 	// What a codec must not reach: codecs are pure functions of bytes.
 	network := []string{"net", "net/http", "net/netip", "crypto/tls", "github.com/gobwas/ws",
 		"github.com/valyala/fasthttp", "golang.org/x/sys/unix", mod + "proxy"}

@@ -9,13 +9,14 @@ import (
 	"github.com/agentbridge/agentbridge/translators"
 	"github.com/agentbridge/agentbridge/translators/agents"
 	"github.com/agentbridge/agentbridge/translators/connic"
+	"github.com/agentbridge/agentbridge/translators/openhands"
 	"github.com/agentbridge/agentbridge/translators/plain"
 	"github.com/agentbridge/agentbridge/translators/wiro"
 )
 
 // testDialects is the program's table (cmd/agentbridge/dialects.go), which
 // the testdata files are written for. Only tests import dialect packages.
-var testDialects = []translators.Dialect{plain.Dialect, connic.Dialect, wiro.Dialect, agents.Dialect}
+var testDialects = []translators.Dialect{plain.Dialect, connic.Dialect, wiro.Dialect, agents.Dialect, openhands.Dialect}
 
 // kv is a dialect this package has never heard of, with a key of each kind.
 var kv = translators.Dialect{
@@ -91,7 +92,7 @@ func TestDialectKeys(t *testing.T) {
 		{name: "unknown", backend: `{dialect: kv, url: "ws://h/", token: t, zzzzzz: 1}`,
 			path: "backends.b.zzzzzz", msg: `unknown key "zzzzzz" (known keys here: dialect, url, dial_timeout, handshake_timeout, forward_identity, token, mode, window, tries, pause, fast, hook)`},
 		{name: "unknown dialect", backend: `{dialect: grpc}`,
-			path: "backends.b.dialect", msg: `unknown backend dialect "grpc" (choose one of: demo, plain, connic, wiro, agents, kv)`},
+			path: "backends.b.dialect", msg: `unknown backend dialect "grpc" (choose one of: demo, plain, connic, wiro, agents, openhands, kv)`},
 		{name: "route key elsewhere", backend: `{dialect: demo}`, route: `{path: /a, dialect: plain, auth: none, backend: b, greeting: hello}`,
 			path: "routes[0].greeting", msg: "only used with dialect kv (this route's clients speak plain)"},
 	}

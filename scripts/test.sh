@@ -40,15 +40,16 @@ go test -race -count=1 -timeout 20m ./...
 step "allocation checks (without -race, which allocates)"
 go test -count=1 -run 'Allocs' ./...
 
-# The Connic and Wiro decoders take what clients and backends send and
-# re-encode it for the other side: they get 30s each (DECODER_FUZZTIME).
-step "fuzz (${FUZZTIME:-3s} per target, ${DECODER_FUZZTIME:-30s} for the Connic and Wiro decoders)"
+# The Connic, Wiro and OpenHands decoders take what clients and backends
+# send and re-encode it for the other side: they get 30s each
+# (DECODER_FUZZTIME).
+step "fuzz (${FUZZTIME:-3s} per target, ${DECODER_FUZZTIME:-30s} for the Connic, Wiro and OpenHands decoders)"
 for pkg in $(go list ./...); do
   dir=$(go list -f '{{.Dir}}' "$pkg")
   for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); do
     fuzztime=${FUZZTIME:-3s}
     case "$pkg $target" in
-      */translators/connic\ FuzzDecode | */translators/wiro\ FuzzDecode) fuzztime=${DECODER_FUZZTIME:-30s} ;;
+      */translators/connic\ FuzzDecode | */translators/wiro\ FuzzDecode | */translators/openhands\ FuzzDecode) fuzztime=${DECODER_FUZZTIME:-30s} ;;
     esac
     echo "-- $pkg $target ($fuzztime)"
     for try in 1 2; do

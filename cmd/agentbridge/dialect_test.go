@@ -62,7 +62,7 @@ func TestFifthDialectConfig(t *testing.T) {
 		want        string
 	}{
 		{"typo", ", tga: x", withLine, `t.yaml:4:58: routes[0].tga: unknown key "tga" (did you mean "tag"?)`},
-		{"not in the table", "", dialects, `routes[0].dialect: unknown client dialect "line" (choose one of: plain, connic, wiro, agents)`},
+		{"not in the table", "", dialects, `routes[0].dialect: unknown client dialect "line" (choose one of: plain, connic, wiro, agents, openhands)`},
 		{"another dialect's key", ", reply: stream", withLine, "routes[0].reply: only used with dialect plain, agents (this route's clients speak line)"},
 	}
 	for _, c := range cases {

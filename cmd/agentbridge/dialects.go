@@ -4,6 +4,7 @@ import (
 	"github.com/agentbridge/agentbridge/translators"
 	"github.com/agentbridge/agentbridge/translators/agents"
 	"github.com/agentbridge/agentbridge/translators/connic"
+	"github.com/agentbridge/agentbridge/translators/openhands"
 	"github.com/agentbridge/agentbridge/translators/plain"
 	"github.com/agentbridge/agentbridge/translators/wiro"
 )
@@ -18,4 +19,5 @@ var dialects = []translators.Dialect{
 	connic.Dialect,
 	wiro.Dialect,
 	agents.Dialect,
+	openhands.Dialect,
 }

@@ -20,6 +20,10 @@ stream_end with full_response and token_usage).
     connic_client.py echo        URL SECRET [PREFIX]
                                               to a plain echo backend: "echo: ...",
                                               or to another echoing backend: PREFIX...
+    connic_client.py metered     URL SECRET PREFIX
+                                              to a backend that answers PREFIX + text
+                                              whole (one chunk or more) and counts
+                                              words as tokens (e2e's fake OpenHands)
 
 Works with websockets 10.x (legacy client: extra_headers, InvalidStatusCode)
 and newer releases (additional_headers, InvalidStatus). Exits 0 when every
@@ -322,6 +326,16 @@ async def mode_echo(url, secret, prefix=None):
         await streamed_reply(ws, "msg-001", prefix + text, usage=(0, 0), min_chunks=min_chunks)
 
 
+async def mode_metered(url, secret, prefix):
+    async with connect(url) as ws:
+        await authenticate(ws, secret)
+        for n, text in enumerate(["Hello!", "What is the weather like today?"], 1):
+            await send_json(ws, {"type": "message", "id": f"msg-{n:03}", "payload": {"message": text}})
+            expect("ack id", await expect_ack(ws, n), f"msg-{n:03}")
+            want = prefix + text
+            await streamed_reply(ws, f"msg-{n:03}", want, usage=(words(text), words(want)), min_chunks=1)
+
+
 MODES = {
     "first-frame": lambda url, rest: mode_first_frame(url, rest[0]),
     "header": lambda url, rest: mode_header(url, rest[0]),
@@ -331,6 +345,7 @@ MODES = {
     "bad-json": lambda url, rest: mode_bad_json(url, rest[0]),
     "whole": lambda url, rest: mode_whole(url, rest[0]),
     "echo": lambda url, rest: mode_echo(url, *rest[:2]),
+    "metered": lambda url, rest: mode_metered(url, rest[0], rest[1]),
 }
 
 

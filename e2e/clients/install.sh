@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the agentbridge end-to-end suite's clients need, idempotently:
 #   - Debian's python3-websockets for /usr/bin/python3 (not a pyenv/venv python)
+#   - Debian's python3-socketio and python3-aiohttp, for the fake OpenHands server
 #   - the npm packages pinned in package-lock.json (ws, agents, and react,
-#     react-test-renderer, ai, @ai-sdk/react for useAgentChat) into node_modules
+#     react-test-renderer, ai, @ai-sdk/react for useAgentChat, socket.io-client
+#     for the OpenHands UI client) into node_modules
 # Safe to run again: each step is skipped when already satisfied.
 set -euo pipefail
 
@@ -17,6 +19,19 @@ else
 	$sudo apt-get update
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends python3-websockets
 	/usr/bin/python3 -c 'import websockets'
+fi
+
+# The fake OpenHands server (openhands_server.py) runs on python-socketio,
+# the library OpenHands runs on, with its aiohttp server.
+if /usr/bin/python3 -c 'import socketio, engineio, aiohttp' >/dev/null 2>&1; then
+	echo "install.sh: python3-socketio and python3-aiohttp present"
+else
+	echo "install.sh: installing python3-socketio python3-aiohttp"
+	sudo=""
+	if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+	$sudo apt-get update
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends python3-socketio python3-aiohttp
+	/usr/bin/python3 -c 'import socketio, engineio, aiohttp'
 fi
 
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

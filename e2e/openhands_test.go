@@ -1,0 +1,186 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// ohReply is what e2e/clients/openhands_server.py's agent says before the
+// user's text.
+const ohReply = "OpenHands heard: "
+
+// requireOpenHandsServer fails or skips (see missing) when /usr/bin/python3
+// cannot run the fake OpenHands server: python3-socketio and
+// python3-aiohttp.
+func requireOpenHandsServer(t *testing.T) {
+	t.Helper()
+	requirePython(t)
+	out, err := exec.Command(python, "-c", "import socketio, engineio, aiohttp").CombinedOutput()
+	if err != nil {
+		missing(t, fmt.Sprintf("%s cannot import socketio and aiohttp (%v: %s)", python, err, strings.TrimSpace(string(out))))
+	}
+}
+
+// requireSocketIOClient fails or skips when node or socket.io-client is
+// missing.
+func requireSocketIOClient(t *testing.T) {
+	t.Helper()
+	requireNode(t)
+	if _, err := os.Stat(filepath.Join(clientsDir, "node_modules", "socket.io-client", "package.json")); err != nil {
+		missing(t, "e2e/clients/node_modules/socket.io-client is missing")
+	}
+}
+
+// startOpenHandsServer runs e2e/clients/openhands_server.py with the
+// session API key key on a free port of 127.0.0.1 and returns
+// "127.0.0.1:PORT" once it serves. It stops when its standard input
+// closes; it is killed at the end of the test in any case, and its output
+// (every event it sent and action it got) logged when the test failed.
+func startOpenHandsServer(t *testing.T, key string) string {
+	t.Helper()
+	out := &lockedBuffer{}
+	cmd := exec.Command(python, "openhands_server.py", "--key", key)
+	cmd.Dir = clientsDir
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			fmt.Fprintln(out, line)
+			if u, ok := strings.CutPrefix(line, "READY "); ok {
+				select {
+				case ready <- u:
+				default:
+				}
+			}
+		}
+		_, _ = io.Copy(out, stdout)
+	}()
+	done := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		stdin.Close()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("openhands_server.py output (exit: %v):\n%s", waitErr, out.String())
+		}
+	})
+	select {
+	case u := <-ready:
+		m := regexp.MustCompile(`^http://(127\.0\.0\.1:\d+)/$`).FindStringSubmatch(u)
+		if m == nil {
+			t.Fatalf("openhands_server.py: READY %q, want http://127.0.0.1:PORT/", u)
+		}
+		return m[1]
+	case <-done:
+		t.Fatalf("openhands_server.py exited before READY (%v):\n%s", waitErr, out.String())
+	case <-time.After(15 * time.Second):
+		t.Fatalf("openhands_server.py: no READY within 15s:\n%s", out.String())
+	}
+	return ""
+}
+
+// TestOpenHandsBackend: agentbridge's openhands backend against a fake
+// OpenHands server on python-socketio (the library OpenHands runs on),
+// driven by a plain client and a Connic client: whole replies, and the
+// usage of each turn from the differences of llm_metrics' cumulative
+// counts. Then an OpenHands UI (socket.io-client) on an openhands route to
+// the same server: relayed untouched. (A wrong session_api_key, the
+// server's connect error, is in the codec's golden transcript.)
+func TestOpenHandsBackend(t *testing.T) {
+	t.Parallel()
+	requireOpenHandsServer(t)
+	server := startOpenHandsServer(t, "oh-key")
+	p := startProxy(t, fmt.Sprintf(`version: 1
+log: {level: debug, format: text}
+auth:
+  team: {type: secret, secrets: ["s3cret"]}
+backends:
+  oh: {dialect: openhands, url: "ws://%[1]s", conversation_id: "{name}", session_api_key: oh-key, dial_timeout: 2s, handshake_timeout: 5s}
+  oh-relay: {dialect: openhands, url: "ws://%[1]s/", conversation_id: relay-conv, session_api_key: oh-key, dial_timeout: 2s, handshake_timeout: 5s}
+routes:
+  - {name: plain, path: /plain/:name, dialect: plain, auth: none, backend: oh}
+  - {name: connic, path: /connic/:name, dialect: connic, auth: [team], backend: oh}
+  - {name: relay, path: /relay/socket.io, dialect: openhands, auth: none, backend: oh-relay}
+`, server))
+
+	t.Run("plain client", func(t *testing.T) {
+		runPython(t, "echo", p.url("/plain/plain-conv"), ohReply)
+	})
+	t.Run("Connic client, usage from llm_metrics", func(t *testing.T) {
+		runClient(t, python, "connic_client.py", "metered", p.url("/connic/connic-conv"), "s3cret", ohReply)
+	})
+	t.Run("wrong session_api_key", func(t *testing.T) {
+	})
+	t.Run("OpenHands UI relayed to OpenHands", func(t *testing.T) {
+		requireSocketIOClient(t)
+		runNode(t, "openhands_client.mjs", "chat", "http://"+p.addr+"/relay", ohReply)
+	})
+	// A backend restart mid-conversation and the reconnect with
+	// latest_event_id are the proxy's (translators/openhands/NOTES.md).
+}
+
+// TestOpenHandsClient: the real socket.io-client, as OpenHands' UI uses it,
+// on openhands routes of the demo agent: the reply's events in order (the
+// echo, running, think, one message with llm_metrics, awaiting_user_input)
+// with increasing ids, Stop mid-reply, an action the backend cannot carry,
+// and Engine.IO's pings both ways.
+func TestOpenHandsClient(t *testing.T) {
+	t.Parallel()
+	requireSocketIOClient(t)
+	p := startProxy(t, `version: 1
+log: {level: debug, format: text}
+backends:
+  demo: {dialect: demo, demo: {pace: 5ms, thinking: true, prefix: "You said: "}}
+  slow: {dialect: demo, demo: {pace: 50ms, thinking: false, prefix: "You said: "}}
+routes:
+  - {name: oh, path: /socket.io, dialect: openhands, auth: none, backend: demo}
+  - {name: slow, path: /slow/socket.io, dialect: openhands, auth: none, backend: slow}
+  - {name: ping, path: /ping/socket.io, dialect: openhands, auth: none, backend: demo, ping_interval: 200ms, ping_timeout: 300ms}
+`)
+	host := "http://" + p.addr
+	t.Run("chat", func(t *testing.T) { runNode(t, "openhands_client.mjs", "chat", host, "You said: ") })
+	t.Run("cancel", func(t *testing.T) { runNode(t, "openhands_client.mjs", "cancel", host+"/slow") })
+	t.Run("unsupported action", func(t *testing.T) { runNode(t, "openhands_client.mjs", "unsupported", host) })
+	t.Run("pings keep the client", func(t *testing.T) {
+		// socket.io-client gives up after pingInterval+pingTimeout (500ms)
+		// without a ping.
+		runNode(t, "openhands_client.mjs", "alive", host+"/ping", "1500")
+	})
+	t.Run("no pong ends the client", func(t *testing.T) {
+		runNode(t, "openhands_client.mjs", "nopong", p.url("/ping/socket.io/?EIO=4&transport=websocket&conversation_id=x"), "3000")
+	})
+	t.Run("no conversation_id", func(t *testing.T) {
+		// The codec refuses it once the proxy hands over the client's
+		// query (translators/openhands/NOTES.md); until then it cannot see it.
+		t.Skip("needs the proxy to pass the upgrade's query parameters to the client codec (translators/openhands/NOTES.md)")
+		runNode(t, "openhands_client.mjs", "noconv", host)
+	})
+}
