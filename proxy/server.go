@@ -45,6 +45,7 @@ type Server struct {
 	restSockets map[*Backend]*restSocket // shared sockets of REST backends
 	wg          sync.WaitGroup           // live sessions
 	drops       drops                    // opaque frames dropped (frameDropped)
+	refusals    refusalLog               // rate of refusal records per address (accesslog.go)
 }
 
 // sessionCloser is what the registry needs of a live session.
@@ -391,6 +392,7 @@ func (s *Server) serve(c *wsconn.Conn, rt *Route, params []Param, lg leg, id aut
 	}
 	if lg.relay != nil {
 		r := newRelay(s, rt, c, lg.relay)
+		r.id = id
 		if !s.register(r) {
 			r.refuse()
 			slot.release()

@@ -355,6 +355,7 @@ func (ss *session) end() {
 	if ss.expiry != nil {
 		ss.expiry.Stop()
 	}
+	ss.s.logSession(ss.record())
 	ss.s.unregister(ss)
 	ss.slot.release()
 }
