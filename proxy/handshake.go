@@ -121,7 +121,7 @@ func (s *Server) upgrade(ctx *fasthttp.RequestCtx, rt *Route, params []Param) {
 		}
 	}()
 
-	if h := s.hubs[rt]; h != nil {
+	if h := s.table.Load().hubs[rt]; h != nil {
 		// Subscribers need no credential: a reply token is an unguessable
 		// capability handed only to authenticated REST callers.
 		upgraded = true

@@ -2,8 +2,6 @@ package proxy
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -26,16 +24,13 @@ import (
 // Server is the proxy: one fasthttp listener for health endpoints and
 // WebSocket upgrades, and the registry of live sessions.
 type Server struct {
-	cfg    Config
-	log    *slog.Logger
-	router *router
-	http   *fasthttp.Server
-	hubs   map[*Route]*hub // routes whose clients use REST
-	// Routes whose client dialect declares HTTP endpoints, and the
-	// conversations kept for them (transcript.go).
-	httpRoutes  []*Route
+	cfg   Config
+	log   *slog.Logger
+	table atomic.Pointer[table] // routes and tickets for new connections; Reload swaps it
+	http  *fasthttp.Server
+	// The conversations kept for routes whose client dialect declares
+	// HTTP endpoints (transcript.go).
 	transcripts transcripts
-	public      string // base of ticket urls (wsBase of cfg.PublicURL), or ""
 
 	draining    atomic.Bool
 	mu          sync.Mutex
@@ -46,6 +41,7 @@ type Server struct {
 	wg          sync.WaitGroup           // live sessions
 	drops       drops                    // opaque frames dropped (frameDropped)
 	refusals    refusalLog               // rate of refusal records per address (accesslog.go)
+	reloadMu    sync.Mutex               // one Reload at a time
 }
 
 // sessionCloser is what the registry needs of a live session.
@@ -61,45 +57,17 @@ type sessionCloser interface {
 // it points to must not be changed afterwards.
 func New(cfg Config) (*Server, error) {
 	cfg.setDefaults()
-	if len(cfg.Routes) == 0 {
-		return nil, errors.New("proxy: no routes")
+	s := &Server{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		sessions: make(map[sessionCloser]struct{}),
+		perIP:    make(map[netip.Addr]int),
 	}
-	for _, rt := range cfg.Routes {
-		if rt.Client.New == nil {
-			return nil, fmt.Errorf("proxy: route %q: no client dialect", rt.Name)
-		}
-		b := rt.Backend
-		if b == nil || b.Dialect.New == nil && b.Open == nil {
-			return nil, fmt.Errorf("proxy: route %q: no backend", rt.Name)
-		}
-		if b.Open == nil && b.URL == "" {
-			return nil, fmt.Errorf("proxy: route %q: backend %q has no URL", rt.Name, b.Name)
-		}
-		rt.Limits.setDefaults()
-		rt.Session.setDefaults()
-		b.setDefaults()
-	}
-	public, err := wsBase(cfg.PublicURL)
+	tb, err := s.newTable(cfg, nil)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{
-		public:   public,
-		cfg:      cfg,
-		log:      cfg.Logger,
-		router:   newRouter(cfg.Routes),
-		sessions: make(map[sessionCloser]struct{}),
-		perIP:    make(map[netip.Addr]int),
-		hubs:     make(map[*Route]*hub),
-	}
-	for _, rt := range cfg.Routes {
-		if rt.Client.REST != nil {
-			s.hubs[rt] = newHub(s, rt)
-		}
-		if len(rt.Client.HTTP) > 0 {
-			s.httpRoutes = append(s.httpRoutes, rt)
-		}
-	}
+	s.table.Store(tb)
 	s.http = &fasthttp.Server{
 		Handler:                       s.handle,
 		Name:                          "agentbridge",
@@ -239,7 +207,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.serveHTTP(ctx, rt, params, ep)
 		return
 	}
-	rt, params := s.router.match(path, nil)
+	rt, params := s.table.Load().router.match(path, nil)
 	if rt == nil {
 		httpError(ctx, fasthttp.StatusNotFound, "not_found", "no route for this path")
 		return
@@ -254,11 +222,12 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 // matchREST finds the REST route a path addresses: a route's path followed
 // by its dialect's send or cancel path.
 func (s *Server) matchREST(path []byte) (h *hub, send bool) {
-	for rt, h := range s.hubs {
+	tb := s.table.Load()
+	for rt, h := range tb.hubs {
 		rest := rt.Client.REST
 		for _, suffix := range [2]string{rest.SendPath, rest.CancelPath} {
 			if len(path) > len(suffix) && string(path[len(path)-len(suffix):]) == suffix {
-				if m, _ := s.router.match(path[:len(path)-len(suffix)], nil); m == rt {
+				if m, _ := tb.router.match(path[:len(path)-len(suffix)], nil); m == rt {
 					return h, suffix == rest.SendPath
 				}
 			}

@@ -92,7 +92,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for _, w := range f.Warnings {
 		logger.Warn("configuration: " + w.String())
 	}
-	pcfg, err := build(f, dialects, logger)
+	pcfg, b, err := buildReusing(f, dialects, logger, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", *path, err)
 		return 1
@@ -109,7 +109,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s: ok; reload signalled\n", *path)
 		return 0
 	}
-	return serve(ctx, f, pcfg, logger, pidfile)
+	return serve(ctx, *path, f, pcfg, b, logger, pidfile)
 }
 
 // signalReload sends SIGHUP to the process whose id pidfile holds, as
@@ -219,7 +219,7 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 // serve runs the proxy until SIGINT or SIGTERM, then shuts down gracefully.
 // The port is bound before "listening" is logged, and the log line comes
 // before the first connection is served.
-func serve(ctx context.Context, f *config.File, pcfg proxy.Config, logger *slog.Logger, pidfile string) int {
+func serve(ctx context.Context, path string, f *config.File, pcfg proxy.Config, b *built, logger *slog.Logger, pidfile string) int {
 	srv, err := proxy.New(pcfg)
 	if err != nil {
 		logger.Error("cannot start", "err", err)
@@ -227,8 +227,7 @@ func serve(ctx context.Context, f *config.File, pcfg proxy.Config, logger *slog.
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	// SIGHUP would end the process by default. Until configuration reload
-	// exists, say so and keep serving.
+	// SIGHUP reloads the configuration (reload).
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -259,7 +258,7 @@ func serve(ctx context.Context, f *config.File, pcfg proxy.Config, logger *slog.
 			logger.Error("server stopped", "err", err)
 			return 1
 		case <-hup:
-			logger.Warn("SIGHUP ignored: configuration reload is not supported yet; restart to apply changes")
+			f, b = reload(path, f, b, srv, logger)
 			continue
 		case <-ctx.Done():
 		}
