@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -57,6 +58,9 @@ type sessionCloser interface {
 // it points to must not be changed afterwards.
 func New(cfg Config) (*Server, error) {
 	cfg.setDefaults()
+	if cfg.TLS != nil {
+		cfg.TLS = serverTLS(cfg.TLS)
+	}
 	s := &Server{
 		cfg:      cfg,
 		log:      cfg.Logger,
@@ -89,6 +93,9 @@ func New(cfg Config) (*Server, error) {
 
 // Serve accepts connections on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
+	if s.cfg.TLS != nil {
+		ln = tls.NewListener(ln, s.cfg.TLS)
+	}
 	err := s.http.Serve(ln)
 	if s.draining.Load() {
 		return nil

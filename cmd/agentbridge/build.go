@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -42,6 +45,13 @@ func buildReusing(f *config.File, table []translators.Dialect, logger *slog.Logg
 		Expvar:              f.Debug.Expvar,
 		Pprof:               f.Debug.Pprof,
 		PublicURL:           f.PublicURL,
+	}
+	if f.TLS != nil {
+		cf, err := proxy.NewCertFile(f.TLS.CertFile, f.TLS.KeyFile, logger)
+		if err != nil {
+			return pc, nil, err
+		}
+		pc.TLS = &tls.Config{GetCertificate: cf.GetCertificate}
 	}
 	providers := make(map[string]proxy.Authenticator, len(f.Auth))
 	tickets := map[string]*auth.Tickets{}
@@ -141,6 +151,16 @@ func buildBackend(b *config.Backend, table []translators.Dialect) (*proxy.Backen
 	d, ok := lookupDialect(table, b.Dialect)
 	if !ok {
 		return nil, fmt.Errorf("dialect %q is not available in this build (have: %s)", b.Dialect, dialectNames(table))
+	}
+	if b.CAFile != "" {
+		pem, err := os.ReadFile(b.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("ca_file: %w", err)
+		}
+		pb.RootCAs = x509.NewCertPool()
+		if !pb.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca_file %s: no PEM certificate in it", b.CAFile)
+		}
 	}
 	e := translators.Endpoint{URL: b.URL, Options: translators.Options{Settings: b.Settings}}
 	if d.Endpoint != nil {

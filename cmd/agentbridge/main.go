@@ -249,7 +249,7 @@ func serve(ctx context.Context, path string, f *config.File, pcfg proxy.Config, 
 	for _, r := range f.Routes {
 		names = append(names, r.Path)
 	}
-	logger.Info("agentbridge listening", "addr", ln.Addr().String(), "version", buildVersion(), "routes", names)
+	logger.Info("agentbridge listening", "addr", ln.Addr().String(), "tls", f.TLS != nil, "version", buildVersion(), "routes", names)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	for {

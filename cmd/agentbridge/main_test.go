@@ -42,6 +42,8 @@ func TestValidate(t *testing.T) {
 		{"missing auth names its line", []string{"validate", "-config", noAuth}, 1, "noauth.yaml:4:"},
 		{"unreadable key file", []string{"validate", "-config", badKey}, 1, `auth provider "sso" (line 2)`},
 		{"missing file", []string{"validate", "-config", filepath.Join(dir, "nope.yaml")}, 1, "no such file"},
+		{"tls without a key", []string{"validate", "-config", write("tls.yaml", "version: 1\ntls: {cert_file: /nonexistent.pem}\nbackends: {demo: {dialect: demo}}\nroutes:\n  - {path: /a, dialect: plain, auth: none, backend: demo}\n")}, 1, "tls.key_file: required"},
+		{"tls files missing", []string{"validate", "-config", write("tls2.yaml", "version: 1\ntls: {cert_file: /nonexistent.pem, key_file: /nonexistent.key}\nbackends: {demo: {dialect: demo}}\nroutes:\n  - {path: /a, dialect: plain, auth: none, backend: demo}\n")}, 1, "/nonexistent.pem"},
 		{"unknown command", []string{"frobnicate"}, 2, "unknown command"},
 		{"stray argument", []string{"validate", "extra"}, 2, "unexpected argument"},
 		{"version", []string{"version"}, 0, "agentbridge (devel) no-vcs-info (go"},

@@ -66,6 +66,8 @@ func restartOnly(a, b *config.File) []string {
 		{"shutdown", a.Shutdown, b.Shutdown},
 		{"log", a.Log, b.Log},
 		{"debug", a.Debug, b.Debug},
+		{"tls (the files themselves are read again when they change)", a.TLS, b.TLS},
+		{"admin", a.Admin, b.Admin},
 	} {
 		if !reflect.DeepEqual(c.x, c.y) {
 			out = append(out, c.name)

@@ -66,6 +66,9 @@ func (prev *built) backend(next *built, b *config.Backend, table []translators.D
 	c := *b
 	c.Line = 0
 	key := fmt.Sprintf("%#v|%d|%d", c, global.MaxMessage, global.WriteTimeout)
+	if fi, err := os.Stat(b.CAFile); b.CAFile != "" && err == nil {
+		key += fmt.Sprintf("|%d %d", fi.Size(), fi.ModTime().UnixNano())
+	}
 	if prev != nil {
 		if old, ok := prev.backends[b.Name]; ok && old.key == key {
 			next.backends[b.Name] = old
