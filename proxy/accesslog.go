@@ -151,6 +151,7 @@ func (s *Server) refused(rt *Route, peer netip.Addr, status int, reason, detail 
 	if rt != nil {
 		name = rt.Name
 	}
+	s.metrics.refused(name, status, reason)
 	suppressed, ok := s.refusals.allow(peer, time.Now())
 	if !ok || !s.log.Enabled(context.Background(), slog.LevelInfo) {
 		return

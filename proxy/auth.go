@@ -215,12 +215,14 @@ func (s *Server) authenticate(rt *Route, c auth.Credential) (auth.Identity, erro
 		}
 		id, aerr := a.Authenticate(context.Background(), c)
 		if aerr == nil {
+			s.metrics.ticketUsed(c, nil)
 			return id, nil
 		}
 		if !errors.Is(aerr, auth.ErrNoCredential) {
 			err = aerr // the reason of a provider that read the credential
 		}
 	}
+	s.metrics.ticketUsed(c, err)
 	return auth.Identity{}, err
 }
 

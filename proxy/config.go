@@ -65,6 +65,14 @@ type Config struct {
 	// The proxy sets MinVersion to TLS 1.2 when it is lower and offers
 	// only HTTP/1.1 (ALPN http/1.1): WebSocket upgrades need it.
 	TLS *tls.Config
+	// MetricsOnAdmin serves /metrics only on the listener given to
+	// ServeAdmin, not on the main one. Off by default: /metrics is on the
+	// main listener.
+	MetricsOnAdmin bool
+	// AdminAuth, when not empty, lists the authenticators any of which
+	// must admit a scrape of /metrics (Authorization: Bearer, or a trusted
+	// header). Empty means /metrics is open.
+	AdminAuth []Authenticator
 	// Logger receives the proxy's logs. Nil means slog.Default(). Log
 	// records never hold credentials.
 	Logger *slog.Logger

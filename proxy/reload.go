@@ -44,6 +44,7 @@ func (s *Server) newTable(cfg Config, old *table) (*table, error) {
 		return nil, err
 	}
 	for _, rt := range cfg.Routes {
+		s.metrics.route(rt)
 		rt.Limits.setDefaults()
 		rt.Session.setDefaults()
 		rt.Backend.setDefaults()

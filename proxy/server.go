@@ -43,6 +43,9 @@ type Server struct {
 	drops       drops                    // opaque frames dropped (frameDropped)
 	refusals    refusalLog               // rate of refusal records per address (accesslog.go)
 	reloadMu    sync.Mutex               // one Reload at a time
+	metrics     *metrics                 // Prometheus (metrics.go)
+	metricsHTTP fasthttp.RequestHandler  // promhttp, adapted
+	admin       *fasthttp.Server         // the admin listener's (ServeAdmin), or nil
 }
 
 // sessionCloser is what the registry needs of a live session.
@@ -66,7 +69,9 @@ func New(cfg Config) (*Server, error) {
 		log:      cfg.Logger,
 		sessions: make(map[sessionCloser]struct{}),
 		perIP:    make(map[netip.Addr]int),
+		metrics:  newMetrics(),
 	}
+	s.metricsHTTP = s.metrics.handler()
 	tb, err := s.newTable(cfg, nil)
 	if err != nil {
 		return nil, err
@@ -120,6 +125,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.draining.Store(true)
 	herr := s.http.ShutdownWithContext(ctx)
 	s.mu.Lock()
+	admin := s.admin
+	s.mu.Unlock()
+	if admin != nil {
+		_ = admin.ShutdownWithContext(ctx)
+	}
+	s.mu.Lock()
 	for sc := range s.sessions {
 		sc.drain()
 	}
@@ -164,10 +175,12 @@ func (s *Server) register(sc sessionCloser) bool {
 	}
 	s.sessions[sc] = struct{}{}
 	s.wg.Add(1)
+	s.metrics.opened(sc)
 	return true
 }
 
 func (s *Server) unregister(sc sessionCloser) {
+	s.metrics.closed(sc)
 	s.mu.Lock()
 	delete(s.sessions, sc)
 	s.mu.Unlock()
@@ -196,6 +209,11 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	case "/auth/tickets":
 		s.issueTicket(ctx)
 		return
+	case "/metrics":
+		if !s.cfg.MetricsOnAdmin {
+			s.serveMetrics(ctx)
+			return
+		}
 	case "/debug/vars":
 		if s.cfg.Expvar {
 			expvarhandler.ExpvarHandler(ctx)
@@ -299,7 +317,9 @@ func (s *Server) openLeg(rt *Route, params []Param, id auth.Identity) (leg, erro
 		}
 		return leg{up: up, agent: []byte(b.Name)}, nil
 	}
+	start := time.Now()
 	c, codec, ready, err := s.dial(context.Background(), rt, params, id)
+	s.metrics.dialed(rt, time.Since(start))
 	if err != nil {
 		return leg{}, err
 	}

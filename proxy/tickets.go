@@ -68,6 +68,9 @@ func (s *Server) issueTicket(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	ticket, expires, err := ti.Tickets.Issue(rt.Name, string(path.Path()))
+	if err == nil {
+		s.metrics.minted.Inc()
+	}
 	if err != nil {
 		status := fasthttp.StatusInternalServerError
 		if errors.Is(err, auth.ErrTooManyTickets) {

@@ -67,6 +67,12 @@ func buildReusing(f *config.File, table []translators.Dialect, logger *slog.Logg
 			tickets[name] = t
 		}
 	}
+	pc.MetricsOnAdmin = f.Admin.Listen != ""
+	for _, name := range f.Admin.Auth {
+		if a := providers[name]; a != nil {
+			pc.AdminAuth = append(pc.AdminAuth, a)
+		}
+	}
 	for name, t := range tickets {
 		ti := &proxy.TicketIssuer{Tickets: t}
 		for _, w := range f.Auth[name].IssueWith {

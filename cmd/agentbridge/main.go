@@ -237,6 +237,20 @@ func serve(ctx context.Context, path string, f *config.File, pcfg proxy.Config, 
 		logger.Error("cannot listen", "addr", f.Listen, "err", err)
 		return 1
 	}
+	if f.Admin.Listen != "" {
+		aln, err := net.Listen("tcp", f.Admin.Listen)
+		if err != nil {
+			ln.Close()
+			logger.Error("cannot listen", "admin", f.Admin.Listen, "err", err)
+			return 1
+		}
+		logger.Info("admin listening", "addr", aln.Addr().String(), "metrics", "/metrics", "auth", len(f.Admin.Auth) > 0)
+		go func() {
+			if err := srv.ServeAdmin(aln); err != nil {
+				logger.Error("admin listener stopped", "err", err)
+			}
+		}()
+	}
 	if pidfile != "" {
 		if err := os.WriteFile(pidfile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
 			ln.Close()

@@ -184,3 +184,22 @@ func TestReloadCommand(t *testing.T) {
 		t.Fatal("no SIGHUP after reload")
 	}
 }
+
+// TestBuildAdmin: admin.listen moves /metrics off the main listener and
+// admin.auth names the providers that admit a scrape.
+func TestBuildAdmin(t *testing.T) {
+	f, err := config.Parse("t.yaml", []byte("version: 1\nadmin: {listen: 127.0.0.1:24290, auth: [ops]}\nauth: {ops: {type: secret, secrets: [s3cret]}}\nbackends: {demo: {dialect: demo}}\nroutes:\n  - {path: /p, dialect: plain, auth: none, backend: demo}\n"), dialects)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := build(f, dialects, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !pc.MetricsOnAdmin || len(pc.AdminAuth) != 1 {
+		t.Errorf("MetricsOnAdmin %v, %d admin providers; want true, 1", pc.MetricsOnAdmin, len(pc.AdminAuth))
+	}
+	if _, err := config.Parse("t.yaml", []byte("version: 1\nadmin: {auth: [tk]}\nauth: {tk: {type: ticket, issue_with: [ops]}, ops: {type: secret, secrets: [s]}}\nbackends: {demo: {dialect: demo}}\nroutes:\n  - {path: /p, dialect: plain, auth: none, backend: demo}\n"), dialects); err == nil || !strings.Contains(err.Error(), "admin.auth") {
+		t.Errorf("a ticket provider for scrapes: %v, want an admin.auth error", err)
+	}
+}

@@ -10,8 +10,8 @@ import (
 // metrics. The counters are plain fields, each kept by the side that owns
 // it (the reader the bytes read, the write lock the bytes written), so
 // counting adds nothing atomic to the per-frame path; they are read
-// exactly once both pumps have ended (Stats), and while the connection is
-// live only when its reader and writer are idle (TryStats).
+// exactly once both pumps have ended (Stats); while the connection is
+// live, only the bytes written, under the write lock (TryBytesOut).
 type Stats struct {
 	BytesIn  int64 // bytes read from the socket, frame headers included
 	BytesOut int64 // bytes written to the socket, frame headers included
@@ -59,27 +59,21 @@ func (c *Conn) Stats() Stats {
 	return c.st.in.with(out)
 }
 
-// TryStats returns c's counters while c is live, if neither its reader nor
-// a write holds c at this moment; ok false means try later. Only for a
-// connection with an owner (its reader runs under LockReader).
-func (c *Conn) TryStats() (s Stats, ok bool) {
-	if !c.rmu.TryLock() {
-		return s, false
-	}
-	in := c.st.in
-	c.rmu.Unlock()
-	if !c.wmu.TryLock() {
-		return s, false
-	}
-	out := c.st.out
-	c.wmu.Unlock()
-	return in.with(out), true
-}
-
 func (in statsIn) with(out statsOut) Stats {
 	return Stats{
 		BytesIn: in.bytes, BytesOut: out.bytes,
 		SentCode: out.sentCode, SentReason: out.sentReason,
 		RecvCode: in.recvCode, RecvReason: in.recvReason, RecvFirst: in.recvFirst,
 	}
+}
+
+// TryBytesOut returns the bytes written to c so far, if no write holds c
+// at this moment; ok false means try later. Any goroutine may call it.
+func (c *Conn) TryBytesOut() (n int64, ok bool) {
+	if !c.wmu.TryLock() {
+		return 0, false
+	}
+	n = c.st.out.bytes
+	c.wmu.Unlock()
+	return n, true
 }
