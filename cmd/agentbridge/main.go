@@ -3,6 +3,7 @@
 //	agentbridge [serve] [-config f] [-pidfile p]  run the proxy (the default)
 //	agentbridge validate [-config f]              check a configuration; exit 0 or 1
 //	agentbridge reload [-config f] -pidfile p     validate f, then ask the running proxy to reload
+//	agentbridge healthcheck [-config f]           exit 0 when the running proxy's /healthz answers 200
 //	agentbridge version                           print the version and build
 //	agentbridge help                              list the commands
 //
@@ -49,7 +50,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cmd = "help" // `agentbridge -h` lists the commands, not serve's flags alone
 	}
 	switch cmd {
-	case "serve", "validate", "reload":
+	case "serve", "validate", "reload", "healthcheck":
 	case "version":
 		fmt.Fprintf(stdout, "agentbridge %s (%s, dialects: %s)\n", buildVersion(), runtime.Version(), dialectNames(dialects))
 		return 0
@@ -70,7 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	path := fs.String("config", defaultConfigPath(), "configuration file")
 	pidfile := ""
-	if cmd != "validate" {
+	if cmd == "serve" || cmd == "reload" {
 		fs.StringVar(&pidfile, "pidfile", "", "file holding the process id of the running proxy (serve writes it, reload reads it)")
 	}
 	if err := fs.Parse(args); err != nil {
@@ -100,6 +101,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch cmd {
 	case "validate":
 		fmt.Fprintf(stdout, "%s: ok (%d routes, %d backends)\n", *path, len(f.Routes), len(f.Backends))
+		return 0
+	case "healthcheck":
+		if err := healthcheck(f); err != nil {
+			fmt.Fprintf(stderr, "agentbridge healthcheck: %v\n", err)
+			return 1
+		}
 		return 0
 	case "reload":
 		if err := signalReload(pidfile); err != nil {
@@ -146,6 +153,8 @@ commands:
   validate  check a configuration; exit 0 or 1      [-config f]
   reload    validate a configuration, then signal   [-config f] -pidfile p
             the running proxy (SIGHUP) to load it
+  healthcheck  GET /healthz on the configured listener;  [-config f]
+            exit 0 when it answers 200 (a container's HEALTHCHECK)
   version   print the version, VCS revision and dialects
   help      print this list
 
