@@ -90,7 +90,7 @@ func TestDialectKeys(t *testing.T) {
 		{name: "typo", backend: `{dialect: kv, url: "ws://h/", token: t, tokn: t}`,
 			path: "backends.b.tokn", msg: `unknown key "tokn" (did you mean "token"?)`},
 		{name: "unknown", backend: `{dialect: kv, url: "ws://h/", token: t, zzzzzz: 1}`,
-			path: "backends.b.zzzzzz", msg: `unknown key "zzzzzz" (known keys here: dialect, url, dial_timeout, handshake_timeout, forward_identity, token, mode, window, tries, pause, fast, hook)`},
+			path: "backends.b.zzzzzz", msg: `unknown key "zzzzzz" (known keys here: dialect, url, dial_timeout, handshake_timeout, ca_file, forward_identity, token, mode, window, tries, pause, fast, hook)`},
 		{name: "unknown dialect", backend: `{dialect: grpc}`,
 			path: "backends.b.dialect", msg: `unknown backend dialect "grpc" (choose one of: demo, plain, connic, wiro, agents, openhands, kv)`},
 		{name: "route key elsewhere", backend: `{dialect: demo}`, route: `{path: /a, dialect: plain, auth: none, backend: b, greeting: hello}`,

@@ -24,6 +24,8 @@ type rawFile struct {
 	Shutdown  *rawShutdown            `yaml:"shutdown"`
 	Log       *rawLog                 `yaml:"log"`
 	Debug     *rawDebug               `yaml:"debug"`
+	TLS       *rawTLS                 `yaml:"tls"`
+	Admin     *rawAdmin               `yaml:"admin"`
 	Auth      map[string]*rawProvider `yaml:"auth"`
 	Backends  map[string]*rawBackend  `yaml:"backends"`
 	Routes    []*rawRoute             `yaml:"routes"`
@@ -52,6 +54,16 @@ type rawKeepalive struct {
 
 type rawShutdown struct {
 	DrainTimeout yaml.Node `yaml:"drain_timeout"`
+}
+
+type rawTLS struct {
+	CertFile yaml.Node `yaml:"cert_file"`
+	KeyFile  yaml.Node `yaml:"key_file"`
+}
+
+type rawAdmin struct {
+	Listen yaml.Node `yaml:"listen"`
+	Auth   yaml.Node `yaml:"auth"`
 }
 
 type rawDebug struct {
@@ -90,6 +102,7 @@ type rawBackend struct {
 	URL              yaml.Node `yaml:"url"`
 	DialTimeout      yaml.Node `yaml:"dial_timeout"`
 	HandshakeTimeout yaml.Node `yaml:"handshake_timeout"`
+	CAFile           yaml.Node `yaml:"ca_file"`
 
 	Demo *rawDemo `yaml:"demo"`
 

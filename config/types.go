@@ -18,6 +18,8 @@ type File struct {
 	Shutdown  Shutdown
 	Log       Log
 	Debug     Debug
+	TLS       *TLS                     // TLS on the listener; nil = plain TCP
+	Admin     Admin                    // where /metrics is served
 	Auth      map[string]*AuthProvider // by name
 	Backends  map[string]*Backend      // by name
 	Routes    []*Route                 // in file order; first match wins
@@ -54,6 +56,19 @@ type Keepalive struct {
 // Shutdown sets graceful shutdown.
 type Shutdown struct {
 	DrainTimeout time.Duration // default 10s: how long live replies may run after a stop
+}
+
+// TLS terminates TLS on the listener (TLS 1.2 and up, HTTP/1.1). The
+// files are read again when they change, without a restart.
+type TLS struct {
+	CertFile string // PEM certificate chain, leaf first
+	KeyFile  string // PEM private key
+}
+
+// Admin moves the operator endpoints (/metrics) off the main listener.
+type Admin struct {
+	Listen string   // host:port of a second listener; "" = /metrics on the main one
+	Auth   []string // providers any of which must admit a scrape (Authorization: Bearer); empty = open
 }
 
 // Debug switches on diagnostic endpoints.
@@ -105,6 +120,7 @@ type Backend struct {
 	URL              string        // ws:// or wss:// URL; none for a REST dialect (Wiro)
 	DialTimeout      time.Duration // TCP connect; default 5s
 	HandshakeTimeout time.Duration // WebSocket handshake and dialect handshake; default 10s
+	CAFile           string        // PEM roots that verify a wss:// or https:// backend; "" = the system's
 
 	// Settings hold the dialect's own keys (Dialect.BackendKeys), each
 	// written or defaulted: Wiro's api_url, a plain backend's chunked.

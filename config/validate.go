@@ -50,6 +50,20 @@ func (l *loader) build(raw *rawFile) *File {
 		setIf(&f.Debug.Expvar)(l.boolean(&d.Expvar, "debug.expvar"))
 		setIf(&f.Debug.Pprof)(l.boolean(&d.Pprof, "debug.pprof"))
 	}
+	if t := raw.TLS; t != nil {
+		f.TLS = &TLS{}
+		for _, k := range []struct {
+			n    *yaml.Node
+			name string
+			dst  *string
+		}{{&t.CertFile, "tls.cert_file", &f.TLS.CertFile}, {&t.KeyFile, "tls.key_file", &f.TLS.KeyFile}} {
+			if absent(k.n) {
+				l.at(k.name, "required: a PEM file (tls needs cert_file and key_file)")
+			} else if s, ok := l.str(k.n, k.name); ok {
+				*k.dst = s
+			}
+		}
+	}
 	if g := raw.Log; g != nil {
 		setIf(&f.Log.Level)(l.oneOf(&g.Level, "log.level", "level", "debug", "info", "warn", "error"))
 		setIf(&f.Log.Format)(l.oneOf(&g.Format, "log.format", "format", "text", "json"))
@@ -61,6 +75,7 @@ func (l *loader) build(raw *rawFile) *File {
 		}
 	}
 	l.ticketRefs(f, raw)
+	l.admin(f, raw)
 	for _, name := range sortedKeys(raw.Backends) {
 		if b := l.backend(name, raw.Backends[name]); b != nil {
 			f.Backends[name] = b
@@ -209,4 +224,38 @@ func defined[V any](what string, m map[string]V) string {
 		return "no " + what + " are defined"
 	}
 	return "defined: " + strings.Join(sortedKeys(m), ", ")
+}
+
+// admin checks the admin block: a listener of its own, and providers that
+// admit a scrape. Call it once f.Auth is filled.
+func (l *loader) admin(f *File, raw *rawFile) {
+	a := raw.Admin
+	if a == nil {
+		return
+	}
+	if s, ok := l.str(&a.Listen, "admin.listen"); ok && l.hostPort(&a.Listen, "admin.listen", s) {
+		if s == f.Listen {
+			l.problem(&a.Listen, "admin.listen", "the same address as listen: leave admin.listen out to serve /metrics there")
+		} else {
+			f.Admin.Listen = s
+		}
+	}
+	names, ok := l.list(&a.Auth, "admin.auth")
+	if !ok {
+		return
+	}
+	for _, name := range names {
+		p, known := f.Auth[name]
+		_, written := raw.Auth[name]
+		switch {
+		case !known && written:
+			// The provider exists but is broken; it was reported.
+		case !known:
+			l.problem(&a.Auth, "admin.auth", "unknown auth provider %q (%s)", name, defined("auth providers", raw.Auth))
+		case p.Type == "ticket" || p.Type == "none":
+			l.problem(&a.Auth, "admin.auth", "provider %q is of type %s: a scrape presents a secret, a JWT or a trusted header", name, p.Type)
+		default:
+			f.Admin.Auth = append(f.Admin.Auth, name)
+		}
+	}
 }

@@ -41,6 +41,7 @@ func (l *loader) backend(name string, r *rawBackend) *Backend {
 	d, _ := l.dialect(dialect)
 	setIf(&b.DialTimeout)(l.timeout(&r.DialTimeout, path+".dial_timeout"))
 	setIf(&b.HandshakeTimeout)(l.timeout(&r.HandshakeTimeout, path+".handshake_timeout"))
+	setIf(&b.CAFile)(l.str(&r.CAFile, path+".ca_file"))
 	if usesURL(d) {
 		l.backendURL(r, path, b)
 	}

@@ -176,19 +176,20 @@ func (s *Server) admit(ctx *fasthttp.RequestCtx, rt *Route, side string) (id aut
 		}
 	}
 	creds := credentials(ctx, rt, side)
+	var aerr error
 	for _, c := range creds {
-		if id, err := s.authenticate(rt, c); err == nil {
+		var id auth.Identity
+		if id, aerr = s.authenticate(rt, c); aerr == nil {
 			return id, false, true
 		}
 	}
 	switch {
 	case len(creds) > 0:
-		s.log.Info("client refused", "route", rt.Name, "reason", "invalid credentials", "remote", peer.String())
-		httpError(ctx, fasthttp.StatusUnauthorized, "unauthorized", "invalid credentials")
+		s.refuse(ctx, rt, fasthttp.StatusUnauthorized, "unauthorized", "invalid credentials", authReason(aerr))
 	case rt.Client.InBand:
 		return id, true, true
 	default:
-		httpError(ctx, fasthttp.StatusUnauthorized, "unauthorized", "missing credentials: "+credentialHint(rt))
+		s.refuse(ctx, rt, fasthttp.StatusUnauthorized, "unauthorized", "missing credentials: "+credentialHint(rt), "no_credential")
 	}
 	return id, false, false
 }
@@ -223,10 +224,14 @@ func (s *Server) authenticate(rt *Route, c auth.Credential) (auth.Identity, erro
 		}
 		id, aerr := a.Authenticate(context.Background(), c)
 		if aerr == nil {
+			s.metrics.ticketUsed(c, nil)
 			return id, nil
 		}
-		err = aerr
+		if !errors.Is(aerr, auth.ErrNoCredential) {
+			err = aerr // the reason of a provider that read the credential
+		}
 	}
+	s.metrics.ticketUsed(c, err)
 	return auth.Identity{}, err
 }
 
@@ -253,6 +258,7 @@ func (s *Server) admitInBand(c *wsconn.Conn, rt *Route, params []Param, codec tr
 		var ce *CloseError
 		switch {
 		case errors.Is(err, os.ErrDeadlineExceeded):
+			s.refused(rt, peerAddr(c), 0, "unauthorized", "timeout")
 			return leg{}, auth.Identity{}, fail("unauthorized", "authentication timed out: send your secret first", closeAuth)
 		case errors.As(err, &ce):
 			return leg{}, auth.Identity{}, fail("bad_request", ce.Reason, ce)
@@ -263,17 +269,20 @@ func (s *Server) admitInBand(c *wsconn.Conn, rt *Route, params []Param, codec tr
 	}
 	evs, err := codec.Decode(nil, msg)
 	if err != nil || len(evs) == 0 || evs[0].Kind != translators.KindAuth {
+		s.refused(rt, peerAddr(c), 0, "unauthorized", "no_credential")
 		return leg{}, auth.Identity{}, fail("unauthorized", "authentication required: send your secret first", closeAuth)
 	}
 	cred := auth.Credential{Value: string(evs[0].Text), Source: auth.FromMessage, Route: rt.Name}
 	id, err := s.authenticate(rt, cred)
 	if err != nil {
-		s.log.Info("client refused", "route", rt.Name, "reason", "invalid credentials", "remote", c.RemoteAddr().String())
+		s.refused(rt, peerAddr(c), 0, "unauthorized", authReason(err))
 		return leg{}, id, fail("unauthorized", "invalid credentials", closeAuth)
 	}
 	lg, err := s.openLeg(rt, params, id)
 	if err != nil {
 		s.log.Warn("backend unavailable", "route", rt.Name, "backend", rt.Backend.Name, "err", err)
+		_, code := dialStatus(err)
+		s.refused(rt, peerAddr(c), 0, code, "")
 		return leg{}, id, fail("backend_unavailable", "the backend for this route is unavailable; try again later", closeTryLater)
 	}
 	return lg, id, nil

@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"log/slog"
 	"net/url"
 	"sync"
@@ -58,6 +60,19 @@ type Config struct {
 	// Pprof serves Go's profiles at /debug/pprof/. Off by default; same
 	// caution.
 	Pprof bool
+	// TLS, when not nil, terminates TLS on the listener Serve is given
+	// (see CertFile for certificates read again when their files change).
+	// The proxy sets MinVersion to TLS 1.2 when it is lower and offers
+	// only HTTP/1.1 (ALPN http/1.1): WebSocket upgrades need it.
+	TLS *tls.Config
+	// MetricsOnAdmin serves /metrics only on the listener given to
+	// ServeAdmin, not on the main one. Off by default: /metrics is on the
+	// main listener.
+	MetricsOnAdmin bool
+	// AdminAuth, when not empty, lists the authenticators any of which
+	// must admit a scrape of /metrics (Authorization: Bearer, or a trusted
+	// header). Empty means /metrics is open.
+	AdminAuth []Authenticator
 	// Logger receives the proxy's logs. Nil means slog.Default(). Log
 	// records never hold credentials.
 	Logger *slog.Logger
@@ -189,6 +204,9 @@ type Backend struct {
 	// and 5s, as DefaultLimits.
 	MaxMessage   int64
 	WriteTimeout time.Duration
+	// RootCAs verify the certificate of a wss:// or https:// backend. Nil
+	// means the system's roots.
+	RootCAs *x509.CertPool
 	// Open, when not nil, makes an in-process upstream (the demo agent)
 	// instead of dialing URL.
 	Open func(ctx context.Context, params []Param) (Upstream, error)

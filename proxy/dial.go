@@ -210,7 +210,7 @@ func dialWS(ctx context.Context, b *Backend, rawURL string, hdr http.Header) (ne
 	}
 	_ = nc.SetDeadline(time.Now().Add(b.HandshakeTimeout))
 	if u.Scheme == "wss" {
-		tc := tls.Client(nc, &tls.Config{ServerName: u.Hostname(), MinVersion: tls.VersionTLS12})
+		tc := tls.Client(nc, b.tlsConfig(u.Hostname()))
 		if err := tc.Handshake(); err != nil {
 			nc.Close()
 			return nil, nil, handshakeError(b, err, 0)

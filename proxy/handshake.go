@@ -87,30 +87,30 @@ func originAllowed(origins []string, origin []byte) bool {
 func (s *Server) upgrade(ctx *fasthttp.RequestCtx, rt *Route, params []Param) {
 	accept, status, msg := checkHandshake(ctx)
 	if status != 0 {
-		httpError(ctx, status, "bad_handshake", msg)
+		s.refuse(ctx, rt, status, "bad_handshake", msg, "")
 		return
 	}
 	if origins := ctx.Request.Header.PeekAll("Origin"); len(origins) > 1 {
 		// RFC 6454 section 7 allows one: the proxy must not check one
 		// Origin while a browser or a backend acts on another.
-		httpError(ctx, fasthttp.StatusForbidden, "forbidden_origin", "more than one Origin header")
+		s.refuse(ctx, rt, fasthttp.StatusForbidden, "forbidden_origin", "more than one Origin header", "")
 		return
 	}
 	if !originAllowed(rt.Origins, ctx.Request.Header.Peek("Origin")) {
-		httpError(ctx, fasthttp.StatusForbidden, "forbidden_origin", "origin not allowed")
+		s.refuse(ctx, rt, fasthttp.StatusForbidden, "forbidden_origin", "origin not allowed", "")
 		return
 	}
 	if s.draining.Load() {
-		httpError(ctx, fasthttp.StatusServiceUnavailable, "draining", "server is shutting down")
+		s.refuse(ctx, rt, fasthttp.StatusServiceUnavailable, "draining", "server is shutting down", "")
 		return
 	}
 
 	status, slot := s.admitConn(remoteAddr(ctx))
 	if status != 0 {
 		if status == fasthttp.StatusTooManyRequests {
-			httpError(ctx, status, "too_many_connections", "too many connections from your address")
+			s.refuse(ctx, rt, status, "too_many_connections", "too many connections from your address", "")
 		} else {
-			httpError(ctx, status, "server_full", "the server has too many connections; try again later")
+			s.refuse(ctx, rt, status, "server_full", "the server has too many connections; try again later", "")
 		}
 		return
 	}
@@ -121,7 +121,7 @@ func (s *Server) upgrade(ctx *fasthttp.RequestCtx, rt *Route, params []Param) {
 		}
 	}()
 
-	if h := s.hubs[rt]; h != nil {
+	if h := s.table.Load().hubs[rt]; h != nil {
 		// Subscribers need no credential: a reply token is an unguessable
 		// capability handed only to authenticated REST callers.
 		upgraded = true
@@ -146,7 +146,7 @@ func (s *Server) upgrade(ctx *fasthttp.RequestCtx, rt *Route, params []Param) {
 		if lg, err = s.openLeg(rt, params, id); err != nil {
 			status, code := dialStatus(err)
 			s.log.Warn("backend unavailable", "route", rt.Name, "backend", rt.Backend.Name, "err", err)
-			httpError(ctx, status, code, "the backend for this route is unavailable")
+			s.refuse(ctx, rt, status, code, "the backend for this route is unavailable", "")
 			return
 		}
 	}

@@ -169,7 +169,7 @@ func (h *hub) admitConversation() error {
 		return errRouteFull
 	}
 	var total int64
-	for _, o := range h.s.hubs { // fixed after New
+	for _, o := range h.s.table.Load().hubs { // the hubs of the current routes
 		total += o.open.Load()
 	}
 	if total > int64(h.s.cfg.MaxConversations) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"github.com/agentbridge/agentbridge/auth"
 	"github.com/agentbridge/agentbridge/proxy/internal/wsconn"
 	"github.com/agentbridge/agentbridge/translators"
 )
@@ -40,6 +41,7 @@ type relay struct {
 	backendMsgs atomic.Int64 // backend messages relayed (a drain watches it for quiet)
 	draining    atomic.Bool
 	finished    sync.Once
+	id          auth.Identity // the admitted client's, for the access log
 
 	// The client's codec, made when a client message may be a credential
 	// (credential), and its events; the client pump's.
@@ -201,6 +203,8 @@ func (r *relay) end() {
 	if r.expiry != nil {
 		r.expiry.Stop()
 	}
+	r.s.logSession(sessionRecord{rt: r.rt, kind: "relay", client: r.client, backend: r.backend, id: r.id,
+		fromClient: r.up.msgs, fromBackend: r.backendMsgs.Load()})
 	r.s.unregister(r)
 	r.slot.release()
 }

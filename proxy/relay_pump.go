@@ -22,6 +22,7 @@ type relayPump struct {
 
 	fragmented bool
 	isText     bool
+	msgs       int64 // messages read from src (plain: the pump's own; read once the relay ended)
 	msgLen     int64
 	text       wsconn.UTF8Stream
 	hdr        [ws.MaxHeaderSize]byte // header scratch: a local array would escape to the heap through Write
@@ -268,6 +269,7 @@ func (p *relayPump) end(h ws.Header) error {
 	if p.isText && !p.text.Done() {
 		return closeBadUTF8
 	}
+	p.msgs++
 	if p.fromClient {
 		p.r.inflight.Add(1)
 	} else {

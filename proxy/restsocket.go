@@ -51,6 +51,7 @@ func (s *Server) restSocketFor(rt *Route) *restSocket {
 				WriteTimeout:        b.HandshakeTimeout,
 				MaxConnWaitTimeout:  b.DialTimeout,
 				MaxIdleConnDuration: time.Minute,
+				TLSConfig:           b.tlsConfig(""),
 			}}
 		s.restSockets[rt.Backend] = rs
 	}

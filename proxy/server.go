@@ -2,8 +2,7 @@ package proxy
 
 import (
 	"context"
-	"errors"
-	"fmt"
+	"crypto/tls"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -26,17 +25,14 @@ import (
 // Server is the proxy: one fasthttp listener for health endpoints and
 // WebSocket upgrades, and the registry of live sessions.
 type Server struct {
-	cfg    Config
-	log    *slog.Logger
-	router *router
-	http   *fasthttp.Server
-	hubs   map[*Route]*hub // routes whose clients use REST
-	// Routes whose client dialect declares HTTP endpoints, and the
-	// conversations kept for them (transcript.go).
-	httpRoutes  []*Route
+	cfg   Config
+	log   *slog.Logger
+	table atomic.Pointer[table] // routes and tickets for new connections; Reload swaps it
+	http  *fasthttp.Server
+	// The conversations kept for routes whose client dialect declares
+	// HTTP endpoints (transcript.go).
 	transcripts transcripts
-	rooms       rooms  // the sessions of each path whose dialect shares replies (room.go)
-	public      string // base of ticket urls (wsBase of cfg.PublicURL), or ""
+	rooms       rooms // the sessions of each path whose dialect shares replies (room.go)
 
 	draining    atomic.Bool
 	mu          sync.Mutex
@@ -46,6 +42,11 @@ type Server struct {
 	restSockets map[*Backend]*restSocket // shared sockets of REST backends
 	wg          sync.WaitGroup           // live sessions
 	drops       drops                    // opaque frames dropped (frameDropped)
+	refusals    refusalLog               // rate of refusal records per address (accesslog.go)
+	reloadMu    sync.Mutex               // one Reload at a time
+	metrics     *metrics                 // Prometheus (metrics.go)
+	metricsHTTP fasthttp.RequestHandler  // promhttp, adapted
+	admin       *fasthttp.Server         // the admin listener's (ServeAdmin), or nil
 }
 
 // sessionCloser is what the registry needs of a live session.
@@ -61,45 +62,22 @@ type sessionCloser interface {
 // it points to must not be changed afterwards.
 func New(cfg Config) (*Server, error) {
 	cfg.setDefaults()
-	if len(cfg.Routes) == 0 {
-		return nil, errors.New("proxy: no routes")
+	if cfg.TLS != nil {
+		cfg.TLS = serverTLS(cfg.TLS)
 	}
-	for _, rt := range cfg.Routes {
-		if rt.Client.New == nil {
-			return nil, fmt.Errorf("proxy: route %q: no client dialect", rt.Name)
-		}
-		b := rt.Backend
-		if b == nil || b.Dialect.New == nil && b.Open == nil {
-			return nil, fmt.Errorf("proxy: route %q: no backend", rt.Name)
-		}
-		if b.Open == nil && b.URL == "" {
-			return nil, fmt.Errorf("proxy: route %q: backend %q has no URL", rt.Name, b.Name)
-		}
-		rt.Limits.setDefaults()
-		rt.Session.setDefaults()
-		b.setDefaults()
+	s := &Server{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		sessions: make(map[sessionCloser]struct{}),
+		perIP:    make(map[netip.Addr]int),
+		metrics:  newMetrics(),
 	}
-	public, err := wsBase(cfg.PublicURL)
+	s.metricsHTTP = s.metrics.handler()
+	tb, err := s.newTable(cfg, nil)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{
-		public:   public,
-		cfg:      cfg,
-		log:      cfg.Logger,
-		router:   newRouter(cfg.Routes),
-		sessions: make(map[sessionCloser]struct{}),
-		perIP:    make(map[netip.Addr]int),
-		hubs:     make(map[*Route]*hub),
-	}
-	for _, rt := range cfg.Routes {
-		if rt.Client.REST != nil {
-			s.hubs[rt] = newHub(s, rt)
-		}
-		if len(rt.Client.HTTP) > 0 {
-			s.httpRoutes = append(s.httpRoutes, rt)
-		}
-	}
+	s.table.Store(tb)
 	s.http = &fasthttp.Server{
 		Handler:                       s.handle,
 		Name:                          "agentbridge",
@@ -121,6 +99,9 @@ func New(cfg Config) (*Server, error) {
 
 // Serve accepts connections on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
+	if s.cfg.TLS != nil {
+		ln = tls.NewListener(ln, s.cfg.TLS)
+	}
 	err := s.http.Serve(ln)
 	if s.draining.Load() {
 		return nil
@@ -144,6 +125,12 @@ func (s *Server) ListenAndServe(addr string) error {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.draining.Store(true)
 	herr := s.http.ShutdownWithContext(ctx)
+	s.mu.Lock()
+	admin := s.admin
+	s.mu.Unlock()
+	if admin != nil {
+		_ = admin.ShutdownWithContext(ctx)
+	}
 	s.mu.Lock()
 	for sc := range s.sessions {
 		sc.drain()
@@ -189,10 +176,12 @@ func (s *Server) register(sc sessionCloser) bool {
 	}
 	s.sessions[sc] = struct{}{}
 	s.wg.Add(1)
+	s.metrics.opened(sc)
 	return true
 }
 
 func (s *Server) unregister(sc sessionCloser) {
+	s.metrics.closed(sc)
 	s.mu.Lock()
 	delete(s.sessions, sc)
 	s.mu.Unlock()
@@ -221,6 +210,11 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	case "/auth/tickets":
 		s.issueTicket(ctx)
 		return
+	case "/metrics":
+		if !s.cfg.MetricsOnAdmin {
+			s.serveMetrics(ctx)
+			return
+		}
 	case "/debug/vars":
 		if s.cfg.Expvar {
 			expvarhandler.ExpvarHandler(ctx)
@@ -239,7 +233,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.serveHTTP(ctx, rt, params, ep)
 		return
 	}
-	rt, params := s.router.match(path, nil)
+	rt, params := s.table.Load().router.match(path, nil)
 	if rt == nil {
 		httpError(ctx, fasthttp.StatusNotFound, "not_found", "no route for this path")
 		return
@@ -254,11 +248,12 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 // matchREST finds the REST route a path addresses: a route's path followed
 // by its dialect's send or cancel path.
 func (s *Server) matchREST(path []byte) (h *hub, send bool) {
-	for rt, h := range s.hubs {
+	tb := s.table.Load()
+	for rt, h := range tb.hubs {
 		rest := rt.Client.REST
 		for _, suffix := range [2]string{rest.SendPath, rest.CancelPath} {
 			if len(path) > len(suffix) && string(path[len(path)-len(suffix):]) == suffix {
-				if m, _ := s.router.match(path[:len(path)-len(suffix)], nil); m == rt {
+				if m, _ := tb.router.match(path[:len(path)-len(suffix)], nil); m == rt {
 					return h, suffix == rest.SendPath
 				}
 			}
@@ -323,7 +318,9 @@ func (s *Server) openLeg(rt *Route, params []Param, id auth.Identity) (leg, erro
 		}
 		return leg{up: up, agent: []byte(b.Name)}, nil
 	}
+	start := time.Now()
 	c, codec, ready, err := s.dial(context.Background(), rt, params, id)
+	s.metrics.dialed(rt, time.Since(start))
 	if err != nil {
 		return leg{}, err
 	}
@@ -392,6 +389,7 @@ func (s *Server) serve(c *wsconn.Conn, rt *Route, params []Param, lg leg, id aut
 	}
 	if lg.relay != nil {
 		r := newRelay(s, rt, c, lg.relay)
+		r.id = id
 		if !s.register(r) {
 			r.refuse()
 			slot.release()

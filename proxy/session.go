@@ -443,6 +443,7 @@ func (ss *session) end() {
 		ss.abandonShared()
 		ss.s.rooms.leave(ss.room, ss)
 	}
+	ss.s.logSession(ss.record())
 	ss.s.unregister(ss)
 	ss.slot.release()
 }

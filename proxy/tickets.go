@@ -44,7 +44,7 @@ func (s *Server) issueTicket(ctx *fasthttp.RequestCtx) {
 	}
 	name := string(v.GetStringBytes("route"))
 	var rt *Route
-	for _, r := range s.cfg.Routes {
+	for _, r := range s.table.Load().routes {
 		if r.Name == name {
 			rt = r
 		}
@@ -68,6 +68,9 @@ func (s *Server) issueTicket(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	ticket, expires, err := ti.Tickets.Issue(rt.Name, string(path.Path()))
+	if err == nil {
+		s.metrics.minted.Inc()
+	}
 	if err != nil {
 		status := fasthttp.StatusInternalServerError
 		if errors.Is(err, auth.ErrTooManyTickets) {
@@ -98,7 +101,7 @@ func (s *Server) ticketCallers(ctx *fasthttp.RequestCtx) []*TicketIssuer {
 		return nil
 	}
 	var out []*TicketIssuer
-	for _, ti := range s.cfg.Tickets {
+	for _, ti := range s.table.Load().tickets {
 		for _, a := range ti.IssueWith {
 			if _, err := a.Authenticate(ctx, cred); err == nil {
 				out = append(out, ti)
@@ -122,7 +125,7 @@ func (s *Server) ticketPath(rt *Route, path string) (*fasthttp.URI, bool) {
 	}
 	u := &fasthttp.URI{}
 	u.SetPath(path)
-	m, _ := s.router.match(u.Path(), nil)
+	m, _ := s.table.Load().router.match(u.Path(), nil)
 	return u, m == rt
 }
 
@@ -130,8 +133,8 @@ func (s *Server) ticketPath(rt *Route, path string) (*fasthttp.URI, bool) {
 // PublicURL's, or else the address the caller reached the proxy at, never
 // the request's Host header.
 func (s *Server) publicBase(ctx *fasthttp.RequestCtx) string {
-	if s.public != "" {
-		return s.public
+	if public := s.table.Load().public; public != "" {
+		return public
 	}
 	if ctx.IsTLS() {
 		return "wss://" + ctx.LocalAddr().String()
@@ -162,7 +165,7 @@ func wsBase(public string) (string, error) {
 
 // ticketIssuerFor returns the ticket provider rt accepts, if any.
 func (s *Server) ticketIssuerFor(rt *Route) *TicketIssuer {
-	for _, ti := range s.cfg.Tickets {
+	for _, ti := range s.table.Load().tickets {
 		for _, a := range rt.Auth {
 			if a == Authenticator(ti.Tickets) {
 				return ti

@@ -143,12 +143,13 @@ func (ts *transcripts) appendBody(dst []byte, key string, ep *translators.HTTPEn
 // matchHTTP finds the endpoint a path addresses: a route's path followed by
 // the suffix of one its client dialect declares.
 func (s *Server) matchHTTP(path []byte) (*Route, []Param, *translators.HTTPEndpoint) {
-	for _, rt := range s.httpRoutes {
+	tb := s.table.Load()
+	for _, rt := range tb.httpRoutes {
 		for i := range rt.Client.HTTP {
 			ep := &rt.Client.HTTP[i]
 			suffix := ep.Suffix
 			if len(path) > len(suffix) && string(path[len(path)-len(suffix):]) == suffix {
-				if m, params := s.router.match(path[:len(path)-len(suffix)], nil); m == rt {
+				if m, params := tb.router.match(path[:len(path)-len(suffix)], nil); m == rt {
 					return rt, params, ep
 				}
 			}

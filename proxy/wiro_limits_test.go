@@ -52,7 +52,7 @@ func TestWiroConversationLimits(t *testing.T) {
 
 	// small's conversations end after 300ms without a message: their
 	// places come back.
-	for deadline := time.Now().Add(5 * time.Second); srv.hubs[small].open.Load() > 0 && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(5 * time.Second); srv.table.Load().hubs[small].open.Load() > 0 && time.Now().Before(deadline); {
 		time.Sleep(20 * time.Millisecond)
 	}
 	send("/small", "c", 200, "")

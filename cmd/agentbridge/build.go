@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -19,6 +22,15 @@ import (
 // proxy's. It fails on what the configuration allows but this build cannot
 // do (a dialect or an auth type not compiled in).
 func build(f *config.File, table []translators.Dialect, logger *slog.Logger) (proxy.Config, error) {
+	pc, _, err := buildReusing(f, table, logger, nil)
+	return pc, err
+}
+
+// buildReusing is build that takes from prev (nil: nothing) every auth
+// provider, backend and route built from the same settings, and returns
+// what this configuration built, for the next reload to reuse.
+func buildReusing(f *config.File, table []translators.Dialect, logger *slog.Logger, prev *built) (proxy.Config, *built, error) {
+	next := newBuilt()
 	pc := proxy.Config{
 		PingInterval:     f.Keepalive.PingInterval,
 		PongTimeout:      f.Keepalive.PongTimeout,
@@ -34,18 +46,31 @@ func build(f *config.File, table []translators.Dialect, logger *slog.Logger) (pr
 		Pprof:               f.Debug.Pprof,
 		PublicURL:           f.PublicURL,
 	}
+	if f.TLS != nil {
+		cf, err := proxy.NewCertFile(f.TLS.CertFile, f.TLS.KeyFile, logger)
+		if err != nil {
+			return pc, nil, err
+		}
+		pc.TLS = &tls.Config{GetCertificate: cf.GetCertificate}
+	}
 	providers := make(map[string]proxy.Authenticator, len(f.Auth))
 	tickets := map[string]*auth.Tickets{}
 	for name, p := range f.Auth {
-		a, err := buildAuth(p)
+		a, err := prev.auth(next, p)
 		if err != nil {
-			return pc, fmt.Errorf("auth provider %q (line %d): %w", name, p.Line, err)
+			return pc, nil, fmt.Errorf("auth provider %q (line %d): %w", name, p.Line, err)
 		}
 		if a != nil {
 			providers[name] = a
 		}
 		if t, ok := a.(*auth.Tickets); ok {
 			tickets[name] = t
+		}
+	}
+	pc.MetricsOnAdmin = f.Admin.Listen != ""
+	for _, name := range f.Admin.Auth {
+		if a := providers[name]; a != nil {
+			pc.AdminAuth = append(pc.AdminAuth, a)
 		}
 	}
 	for name, t := range tickets {
@@ -59,19 +84,16 @@ func build(f *config.File, table []translators.Dialect, logger *slog.Logger) (pr
 	}
 	backends := make(map[string]*proxy.Backend, len(f.Backends))
 	for name, b := range f.Backends {
-		pb, err := buildBackend(b, table)
+		pb, err := prev.backend(next, b, table, f.Limits)
 		if err != nil {
-			return pc, fmt.Errorf("backend %q (line %d): %w", name, b.Line, err)
+			return pc, nil, fmt.Errorf("backend %q (line %d): %w", name, b.Line, err)
 		}
-		// A socket that the backend's routes share (Wiro's) takes the
-		// global limits, not those of the route that happens to dial it.
-		pb.MaxMessage, pb.WriteTimeout = f.Limits.MaxMessage, f.Limits.WriteTimeout
 		backends[name] = pb
 	}
 	for _, r := range f.Routes {
 		client, ok := lookupDialect(table, r.Dialect)
 		if !ok {
-			return pc, fmt.Errorf("route %q (line %d): dialect %q is not available in this build (have: %s)", r.Name, r.Line, r.Dialect, dialectNames(table))
+			return pc, nil, fmt.Errorf("route %q (line %d): dialect %q is not available in this build (have: %s)", r.Name, r.Line, r.Dialect, dialectNames(table))
 		}
 		var auths []proxy.Authenticator
 		for _, name := range r.Auth {
@@ -112,9 +134,9 @@ func build(f *config.File, table []translators.Dialect, logger *slog.Logger) (pr
 		if client.ClientOptions != nil {
 			rt.ClientOptions = client.ClientOptions(rt.ClientOptions)
 		}
-		pc.Routes = append(pc.Routes, rt)
+		pc.Routes = append(pc.Routes, prev.route(next, r, rt))
 	}
-	return pc, nil
+	return pc, next, nil
 }
 
 func buildBackend(b *config.Backend, table []translators.Dialect) (*proxy.Backend, error) {
@@ -135,6 +157,16 @@ func buildBackend(b *config.Backend, table []translators.Dialect) (*proxy.Backen
 	d, ok := lookupDialect(table, b.Dialect)
 	if !ok {
 		return nil, fmt.Errorf("dialect %q is not available in this build (have: %s)", b.Dialect, dialectNames(table))
+	}
+	if b.CAFile != "" {
+		pem, err := os.ReadFile(b.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("ca_file: %w", err)
+		}
+		pb.RootCAs = x509.NewCertPool()
+		if !pb.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca_file %s: no PEM certificate in it", b.CAFile)
+		}
 	}
 	e := translators.Endpoint{URL: b.URL, Options: translators.Options{Settings: b.Settings}}
 	if d.Endpoint != nil {

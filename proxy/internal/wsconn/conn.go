@@ -80,6 +80,7 @@ type Conn struct {
 	rerr         error                        // the first read error, sticky (reader-owned)
 	closeSent    atomic.Bool
 	closed       atomic.Bool
+	st           stats // traffic and close codes (stats.go)
 }
 
 // New makes the Conn of nc, a socket past its WebSocket handshake. client
@@ -89,6 +90,7 @@ type Conn struct {
 // limit). The Conn owns nc from now on: Close closes it.
 func New(nc net.Conn, client bool, writeTimeout, readIdle time.Duration) *Conn {
 	c := &Conn{nc: nc, client: client, writeTimeout: writeTimeout, readIdle: readIdle}
+	c.st.start = time.Now()
 	if c.rr.init(c) {
 		c.raw = &c.rr
 	}
@@ -192,6 +194,7 @@ func (c *Conn) fill() error {
 		n, err = c.nc.Read(c.rb[c.w:])
 	}
 	c.w += n
+	c.st.in.bytes += int64(n)
 	if n > 0 {
 		return nil
 	}

@@ -105,6 +105,12 @@ func (c *Conn) HandleControl(h ws.Header) error {
 	}
 	// Close: validate the body (RFC 6455 section 7.1.5, 7.4).
 	c.closeRecv = true
+	c.st.in.recvFirst = !c.closeSent.Load()
+	c.st.in.recvCode = ws.StatusNoStatusRcvd
+	if n >= 2 {
+		c.st.in.recvCode = ws.StatusCode(uint16(body[0])<<8 | uint16(body[1]))
+		c.st.in.recvReason = string(body[2:n])
+	}
 	if n == 1 {
 		return CloseProtocol
 	}

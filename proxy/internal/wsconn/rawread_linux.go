@@ -94,6 +94,7 @@ func (r *rawReader) readFD(fd uintptr) bool {
 	}
 	if n > 0 {
 		c.w += n
+		c.st.in.bytes += int64(n)
 	} else if !held {
 		putBuf(c.rb)
 		c.rb = nil
@@ -131,6 +132,7 @@ func (c *Conn) WriteNow(p []byte) (int, error) {
 	r.wbuf = p
 	err := r.rc.Write(r.wfn)
 	n := r.wn
+	c.st.outBytes.Add(int64(n))
 	if err == nil {
 		err = r.werr
 	}

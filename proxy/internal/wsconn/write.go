@@ -85,7 +85,8 @@ func (c *Conn) send(p []byte) error {
 	if err := c.setWriteDeadline(); err != nil {
 		return err
 	}
-	_, err := c.nc.Write(p)
+	n, err := c.nc.Write(p)
+	c.st.outBytes.Add(int64(n))
 	return err
 }
 
@@ -126,6 +127,11 @@ func (c *Conn) WriteClose(code ws.StatusCode, reason string) error {
 	c.wdl = time.Now().Add(time.Second)
 	_ = c.nc.SetWriteDeadline(c.wdl)
 	frame := append(AppendHeader(c.wscratch[:0], h), body[:n]...)
+	c.st.outBytes.Add(int64(len(frame)))
+	c.st.out.sentCode, c.st.out.sentReason = code, reason
+	if code == 0 {
+		c.st.out.sentCode = ws.StatusNoStatusRcvd
+	}
 	_, err := c.nc.Write(frame)
 	return err
 }

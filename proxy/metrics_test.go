@@ -1,0 +1,152 @@
+package proxy
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agentbridge/agentbridge/auth"
+	"github.com/agentbridge/agentbridge/demo"
+)
+
+// scrape GETs url with an optional bearer token and returns the status and
+// body.
+func scrape(t *testing.T, url, bearer string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// sample returns the value of the series line starting with series (name
+// and labels as the text format writes them), or -1.
+func sample(body, series string) float64 {
+	for _, line := range strings.Split(body, "\n") {
+		if rest, ok := strings.CutPrefix(line, series+" "); ok {
+			v, _ := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			return v
+		}
+	}
+	return -1
+}
+
+// TestMetrics: sessions open and total by route and dialect pair, bytes
+// of live sessions, messages and close codes once they end, refusals by
+// status and reason, dial latency, and tickets.
+func TestMetrics(t *testing.T) {
+	url, _ := startBackend(t, echoBackend)
+	tk, err := auth.NewTickets(auth.TicketsConfig{Name: "tickets", TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	team := secretAuth(t, "team-secret")
+	locked := plainRoute("locked", "/locked", demoBackend(demo.Agent{}))
+	locked.Auth = []Authenticator{tk}
+	_, addr := startProxy(t, Config{
+		Routes:  []*Route{plainRoute("relay", "/relay", plainBackend(url)), locked},
+		Tickets: []*TicketIssuer{{Tickets: tk, IssueWith: team}},
+	})
+	metricsURL := "http://" + addr + "/metrics"
+
+	c := dial(t, wsURL(addr, "/relay"))
+	for range 3 {
+		c.send("hello")
+		c.recv()
+	}
+	_, body := scrape(t, metricsURL, "")
+	if v := sample(body, `agentbridge_connections_open{backend_dialect="plain",client_dialect="plain",route="relay"}`); v != 1 {
+		t.Errorf("connections_open = %v, want 1 while the session lives:\n%s", v, body)
+	}
+	if v := sample(body, `agentbridge_bytes_total{direction="out",leg="client",route="relay"}`); v < float64(3*len("echo: hello")) {
+		t.Errorf("bytes out to the live client = %v, want at least the three replies", v)
+	}
+	if v := sample(body, `agentbridge_bytes_total{direction="out",leg="backend",route="relay"}`); v < float64(3*len("hello")) {
+		t.Errorf("bytes out to the live backend = %v", v)
+	}
+	c.closeNormally()
+
+	_, m := postTicket(t, addr, "team-secret", `{"route":"locked"}`)
+	d := dial(t, wsURL(addr, "/locked?ticket="+m["ticket"]))
+	d.send("x")
+	d.recv()
+	if st, _ := dialRefused(t, wsURL(addr, "/locked?ticket="+m["ticket"]), nil); st != 401 {
+		t.Errorf("a used ticket: %d", st)
+	}
+	if st, _ := dialRefused(t, wsURL(addr, "/locked"), nil); st != 401 {
+		t.Errorf("no ticket: %d", st)
+	}
+
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, body = scrape(t, metricsURL, "")
+		if sample(body, `agentbridge_connections_open{backend_dialect="plain",client_dialect="plain",route="relay"}`) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for series, want := range map[string]float64{
+		`agentbridge_connections_open{backend_dialect="plain",client_dialect="plain",route="relay"}`:  0,
+		`agentbridge_connections_total{backend_dialect="plain",client_dialect="plain",route="relay"}`: 1,
+		`agentbridge_connections_open{backend_dialect="demo",client_dialect="plain",route="locked"}`:  1,
+		`agentbridge_messages_total{direction="from_client",route="relay"}`:                           3,
+		`agentbridge_messages_total{direction="from_backend",route="relay"}`:                          3,
+		`agentbridge_closes_total{closed_by="client",code="1000",route="relay"}`:                      1,
+		`agentbridge_upgrades_refused_total{reason="unauthorized",route="locked",status="401"}`:       2,
+		`agentbridge_tickets_total{result="minted"}`:                                                  1,
+		`agentbridge_tickets_total{result="redeemed"}`:                                                1,
+		`agentbridge_tickets_total{result="refused"}`:                                                 1,
+		`agentbridge_backend_dial_seconds_count{route="relay"}`:                                       1,
+	} {
+		if got := sample(body, series); got != want {
+			t.Errorf("%s = %v, want %v", series, got, want)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^go_goroutines `).MatchString(body) {
+		t.Error("no Go runtime metrics")
+	}
+}
+
+// TestMetricsOnAdmin: with MetricsOnAdmin, /metrics leaves the main
+// listener for the admin one, where a scrape needs a credential.
+func TestMetricsOnAdmin(t *testing.T) {
+	srv, addr := startProxy(t, Config{
+		Routes:         []*Route{plainRoute("p", "/p", demoBackend(demo.Agent{}))},
+		MetricsOnAdmin: true,
+		AdminAuth:      secretAuth(t, "scrape-secret"),
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.ServeAdmin(ln) }()
+	admin := "http://" + ln.Addr().String()
+	if st, _ := scrape(t, "http://"+addr+"/metrics", "scrape-secret"); st != 404 {
+		t.Errorf("/metrics on the main listener: %d, want 404", st)
+	}
+	if st, _ := scrape(t, admin+"/metrics", ""); st != 401 {
+		t.Errorf("a scrape without a credential: %d, want 401", st)
+	}
+	if st, _ := scrape(t, admin+"/metrics", "wrong"); st != 401 {
+		t.Errorf("a scrape with a wrong credential: %d, want 401", st)
+	}
+	st, body := scrape(t, admin+"/metrics", "scrape-secret")
+	if st != 200 || !strings.Contains(body, `agentbridge_connections_open{backend_dialect="demo",client_dialect="plain",route="p"} 0`) {
+		t.Errorf("scrape: %d\n%s", st, body)
+	}
+	if st, _ := scrape(t, admin+"/healthz", ""); st != 200 {
+		t.Errorf("/healthz on the admin listener: %d", st)
+	}
+}
