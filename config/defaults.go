@@ -63,8 +63,9 @@ func defaultBackend(name, dialect string, line int) *Backend {
 
 func defaultRoute(f *File, line int) *Route {
 	return &Route{
-		Line:    line,
-		Limits:  f.Limits,
-		Session: Session{Streaming: true, Timeout: time.Hour, MaxMessages: 100},
+		Line:   line,
+		Limits: f.Limits,
+		Session: Session{Streaming: true, Timeout: time.Hour, MaxMessages: 100,
+			ResumeWindow: 30 * time.Second, ResumeEvents: 1000, ResumeBytes: 1 << 20},
 	}
 }

@@ -147,7 +147,7 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("keepalive/shutdown = %+v %+v", f.Keepalive, f.Shutdown)
 	}
 	r := f.Routes[0]
-	if r.Name != "/chat" || r.Settings.String("reply") != "whole" || !r.AuthNone || r.Session != (Session{Streaming: true, Timeout: time.Hour, MaxMessages: 100}) {
+	if r.Name != "/chat" || r.Settings.String("reply") != "whole" || !r.AuthNone || r.Session != (Session{Streaming: true, Timeout: time.Hour, MaxMessages: 100, ResumeWindow: 30 * time.Second, ResumeEvents: 1000, ResumeBytes: 1 << 20}) {
 		t.Errorf("route = %+v", r)
 	}
 	d := f.Backends["demo"].Demo

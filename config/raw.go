@@ -138,9 +138,12 @@ type rawRoute struct {
 }
 
 type rawSession struct {
-	Streaming   yaml.Node `yaml:"streaming"`
-	Timeout     yaml.Node `yaml:"timeout"`
-	MaxMessages yaml.Node `yaml:"max_messages"`
+	Streaming    yaml.Node `yaml:"streaming"`
+	Timeout      yaml.Node `yaml:"timeout"`
+	MaxMessages  yaml.Node `yaml:"max_messages"`
+	ResumeWindow yaml.Node `yaml:"resume_window"`
+	ResumeEvents yaml.Node `yaml:"resume_events"`
+	ResumeBytes  yaml.Node `yaml:"resume_bytes"`
 }
 
 // rawTypes lets messages about yaml.v3 errors, which name Go types, speak

@@ -166,4 +166,10 @@ type Session struct {
 	Streaming   bool          // stream replies (Connic stream_chunk) or send one response; default true
 	Timeout     time.Duration // inactivity timeout; default 1h
 	MaxMessages int           // user messages per session; default 100; -1 = no limit
+	// ResumeWindow is how long a session whose client left is kept for a
+	// client to resume it (a dialect that resumes: agents mid-reply,
+	// openhands); default 30s, 0 = never kept.
+	ResumeWindow time.Duration
+	ResumeEvents int   // frames kept for a resuming client (openhands); default 1000
+	ResumeBytes  int64 // and their bytes; default 1 MiB
 }

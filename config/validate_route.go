@@ -76,6 +76,15 @@ func (l *loader) route(f *File, raw *rawFile, i int, r *rawRoute) *Route {
 		} else {
 			setIf(&rt.Session.MaxMessages)(l.count(&s.MaxMessages, sp+".max_messages", 1<<31-1))
 		}
+		if d, ok := l.duration(&s.ResumeWindow, sp+".resume_window"); ok {
+			if d < 0 {
+				l.problem(&s.ResumeWindow, sp+".resume_window", "must not be negative (0 keeps no session after its client left)")
+			} else {
+				rt.Session.ResumeWindow = d
+			}
+		}
+		setIf(&rt.Session.ResumeEvents)(l.count(&s.ResumeEvents, sp+".resume_events", 1<<20))
+		setIf(&rt.Session.ResumeBytes)(l.size(&s.ResumeBytes, sp+".resume_bytes", 1<<30))
 	}
 	if r.Limits != nil {
 		l.limits(r.Limits, path+".limits", &rt.Limits)

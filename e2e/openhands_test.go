@@ -178,9 +178,11 @@ routes:
 		runNode(t, "openhands_client.mjs", "nopong", p.url("/ping/socket.io/?EIO=4&transport=websocket&conversation_id=x"), "3000")
 	})
 	t.Run("no conversation_id", func(t *testing.T) {
-		// The codec refuses it once the proxy hands over the client's
-		// query (translators/openhands/NOTES.md); until then it cannot see it.
-		t.Skip("needs the proxy to pass the upgrade's query parameters to the client codec (translators/openhands/NOTES.md)")
 		runNode(t, "openhands_client.mjs", "noconv", host)
+	})
+	// The connection drops mid-reply; socket.io-client reconnects with the
+	// last event id it saw and gets the rest of the conversation.
+	t.Run("resume after a drop", func(t *testing.T) {
+		runNode(t, "openhands_client.mjs", "resume", host+"/slow", "You said: ")
 	})
 }

@@ -81,7 +81,8 @@ func (c agentsClient) reply(id string, untilDelta bool) (text, outcome string) {
 }
 
 func agentsRoute(b *Backend) *Route {
-	return &Route{Name: "agents", Path: "/agents/:agent/:name", Client: agents.Dialect, Backend: b}
+	return &Route{Name: "agents", Path: "/agents/:agent/:name", Client: agents.Dialect, Backend: b,
+		Session: Session{ResumeWindow: 30 * time.Second}}
 }
 
 // TestAgentsClearNewConnicConversation: cf_agent_chat_clear closes the

@@ -160,6 +160,13 @@ type Session struct {
 	// MaxMessages closes a session after that many user messages.
 	// Default 100; -1 means no limit.
 	MaxMessages int
+	// ResumeWindow is how long a session whose client left stays for a
+	// client to resume it (a client dialect with Replayed, mid-reply; one
+	// with Resume, always); 0 keeps none. ResumeEvents and ResumeBytes
+	// bound the frames kept for a Resume dialect's clients.
+	ResumeWindow time.Duration
+	ResumeEvents int
+	ResumeBytes  int64
 }
 
 // Backend is an upstream agent.

@@ -137,6 +137,22 @@ func (s *Server) upgrade(ctx *fasthttp.RequestCtx, rt *Route, params []Param) {
 	if !ok {
 		return
 	}
+	params = queryParams(ctx, rt, params)
+
+	// A socket that names a conversation whose client left takes its
+	// session over (resume.go): no new backend leg.
+	if ss := s.claim(rt, resumeKey(rt, params)); ss != nil && !inBand {
+		upgraded = true
+		s.switchProtocols(ctx, rt, switchingProtocols(accept, subprotocol(ctx)), func(c *wsconn.Conn) {
+			ss.adopt(c, params, id, slot)
+		}, func() {
+			ss.release()
+			slot.release()
+		})
+		return
+	} else if ss != nil {
+		ss.release()
+	}
 
 	// The backend is dialed before the client's 101, so an unreachable
 	// backend is an HTTP error the client can read.
@@ -259,4 +275,17 @@ func unwrapHijacked(hc net.Conn) (net.Conn, []byte) {
 		_ = nc.SetReadDeadline(time.Time{})
 	}
 	return nc, leftover
+}
+
+// queryParams appends to params the query parameters the client dialect
+// reads (Dialect.Query), with an empty value for those the request lacks.
+func queryParams(ctx *fasthttp.RequestCtx, rt *Route, params []Param) []Param {
+	if len(rt.Client.Query) == 0 {
+		return params
+	}
+	params = params[:len(params):len(params)] // the router's slice is not ours to grow
+	for _, name := range rt.Client.Query {
+		params = append(params, Param{Name: name, Value: string(ctx.QueryArgs().Peek(name))})
+	}
+	return params
 }

@@ -32,7 +32,8 @@ type Server struct {
 	// The conversations kept for routes whose client dialect declares
 	// HTTP endpoints (transcript.go).
 	transcripts transcripts
-	rooms       rooms // the sessions of each path whose dialect shares replies (room.go)
+	rooms       rooms               // the sessions of each path whose dialect shares replies (room.go)
+	resumes     map[string]*session // under mu: the session of each resumable conversation (resume.go)
 
 	draining    atomic.Bool
 	mu          sync.Mutex
@@ -425,6 +426,12 @@ func (s *Server) serve(c *wsconn.Conn, rt *Route, params []Param, lg leg, id aut
 		}
 		ss.room = s.rooms.join(ss.conv, ss)
 	}
+	if key := resumeKey(rt, params); key != "" {
+		if seq, ok := codec.(translators.Sequencer); ok {
+			ss.resumeKey, ss.seq, ss.lastSeq = key, seq, seq.LastEventID()
+			s.addResumable(ss)
+		}
+	}
 	if !id.Expires.IsZero() {
 		ss.expiry = time.AfterFunc(time.Until(id.Expires), ss.expireCredential)
 	}
@@ -437,6 +444,7 @@ func clientCodec(rt *Route, params []Param) translators.Codec {
 	opts.Role = translators.Client
 	opts.Params = params
 	opts.Peer = rt.Backend.Dialect.Name
+	opts.Now = time.Now
 	return rt.Client.New(opts)
 }
 

@@ -103,6 +103,18 @@ type session struct {
 	// just read (KindHistory): the other sockets of the path get it.
 	histories bool
 
+	// Resumable sessions (a client dialect with Dialect.Resume; resume.go):
+	// resumeKey names the conversation ("" when the session is not one),
+	// seq is the client codec's numbering, elog the frames with an event
+	// id it wrote and lastSeq the last id kept (all under cmu). claimed
+	// (under umu) says a new socket is taking the session over.
+	resumeKey string
+	seq       translators.Sequencer
+	elog      eventLog
+	lastSeq   int64
+	claimed   bool
+	detached  chan struct{} // closed when a claimed session's old client pump let go (orphan)
+
 	// The timers of dialects that send messages of their own (a Ticker):
 	// ctimer calls the client codec's Tick every cevery, btimer the backend
 	// socket's (su.tick). Each is nil when its dialect declares none, so a
@@ -180,12 +192,13 @@ func (ss *session) start(agent []byte, slot connSlot) {
 // Unparked resumes the pump reading c. A wake-up of a backend leg that a
 // reset replaced meanwhile is not the session's any more.
 func (ss *session) Unparked(c *wsconn.Conn, expired bool) {
-	if c != ss.client {
-		if su := ss.backend(); su == nil || su.c != c {
-			return
-		}
+	ss.umu.Lock()
+	client, su := ss.client, ss.su
+	ss.umu.Unlock()
+	if c != client && (su == nil || su.c != c) {
+		return
 	}
-	ss.drive(c == ss.client, expired)
+	ss.drive(c == client, expired)
 }
 
 // backend returns the socket of the current backend leg, or nil.
@@ -249,25 +262,25 @@ func (ss *session) drive(client bool, expired bool) {
 	}
 }
 
-// resumeGrace bounds how long a session whose client left keeps its
-// backend leg for the reply in progress (Session.Timeout when shorter).
-const resumeGrace = 30 * time.Second
-
 // orphan reports whether the client pump, ended with err, leaves the
-// session to its backend pump: the path shares replies, the client just
-// left (no violation, no limit, no shutdown) and a reply is in progress or
-// waited for, so that a client reconnecting to the path (a reloaded tab)
-// can resume it. Nothing more is written to the client.
+// session to its backend pump, for the route's session.resume_window (or
+// session.timeout when shorter): the client just left (no violation, no
+// limit, no shutdown), and either the session is resumable (resume.go) or
+// its path shares replies and a reply is in progress or waited for, so
+// that a client reconnecting (a reloaded tab) can resume it. Nothing more
+// is written to the client.
 func (ss *session) orphan(err error) bool {
 	var ce *CloseError
 	var bw errBackendWrite
-	if ss.room == nil || ss.draining.Load() || errors.Is(err, errGoingAway) || errors.As(err, &bw) || errors.As(err, &ce) {
+	window := ss.rt.Session.ResumeWindow
+	if (ss.room == nil && ss.resumeKey == "") || window <= 0 || ss.draining.Load() ||
+		errors.Is(err, errGoingAway) || errors.As(err, &bw) || errors.As(err, &ce) {
 		return false
 	}
 	ss.umu.Lock()
 	over := ss.over
 	ss.umu.Unlock()
-	if over || ss.idleNow() {
+	if over || (ss.resumeKey == "" && ss.idleNow()) {
 		return false
 	}
 	ss.cmu.Lock()
@@ -281,14 +294,16 @@ func (ss *session) orphan(err error) bool {
 		ss.client.DrainUntilClose()
 	}
 	ss.client.Close()
-	grace := resumeGrace
-	if t := ss.rt.Session.Timeout; t > 0 && t < grace {
-		grace = t
+	if t := ss.rt.Session.Timeout; t > 0 && t < window {
+		window = t
 	}
 	ss.umu.Lock()
-	ss.grace = time.AfterFunc(grace, ss.orphanEnded)
+	ss.grace = time.AfterFunc(window, ss.orphanEnded)
+	if ss.detached != nil {
+		close(ss.detached) // a socket taking the session over waits for this
+	}
 	ss.umu.Unlock()
-	if ss.idleNow() { // the reply ended meanwhile, and its pump missed gone
+	if ss.resumeKey == "" && ss.idleNow() { // the reply ended meanwhile, and its pump missed gone
 		ss.orphanEnded()
 	}
 	return true
@@ -434,16 +449,19 @@ func (ss *session) end() {
 	if ss.expiry != nil {
 		ss.expiry.Stop()
 	}
+	ss.umu.Lock()
+	if ss.grace != nil {
+		ss.grace.Stop()
+	}
+	ss.umu.Unlock()
 	if ss.room != nil {
-		ss.umu.Lock()
-		if ss.grace != nil {
-			ss.grace.Stop()
-		}
-		ss.umu.Unlock()
 		ss.abandonShared()
 		ss.s.rooms.leave(ss.room, ss)
 	}
 	ss.s.logSession(ss.record())
+	if ss.resumeKey != "" {
+		ss.s.dropResumable(ss)
+	}
 	ss.s.unregister(ss)
 	ss.slot.release()
 }
@@ -604,7 +622,7 @@ func (ss *session) backendPump() error {
 		if err != nil {
 			return errClientWrite{err}
 		}
-		if ss.gone.Load() && ss.idleNow() {
+		if ss.gone.Load() && ss.resumeKey == "" && ss.idleNow() {
 			return errClientWrite{io.EOF} // the client left; the replies ended
 		}
 		if ss.draining.Load() && ss.idleNow() {
@@ -724,6 +742,15 @@ func (ss *session) replay(id []byte) error {
 	return ss.flushLocked()
 }
 
+// logEvent keeps for a resuming client the frames queue appended from
+// before on, if they carry an event id the last did not. cmu is held.
+func (ss *session) logEvent(before int) {
+	if id := ss.seq.LastEventID(); id != ss.lastSeq && len(ss.pend) > before {
+		ss.lastSeq = id
+		ss.elog.add(id, ss.pend[before:], ss.rt.Session.ResumeEvents, ss.rt.Session.ResumeBytes)
+	}
+}
+
 // errClientWrite wraps a failure to write to the client from the backend
 // pump: the client is gone or not reading.
 type errClientWrite struct{ error }
@@ -743,6 +770,10 @@ func (ss *session) emit(ev *translators.Event) error {
 // for its frame header (see frameAt): the payload is not copied. cmu is
 // held.
 func (ss *session) queue(ev *translators.Event) {
+	if ss.seq != nil {
+		before := len(ss.pend)
+		defer ss.logEvent(before)
+	}
 	for {
 		start := len(ss.pend)
 		out, err := ss.ccodec.Encode(append(ss.pend, make([]byte, wsconn.HeaderRoom)...), ev)
@@ -833,16 +864,16 @@ func (ss *session) finish(err error, fromClient bool) {
 		if client.Code == 1014 {
 			_ = ss.sendError("backend_unavailable", "the connection to the agent was lost")
 		}
-		if client != closePeerVanished {
-			_ = ss.client.SendClose(client.Code, client.Reason)
-		}
 		ss.umu.Lock()
-		ss.over = true // a reset under way closes the leg it opens
-		up := ss.up
+		ss.over = true // a reset under way closes the leg it opens; no socket takes the session over
+		up, c := ss.up, ss.client
 		ss.umu.Unlock()
+		if client != closePeerVanished {
+			_ = c.SendClose(client.Code, client.Reason)
+		}
 		up.Close(int(backend.Code), backend.Reason)
 		if !wsconn.Violation(client.Code) { // sendClose already bounded the client's reading
-			ss.client.InterruptRead(time.Now().Add(closeGrace))
+			c.InterruptRead(time.Now().Add(closeGrace))
 		}
 	})
 }
@@ -945,6 +976,12 @@ func (ss *session) rearm(client bool) {
 // Encode.
 func (ss *session) clientTick() {
 	ss.cmu.Lock()
+	if ss.gone.Load() {
+		// No client: the timer stops; a socket that takes the session
+		// over arms it again (adopt).
+		ss.cmu.Unlock()
+		return
+	}
 	start := len(ss.pend)
 	buf := append(ss.pend, make([]byte, wsconn.HeaderRoom)...)
 	out, err := ss.cticker.Tick(buf)

@@ -46,6 +46,30 @@ type Codec interface {
 	Encode(dst []byte, ev *Event) ([]byte, error)
 }
 
+// A Sequencer is a client-side Codec whose dialect numbers the messages it
+// sends the client (OpenHands' event ids), so that a client resumes after
+// the last it saw (Dialect.Resume). LastEventID is called like Encode,
+// never at the same time as Encode or Tick.
+type Sequencer interface {
+	// LastEventID returns the number of the last message encoded, or -1.
+	LastEventID() int64
+}
+
+// Resume describes how a dialect's clients resume (Dialect.Resume).
+type Resume struct {
+	// Conversation names the Param (often from Dialect.Query) that names
+	// the conversation a socket joins; a socket without it starts afresh.
+	Conversation string
+	// After names the Param holding the id of the last message the client
+	// saw; absent, empty or negative: it saw none, and gets every frame
+	// kept.
+	After string
+	// Collapse, when not nil, reports whether a message the proxy replays
+	// is one of a kind of which only the last is replayed, after the
+	// others (OpenHands' agent_state_changed).
+	Collapse func(msg []byte) bool
+}
+
 // A Ticker is a Codec whose dialect sends messages of its own on a timer
 // (an Engine.IO ping, a heartbeat). Codecs have no clock: the proxy calls
 // Tick every Dialect.TickEvery on the leg the codec talks to, never at the
@@ -103,6 +127,10 @@ type Options struct {
 	// a client-side codec ("demo" for the built-in agent). A codec may answer
 	// on its own leg what that dialect has no place for.
 	Peer string
+	// Now is the proxy's clock, for a codec whose dialect stamps the
+	// messages it makes (OpenHands' event timestamps); nil in tests that
+	// want none. Codecs read no other clock.
+	Now func() time.Time
 }
 
 // Param is one parameter of a route's path and the value it matched.
@@ -171,6 +199,23 @@ type Dialect struct {
 	// whose client left mid-reply keeps its backend leg until the reply
 	// ends (bounded), so a reloaded client can pick it up.
 	Replayed func(dst, msg []byte) []byte
+	// Query names the query parameters of a client's upgrade request that
+	// the proxy adds to the session's Params, after the path's, with an
+	// empty value when the request has none: the client-side codec reads
+	// them (OpenHands' conversation_id), and a backend URL may use them as
+	// placeholders.
+	Query []string
+	// Resume, when not nil, says a client of the dialect resumes a
+	// conversation on a new socket after its last event (OpenHands'
+	// latest_event_id). The client-side codec is a Sequencer. The proxy
+	// keeps the session of a client that left (its backend leg, its turn)
+	// for the route's session.resume_window, and the frames it wrote with
+	// their ids (session.resume_events, session.resume_bytes); a new socket
+	// naming the same conversation takes the session over: it gets the
+	// dialect's greeting (KindReady, encoded by the session's client codec,
+	// which keeps the conversation's state and must start its transport
+	// afresh on it), the frames after the id it names, then the live ones.
+	Resume *Resume
 	// New returns a codec for one side of one session.
 	New func(Options) Codec
 	// SameShape, when not nil, reports whether a client and a backend of

@@ -123,7 +123,8 @@ func buildReusing(f *config.File, table []translators.Dialect, logger *slog.Logg
 
 				MaxConversations: r.Limits.MaxConversations,
 			},
-			Session: proxy.Session{Timeout: r.Session.Timeout, MaxMessages: r.Session.MaxMessages},
+			Session: proxy.Session{Timeout: r.Session.Timeout, MaxMessages: r.Session.MaxMessages,
+				ResumeWindow: r.Session.ResumeWindow, ResumeEvents: r.Session.ResumeEvents, ResumeBytes: r.Session.ResumeBytes},
 		}
 		// session.streaming picks the reply mode; the dialect may refine it
 		// from its own keys (plain's reply:).

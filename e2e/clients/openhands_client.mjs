@@ -18,6 +18,11 @@
 //                                                          ping timeout from firing
 //   node openhands_client.mjs nopong      WSURL MS         raw Engine.IO that never pongs:
 //                                                          closed within MS ms
+//   node openhands_client.mjs resume      HOSTURL PREFIX   the connection drops mid-reply;
+//                                                          socket.io-client reconnects with
+//                                                          latest_event_id (as the frontend
+//                                                          does) and gets the rest: the reply
+//                                                          once, ids increasing, no gap
 //
 // HOSTURL is http://127.0.0.1:PORT, or with a path: a prefix before
 // /socket.io. WSURL is the ws:// URL of an Engine.IO socket. Every event is printed ("<" received,
@@ -42,14 +47,15 @@ function expect(what, got, want) {
 // connect opens a socket as OpenHands' frontend does and resolves with it
 // and its event queue once connected. A path in base is a prefix before
 // /socket.io, as the frontend's for runtime-hosted conversations.
-function connect(base, query) {
+function connect(base, query, reconnection = false) {
   const u = new URL(base);
   return new Promise((resolve, reject) => {
     const socket = io(u.origin, {
       transports: ["websocket"],
       path: u.pathname.replace(/\/$/, "") + "/socket.io",
       query,
-      reconnection: false,
+      reconnection,
+      reconnectionDelay: 100,
       timeout: 5000,
     });
     const q = queue();
@@ -240,6 +246,44 @@ async function modeNoPong(wsurl, ms) {
   console.log(`ok closed ${code} ${JSON.stringify(reason)} after ${Date.now() - start}ms and ${pings} ping(s)`);
 }
 
+async function modeResume(host, prefix) {
+  const query = { latest_event_id: -1, conversation_id: "e2e-resume" };
+  const { socket, q } = await connect(host, query, true);
+  // The frontend reconnects after the last event it saw.
+  socket.io.on("reconnect_attempt", () => {
+    socket.io.opts.query = { ...query, latest_event_id: lastID };
+  });
+  let reconnects = 0;
+  socket.io.on("reconnect", () => reconnects++);
+  expect("initial state", agentState(await q.next("the initial state")), "awaiting_user_input");
+  checkID({ id: 1, timestamp: "", source: "agent", message: "" });
+  const words = Array.from({ length: 40 }, (_, i) => "w" + i).join(" ");
+  send(socket, message(words));
+  const echo = await q.next("the echo");
+  checkID(echo);
+  const running = await q.next("running");
+  checkID(running);
+  expect("running", agentState(running), "running");
+  // The network drops mid-reply (50ms a word: 2s of reply).
+  socket.io.engine.close();
+  let reply = null;
+  for (;;) {
+    const e = await q.next("the rest of the reply after the reconnect");
+    checkID(e); // increasing: nothing twice
+    if (e.action === "message") {
+      if (reply) fail(`the reply twice: ${JSON.stringify(e)}`);
+      reply = e;
+    } else if (agentState(e) === "awaiting_user_input") {
+      break;
+    }
+  }
+  if (reconnects < 1) fail("socket.io-client did not reconnect");
+  if (!reply) fail("no agent message after the reconnect");
+  expect("reply", reply.args.content, prefix + words);
+  console.log(`ok resumed after ${reconnects} reconnect(s): ${reply.args.content.length} bytes, last id ${lastID}`);
+  socket.disconnect();
+}
+
 const [mode, url, arg] = process.argv.slice(2);
 const modes = {
   chat: () => modeChat(url, arg),
@@ -248,6 +292,7 @@ const modes = {
   noconv: () => modeNoConv(url),
   alive: () => modeAlive(url, Number(arg)),
   nopong: () => modeNoPong(url, Number(arg)),
+  resume: () => modeResume(url, arg),
 };
 if (!modes[mode]) {
   console.log(`usage: node openhands_client.mjs ${Object.keys(modes).join("|")} URL [ARG]`);

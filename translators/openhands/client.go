@@ -82,7 +82,7 @@ type toolRef struct {
 }
 
 func newClient(o translators.Options) *client {
-	c := &client{opts: o, next: 1}
+	c := &client{opts: o, next: 1, now: o.Now}
 	c.interval, c.timeout = pingSettings(o.Settings)
 	c.tick = tickPeriod(c.interval, c.timeout)
 	c.payload = o.Settings.Size("max_payload")
@@ -264,9 +264,12 @@ func (c *client) Tick(dst []byte) ([]byte, error) {
 func (c *client) Encode(dst []byte, ev *translators.Event) ([]byte, error) {
 	switch ev.Kind {
 	case translators.KindReady:
+		// A new Engine.IO session (the first socket, or one that took the
+		// conversation over): its ping cycle starts now.
 		c.mu.Lock()
 		c.sid = append(c.sid[:0], ev.ID...)
 		c.mu.Unlock()
+		c.waiting, c.pinged = false, c.clock
 		dst = append(dst, `0{"sid":`...)
 		dst = jsonx.AppendString(dst, ev.ID)
 		dst = append(dst, `,"upgrades":[],"pingInterval":`...)
@@ -609,3 +612,5 @@ func clip(b []byte) string {
 	}
 	return strconv.Quote(string(b))
 }
+
+var _ translators.Sequencer = (*client)(nil)

@@ -63,6 +63,7 @@
 package openhands
 
 import (
+	"bytes"
 	"strings"
 	"time"
 
@@ -90,13 +91,24 @@ var Dialect = translators.Dialect{
 	CheckBackend: checkBackend,
 	Endpoint:     endpoint,
 	TickEvery:    tickEvery,
+	Query:        QueryParams,
+	Resume: &translators.Resume{
+		Conversation: ParamConversationID,
+		After:        ParamLatestEventID,
+		Collapse:     stateChange,
+	},
+}
+
+// stateChange reports whether msg, an event the client codec encoded, is an
+// agent_state_changed observation: a client resuming gets only the last of
+// those, after the other events, as OpenHands replays them.
+func stateChange(msg []byte) bool {
+	return bytes.Contains(msg, []byte(`,"observation":"agent_state_changed",`))
 }
 
 // QueryParams are the query parameters of a client's upgrade request that
-// the client-side codec reads from Options.Params, by these names. The
-// proxy does not hand them over yet (translators/openhands/NOTES.md): until
-// it does, the codec cannot check conversation_id and accepts every
-// connect.
+// the client-side codec reads from Options.Params, by these names
+// (Dialect.Query: the proxy adds them, empty when absent).
 var QueryParams = []string{ParamConversationID, ParamLatestEventID, "providers_set"}
 
 // The parameters the codecs read from Options.Params.
@@ -121,8 +133,8 @@ func New(o translators.Options) translators.Codec {
 	return newClient(o)
 }
 
-// EventIDs is implemented by the client-side codec: the ids of the
-// oh_events it encodes. A conversation that outlives a socket continues
+// EventIDs is implemented by the client-side codec (it is the contract's
+// translators.Sequencer): the ids of the oh_events it encodes. A conversation that outlives a socket continues
 // its numbering on the next socket's codec: the proxy sets the first id
 // before the codec encodes anything (SetNextEventID), and reads after each
 // Encode the id of the last event encoded (LastEventID), to replay events
@@ -144,9 +156,9 @@ type Resumer interface {
 }
 
 // Clocked is implemented by the client-side codec: OpenHands' events carry
-// a timestamp, and codecs read no clock. SetClock gives it one (the
-// proxy's, or a test's); without it the timestamp is "". Call it before
-// the first Encode.
+// a timestamp, and codecs read no clock. SetClock gives it one (a test's);
+// New takes Options.Now, the proxy's. Without either the timestamp is "".
+// Call it before the first Encode.
 type Clocked interface {
 	SetClock(now func() time.Time)
 }

@@ -1,0 +1,290 @@
+package proxy
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/agentbridge/agentbridge/auth"
+	"github.com/agentbridge/agentbridge/proxy/internal/wsconn"
+	"github.com/agentbridge/agentbridge/translators"
+)
+
+// Resumable sessions (a client dialect with translators.Dialect.Resume,
+// OpenHands): a conversation outlives its socket. The session keeps the
+// frames it writes that carry an event id (its client codec is a
+// translators.Sequencer), bounded by the route's session.resume_events and
+// session.resume_bytes. When its client leaves (not for a violation or a
+// limit), the session stays, backend leg and turn included, for
+// session.resume_window, writing nothing. A socket that names the same
+// conversation within that time takes it over (adopt): it gets the
+// dialect's greeting, the kept frames after the id it names (of the kinds
+// the dialect collapses, only the last), then the live ones. The session's
+// client codec stays, with the conversation's state (its ids, the turn,
+// usage so far); its KindReady starts the dialect's transport afresh (an
+// Engine.IO session: a new ping cycle). Nothing is lost or repeated: the frames
+// after the id are taken, and the new socket becomes the one written to,
+// under the session's cmu, the lock every write to the client takes.
+//
+// The conversations are keyed by route and the dialect's conversation
+// parameter (Resume.Conversation); a conversation has at most one session
+// that a socket can take over: the newest.
+
+// eventLog is the frames a resumable session wrote that carry an event id,
+// oldest first: whole WebSocket frames one after the other in buf, and
+// each event's id and end in ents. Guarded by the session's cmu.
+type eventLog struct {
+	buf  []byte
+	ents []logEntry
+}
+
+type logEntry struct {
+	id  int64
+	end int // where the event's frames end in buf
+}
+
+// add keeps frames, those written for the event id, and drops the oldest
+// events past maxEvents or maxBytes (a quarter at once, so dropping costs
+// little per event).
+func (l *eventLog) add(id int64, frames []byte, maxEvents int, maxBytes int64) {
+	l.buf = append(l.buf, frames...)
+	l.ents = append(l.ents, logEntry{id: id, end: len(l.buf)})
+	if len(l.ents) <= maxEvents && int64(len(l.buf)) <= maxBytes {
+		return
+	}
+	n := max(len(l.ents)/4, 1)
+	for n < len(l.ents) && int64(len(l.buf)-l.ents[n-1].end) > maxBytes {
+		n++
+	}
+	cut := l.ents[n-1].end
+	l.buf = l.buf[:copy(l.buf, l.buf[cut:])]
+	l.ents = l.ents[:copy(l.ents, l.ents[n:])]
+	for i := range l.ents {
+		l.ents[i].end -= cut
+	}
+}
+
+// appendAfter appends the frames of the events after id to dst, in order;
+// of the events whose message collapse reports, only the last, after the
+// others.
+func (l *eventLog) appendAfter(dst []byte, after int64, collapse func([]byte) bool) []byte {
+	last := -1 // the last collapsed event after id
+	for i, e := range l.ents {
+		if e.id <= after {
+			continue
+		}
+		from := l.start(i)
+		if collapse != nil && collapsed(l.buf[from:e.end], collapse) {
+			last = i
+			continue
+		}
+		dst = append(dst, l.buf[from:e.end]...)
+	}
+	if last >= 0 {
+		dst = append(dst, l.buf[l.start(last):l.ents[last].end]...)
+	}
+	return dst
+}
+
+func (l *eventLog) start(i int) int {
+	if i == 0 {
+		return 0
+	}
+	return l.ents[i-1].end
+}
+
+// collapsed reports whether the first message of frames is one collapse
+// names.
+func collapsed(frames []byte, collapse func([]byte) bool) bool {
+	h, n, err := wsconn.ParseHeader(frames)
+	if err != nil || n+int(h.Length) > len(frames) {
+		return false
+	}
+	return collapse(frames[n : n+int(h.Length)])
+}
+
+// resumeKey names the conversation params name on rt, or "" when they name
+// none (the client starts afresh).
+func resumeKey(rt *Route, params []Param) string {
+	r := rt.Client.Resume
+	if r == nil || rt.Session.ResumeWindow <= 0 {
+		return ""
+	}
+	v := paramValue(params, r.Conversation)
+	if v == "" {
+		return ""
+	}
+	return rt.Name + "\x00" + v
+}
+
+// resumeAfter is the id of the last event the client saw, from params; -1
+// when it names none.
+func resumeAfter(rt *Route, params []Param) int64 {
+	n, err := strconv.ParseInt(paramValue(params, rt.Client.Resume.After), 10, 64)
+	if err != nil || n < 0 {
+		return -1
+	}
+	return n
+}
+
+func paramValue(params []Param, name string) string {
+	for _, p := range params {
+		if p.Name == name {
+			return p.Value
+		}
+	}
+	return ""
+}
+
+// addResumable makes ss the session of its conversation that a socket can
+// take over.
+func (s *Server) addResumable(ss *session) {
+	s.mu.Lock()
+	if s.resumes == nil {
+		s.resumes = make(map[string]*session)
+	}
+	s.resumes[ss.resumeKey] = ss
+	s.mu.Unlock()
+}
+
+// dropResumable forgets ss, which ended, unless a newer session holds its
+// conversation.
+func (s *Server) dropResumable(ss *session) {
+	s.mu.Lock()
+	if s.resumes[ss.resumeKey] == ss {
+		delete(s.resumes, ss.resumeKey)
+	}
+	s.mu.Unlock()
+}
+
+// claim returns the session of the conversation key on rt whose client
+// left, reserved for the socket about to take it over, or nil. A claimed
+// session's window no longer runs; release gives it back if the socket
+// does not come.
+func (s *Server) claim(rt *Route, key string) *session {
+	if key == "" {
+		return nil
+	}
+	s.mu.Lock()
+	ss := s.resumes[key]
+	s.mu.Unlock()
+	if ss == nil || ss.rt != rt {
+		return nil // a reload changed the route: the new socket starts afresh
+	}
+	ss.umu.Lock()
+	defer ss.umu.Unlock()
+	if ss.over || ss.claimed {
+		return nil // ending, or being taken by another socket
+	}
+	if !ss.gone.Load() {
+		// Its client is still there as far as the proxy knows (a client
+		// that reconnects at once, its old socket not yet found dead):
+		// the new socket takes over, and the old one is closed. adopt
+		// waits for the client pump to let go of it (detached).
+		ss.claimed = true
+		ss.detached = make(chan struct{})
+		ss.client.Close()
+		return ss
+	}
+	if ss.grace == nil || !ss.grace.Stop() {
+		return nil // its window ran out
+	}
+	ss.claimed = true
+	return ss
+}
+
+// detachWait bounds how long a socket taking a session over waits for the
+// session's old client pump to end.
+const detachWait = 5 * time.Second
+
+// release gives back a session claimed for a socket that did not come:
+// its window starts again.
+func (ss *session) release() {
+	ss.umu.Lock()
+	ss.claimed, ss.detached = false, nil
+	if !ss.over {
+		if ss.grace != nil {
+			ss.grace.Stop()
+		}
+		ss.grace = time.AfterFunc(ss.rt.Session.ResumeWindow, ss.orphanEnded)
+	}
+	ss.umu.Unlock()
+}
+
+// adopt makes c, a new socket of ss's conversation, the session's client
+// (ss was claimed for it), and runs its client pump. It writes c the
+// dialect's greeting, then the frames after the event id params name, then
+// whatever the session writes next.
+func (ss *session) adopt(c *wsconn.Conn, params []Param, id auth.Identity, slot connSlot) {
+	rt := ss.rt
+	after := resumeAfter(rt, params)
+
+	ss.umu.Lock()
+	detached := ss.detached
+	ss.umu.Unlock()
+	if detached != nil {
+		select {
+		case <-detached:
+		case <-time.After(detachWait):
+		}
+	}
+
+	ss.umu.Lock()
+	if ss.over || !ss.gone.Load() {
+		ss.umu.Unlock()
+		// The session ended between the claim and now: the client
+		// reconnects and starts afresh.
+		c.CloseGracefully(closeBackendGone.Code, "the conversation ended; connect again", closeGrace)
+		slot.release()
+		return
+	}
+	ss.claimed = false
+	ss.detached = nil
+	if ss.grace != nil {
+		ss.grace.Stop()
+		ss.grace = nil
+	}
+	ss.alive.Add(1) // the session cannot end before this pump does
+	ss.cmu.Lock()
+	old := ss.client
+	ss.client = c
+	ss.umu.Unlock()
+
+	// The codec stays: it holds the conversation (its ids, its turn, usage
+	// so far); the greeting starts its transport over on the new socket.
+	ss.pend = ss.pend[:0]
+	ss.ack = translators.Event{Kind: translators.KindReady, ID: appendSessionID(ss.sid[:0])}
+	ss.queue(&ss.ack)
+	ss.pend = ss.elog.appendAfter(ss.pend, after, rt.Client.Resume.Collapse)
+	ss.gone.Store(false)
+	err := ss.flushLocked()
+	ss.cmu.Unlock()
+	old.FreeRead() // its pump ended when its client left
+
+	ss.slot.release()
+	ss.slot = slot
+	ss.id = id
+	if ss.expiry != nil {
+		ss.expiry.Stop()
+	}
+	if !id.Expires.IsZero() {
+		ss.expiry = time.AfterFunc(time.Until(id.Expires), ss.expireCredential)
+	}
+	c.StartKeepalive(ss.s.cfg.PingInterval)
+	c.SetOwner(ss)
+	c.StartIdle(rt.Session.Timeout)
+	ss.restartClientTicks()
+	if err != nil {
+		ss.finish(errClientWrite{err}, false)
+	}
+	ss.drive(true, false)
+}
+
+// restartClientTicks arms the client's timer again for the new client
+// (clientTick stops while the session has none).
+func (ss *session) restartClientTicks() {
+	ss.tmu.Lock()
+	defer ss.tmu.Unlock()
+	if ss.ctimer != nil && !ss.ticksOff {
+		ss.ctimer.Reset(ss.cevery)
+	}
+}
