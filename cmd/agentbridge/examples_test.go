@@ -11,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -56,13 +57,20 @@ func requirePython(t *testing.T) {
 }
 
 // startExample runs the proxy examples/<name>/config.yaml describes on a
-// free port of 127.0.0.1 and returns its address. Every occurrence of the
-// file's listen address (its own URLs too: connic-to-wiro's backend is the
-// proxy itself) becomes the free one. prepare, if not nil, runs once the
-// port is bound and before the file is read (variables it sets apply).
+// free port of 127.0.0.1 and returns its address. prepare, if not nil,
+// runs once the port is bound and before the file is read (variables it
+// sets apply).
 func startExample(t *testing.T, name string, prepare func(addr string)) string {
 	t.Helper()
-	path := filepath.Join(examplesDir, name, "config.yaml")
+	return startConfigFile(t, filepath.Join(examplesDir, name, "config.yaml"), prepare)
+}
+
+// startConfigFile runs the proxy the file at path describes, as
+// startExample does. Every occurrence of the file's listen address (its
+// own URLs too: connic-to-wiro's backend is the proxy itself) becomes the
+// free one.
+func startConfigFile(t *testing.T, path string, prepare func(addr string)) string {
+	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -397,3 +405,67 @@ routes:
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestReadmeTries runs what README.md's "Try it" shows against the
+// default config.yaml, as a reader would: every Python program it pipes
+// into /usr/bin/python3, and the ticket curl, whose url is then connected
+// to. Only the port differs.
+func TestReadmeTries(t *testing.T) {
+	requirePython(t)
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := startConfigFile(t, "../../config.yaml", nil)
+	md := strings.ReplaceAll(string(readme), "127.0.0.1:8080", addr)
+
+	programs := reHeredoc.FindAllStringSubmatch(md, -1)
+	if len(programs) < 2 {
+		t.Fatalf("found %d Python programs in README.md; the extractor is broken", len(programs))
+	}
+	for i, m := range programs {
+		t.Run(fmt.Sprintf("python %d", i+1), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), clientTimeout)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, python, "-")
+			cmd.Stdin = strings.NewReader(m[1])
+			out, err := cmd.CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "Done! Tokens:") {
+				t.Errorf("%v:\n%s\n--- the program:\n%s", err, out, m[1])
+			}
+		})
+	}
+
+	t.Run("ticket", func(t *testing.T) {
+		curl := reTicketCurl.FindString(md)
+		if curl == "" {
+			t.Fatal("no curl ... /auth/tickets line in README.md")
+		}
+		if _, err := exec.LookPath("curl"); err != nil {
+			t.Skip("no curl")
+		}
+		out, err := exec.Command("sh", "-c", curl).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", curl, err, out)
+		}
+		var answer struct{ URL string }
+		if err := json.Unmarshal(out, &answer); err != nil || !strings.HasPrefix(answer.URL, "ws://"+addr+"/chat?ticket=") {
+			t.Fatalf("%s answered %s", curl, out)
+		}
+		c := dialText(t, answer.URL)
+		c.send("one two")
+		var got string
+		for frame := c.recv(); frame != "[END]"; frame = c.recv() {
+			got += frame
+		}
+		c.close()
+		if got != "You said: one two" {
+			t.Errorf("the ticket's socket streamed %q, want You said: one two", got)
+		}
+	})
+}
+
+var (
+	reHeredoc    = regexp.MustCompile(`(?s)/usr/bin/python3 - <<'PY'\n(.*?)\nPY\n`)
+	reTicketCurl = regexp.MustCompile(`(?m)^curl .*/auth/tickets$`)
+)
