@@ -22,8 +22,12 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
 
 	"github.com/agentbridge/agentbridge/config"
 	"github.com/agentbridge/agentbridge/proxy"
@@ -154,6 +158,36 @@ func TestExamples(t *testing.T) {
 		addr := startExample(t, "connic-jwt", nil)
 		out := runClient(t, "connic-jwt", "client.py", "http://"+addr)
 		wantLines(t, out, "full response: You said: Hello with a JWT", "another key: HTTP 401")
+	})
+	t.Run("connic-jwt on a Connic backend", func(t *testing.T) {
+		// What the README says to do for a real Connic agent: backend: support.
+		backend, headers := fakeConnic(t, "backend-only-secret")
+		t.Setenv("JWT_SECRET", jwtDevKey)
+		t.Setenv("CONNIC_URL", backend)
+		t.Setenv("CONNIC_SECRET", "backend-only-secret")
+		data, err := os.ReadFile(filepath.Join(examplesDir, "connic-jwt", "config.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		yml := strings.Replace(string(data), "backend: demo ", "backend: support ", 1)
+		if yml == string(data) {
+			t.Fatal("no `backend: demo` route in examples/connic-jwt/config.yaml")
+		}
+		path := filepath.Join(t.TempDir(), "config.yaml")
+		if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		addr := startConfigFile(t, path, nil)
+		out := runClient(t, "connic-jwt", "client.py", "http://"+addr)
+		wantLines(t, out, "full response: Echo: Hello with a JWT", "another key: HTTP 401")
+		select {
+		case h := <-headers:
+			if h.Get("X-Connic-Secret") != "backend-only-secret" || h.Get("X-Agent-User") != "alice" || h.Get("Authorization") != "" {
+				t.Errorf("the backend's handshake headers: %v; want its own secret, X-Agent-User alice, no client token", h)
+			}
+		default:
+			t.Error("the backend was never dialed")
+		}
 	})
 	t.Run("connic-to-wiro", func(t *testing.T) {
 		addr := startExample(t, "connic-to-wiro", nil)
@@ -469,3 +503,54 @@ var (
 	reHeredoc    = regexp.MustCompile(`(?s)/usr/bin/python3 - <<'PY'\n(.*?)\nPY\n`)
 	reTicketCurl = regexp.MustCompile(`(?m)^curl .*/auth/tickets$`)
 )
+
+// fakeConnic serves a Connic backend on 127.0.0.1, as Connic's document
+// describes one: it wants secret in X-Connic-Secret, greets with
+// "connected", acks each message and streams "Echo: <message>" word by
+// word. Each handshake's headers go to the channel (one handshake at a
+// time: they are collected in one place). It returns the ws:// URL.
+func fakeConnic(t *testing.T, secret string) (string, chan http.Header) {
+	t.Helper()
+	headers := make(chan http.Header, 8)
+	var mu sync.Mutex
+	var h http.Header
+	u := ws.Upgrader{
+		OnRequest: func([]byte) error { mu.Lock(); h = http.Header{}; mu.Unlock(); return nil },
+		OnHeader:  func(k, v []byte) error { mu.Lock(); h.Add(string(k), string(v)); mu.Unlock(); return nil },
+	}
+	addr := serveWS(t, u, func(c net.Conn, rw io.ReadWriter) {
+		mu.Lock()
+		got := h
+		mu.Unlock()
+		headers <- got
+		send := func(v any) {
+			b, _ := json.Marshal(v)
+			_ = wsutil.WriteServerText(c, b)
+		}
+		if got.Get("X-Connic-Secret") != secret {
+			send(map[string]any{"type": "error", "message": "invalid secret"})
+			return
+		}
+		send(map[string]any{"type": "connected", "connector_run_id": "run-1", "session_id": "run-1", "agents": []string{"support"}})
+		for n := 1; ; n++ {
+			msg, err := wsutil.ReadClientText(rw)
+			if err != nil {
+				return
+			}
+			var m struct {
+				ID      string
+				Payload struct{ Message string }
+			}
+			_ = json.Unmarshal(msg, &m)
+			reply := "Echo: " + m.Payload.Message
+			send(map[string]any{"type": "ack", "id": m.ID, "message_number": n})
+			send(map[string]any{"type": "stream_start", "id": m.ID, "agent": "support"})
+			for _, w := range strings.SplitAfter(reply, " ") {
+				send(map[string]any{"type": "stream_chunk", "id": m.ID, "agent": "support", "chunk": w})
+			}
+			send(map[string]any{"type": "stream_end", "id": m.ID, "agent": "support", "full_response": reply,
+				"token_usage": map[string]int{"prompt_tokens": 3, "candidates_tokens": 4}})
+		}
+	})
+	return "ws://" + addr + "/ws", headers
+}
