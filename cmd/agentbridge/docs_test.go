@@ -27,7 +27,10 @@ func TestDocumentedConfigsValidate(t *testing.T) {
 	for i, b := range blocks {
 		docs[fmt.Sprintf("README.md block %d (line %d)", i+1, b.line)] = b.text
 	}
-	examples, _ := filepath.Glob("../../examples/*.yaml")
+	examples, _ := filepath.Glob("../../examples/*/config.yaml")
+	if len(examples) < 5 {
+		t.Fatalf("found %d examples/*/config.yaml; want one per deployment the README promises", len(examples))
+	}
 	for _, p := range append(examples, "../../config.yaml") {
 		data, err := os.ReadFile(p)
 		if err != nil {
@@ -35,7 +38,10 @@ func TestDocumentedConfigsValidate(t *testing.T) {
 		}
 		docs[p] = string(data)
 	}
+	// examples/tls names cert.pem and key.pem in the working directory.
 	dir := t.TempDir()
+	writeSelfSigned(t, dir)
+	t.Chdir(dir)
 	for name, text := range docs {
 		t.Run(name, func(t *testing.T) {
 			// Variables without a default must be set, as a user would.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the agentbridge end-to-end suite's clients need, idempotently:
-#   - Debian's python3-websockets for /usr/bin/python3 (not a pyenv/venv python)
+#   - Debian's python3-websockets for /usr/bin/python3 (not a pyenv/venv python);
+#     the clients of examples/ (run by cmd/agentbridge's TestExamples) need it too
 #   - Debian's python3-socketio and python3-aiohttp, for the fake OpenHands server
 #   - the npm packages pinned in package-lock.json (ws, agents, and react,
 #     react-test-renderer, ai, @ai-sdk/react for useAgentChat, socket.io-client
