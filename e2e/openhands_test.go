@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -143,8 +145,140 @@ routes:
 		requireSocketIOClient(t)
 		runNode(t, "openhands_client.mjs", "chat", "http://"+p.addr+"/relay", ohReply)
 	})
-	// A backend restart mid-conversation and the reconnect with
-	// latest_event_id are the proxy's (translators/openhands/NOTES.md).
+}
+
+// TestOpenHandsBackendDrop: the connection to the OpenHands server drops
+// mid-turn (a TCP relay between agentbridge and the fake server cuts it):
+// agentbridge joins the conversation again with the last event id it saw,
+// and the plain client (Python websockets) gets the whole reply, as it
+// would without the drop, nothing twice. When the server cannot be reached
+// again, the client gets backend_unavailable after a bounded number of
+// attempts.
+func TestOpenHandsBackendDrop(t *testing.T) {
+	t.Parallel()
+	requireOpenHandsServer(t)
+	server := startOpenHandsServer(t, "oh-key")
+	cut := startCutter(t, server)
+	p := startProxy(t, fmt.Sprintf(`version: 1
+log: {level: debug, format: text}
+backends:
+  direct: {dialect: openhands, url: "ws://%s", conversation_id: "{name}", session_api_key: oh-key, dial_timeout: 2s, handshake_timeout: 5s}
+  cut: {dialect: openhands, url: "ws://%s", conversation_id: "{name}", session_api_key: oh-key, dial_timeout: 2s, handshake_timeout: 5s}
+routes:
+  - {name: direct, path: /direct/:name, dialect: plain, auth: none, backend: direct}
+  - {name: cut, path: /cut/:name, dialect: plain, auth: none, backend: cut}
+`, server, cut.addr))
+
+	// The reply to "slow": twenty agent messages 100ms apart, then the last.
+	want := askOnce(t, p.url("/direct/reference"), "slow", 0, nil)
+	if !strings.Contains(want, "part 19") || !strings.Contains(want, ohReply+"slow") {
+		t.Fatalf("reference reply %q", want)
+	}
+	t.Run("rejoined", func(t *testing.T) {
+		got := askOnce(t, p.url("/cut/dropped"), "slow", 700*time.Millisecond, cut.cut)
+		if got != want {
+			t.Errorf("reply across the drop:\n%q\nwant, as without it:\n%q", got, want)
+		}
+		if cut.accepted() < 2 {
+			t.Errorf("%d connections to the server: want a second one after the drop", cut.accepted())
+		}
+	})
+	t.Run("server gone", func(t *testing.T) {
+		got := askOnce(t, p.url("/cut/gone"), "slow", 500*time.Millisecond, cut.stop)
+		if !strings.Contains(got, `"backend_unavailable"`) {
+			t.Errorf("with the server gone the client got %q, want the backend_unavailable error", got)
+		}
+	})
+}
+
+// askOnce sends text on a plain socket at url with Python's websockets and
+// returns the first message back; after wait, it calls during (a cut).
+func askOnce(t *testing.T, url, text string, wait time.Duration, during func()) string {
+	t.Helper()
+	const prog = `import asyncio, sys, websockets
+async def main():
+    async with websockets.connect(sys.argv[1], open_timeout=10) as ws:
+        await asyncio.sleep(0.3)  # a new conversation's agent loop starts (awaiting_user_input) first
+        await ws.send(sys.argv[2])
+        print(await asyncio.wait_for(ws.recv(), 20), flush=True)
+asyncio.run(main())
+`
+	cmd := exec.Command(python, "-c", prog, url, text)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if during != nil {
+		time.Sleep(300*time.Millisecond + wait)
+		during()
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("python client: %v\n%s", err, out.String())
+	}
+	return strings.TrimSpace(out.String())
+}
+
+// cutter is a TCP relay on 127.0.0.1 to target whose connections the test
+// can cut (a network drop) or stop taking (the server gone).
+type cutter struct {
+	addr  string
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+	n     int
+}
+
+func startCutter(t *testing.T, target string) *cutter {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &cutter{addr: ln.Addr().String(), ln: ln}
+	t.Cleanup(c.stop)
+	go func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("tcp", target)
+			if err != nil {
+				in.Close()
+				continue
+			}
+			c.mu.Lock()
+			c.conns = append(c.conns, in, out)
+			c.n++
+			c.mu.Unlock()
+			go func() { _, _ = io.Copy(out, in); out.Close() }()
+			go func() { _, _ = io.Copy(in, out); in.Close() }()
+		}
+	}()
+	return c
+}
+
+// cut closes every connection relayed so far.
+func (c *cutter) cut() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, nc := range c.conns {
+		nc.Close()
+	}
+	c.conns = nil
+}
+
+// stop takes no more connections and cuts those relayed.
+func (c *cutter) stop() {
+	c.ln.Close()
+	c.cut()
+}
+
+func (c *cutter) accepted() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
 }
 
 // TestOpenHandsClient: the real socket.io-client, as OpenHands' UI uses it,

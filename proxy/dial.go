@@ -48,6 +48,13 @@ func (s *Server) dial(ctx context.Context, rt *Route, params []Param, id auth.Id
 	// after the route's parameters so that theirs win.
 	params = append(params[:len(params):len(params)], Param{Name: translators.ConnIDParam, Value: string(newUUID())})
 	rawURL := expandParams(b.URL, params)
+	if r := b.Dialect.Resume; r != nil {
+		// A leg that rejoins its conversation (session.rejoin), or a relay
+		// whose client resumes, asks for the events after the one named.
+		if v := paramValue(params, r.After); v != "" {
+			rawURL = setQuery(rawURL, r.After, v)
+		}
+	}
 	var hdr http.Header
 	if len(b.Header) > 0 || b.IdentityHeader != "" {
 		hdr = make(http.Header, len(b.Header)+1)
@@ -290,4 +297,29 @@ func (b *Backend) parseURL(rawURL string) (*url.URL, error) {
 	}
 	b.urlOnce.Do(func() { b.url, b.urlErr = url.Parse(b.URL) })
 	return b.url, b.urlErr
+}
+
+// setQuery returns rawURL with its query parameter name set to value: the
+// first one's value replaced, or the parameter added.
+func setQuery(rawURL, name, value string) string {
+	base, frag, _ := strings.Cut(rawURL, "#")
+	path, query, _ := strings.Cut(base, "?")
+	parts := strings.Split(query, "&")
+	set := false
+	for i, p := range parts {
+		if k, _, _ := strings.Cut(p, "="); k == name && !set {
+			parts[i] = name + "=" + url.QueryEscape(value)
+			set = true
+		}
+	}
+	if !set {
+		parts = append(parts, name+"="+url.QueryEscape(value))
+	}
+	query = strings.Join(parts, "&")
+	query = strings.TrimPrefix(query, "&")
+	out := path + "?" + query
+	if frag != "" {
+		out += "#" + frag
+	}
+	return out
 }

@@ -1,8 +1,11 @@
 package proxy
 
 import (
+	"errors"
 	"strconv"
 	"time"
+
+	"github.com/gobwas/ws"
 
 	"github.com/agentbridge/agentbridge/auth"
 	"github.com/agentbridge/agentbridge/proxy/internal/wsconn"
@@ -287,4 +290,97 @@ func (ss *session) restartClientTicks() {
 	if ss.ctimer != nil && !ss.ticksOff {
 		ss.ctimer.Reset(ss.cevery)
 	}
+}
+
+// rejoinBackoff is the wait before each attempt to join a dropped backend
+// leg's conversation again; its length bounds the attempts.
+var rejoinBackoff = []time.Duration{50 * time.Millisecond, 250 * time.Millisecond, time.Second}
+
+// rejoin reports whether the backend leg that ended with err was replaced
+// by a new one in the same conversation, on the backend pump: the
+// backend's dialect rejoins (Dialect.Resume, a translators.Rejoiner codec),
+// the leg dropped (its connection failed, or the backend closed it other
+// than normally or for a policy: a restart, say), and a new leg, dialed
+// with the last event id seen, opened within len(rejoinBackoff) attempts.
+// The turn goes on: the backend sends the events after that id. When it
+// reports false the session ends as it would have, the client told the
+// agent is unavailable.
+func (ss *session) rejoin(err error) bool {
+	r := ss.rt.Backend.Dialect.Resume
+	su := ss.backend()
+	if r == nil || su == nil || ss.draining.Load() || !dropped(err) {
+		return false
+	}
+	rj, ok := su.codec.(translators.Rejoiner)
+	if !ok {
+		return false
+	}
+	ss.umu.Lock()
+	if ss.over || ss.resetting {
+		ss.umu.Unlock()
+		return false
+	}
+	ss.resetting = true // the client pump's sends fail meanwhile, as to a dead leg
+	ss.umu.Unlock()
+	after := rj.LatestEventID()
+	pending := ss.pending.Len()
+	if ss.busy.Load() && pending == 0 {
+		pending = 1 // the reply in progress has left the queue
+	}
+	params := append(ss.params[:len(ss.params):len(ss.params)],
+		Param{Name: r.After, Value: strconv.FormatInt(after, 10)},
+		Param{Name: translators.PendingParam, Value: strconv.Itoa(pending)},
+		Param{Name: translators.TurnTextParam, Value: strconv.Itoa(len(ss.turn.Text()))})
+	for i, wait := range rejoinBackoff {
+		time.Sleep(wait)
+		if ss.draining.Load() {
+			break
+		}
+		lg, derr := ss.s.openLeg(ss.rt, params, ss.id)
+		if derr != nil {
+			ss.s.log.Warn("backend leg dropped; joining again failed", "route", ss.rt.Name, "backend", ss.rt.Backend.Name,
+				"attempt", i+1, "err", derr)
+			continue
+		}
+		ss.umu.Lock()
+		if ss.over || lg.up == nil {
+			ss.umu.Unlock()
+			lg.close()
+			break
+		}
+		ss.up = lg.up
+		ss.su, _ = lg.up.(*socketUpstream)
+		ss.more, _ = lg.up.(moreUpstream)
+		ss.resetting = false
+		nsu := ss.su
+		ss.umu.Unlock()
+		if nsu != nil {
+			nsu.c.StartKeepalive(ss.s.cfg.PingInterval)
+			nsu.c.SetOwner(ss)
+		}
+		ss.s.log.Info("backend leg dropped and joined again", "route", ss.rt.Name, "backend", ss.rt.Backend.Name,
+			"after_event", after, "attempt", i+1)
+		go ss.drive(false, false)
+		return true
+	}
+	ss.umu.Lock()
+	ss.resetting = false
+	ss.umu.Unlock()
+	return false
+}
+
+// dropped reports whether a backend pump's err is a leg lost rather than
+// ended: not the proxy's own close, not a protocol violation, not a close
+// frame with 1000 (the backend ended it) or 1008 (it refused us).
+func dropped(err error) bool {
+	var cw errClientWrite
+	var ce *CloseError
+	var bc *BackendClosed
+	switch {
+	case err == nil, errors.Is(err, errGoingAway), errors.As(err, &cw), errors.As(err, &ce):
+		return false
+	case errors.As(err, &bc):
+		return bc.Code != int(ws.StatusNormalClosure) && bc.Code != int(ws.StatusPolicyViolation)
+	}
+	return true // the connection failed (a proxy's own close is told apart by the session: over, resetting)
 }

@@ -168,3 +168,16 @@ func TestOpenHandsResumeWindow(t *testing.T) {
 		t.Fatalf("first event after the window %+v, want a new conversation (id 1)", ev)
 	}
 }
+
+func TestSetQuery(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"ws://h/socket.io/?latest_event_id=-1&conversation_id=c&EIO=4", "ws://h/socket.io/?latest_event_id=12&conversation_id=c&EIO=4"},
+		{"ws://h/socket.io/?EIO=4", "ws://h/socket.io/?EIO=4&latest_event_id=12"},
+		{"ws://h/socket.io/", "ws://h/socket.io/?latest_event_id=12"},
+		{"ws://h/x?a=1#f", "ws://h/x?a=1&latest_event_id=12#f"},
+	} {
+		if got := setQuery(tt.in, "latest_event_id", "12"); got != tt.want {
+			t.Errorf("setQuery(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

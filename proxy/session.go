@@ -243,6 +243,15 @@ func (ss *session) drive(client bool, expired bool) {
 		}
 		return
 	}
+	if !client && ss.rejoin(err) {
+		// The backend leg dropped and a new one joined its conversation
+		// again: its pump runs, and this one's buffers go with the old leg.
+		if c != nil {
+			c.UnlockReader()
+			su.release()
+		}
+		return
+	}
 	if !client && ss.replaced() {
 		// The client pump closed this leg to open another (reset): the
 		// session goes on, and this pump's buffers go with its leg.

@@ -55,6 +55,30 @@ type Sequencer interface {
 	LastEventID() int64
 }
 
+// PendingParam names a parameter the proxy adds to the Params of a backend
+// leg that joins its conversation again (Rejoiner): how many of the
+// session's user messages still wait for their reply's end, so that the new
+// codec knows which of the backend's events answer them.
+const PendingParam = "pending_replies"
+
+// TurnTextParam names another: the bytes of text of the reply in progress
+// the client has had so far ("0" when none), so that the new codec
+// continues the reply as the old one would have (a separator before its
+// next message, say).
+const TurnTextParam = "turn_text"
+
+// A Rejoiner is a backend-side Codec whose dialect joins its conversation
+// again on a new connection after the last event it saw (OpenHands'
+// latest_event_id), when its Dialect.Resume is set: if the leg drops, the
+// proxy dials again with the Param Resume.After set to LatestEventID, in
+// the new codec's Options.Params and in the URL's query, and the new codec
+// decodes what the backend sends after that event as the turn's next
+// events. LatestEventID is safe to call from any goroutine.
+type Rejoiner interface {
+	// LatestEventID returns the id of the last event decoded, or -1.
+	LatestEventID() int64
+}
+
 // Resume describes how a dialect's clients resume (Dialect.Resume).
 type Resume struct {
 	// Conversation names the Param (often from Dialect.Query) that names

@@ -49,6 +49,14 @@ func newBackend(o translators.Options) *backend {
 			b.latest.Store(n)
 		}
 	}
+	// A leg that joins the conversation again: the proxy's messages still
+	// waiting are answered by what the server sends after latest.
+	if n, err := strconv.Atoi(o.Param(translators.PendingParam)); err == nil && n > 0 && b.resume {
+		b.waiting.Store(int32(n))
+		if t, err := strconv.Atoi(o.Param(translators.TurnTextParam)); err == nil && t > 0 {
+			b.turn, b.texts = true, 1 // the reply goes on: its next message after a separator
+		}
+	}
 	return b
 }
 
