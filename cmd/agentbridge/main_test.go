@@ -37,7 +37,7 @@ func TestValidate(t *testing.T) {
 		code int
 		out  string // substring of stdout+stderr
 	}{
-		{"repo config", []string{"validate", "-config", "../../config.yaml"}, 0, "ok (5 routes, 1 backends)"},
+		{"repo config", []string{"validate", "-config", "../../config.yaml"}, 0, "ok (6 routes, 1 backends)"},
 		{"good", []string{"validate", "-config", good}, 0, "ok"},
 		{"missing auth names its line", []string{"validate", "-config", noAuth}, 1, "noauth.yaml:4:"},
 		{"unreadable key file", []string{"validate", "-config", badKey}, 1, `auth provider "sso" (line 2)`},
