@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -124,13 +125,16 @@ func TestOpenHandsBackend(t *testing.T) {
 log: {level: debug, format: text}
 auth:
   team: {type: secret, secrets: ["s3cret"]}
+  keys: {type: secret, secrets: ["wiro-key"]}
 backends:
   oh: {dialect: openhands, url: "ws://%[1]s", conversation_id: "{name}", session_api_key: oh-key, dial_timeout: 2s, handshake_timeout: 5s}
+  oh-wiro: {dialect: openhands, url: "ws://%[1]s", conversation_id: wiro-conv, session_api_key: oh-key, dial_timeout: 2s, handshake_timeout: 5s}
   oh-relay: {dialect: openhands, url: "ws://%[1]s/", conversation_id: relay-conv, session_api_key: oh-key, dial_timeout: 2s, handshake_timeout: 5s}
 routes:
   - {name: plain, path: /plain/:name, dialect: plain, auth: none, backend: oh}
   - {name: connic, path: /connic/:name, dialect: connic, auth: [team], backend: oh}
   - {name: relay, path: /relay/socket.io, dialect: openhands, auth: none, backend: oh-relay}
+  - {name: wiro, path: /v1, dialect: wiro, auth: [keys], backend: oh-wiro}
 `, server))
 
 	t.Run("plain client", func(t *testing.T) {
@@ -138,6 +142,10 @@ routes:
 	})
 	t.Run("Connic client, usage from llm_metrics", func(t *testing.T) {
 		runClient(t, python, "connic_client.py", "metered", p.url("/connic/connic-conv"), "s3cret", ohReply)
+	})
+	t.Run("Wiro client", func(t *testing.T) {
+		requireNode(t)
+		runNode(t, "wiro_client.js", "reply", "http://"+p.addr+"/v1", "wiro-key", ohReply, "thinks")
 	})
 	t.Run("wrong session_api_key", func(t *testing.T) {
 	})
@@ -319,4 +327,89 @@ routes:
 	t.Run("resume after a drop", func(t *testing.T) {
 		runNode(t, "openhands_client.mjs", "resume", host+"/slow", "You said: ")
 	})
+}
+
+// TestOpenHandsClientBackends: the real socket.io-client on openhands
+// routes whose backends speak Connic, Wiro and plain (Connic and Wiro are
+// a second agentbridge's fronts of the demo agent; plain is the suite's
+// echo server). A TCP drop mid-reply (a relay in front of agentbridge cuts
+// the connection): socket.io-client reconnects by itself with the last
+// latest_event_id, and gets every event once.
+func TestOpenHandsClientBackends(t *testing.T) {
+	t.Parallel()
+	requireSocketIOClient(t)
+	fronts := startProxy(t, `version: 1
+log: {level: debug, format: text}
+auth:
+  team: {type: secret, secrets: ["s3cret"]}
+  keys: {type: secret, secrets: ["wiro-key"]}
+backends:
+  demo: {dialect: demo, demo: {pace: 5ms, prefix: "You said: "}}
+  slow: {dialect: demo, demo: {pace: 50ms, prefix: "You said: "}}
+routes:
+  - {path: /connic, dialect: connic, auth: [team], backend: demo}
+  - {path: /connic-slow, dialect: connic, auth: [team], backend: slow}
+  - {path: /v1, dialect: wiro, auth: [keys], backend: demo}
+`)
+	echo := startEchoBackend(t)
+	p := startProxy(t, fmt.Sprintf(`version: 1
+log: {level: debug, format: text}
+backends:
+  connic: {dialect: connic, url: "ws://%[1]s/connic", secret: s3cret, secret_in: header}
+  connic-slow: {dialect: connic, url: "ws://%[1]s/connic-slow", secret: s3cret, secret_in: header}
+  wiro: {dialect: wiro, api_url: "http://%[1]s/v1", socket_url: "ws://%[1]s/v1", api_key: wiro-key, useragent_guid: e2e}
+  echo: {dialect: plain, url: %[2]q}
+routes:
+  - {name: connic, path: /connic/socket.io, dialect: openhands, auth: none, backend: connic}
+  - {name: connic-slow, path: /slow/socket.io, dialect: openhands, auth: none, backend: connic-slow}
+  - {name: wiro, path: /wiro/socket.io, dialect: openhands, auth: none, backend: wiro}
+  - {name: plain, path: /plain/socket.io, dialect: openhands, auth: none, backend: echo}
+`, fronts.addr, echo))
+	host := "http://" + p.addr
+	t.Run("Connic backend", func(t *testing.T) { runNode(t, "openhands_client.mjs", "reply", host+"/connic", "You said: ") })
+	t.Run("Wiro backend", func(t *testing.T) { runNode(t, "openhands_client.mjs", "reply", host+"/wiro", "You said: ") })
+	t.Run("plain backend", func(t *testing.T) { runNode(t, "openhands_client.mjs", "reply", host+"/plain", "echo: ") })
+	t.Run("TCP drop mid-reply", func(t *testing.T) {
+		cut := startCutter(t, p.addr)
+		out := runCutting(t, cut, "node", "openhands_client.mjs", "dropped", "http://"+cut.addr+"/slow", "You said: ")
+		if !strings.Contains(out, "ok resumed") {
+			t.Errorf("client output:\n%s", out)
+		}
+		if cut.accepted() < 2 {
+			t.Errorf("%d connections through the relay: want the client's reconnect", cut.accepted())
+		}
+	})
+}
+
+// runCutting runs a client that prints RUNNING when the test should cut
+// cut's connections, and returns its output; it fails the test when the
+// client fails.
+func runCutting(t *testing.T, cut *cutter, name string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), clientTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = clientsDir
+	cmd.WaitDelay = 2 * time.Second
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		out.WriteString(sc.Text() + "\n")
+		if sc.Text() == "RUNNING" {
+			cut.cut()
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out.String())
+	}
+	t.Logf("%s %s:\n%s", name, strings.Join(args, " "), out.String())
+	return out.String()
 }

@@ -18,6 +18,10 @@
 //                                                          ping timeout from firing
 //   node openhands_client.mjs nopong      WSURL MS         raw Engine.IO that never pongs:
 //                                                          closed within MS ms
+//   node openhands_client.mjs reply       HOSTURL PREFIX   one message, its reply PREFIX+text
+//   node openhands_client.mjs dropped     HOSTURL PREFIX   prints RUNNING once the reply runs,
+//                                                          for the test to cut the TCP
+//                                                          connection; reconnects as resume
 //   node openhands_client.mjs resume      HOSTURL PREFIX   the connection drops mid-reply;
 //                                                          socket.io-client reconnects with
 //                                                          latest_event_id (as the frontend
@@ -246,8 +250,26 @@ async function modeNoPong(wsurl, ms) {
   console.log(`ok closed ${code} ${JSON.stringify(reason)} after ${Date.now() - start}ms and ${pings} ping(s)`);
 }
 
-async function modeResume(host, prefix) {
-  const query = { latest_event_id: -1, conversation_id: "e2e-resume" };
+async function modeReply(host, prefix) {
+  const { socket, q } = await connect(host, { latest_event_id: -1, conversation_id: "e2e-reply-" + Date.now() });
+  const first = await q.next("the initial state");
+  checkID(first);
+  expect("initial state", agentState(first), "awaiting_user_input");
+  const text = "hello through socket.io, héllo ✓";
+  send(socket, message(text));
+  await turn(q, text, prefix + text);
+  console.log("ok reply");
+  socket.disconnect();
+}
+
+// modeDropped is modeResume with the drop made by the test: a TCP
+// connection cut (no close frame, no Engine.IO close).
+async function modeDropped(host, prefix) {
+  return modeResume(host, prefix, true);
+}
+
+async function modeResume(host, prefix, external = false) {
+  const query = { latest_event_id: -1, conversation_id: "e2e-resume-" + Date.now() };
   const { socket, q } = await connect(host, query, true);
   // The frontend reconnects after the last event it saw.
   socket.io.on("reconnect_attempt", () => {
@@ -265,7 +287,8 @@ async function modeResume(host, prefix) {
   checkID(running);
   expect("running", agentState(running), "running");
   // The network drops mid-reply (50ms a word: 2s of reply).
-  socket.io.engine.close();
+  if (external) console.log("RUNNING");
+  else socket.io.engine.close();
   let reply = null;
   for (;;) {
     const e = await q.next("the rest of the reply after the reconnect");
@@ -293,6 +316,8 @@ const modes = {
   alive: () => modeAlive(url, Number(arg)),
   nopong: () => modeNoPong(url, Number(arg)),
   resume: () => modeResume(url, arg),
+  reply: () => modeReply(url, arg),
+  dropped: () => modeDropped(url, arg),
 };
 if (!modes[mode]) {
   console.log(`usage: node openhands_client.mjs ${Object.keys(modes).join("|")} URL [ARG]`);

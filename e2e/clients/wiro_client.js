@@ -14,10 +14,11 @@
 //                                              the answer (a slow thinking agent)
 //   node wiro_client.js badkey  HTTPBASE KEY   a wrong x-api-key: HTTP 401
 //   node wiro_client.js cancel  HTTPBASE KEY   cancel a slow reply: agent_cancel
-//   node wiro_client.js reply   HTTPBASE KEY PREFIX
+//   node wiro_client.js reply   HTTPBASE KEY PREFIX [THINKS]
 //                                              send, subscribe, stream to agent_end
-//                                              from an agent without thinking that
-//                                              answers PREFIX + the message (e2e/worker)
+//                                              from an agent that answers PREFIX +
+//                                              the message: without thinking (e2e/worker),
+//                                              or, with THINKS "thinks", with some
 //
 // HTTPBASE is http://127.0.0.1:PORT/<route>; the socket is ws://.../<route>.
 // The flow, session and late modes expect a demo agent with thinking on
@@ -381,7 +382,7 @@ async function modeCancel(base, key) {
 // modeReply: the flow mode against an agent without thinking whose answer
 // is prefix + the message (the AIChatAgent Worker of e2e/worker), twice on
 // one sessionkey.
-async function modeReply(base, key, prefix) {
+async function modeReply(base, key, prefix, thinks) {
   if (prefix === undefined) fail("reply: usage: wiro_client.js reply HTTPBASE KEY PREFIX");
   const messages = ["hello through agentbridge to a real AIChatAgent", "and a second message on the same session"];
   for (const message of messages) {
@@ -395,8 +396,14 @@ async function modeReply(base, key, prefix) {
     if (!seen.end) fail(`no agent_end; events ${show(seen.types)}`);
     const m = seen.end.message;
     expect("agent_end: answer", m.answer.join(""), want);
-    expect("agent_end: thinking", m.thinking.join(""), "");
-    expect("agent_end: raw", m.raw, want);
+    if (thinks === "thinks") {
+      const thinking = m.thinking.join("");
+      if (thinking === "") fail("agent_end: no thinking from an agent that thinks");
+      expect("agent_end: raw", m.raw, `<think>${thinking}</think>${want}`);
+    } else {
+      expect("agent_end: thinking", m.thinking.join(""), "");
+      expect("agent_end: raw", m.raw, want);
+    }
     const fromStart = ["agent_queue", "agent_start"].includes(seen.subscribed.status);
     if (fromStart && seen.raws.length < 3) fail(`expected several outputs before agent_end, got ${show(seen.raws)}`);
     console.log(`ok answered ${show(want)}: subscribed as ${seen.subscribed.status}, ${seen.raws.length - 1} outputs`);
@@ -404,7 +411,7 @@ async function modeReply(base, key, prefix) {
 }
 
 async function main() {
-  const [mode, base, key, extra] = process.argv.slice(2);
+  const [mode, base, key, extra, extra2] = process.argv.slice(2);
   if (!base || !key) fail("usage: wiro_client.js MODE HTTPBASE KEY");
   console.log(`ws ${require("ws/package.json").version}, node ${process.version}, mode ${mode}, base ${base}`);
   if (typeof fetch !== "function") fail("this Node has no global fetch (Node 18 or newer needed)");
@@ -412,7 +419,7 @@ async function main() {
   // Node loads fetch's implementation on first use (about 200ms): warm it
   // up, so a send is followed by its subscription at once.
   await fetch(new URL("/healthz", base)).then((r) => r.text());
-  const modes = { flow: modeFlow, session: modeSession, late: modeLate, midstream: modeMidstream, badkey: modeBadKey, cancel: modeCancel, reply: (b, k) => modeReply(b, k, extra) };
+  const modes = { flow: modeFlow, session: modeSession, late: modeLate, midstream: modeMidstream, badkey: modeBadKey, cancel: modeCancel, reply: (b, k) => modeReply(b, k, extra, extra2) };
   if (!modes[mode]) fail(`unknown mode ${mode}`);
   await modes[mode](base, key);
   clearTimeout(timer);
