@@ -85,6 +85,7 @@ func originAllowed(origins []string, origin []byte) bool {
 // upgrade runs the handshake for route rt: checks, backend dial, 101, then
 // hands the connection to a session.
 func (s *Server) upgrade(ctx *fasthttp.RequestCtx, rt *Route, params []Param) {
+	began := time.Now()
 	accept, status, msg := checkHandshake(ctx)
 	if status != 0 {
 		s.refuse(ctx, rt, status, "bad_handshake", msg, "")
@@ -167,6 +168,7 @@ func (s *Server) upgrade(ctx *fasthttp.RequestCtx, rt *Route, params []Param) {
 		}
 	}
 	upgraded = true
+	s.metrics.shook(rt, time.Since(began))
 	s.switchProtocols(ctx, rt, switchingProtocols(accept, subprotocol(ctx)), func(c *wsconn.Conn) {
 		s.serve(c, rt, params, lg, id, slot)
 	}, func() {

@@ -44,14 +44,25 @@ type metrics struct {
 	unticketd prometheus.Counter
 
 	descOpen, descMsgs, descBytes *prometheus.Desc
+
+	// Read at a scrape: the sessions whose client left and that a client
+	// may still take over (resume), frames dropped for want of a place in
+	// the other dialect (Server.Dropped), and the poller's health.
+	handshake                  *prometheus.HistogramVec
+	malformed                  *prometheus.CounterVec
+	dropped                    func() map[DroppedFrame]int64
+	descResumable, descDropped *prometheus.Desc
+	descParked, descHandoffs   *prometheus.Desc
 }
 
 // routeMetrics are a route's series: its labels, its resolved counter
 // children, and the totals of its ended sessions (under metrics.mu).
 type routeMetrics struct {
-	labels   [3]string // route, client dialect, backend dialect
-	sessions prometheus.Counter
-	dial     prometheus.Observer
+	labels    [3]string // route, client dialect, backend dialect
+	sessions  prometheus.Counter
+	dial      prometheus.Observer
+	handshake prometheus.Observer
+	malformed prometheus.Counter // the client's messages its dialect refused
 
 	msgs  [2]float64    // from the client, from the backend
 	bytes [2][2]float64 // [leg: client, backend][direction: in, out]
@@ -84,13 +95,25 @@ func newMetrics() *metrics {
 			[]string{"route", "client_dialect", "backend_dialect"}, nil),
 		descMsgs: prometheus.NewDesc("agentbridge_messages_total", "Messages read, by route and direction, counted when a session ends.",
 			[]string{"route", "direction"}, nil),
+		handshake: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "agentbridge_handshake_seconds",
+			Help:    "Time from a client's upgrade request to its 101: checks, authentication and the backend dial, by route.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"route"}),
+		malformed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "agentbridge_translation_errors_total",
+			Help: "Client messages the client dialect could not translate (answered with its error), by route and dialect."},
+			[]string{"route", "dialect"}),
+		descResumable: prometheus.NewDesc("agentbridge_sessions_resumable", "Sessions whose client left, kept for a client to resume them (session.resume_window), by route.",
+			[]string{"route"}, nil),
+		descDropped: prometheus.NewDesc("agentbridge_frames_dropped_total", "Opaque frames of one dialect that the other leg's dialect has no place for, by route, the frame's dialect and its type.",
+			[]string{"route", "dialect", "type"}, nil),
+		descParked:   prometheus.NewDesc("agentbridge_poller_parked_connections", "Connections waiting on the shared epoll poller with no goroutine.", nil, nil),
+		descHandoffs: prometheus.NewDesc("agentbridge_poller_handoffs_total", "Parked connections handed back to a goroutine of their own when data came.", nil, nil),
 		descBytes: prometheus.NewDesc("agentbridge_bytes_total", "Wire bytes (frame headers included) by route, leg (client, backend) and direction (in: read from the leg, out: written to it). Bytes out include live sessions; bytes in are counted when a session ends.",
 			[]string{"route", "leg", "direction"}, nil),
 	}
 	m.minted = m.tickets.WithLabelValues("minted")
 	m.redeemed = m.tickets.WithLabelValues("redeemed")
 	m.unticketd = m.tickets.WithLabelValues("refused")
-	m.reg.MustRegister(m.sessions, m.closes, m.refusals, m.dialTime, m.tickets, m,
+	m.reg.MustRegister(m.sessions, m.closes, m.refusals, m.dialTime, m.tickets, m.handshake, m.malformed, m,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -104,8 +127,10 @@ func (m *metrics) route(rt *Route) {
 	rm := m.byName[key]
 	if rm == nil {
 		rm = &routeMetrics{labels: labels,
-			sessions: m.sessions.WithLabelValues(labels[:]...),
-			dial:     m.dialTime.WithLabelValues(rt.Name)}
+			sessions:  m.sessions.WithLabelValues(labels[:]...),
+			dial:      m.dialTime.WithLabelValues(rt.Name),
+			handshake: m.handshake.WithLabelValues(rt.Name),
+			malformed: m.malformed.WithLabelValues(rt.Name, labels[1])}
 		m.byName[key] = rm
 	}
 	m.routes[rt] = rm
@@ -142,6 +167,34 @@ func (m *metrics) opened(sc sessionCloser) {
 
 // closed folds a session that ended into its route's totals: both pumps
 // are done, so its counters are settled.
+// relegged records that a live session's leg old was replaced by nc (a
+// client that took the session over, a backend leg opened again): what old
+// moved joins the route's totals, and nc is read from now on. old's pumps
+// must have ended.
+func (m *metrics) relegged(sc sessionCloser, old, nc *wsconn.Conn) {
+	if old == nil {
+		return
+	}
+	st := old.Stats()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ls := m.live[sc]
+	if ls == nil {
+		return
+	}
+	leg := 0
+	switch old {
+	case ls.client:
+		ls.client = nc
+	case ls.backend:
+		leg, ls.backend = 1, nc
+	default:
+		return
+	}
+	ls.rm.bytes[leg][0] += float64(st.BytesIn)
+	ls.rm.bytes[leg][1] += float64(st.BytesOut)
+}
+
 func (m *metrics) closed(sc sessionCloser) {
 	m.mu.Lock()
 	ls := m.live[sc]
@@ -180,6 +233,10 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.descOpen
 	ch <- m.descMsgs
 	ch <- m.descBytes
+	ch <- m.descResumable
+	ch <- m.descDropped
+	ch <- m.descParked
+	ch <- m.descHandoffs
 }
 
 // Collect sends each route's live sessions and its totals: those of the
@@ -188,17 +245,20 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	type sums struct {
-		open int
-		out  [2]float64
+		open, resumable int
+		out             [2]float64
 	}
 	live := make(map[*routeMetrics]*sums, len(m.byName))
-	for _, ls := range m.live {
+	for sc, ls := range m.live {
 		s := live[ls.rm]
 		if s == nil {
 			s = &sums{}
 			live[ls.rm] = s
 		}
 		s.open++
+		if ss, ok := sc.(*session); ok && ss.gone.Load() {
+			s.resumable++
+		}
 		for i, c := range [2]*wsconn.Conn{ls.client, ls.backend} {
 			if c == nil {
 				continue
@@ -213,12 +273,41 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		}
 		route := rm.labels[0]
 		ch <- prometheus.MustNewConstMetric(m.descOpen, prometheus.GaugeValue, float64(s.open), rm.labels[:]...)
+		ch <- prometheus.MustNewConstMetric(m.descResumable, prometheus.GaugeValue, float64(s.resumable), route)
 		ch <- prometheus.MustNewConstMetric(m.descMsgs, prometheus.CounterValue, rm.msgs[0], route, "from_client")
 		ch <- prometheus.MustNewConstMetric(m.descMsgs, prometheus.CounterValue, rm.msgs[1], route, "from_backend")
 		for leg, name := range [2]string{"client", "backend"} {
 			ch <- prometheus.MustNewConstMetric(m.descBytes, prometheus.CounterValue, rm.bytes[leg][0], route, name, "in")
 			ch <- prometheus.MustNewConstMetric(m.descBytes, prometheus.CounterValue, rm.bytes[leg][1]+s.out[leg], route, name, "out")
 		}
+	}
+	if m.dropped != nil {
+		for k, n := range m.dropped() {
+			ch <- prometheus.MustNewConstMetric(m.descDropped, prometheus.CounterValue, float64(n), k.Route, k.Dialect, k.Type)
+		}
+	}
+	parked, handed := wsconn.PollStats()
+	ch <- prometheus.MustNewConstMetric(m.descParked, prometheus.GaugeValue, float64(parked))
+	ch <- prometheus.MustNewConstMetric(m.descHandoffs, prometheus.CounterValue, float64(handed))
+}
+
+// shook records how long rt's upgrade took, up to the 101.
+func (m *metrics) shook(rt *Route, d time.Duration) {
+	m.mu.Lock()
+	rm := m.routes[rt]
+	m.mu.Unlock()
+	if rm != nil {
+		rm.handshake.Observe(d.Seconds())
+	}
+}
+
+// refusedMessage counts a client message of rt that its dialect refused.
+func (m *metrics) refusedMessage(rt *Route) {
+	m.mu.Lock()
+	rm := m.routes[rt]
+	m.mu.Unlock()
+	if rm != nil {
+		rm.malformed.Inc()
 	}
 }
 

@@ -150,3 +150,51 @@ func TestMetricsOnAdmin(t *testing.T) {
 		t.Errorf("/healthz on the admin listener: %d", st)
 	}
 }
+
+// TestMetricsTranslationResumePoller: upgrade times by route, client
+// messages a dialect refused, sessions kept for a resume, and the poller's
+// figures. (Dropped frames: TestFramesDroppedAreCounted.)
+func TestMetricsTranslationResumePoller(t *testing.T) {
+	ag := agentsRoute(demoBackend(demo.Agent{}))
+	oh := ohRoute(30 * time.Second)
+	_, addr := startProxy(t, Config{Routes: []*Route{ag, oh}})
+	metricsURL := "http://" + addr + "/metrics"
+
+	a := dialAgents(t, addr, "/agents/a/m")
+	a.send(`{"type":"cf_agent_use_chat_request","init":{"body":"{}"}}`) // no id: refused
+	a.recv()
+
+	o := dialOH(t, addr, "conv-m", -1)
+	o.event()
+	o.nc.Close() // kept for session.resume_window
+
+	want := map[string]float64{
+		`agentbridge_translation_errors_total{dialect="agents",route="agents"}`: 1,
+		`agentbridge_sessions_resumable{route="oh"}`:                            1,
+		`agentbridge_handshake_seconds_count{route="agents"}`:                   1,
+		`agentbridge_handshake_seconds_count{route="oh"}`:                       1,
+	}
+	var body string
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, body = scrape(t, metricsURL, "")
+		ok := true
+		for series, v := range want {
+			ok = ok && sample(body, series) == v
+		}
+		if ok || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for series, v := range want {
+		if got := sample(body, series); got != v {
+			t.Errorf("%s = %v, want %v", series, got, v)
+		}
+	}
+	for _, name := range []string{"agentbridge_poller_parked_connections", "agentbridge_poller_handoffs_total"} {
+		if !regexp.MustCompile(`(?m)^` + name + ` `).MatchString(body) {
+			t.Errorf("no %s", name)
+		}
+	}
+}

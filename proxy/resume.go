@@ -261,6 +261,7 @@ func (ss *session) adopt(c *wsconn.Conn, params []Param, id auth.Identity, slot 
 	ss.gone.Store(false)
 	err := ss.flushLocked()
 	ss.cmu.Unlock()
+	ss.s.metrics.relegged(ss, old, c)
 	old.FreeRead() // its pump ended when its client left
 
 	ss.slot.release()
@@ -355,6 +356,7 @@ func (ss *session) rejoin(err error) bool {
 		nsu := ss.su
 		ss.umu.Unlock()
 		if nsu != nil {
+			ss.s.metrics.relegged(ss, su.c, nsu.c)
 			nsu.c.StartKeepalive(ss.s.cfg.PingInterval)
 			nsu.c.SetOwner(ss)
 		}

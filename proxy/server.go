@@ -73,6 +73,7 @@ func New(cfg Config) (*Server, error) {
 		perIP:    make(map[netip.Addr]int),
 		metrics:  newMetrics(),
 	}
+	s.metrics.dropped = s.Dropped
 	s.metricsHTTP = s.metrics.handler()
 	tb, err := s.newTable(cfg, nil)
 	if err != nil {

@@ -426,6 +426,9 @@ func (ss *session) reset() error {
 	ss.resetting = false
 	su := ss.su
 	ss.umu.Unlock()
+	if osu, ok := old.(*socketUpstream); ok && su != nil {
+		ss.s.metrics.relegged(ss, osu.c, su.c)
+	}
 	if su != nil {
 		su.c.StartKeepalive(ss.s.cfg.PingInterval)
 		su.c.SetOwner(ss)
@@ -528,6 +531,7 @@ func (ss *session) clientPump() error {
 			if errors.As(err, &me) {
 				reason = me.Reason
 			}
+			ss.s.metrics.refusedMessage(ss.rt)
 			if err := ss.sendError("bad_request", reason); err != nil {
 				return err
 			}

@@ -187,6 +187,15 @@ func TestFramesDroppedAreCounted(t *testing.T) {
 			t.Errorf("dropped %v: %d, want %d (all: %v)", k, d[k], n, d)
 		}
 	}
+	_, body := scrape(t, "http://"+addr+"/metrics", "")
+	for series, n := range map[string]float64{
+		`agentbridge_frames_dropped_total{dialect="fx",route="up",type="rpc"}`:      2,
+		`agentbridge_frames_dropped_total{dialect="fx",route="down",type="status"}`: 1,
+	} {
+		if got := sample(body, series); got != n {
+			t.Errorf("%s = %v, want %v", series, got, n)
+		}
+	}
 }
 
 // TestTickFailureEndsSession: a Tick error ends the session like a codec

@@ -119,20 +119,30 @@ async def connect(sid, environ, auth=None):
     except ValueError:
         latest = -1
     conv = conversations.setdefault(cid, Conversation(cid))
-    # The replay, from inside the connect handler: before the ack.
+    # The replay, from inside the connect handler: before the ack. Events
+    # the agent adds while it is sent (each emit yields) are sent too, and
+    # the socket joins the room with no yield after the last check (Debian's
+    # python-socketio 5.7 joins synchronously): no event is missed or sent
+    # twice.
     held = None
-    for event in conv.events[latest + 1:]:
-        if event.get("observation") == "agent_state_changed":
-            held = event
-            continue
-        await sio.emit("oh_event", event, to=sid)
-    if held is not None:
-        await sio.emit("oh_event", held, to=sid)
+    i = latest + 1
+    while True:
+        while i < len(conv.events):
+            event = conv.events[i]
+            i += 1
+            if event.get("observation") == "agent_state_changed":
+                held = event
+                continue
+            await sio.emit("oh_event", event, to=sid)
+        if held is None:
+            break
+        last, held = held, None
+        await sio.emit("oh_event", last, to=sid)
     sessions[sid] = cid
     entered = sio.enter_room(sid, conv.room())  # a coroutine in python-socketio 5.8 and later
     if inspect.isawaitable(entered):
         await entered
-    log("connect", sid, cid, "latest_event_id", latest, "replayed", len(conv.events[latest + 1:]))
+    log("connect", sid, cid, "latest_event_id", latest, "replayed", i - (latest + 1))
     if not conv.started:
         conv.started = True
         asyncio.get_running_loop().call_later(0.05, lambda: asyncio.ensure_future(add_event(conv, state("awaiting_user_input"))))

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/agentbridge/agentbridge/proxy/internal/netpoll"
@@ -318,8 +319,28 @@ func (c *Conn) unpark() {
 	}
 	c.parkDL.Store(0)
 	c.woken.Store(true) // the slot is dropped on kick's goroutine: unpark may run on the poller's
-
+	handoffs.Add(1)
 	go c.kick()
+}
+
+// handoffs counts the parked connections handed back to a goroutine of
+// their own (unpark): once a wake-up, never a frame.
+var handoffs atomic.Int64
+
+// PollStats returns, for metrics, the open connections parked on the
+// poller now and the hand-offs of parked connections to goroutines so far.
+// It walks the poller's connections: call it at a scrape, not per frame.
+func PollStats() (parked int, handed int64) {
+	p := getPoller()
+	if p == nil {
+		return 0, handoffs.Load()
+	}
+	p.Each(func(h netpoll.Handler) {
+		if c, ok := h.(*pollHandle); ok && c.parked.Load() && !c.closed.Load() {
+			parked++
+		}
+	})
+	return parked, handoffs.Load()
 }
 
 // ClosedInSlots counts closed connections the poller still holds a slot

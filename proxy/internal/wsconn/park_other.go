@@ -20,3 +20,6 @@ func (c *Conn) unslot() {}
 func (c *Conn) AwaitInline(bool, bool) error { return ErrHandoff }
 
 func ClosedInSlots() int { return 0 }
+
+// PollStats returns no parked connections: they do not park here.
+func PollStats() (parked int, handed int64) { return 0, 0 }
