@@ -19,7 +19,9 @@
 # ab-connic-wiro (Connic delta client -> Wiro accumulated-text backend: REST
 # send and a shared subscription socket) and ab-wiro-connic (Wiro client:
 # REST send then subscribe, accumulated text -> Connic delta backend) and
-# ab-agents (Cloudflare Agents SDK chat client, cf_agent_use_chat_request ->
+# ab-openhands (OpenHands' Socket.IO UI client, oh_user_action -> the plain
+# chunked backend; the reply goes out as one agent message: OpenHands does
+# not stream), ab-agents (Cloudflare Agents SDK chat client, cf_agent_use_chat_request ->
 # the plain chunked backend, as ab-connic; replies as text-delta frames).
 # Prints the markdown summary; raw JSON lines are in $OUT/results.jsonl.
 set -euo pipefail
@@ -126,6 +128,7 @@ routes:
   - {path: /connic-wiro, dialect: connic, auth: none, backend: wiro, $S}
   - {path: /wiro, dialect: wiro, auth: [keys], backend: connic, $S}
   - {path: /agents-bench/:agent/:name, dialect: agents, auth: none, backend: stream, $S}
+  - {path: /oh-bench/socket.io, dialect: openhands, auth: none, backend: stream, $S}
 EOF
 }
 
@@ -200,6 +203,7 @@ target_args() { # target echo(0|1)
 	ab-connic-wiro) echo "ws://127.0.0.1:$AB_PORT/connic-wiro connic $AB_PID -" ;;
 	ab-wiro-connic) echo "ws://127.0.0.1:$AB_PORT/wiro wiro $AB_PID -" ;;
 	ab-agents) echo "ws://127.0.0.1:$AB_PORT/agents-bench/bench/room-{conn} agents $AB_PID -" ;;
+	ab-openhands) echo "ws://127.0.0.1:$AB_PORT/oh-bench/socket.io/?conversation_id=bench-{conn}&latest_event_id=-1&EIO=4&transport=websocket openhands $AB_PID -" ;;
 	esac
 }
 scenario_flags() {
@@ -227,9 +231,10 @@ for rep in $(seq "$REPS"); do
 		for t in $TARGETS; do
 			# Echo is one message per reply: same shape through every route, so
 			# only direct, nginx and the passthrough run it. A Wiro client
-			# streams one request at a time (REST send, then subscribe).
+			# streams one request at a time (REST send, then subscribe), and
+			# so does an OpenHands client (its events name no request).
 			((echo_)) && [[ $t == ab-* && $t != ab-pass ]] && continue
-			[[ $t == ab-wiro-connic && $sc == *-pipe ]] && continue
+			[[ ($t == ab-wiro-connic || $t == ab-openhands) && $sc == *-pipe ]] && continue
 			read -r url mode pids end <<<"$(target_args "$t" $echo_)"
 			log "rep $rep $sc $t"
 			ev=

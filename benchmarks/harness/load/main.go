@@ -88,7 +88,7 @@ func main() {
 	var pids, expvarURL, scenario, target string
 	var rep int
 	flag.StringVar(&cfg.url, "url", "ws://127.0.0.1:19000/", "target ws:// URL (loopback only); {conn} in it is replaced by the connection's number")
-	flag.StringVar(&cfg.mode, "mode", "plain", "client dialect: plain, connic, wiro or agents")
+	flag.StringVar(&cfg.mode, "mode", "plain", "client dialect: plain, connic, wiro, agents or openhands")
 	flag.StringVar(&cfg.key, "key", "bench-key", "wiro mode: the x-api-key of the REST send")
 	flag.IntVar(&cfg.conns, "c", 50, "connections")
 	flag.IntVar(&cfg.k, "k", 20, "chunks per reply")
@@ -113,8 +113,11 @@ func main() {
 	if cfg.conns < 1 || cfg.depth < 1 || cfg.k < 0 || cfg.conns > 10000 {
 		fatal(fmt.Errorf("bad -c/-depth/-k"))
 	}
+	if cfg.mode == "openhands" && cfg.depth > 1 {
+		fatal(fmt.Errorf("-mode openhands: -depth 1 only (OpenHands' events name no request)"))
+	}
 	switch cfg.mode {
-	case "plain", "connic", "wiro", "agents":
+	case "plain", "connic", "wiro", "agents", "openhands":
 	default:
 		fatal(fmt.Errorf("unknown -mode %q", cfg.mode))
 	}
@@ -157,6 +160,10 @@ func run(cfg config, watched []int, expvarURL string) Result {
 			if err == nil && cfg.mode == "agents" {
 				_ = c.NC.SetReadDeadline(time.Now().Add(5 * time.Second))
 				err = bench.AgentsReady(c)
+			}
+			if err == nil && cfg.mode == "openhands" {
+				_ = c.NC.SetReadDeadline(time.Now().Add(5 * time.Second))
+				err = bench.OpenHandsReady(c)
 			}
 			if err == nil && cfg.mode == "connic" {
 				_ = c.NC.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -368,6 +375,10 @@ func (w *worker) request(b []byte, cfg config, id []byte) []byte {
 		w.line = appendLine(w.line[:0], cfg, id)
 		return bench.AgentsChatRequest(b, id, w.line)
 	}
+	if cfg.mode == "openhands" {
+		w.line = appendLine(w.line[:0], cfg, id)
+		return bench.OpenHandsMessage(b, w.line)
+	}
 	if cfg.mode == "connic" {
 		b = append(b, `{"type":"message","id":"`...)
 		b = append(b, id...)
@@ -418,6 +429,9 @@ func (w *worker) readReply(c *bench.Conn, cfg config, p *pending, queue []pendin
 	key := append(append(append(idKey[:0], `"id":"`...), p.id...), '"')
 	if cfg.mode == "agents" {
 		return w.agentsReply(c, cfg, p)
+	}
+	if cfg.mode == "openhands" {
+		return w.openHandsReply(c, cfg, p)
 	}
 	for {
 		m, err := c.ReadMessage()
