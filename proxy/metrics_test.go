@@ -66,7 +66,18 @@ func TestMetrics(t *testing.T) {
 		c.send("hello")
 		c.recv()
 	}
-	_, body := scrape(t, metricsURL, "")
+	// A write is counted once its system call returns, which may be just
+	// after the client read it: the scrape is tried again for a moment.
+	var body string
+	for deadline := time.Now().Add(2 * time.Second); ; {
+		_, body = scrape(t, metricsURL, "")
+		if sample(body, `agentbridge_bytes_total{direction="out",leg="client",route="relay"}`) >= float64(3*len("echo: hello")) &&
+			sample(body, `agentbridge_bytes_total{direction="out",leg="backend",route="relay"}`) >= float64(3*len("hello")) ||
+			time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	if v := sample(body, `agentbridge_connections_open{backend_dialect="plain",client_dialect="plain",route="relay"}`); v != 1 {
 		t.Errorf("connections_open = %v, want 1 while the session lives:\n%s", v, body)
 	}
