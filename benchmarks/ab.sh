@@ -10,7 +10,11 @@
 #   OUT=/tmp/ab benchmarks/ab.sh old=/tmp/agentbridge-old new=/tmp/agentbridge-new
 #
 # Each build serves $OUT/agentbridge.yaml on its own port (18100, 18101, ...);
-# nginx serves $OUT/nginx.conf and the agent $OUT/bin/agent, as in run.sh.
+# nginx serves $OUT/nginx.conf and the agent $OUT/bin/agent, as in run.sh,
+# and HAProxy $OUT/haproxy.cfg when run.sh wrote one and haproxy is
+# installed (HAPROXY=0: without it). Each row also gives the first-frame
+# latency p50 and p99 (medians over the repetitions): with paced FLAGS
+# (-interval, -think) that is the time to first token.
 # Environment: REPS (5), DURATION (3s), ROUTE (pass; trans wants
 # FLAGS="... -end [END]", connic FLAGS="-mode connic ..."), FLAGS (the load
 # flags, default stream64's: -c 50 -k 20 -size 64; paced: add -c 100
@@ -35,6 +39,13 @@ pids+=("$ng")
 wait_port "$NGINX_PORT"
 sleep 0.2
 watch+=("$ng,$(pgrep -P "$ng" | paste -sd,)")
+if [[ ${HAPROXY:-1} == 1 && -f $OUT/haproxy.cfg && -n ${HAPROXY_PORT:-} ]] && command -v haproxy >/dev/null; then
+	haproxy -db -f "$OUT/haproxy.cfg" 2>/dev/null &
+	hp=$!
+	pids+=("$hp")
+	wait_port "$HAPROXY_PORT"
+	names+=(haproxy) urls+=("ws://127.0.0.1:$HAPROXY_PORT/") watch+=("$hp")
+fi
 port=18100
 for arg in "$@"; do
 	name=${arg%%=*} bin=${arg#*=}
@@ -47,12 +58,12 @@ for arg in "$@"; do
 done
 
 field() { grep -o "\"$1\":[0-9.e+-]*" | head -1 | cut -d: -f2; }
-declare -A cpu fps ratio
+declare -A cpu fps ratio f50 f99
 for rep in $(seq "$REPS"); do
 	ngcpu=
 	for i in "${!names[@]}"; do
 		flags=$FLAGS
-		[[ ${names[$i]} == nginx ]] && flags=$(sed 's/-mode [a-z]*//; s/-end [^ ]*//' <<<"$FLAGS") # nginx relays the agent's plain route
+		[[ ${names[$i]} == nginx || ${names[$i]} == haproxy ]] && flags=$(sed 's/-mode [a-z]*//; s/-end [^ ]*//' <<<"$FLAGS") # they relay the agent's plain route
 		# shellcheck disable=SC2086
 		line=$(timeout 120 "$BIN/load" -url "${urls[$i]}" -pids "${watch[$i]}" -duration "$DURATION" $flags)
 		c=$(field ProxyCPUUsPerFrame <<<"$line") f=$(field FramesPerS <<<"$line") e=$(field Errors <<<"$line")
@@ -60,8 +71,10 @@ for rep in $(seq "$REPS"); do
 		n=${names[$i]}
 		c=$(printf '%.2f' "$c")
 		cpu[$n]+="$c " fps[$n]+="${f%.*} "
+		f50[$n]+="$(field FirstP50Us <<<"$line") " f99[$n]+="$(field FirstP99Us <<<"$line") "
 		if [[ $n == nginx ]]; then ngcpu=$c; else ratio[$n]+="$(awk -v a="$c" -v b="$ngcpu" 'BEGIN{printf "%.2f", a/b}') "; fi
-		printf 'rep %s %-8s %8.0f frames/s %6s µs/frame\n' "$rep" "$n" "$f" "$c"
+		printf 'rep %s %-8s %8.0f frames/s %6s µs/frame first frame p50 %6.0f p99 %6.0f µs\n' "$rep" "$n" "$f" "$c" \
+			"$(field FirstP50Us <<<"$line")" "$(field FirstP99Us <<<"$line")"
 	done
 done
 median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR]=$1} END{print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
@@ -69,5 +82,6 @@ echo
 for n in "${names[@]}"; do
 	printf '%-8s CPU µs/frame %-40s median %s; frames/s median %s' "$n" "${cpu[$n]}" "$(median <<<"${cpu[$n]}")" "$(median <<<"${fps[$n]}")"
 	[[ $n == nginx ]] || printf '; ratio to nginx %s median %s' "${ratio[$n]}" "$(median <<<"${ratio[$n]}")"
+	printf '; first frame µs p50 %s median %.0f, p99 median %.0f' "${f50[$n]}" "$(median <<<"${f50[$n]}")" "$(median <<<"${f99[$n]}")"
 	echo
 done

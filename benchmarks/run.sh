@@ -1,18 +1,31 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark: direct agent | nginx | agentbridge (passthrough and
-# translating), on 127.0.0.1 only. Scenarios and method follow
+# Side-by-side benchmark: direct agent | nginx | HAProxy | agentbridge
+# (passthrough and translating), on 127.0.0.1 only. Scenarios and method follow
 # shared/reference/performance.md: medians of REPS interleaved repetitions,
 # ratios against direct within the same repetition, proxy CPU per frame from
 # /proc/PID/stat, idle RSS per connection on freshly started processes.
 #
-#   benchmarks/run.sh            # full suite, ~8 minutes on 2 vCPU
+#   benchmarks/run.sh            # full suite, ~25 minutes on 2 vCPU (slow1k and slow5k: ~16)
 #   benchmarks/run.sh --quick    # smoke run for CI: a few seconds after the build
 #
-# Environment: REPS (3), DURATION per load run (3s), IDLE_N (5000),
-# SCENARIOS, TARGETS, OUT (results directory), PROFILE=1 (perf profile of
-# agentbridge under stream64 after the suite, when perf works).
+# Environment: REPS (3), DURATION per load run (3s), SLOW_DURATION (10s: the
+# window of the slow-stream scenarios), IDLE_N (5000), SCENARIOS, TARGETS,
+# SLOW_TARGETS (the targets of the slow-stream scenarios), OUT (results
+# directory), PROFILE=1 (perf profile of agentbridge under stream64 after
+# the suite, when perf works).
+# Scenarios: stream64, stream1k (saturated 64 B / 1 KiB streams), stream64-pipe
+# (pipelined), stream64-paced (100 streams, chunks 2 ms apart), echo-c1,
+# echo-c50 (request/response), and the agent-traffic ones: slow1k and slow5k,
+# many slow streams: 1,000 or 5,000 connections, each turn a reply of 200
+# chunks of 4 to 64 bytes at 30 chunks/s after a 200 ms "thinking" pause,
+# turns spaced by a random pause (mean 3 s for 1,000, 25 s for 5,000, so
+# that about 20k and 30k frames/s are offered); each slow target runs on
+# fresh processes (its RSS growth per connection is measured while
+# streaming). slow-smoke is a tiny one for --quick.
 # Targets: direct (the agent), nginx (worker_processes auto, i.e. master + one
-# worker per CPU as in performance.md), go-tunnel (the Go yardstick: a bare
+# worker per CPU as in performance.md), haproxy (HAProxy from Debian, one
+# process, a thread per CPU, mode http: WebSockets tunnelled after the 101),
+# go-tunnel (the Go yardstick: a bare
 # byte-copying proxy, goroutine per direction), ab-pass (plain<->plain passthrough),
 # ab-trans (plain stream client with its own end marker: decoded and
 # re-encoded), ab-connic (Connic client -> plain chunked backend),
@@ -32,13 +45,17 @@ QUICK=0
 
 if ((QUICK)); then
 	REPS=${REPS:-1} DURATION=${DURATION:-0.5s} IDLE_N=${IDLE_N:-100} SETTLE=${SETTLE:-0.2s}
-	SCENARIOS=${SCENARIOS:-"stream64 echo-c1"}
+	SCENARIOS=${SCENARIOS:-"stream64 echo-c1 slow-smoke"} SLOW_DURATION=${SLOW_DURATION:-0.5s}
 else
 	REPS=${REPS:-3} DURATION=${DURATION:-3s} IDLE_N=${IDLE_N:-5000} SETTLE=${SETTLE:-1s}
-	SCENARIOS=${SCENARIOS:-"stream64 stream1k stream64-pipe stream64-paced echo-c1 echo-c50"}
+	SCENARIOS=${SCENARIOS:-"stream64 stream1k stream64-pipe stream64-paced echo-c1 echo-c50 slow1k slow5k"}
+	SLOW_DURATION=${SLOW_DURATION:-10s}
 fi
-TARGETS=${TARGETS:-"direct nginx go-tunnel ab-pass ab-trans ab-connic ab-connic-wiro ab-wiro-connic ab-agents"}
-IDLE_TARGETS=${IDLE_TARGETS:-"direct nginx ab-pass ab-connic ab-agents"}
+TARGETS=${TARGETS:-"direct nginx haproxy go-tunnel ab-pass ab-trans ab-connic ab-connic-wiro ab-wiro-connic ab-agents ab-openhands"}
+SLOW_TARGETS=${SLOW_TARGETS:-"direct nginx haproxy ab-pass ab-connic ab-wiro-connic ab-agents"}
+IDLE_TARGETS=${IDLE_TARGETS:-"direct nginx haproxy ab-pass ab-connic ab-agents"}
+# 5,000 connections through a proxy: 10,000 descriptors in the proxy.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 OUT=${OUT:-/tmp/agentbridge-bench/$(date +%Y%m%d-%H%M%S)}
 # Ports free on 127.0.0.1 a moment ago, each asked of the kernel: fixed
 # ports collide with whatever else runs on a shared machine.
@@ -50,12 +67,12 @@ for s in socks: s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 PY
 }
-read -r AGENT_PORT CONNIC_PORT WIRO_API_PORT WIRO_SOCKET_PORT NGINX_PORT AB_PORT TUNNEL_PORT <<<"$(free_ports 7)"
+read -r AGENT_PORT CONNIC_PORT WIRO_API_PORT WIRO_SOCKET_PORT NGINX_PORT AB_PORT TUNNEL_PORT HAPROXY_PORT <<<"$(free_ports 8)"
 BIN=$OUT/bin
 mkdir -p "$BIN" "$OUT/nginx/logs"
 # ab.sh and syscalls.sh reuse this run's configurations: they read its ports.
-printf 'AGENT_PORT=%s CONNIC_PORT=%s WIRO_API_PORT=%s WIRO_SOCKET_PORT=%s NGINX_PORT=%s\n' \
-	"$AGENT_PORT" "$CONNIC_PORT" "$WIRO_API_PORT" "$WIRO_SOCKET_PORT" "$NGINX_PORT" >"$OUT/ports.env"
+printf 'AGENT_PORT=%s CONNIC_PORT=%s WIRO_API_PORT=%s WIRO_SOCKET_PORT=%s NGINX_PORT=%s HAPROXY_PORT=%s\n' \
+	"$AGENT_PORT" "$CONNIC_PORT" "$WIRO_API_PORT" "$WIRO_SOCKET_PORT" "$NGINX_PORT" "$HAPROXY_PORT" >"$OUT/ports.env"
 RESULTS=$OUT/results.jsonl
 : >"$RESULTS"
 
@@ -104,6 +121,41 @@ http {
 }
 EOF
 
+# --- HAProxy ----------------------------------------------------------------
+HAVE_HAPROXY=1
+if [[ " $TARGETS $IDLE_TARGETS " == *" haproxy "* ]] && ! command -v haproxy >/dev/null 2>&1; then
+	if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+		log "installing haproxy from Debian"
+		timeout 300 apt-get install -y haproxy >/dev/null 2>&1 ||
+			{ timeout 300 apt-get update >/dev/null 2>&1 && timeout 300 apt-get install -y haproxy >/dev/null 2>&1; } || true
+	fi
+fi
+command -v haproxy >/dev/null 2>&1 || HAVE_HAPROXY=0
+if ! ((HAVE_HAPROXY)) && [[ " $TARGETS $IDLE_TARGETS " == *" haproxy "* ]]; then
+	log "haproxy unavailable (apt-get install haproxy): skipping the haproxy target"
+fi
+((HAVE_HAPROXY)) || { TARGETS=${TARGETS//haproxy/}; SLOW_TARGETS=${SLOW_TARGETS//haproxy/}; IDLE_TARGETS=${IDLE_TARGETS//haproxy/}; }
+
+# One process, nbthread = CPUs (HAProxy's default), mode http: the upgrade
+# is relayed, then the connection is a tunnel. maxconn fits the nofile limit
+# (two descriptors per proxied connection).
+cat >"$OUT/haproxy.cfg" <<EOF
+global
+    maxconn 9000
+    pidfile $OUT/haproxy.pid
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 1h
+    timeout server 1h
+    timeout tunnel 1h
+frontend ws
+    bind 127.0.0.1:$HAPROXY_PORT
+    default_backend agent
+backend agent
+    server agent 127.0.0.1:$AGENT_PORT
+EOF
+
 # --- agentbridge config -----------------------------------------------------
 S='session: {streaming: true, max_messages: -1}'
 write_ab_config() { # limits-line
@@ -144,7 +196,7 @@ write_ab_config "max_message: 1MiB, message_rate: 1000000, message_burst: 100000
 "$BIN/agentbridge" validate -config "$OUT/agentbridge.yaml" >/dev/null
 
 # --- processes -------------------------------------------------------------
-AGENT_PID= NGINX_PID= AB_PID= TUNNEL_PID=
+AGENT_PID= NGINX_PID= AB_PID= TUNNEL_PID= HAPROXY_PID=
 wait_port() { # port pid logfile: wait up to 5 s for the process's listener
 	for _ in $(seq 50); do
 		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
@@ -177,6 +229,11 @@ start_nginx() {
 	wait_port $NGINX_PORT $NGINX_PID "$OUT/nginx/logs/stderr.log"
 	sleep 0.2 # let the workers start
 }
+start_haproxy() {
+	haproxy -db -f "$OUT/haproxy.cfg" 2>>"$OUT/haproxy.log" &
+	HAPROXY_PID=$!
+	wait_port $HAPROXY_PORT $HAPROXY_PID "$OUT/haproxy.log"
+}
 start_tunnel() {
 	"$BIN/tunnel" -listen 127.0.0.1:$TUNNEL_PORT -backend ws://127.0.0.1:$AGENT_PORT/ -lifetime 30m 2>>"$OUT/tunnel.log" &
 	TUNNEL_PID=$!
@@ -187,7 +244,29 @@ start_ab() {
 	AB_PID=$!
 	wait_port $AB_PORT $AB_PID "$OUT/agentbridge.log"
 }
-stop_all() { stop "$AB_PID" "$TUNNEL_PID" "$NGINX_PID" "$AGENT_PID"; AB_PID= TUNNEL_PID= NGINX_PID= AGENT_PID=; }
+stop_all() {
+	stop "$AB_PID" "$TUNNEL_PID" "$HAPROXY_PID" "$NGINX_PID" "$AGENT_PID"
+	AB_PID= TUNNEL_PID= HAPROXY_PID= NGINX_PID= AGENT_PID=
+}
+# start_all starts the agent and every proxy the targets need.
+start_all() {
+	start_agent
+	((HAVE_NGINX)) && start_nginx
+	[[ " $TARGETS " == *" haproxy "* ]] && start_haproxy
+	[[ " $TARGETS " == *" go-tunnel "* ]] && start_tunnel
+	start_ab
+}
+# start_for starts the agent and the one proxy target t needs (fresh
+# processes: the slow-stream scenarios measure memory per connection).
+start_for() { # target
+	start_agent
+	case $1 in
+	nginx) start_nginx ;;
+	haproxy) start_haproxy ;;
+	go-tunnel) start_tunnel ;;
+	ab-*) start_ab ;;
+	esac
+}
 trap stop_all EXIT
 nginx_pids() { echo "$NGINX_PID $(pgrep -P "$NGINX_PID" | tr '\n' ' ')" | xargs | tr ' ' ','; }
 
@@ -196,6 +275,7 @@ target_args() { # target echo(0|1)
 	case $1 in
 	direct) echo "ws://127.0.0.1:$AGENT_PORT/ plain $AGENT_PID [DONE]" ;;
 	nginx) echo "ws://127.0.0.1:$NGINX_PORT/ plain $(nginx_pids) [DONE]" ;;
+	haproxy) echo "ws://127.0.0.1:$HAPROXY_PORT/ plain $HAPROXY_PID [DONE]" ;;
 	go-tunnel) echo "ws://127.0.0.1:$TUNNEL_PORT/ plain $TUNNEL_PID [DONE]" ;;
 	ab-pass) if (($2)); then echo "ws://127.0.0.1:$AB_PORT/echo plain $AB_PID [DONE]"; else echo "ws://127.0.0.1:$AB_PORT/pass plain $AB_PID [DONE]"; fi ;;
 	ab-trans) echo "ws://127.0.0.1:$AB_PORT/trans plain $AB_PID [END]" ;;
@@ -214,21 +294,27 @@ scenario_flags() {
 	stream64-paced) echo "-c 100 -k 20 -size 64 -interval 2ms" ;;
 	echo-c1) echo "-c 1 -echo -size 128" ;;
 	echo-c50) echo "-c 50 -echo -size 128" ;;
+	slow1k) echo "-c 1000 -k 200 -size 64 -minsize 4 -interval 33333us -think 200ms -gap 3s -warmup 1" ;;
+	slow5k) echo "-c 5000 -k 200 -size 64 -minsize 4 -interval 33333us -think 200ms -gap 25s -warmup 1" ;;
+	slow-smoke) echo "-c 20 -k 10 -size 64 -minsize 4 -interval 10ms -think 20ms -gap 100ms -warmup 1" ;;
 	*) log "unknown scenario $1"; return 1 ;;
 	esac
 }
 
 # --- load scenarios, interleaved --------------------------------------------
 for rep in $(seq "$REPS"); do
-	start_agent
-	((HAVE_NGINX)) && start_nginx
-	[[ " $TARGETS " == *" go-tunnel "* ]] && start_tunnel
-	start_ab
+	start_all
 	for sc in $SCENARIOS; do
 		flags=$(scenario_flags "$sc")
-		echo_=0
+		echo_=0 slow=0 targets=$TARGETS dur=$DURATION
 		[[ $sc == echo-* ]] && echo_=1
-		for t in $TARGETS; do
+		[[ $sc == slow* ]] && slow=1 targets=$SLOW_TARGETS dur=$SLOW_DURATION
+		for t in $targets; do
+			[[ " $TARGETS " == *" $t "* ]] || continue
+			if ((slow)); then
+				stop_all
+				start_for "$t"
+			fi
 			# Echo is one message per reply: same shape through every route, so
 			# only direct, nginx and the passthrough run it. A Wiro client
 			# streams one request at a time (REST send, then subscribe), and
@@ -240,10 +326,14 @@ for rep in $(seq "$REPS"); do
 			ev=
 			[[ $t == ab-* ]] && ev="-expvar http://127.0.0.1:$AB_PORT/debug/vars"
 			# shellcheck disable=SC2086
-			timeout 120 "$BIN/load" -url "$url" -mode "$mode" -pids "$pids" -end "$end" $flags $ev \
-				-duration "$DURATION" -scenario "$sc" -target "$t" -rep "$rep" >>"$RESULTS" ||
+			timeout 180 "$BIN/load" -url "$url" -mode "$mode" -pids "$pids" -end "$end" $flags $ev \
+				-duration "$dur" -scenario "$sc" -target "$t" -rep "$rep" >>"$RESULTS" ||
 				log "load failed: rep $rep $sc $t"
 		done
+		if ((slow)); then
+			stop_all
+			start_all
+		fi
 	done
 	stop_all
 
@@ -253,6 +343,7 @@ for rep in $(seq "$REPS"); do
 		case $t in
 		direct) url=ws://127.0.0.1:$AGENT_PORT/ mode=plain pids=$AGENT_PID ;;
 		nginx) start_nginx; url=ws://127.0.0.1:$NGINX_PORT/ mode=plain pids=$(nginx_pids) ;;
+		haproxy) start_haproxy; url=ws://127.0.0.1:$HAPROXY_PORT/ mode=plain pids=$HAPROXY_PID ;;
 		ab-pass) start_ab; url=ws://127.0.0.1:$AB_PORT/echo mode=plain pids=$AB_PID ;;
 		ab-connic) start_ab; url=ws://127.0.0.1:$AB_PORT/connic mode=connic pids=$AB_PID ;;
 		ab-agents) start_ab; url=ws://127.0.0.1:$AB_PORT/agents-bench/bench/room-{conn} mode=agents pids=$AB_PID ;;

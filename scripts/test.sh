@@ -70,7 +70,7 @@ for pkg in $(go list ./...); do
   done
 done
 
-step "benchmark harness smoke (benchmarks/run.sh --quick: direct, nginx, agentbridge)"
+step "benchmark harness smoke (benchmarks/run.sh --quick: direct, nginx, HAProxy, agentbridge; run.sh installs nginx and haproxy from Debian when absent)"
 if [ "${SKIP_BENCH_SMOKE:-}" = "" ]; then
   bash benchmarks/run.sh --quick
 fi

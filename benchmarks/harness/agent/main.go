@@ -5,6 +5,11 @@
 // Requests are text messages (the load tool sends them):
 //
 //	r <id> <k> <size> <interval_us>   stream k chunks of size bytes, then the end
+//	r <id> <k> <size> <interval_us> <think_us> <minsize>
+//	                                  the same after a pause of think_us ("thinking")
+//	                                  before the first chunk; with minsize > 0, chunk
+//	                                  seq is bench.ChunkSize(seq, minsize, size) bytes
+//	                                  (bench.AppendChunk: cut when the prefix is longer)
 //	e <id> <anything>                 echo the message back as is
 //
 // A chunk's text is "<id>:<seq>:" padded with 'x' to size bytes, so a client
@@ -131,15 +136,23 @@ func (a *agent) reply(connicID []byte) error {
 	if len(f) < 2 || (f[0][0] != 'r' && f[0][0] != 'e') {
 		f = [][]byte{[]byte("e"), []byte("?")}
 	}
-	k, size, interval := 1, len(a.req), 0
+	k, size, interval, think, minSize := 1, len(a.req), 0, 0, 0
 	if f[0][0] == 'r' && len(f) >= 5 {
 		k, _ = strconv.Atoi(string(f[2]))
 		size, _ = strconv.Atoi(string(f[3]))
 		interval, _ = strconv.Atoi(string(f[4]))
 		k = min(max(k, 0), 100000)
 		size = min(max(size, 0), bench.MaxMessage/2)
+		if len(f) >= 7 {
+			think, _ = strconv.Atoi(string(f[5]))
+			minSize, _ = strconv.Atoi(string(f[6]))
+			minSize = min(max(minSize, 0), size)
+		}
 	}
 	echo := f[0][0] == 'e'
+	if think > 0 {
+		time.Sleep(time.Duration(think) * time.Microsecond)
+	}
 	for seq := 0; seq < k; seq++ {
 		if seq > 0 && interval > 0 {
 			time.Sleep(time.Duration(interval) * time.Microsecond)
@@ -152,6 +165,8 @@ func (a *agent) reply(connicID []byte) error {
 		start := len(a.frame)
 		if echo {
 			a.frame = append(a.frame, a.req...)
+		} else if minSize > 0 {
+			a.frame = bench.AppendChunk(a.frame, f[1], seq, bench.ChunkSize(seq, minSize, size))
 		} else {
 			a.frame = append(a.frame, f[1]...)
 			a.frame = append(a.frame, ':')

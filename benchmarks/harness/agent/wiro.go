@@ -117,7 +117,7 @@ func (wa *wiroAgent) handle(nc net.Conn) {
 // stream sends the reply to req under token.
 func (wa *wiroAgent) stream(s *wiroSocket, token, req string) {
 	f := bytes.Fields([]byte(req))
-	k, size, interval := 1, len(req), 0
+	k, size, interval, think, minSize := 1, len(req), 0, 0, 0
 	id := []byte("?")
 	if len(f) >= 5 && f[0][0] == 'r' {
 		id = f[1]
@@ -126,6 +126,11 @@ func (wa *wiroAgent) stream(s *wiroSocket, token, req string) {
 		interval, _ = strconv.Atoi(string(f[4]))
 		k = min(max(k, 0), 100000)
 		size = min(max(size, 0), bench.MaxMessage/(4*max(k, 1)))
+		if len(f) >= 7 {
+			think, _ = strconv.Atoi(string(f[5]))
+			minSize, _ = strconv.Atoi(string(f[6]))
+			minSize = min(max(minSize, 0), size)
+		}
 	}
 	head := func(b []byte, typ string) []byte {
 		return fmt.Appendf(b, `{"type":"%s","agenttoken":"%s"`, typ, token)
@@ -146,9 +151,19 @@ func (wa *wiroAgent) stream(s *wiroSocket, token, req string) {
 		frame = append(frame, text...)
 		return append(frame, `"],"isThinking":false},"result":true}`...)
 	}
+	if think > 0 {
+		time.Sleep(time.Duration(think) * time.Microsecond)
+	}
 	for seq := 0; seq < k; seq++ {
 		if seq > 0 && interval > 0 {
 			time.Sleep(time.Duration(interval) * time.Microsecond)
+		}
+		if minSize > 0 {
+			text = bench.AppendChunk(text, id, seq, bench.ChunkSize(seq, minSize, size))
+			if s.write(progress("agent_output", seq+1)) != nil {
+				return
+			}
+			continue
 		}
 		start := len(text)
 		text = append(text, id...)

@@ -17,7 +17,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"time"
 
 	"github.com/agentbridge/agentbridge/benchmarks/harness/internal/bench"
 )
@@ -68,12 +67,10 @@ func (w *worker) agentsReply(c *bench.Conn, cfg config, p *pending) error {
 			i := bytes.Index(m, agDelta)
 			if i < 0 {
 				mismatch = true
-			} else if d := m[i+len(agDelta):]; cfg.echo && !echoOf(d, p.id) || !cfg.echo && !chunkOf(d, p.id) {
+			} else if d := m[i+len(agDelta):]; cfg.echo && !echoOf(d, p.id) || !cfg.echo && !w.chunkOK(cfg, d, p.id, deltas) {
 				mismatch = true
 			}
-			if deltas == 0 {
-				w.first = append(w.first, time.Since(p.sent))
-			}
+			w.chunk(cfg, p, deltas)
 			deltas++
 		}
 		// start, text-start, text-end, finish: part of the reply, not counted.

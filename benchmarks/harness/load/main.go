@@ -19,6 +19,17 @@
 // Allocations per frame need a counter exposed by the target: -expvar takes
 // a Go expvar URL (/debug/vars, memstats.Mallocs). agentbridge exposes none
 // yet, so the field is null there.
+//
+// Slow streams (the agent-traffic scenarios): -think makes the backend pause
+// before a reply's first chunk, -minsize varies the chunk sizes between it
+// and -size (bench.ChunkSize; every chunk is checked exactly), and -gap
+// spaces a connection's turns by a random pause, uniform in [0, 2×gap), the
+// first one included, so that turns start at a steady rate over the window
+// rather than all at once. With -gap the warm-up is -warmup short unpaced
+// replies (k ≤ 20). Paced runs (-interval) also report the inter-frame
+// jitter, |arrival gap − interval| between consecutive chunks of a reply,
+// and every run the watched processes' RSS growth per connection between
+// before the connections and the end of the window (ProxyKiBPerConn).
 package main
 
 import (
@@ -43,6 +54,8 @@ type config struct {
 	conns, k, size    int
 	depth             int
 	interval          time.Duration
+	think, gap        time.Duration // slow streams: the backend's pause before a reply, the pause between turns
+	minSize, warmup   int
 	echo              bool
 	end               []byte // plain: the message that ends a streamed reply
 	api, key          string // wiro: the REST base URL and the x-api-key
@@ -64,6 +77,13 @@ type Result struct {
 	RTTP50Us, RTTP90Us     float64
 	RTTP99Us, RTTMaxUs     float64
 	FirstP50Us, FirstP99Us float64
+	FirstP999Us            float64
+	ThinkUs, GapUs         int64
+	MinSize                int
+	JitterP50Us            float64 // paced: |arrival gap − interval| between a reply's chunks
+	JitterP99Us            float64
+	JitterP999Us           float64
+	ProxyKiBPerConn        *float64 // watched RSS growth from before the connections to the end of the window, per connection
 	Errors, IDMismatches   int64
 	WholeReplies           int64 // Connic: replies received as one "response" frame, not streamed
 	ProxyCPUUsPerFrame     *float64
@@ -75,6 +95,10 @@ type Result struct {
 
 type worker struct {
 	rtt, first         []time.Duration
+	jitter             []time.Duration
+	last               time.Time // arrival of the reply's previous chunk
+	rng                uint64    // -gap pauses
+	want               []byte    // -minsize: the expected chunk
 	requests, frames   int64
 	recv               int64
 	errors, mismatches int64
@@ -95,6 +119,10 @@ func main() {
 	flag.IntVar(&cfg.size, "size", 64, "chunk size (echo: message size) in bytes")
 	flag.IntVar(&cfg.depth, "depth", 1, "requests in flight per connection")
 	flag.DurationVar(&cfg.interval, "interval", 0, "pause between chunks (paced streaming)")
+	flag.DurationVar(&cfg.think, "think", 0, "backend's pause before a reply's first chunk (slow streams)")
+	flag.DurationVar(&cfg.gap, "gap", 0, "mean pause before each turn of a connection, uniform in [0, 2×gap) (slow streams)")
+	flag.IntVar(&cfg.minSize, "minsize", 0, "chunk sizes vary from this to -size (0: all -size)")
+	flag.IntVar(&cfg.warmup, "warmup", 3, "requests per connection before the window (with -gap: short unpaced ones)")
 	flag.BoolVar(&cfg.echo, "echo", false, "request/response echo instead of streaming")
 	end := flag.String("end", "[DONE]", "plain mode: the message that ends a streamed reply")
 	flag.DurationVar(&cfg.duration, "duration", 4*time.Second, "how long to send new requests")
@@ -110,8 +138,11 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
-	if cfg.conns < 1 || cfg.depth < 1 || cfg.k < 0 || cfg.conns > 10000 {
-		fatal(fmt.Errorf("bad -c/-depth/-k"))
+	if cfg.conns < 1 || cfg.depth < 1 || cfg.k < 0 || cfg.conns > 10000 || cfg.warmup < 0 || cfg.minSize < 0 || cfg.minSize > cfg.size {
+		fatal(fmt.Errorf("bad -c/-depth/-k/-warmup/-minsize"))
+	}
+	if cfg.gap > 0 && cfg.depth != 1 {
+		fatal(fmt.Errorf("-gap spaces turns one at a time: -depth 1"))
 	}
 	if cfg.mode == "openhands" && cfg.depth > 1 {
 		fatal(fmt.Errorf("-mode openhands: -depth 1 only (OpenHands' events name no request)"))
@@ -144,6 +175,7 @@ func fatal(err error) {
 func run(cfg config, watched []int, expvarURL string) Result {
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.duration+cfg.timeout)
 	defer cancel()
+	rss0, rssErr := bench.RSSKiB(watched)
 	// Connect everyone first, so the measured window holds only traffic.
 	conns := make([]*bench.Conn, cfg.conns)
 	var wg sync.WaitGroup
@@ -187,11 +219,15 @@ func run(cfg config, watched []int, expvarURL string) Result {
 
 	// A few requests per connection before the window: a session's first
 	// replies grow its buffers, which is set-up, not steady state.
+	warm := cfg
+	if cfg.gap > 0 {
+		warm.k, warm.interval, warm.think = min(cfg.k, 20), 0, 0
+	}
 	forEachConn(conns, func(i int, c *bench.Conn) {
 		_ = c.NC.SetDeadline(time.Now().Add(cfg.timeout))
 		var w worker
-		for range warmUp {
-			if err := w.once(c, cfg, i); err != nil {
+		for range cfg.warmup {
+			if err := w.once(c, warm, i); err != nil {
 				connErrs.Add(1)
 				werr := fmt.Errorf("warm-up: %w", err)
 				firstConnErr.CompareAndSwap(nil, &werr)
@@ -212,8 +248,20 @@ func run(cfg config, watched []int, expvarURL string) Result {
 	t0 := time.Now()
 	stop := t0.Add(cfg.duration)
 	workers := make([]worker, cfg.conns)
+	// The watched processes' RSS at the end of the window, while the
+	// connections are open and streaming.
+	rss1 := make(chan int64, 1)
+	rssAt := time.AfterFunc(cfg.duration, func() {
+		v, err := bench.RSSKiB(watched)
+		if err != nil {
+			v = -1
+		}
+		rss1 <- v
+	})
+	defer rssAt.Stop()
 	forEachConn(conns, func(i int, c *bench.Conn) {
 		_ = c.NC.SetDeadline(stop.Add(cfg.timeout))
+		workers[i].rng = uint64(i)*0x9e3779b97f4a7c15 + uint64(t0.UnixNano())
 		workers[i].run(c, cfg, i, stop)
 	})
 	elapsed := time.Since(t0)
@@ -221,12 +269,29 @@ func run(cfg config, watched []int, expvarURL string) Result {
 	self1 := bench.SelfCPUMicros()
 
 	r := Result{Kind: "load", Mode: cfg.mode, Conns: cfg.conns, K: cfg.k, Size: cfg.size, Depth: cfg.depth,
-		IntervalUs: cfg.interval.Microseconds(), Echo: cfg.echo, Seconds: elapsed.Seconds()}
+		IntervalUs: cfg.interval.Microseconds(), Echo: cfg.echo, Seconds: elapsed.Seconds(),
+		ThinkUs: cfg.think.Microseconds(), GapUs: cfg.gap.Microseconds(), MinSize: cfg.minSize}
+	connected := 0
+	for _, c := range conns {
+		if c != nil {
+			connected++
+		}
+	}
+	if len(watched) > 0 && rssErr == nil && connected > 0 {
+		select {
+		case v := <-rss1:
+			if v >= 0 {
+				kib := float64(v-rss0) / float64(connected)
+				r.ProxyKiBPerConn = &kib
+			}
+		default: // the window ended early (no connections): nothing to say
+		}
+	}
 	r.Errors = connErrs.Load()
 	if e := firstConnErr.Load(); e != nil {
 		r.FirstError = "connect: " + (*e).Error()
 	}
-	var rtt, first []time.Duration
+	var rtt, first, jitter []time.Duration
 	for i := range workers {
 		w := &workers[i]
 		r.Requests += w.requests
@@ -237,6 +302,7 @@ func run(cfg config, watched []int, expvarURL string) Result {
 		r.WholeReplies += w.whole
 		rtt = append(rtt, w.rtt...)
 		first = append(first, w.first...)
+		jitter = append(jitter, w.jitter...)
 		if w.firstErr != nil && r.FirstError == "" {
 			r.FirstError = w.firstErr.Error()
 		}
@@ -244,7 +310,8 @@ func run(cfg config, watched []int, expvarURL string) Result {
 	r.FramesPerS = float64(r.Frames) / elapsed.Seconds()
 	r.MsgsPerS = float64(r.Requests) / elapsed.Seconds()
 	r.RTTP50Us, r.RTTP90Us, r.RTTP99Us, r.RTTMaxUs = pct(rtt, 0.50), pct(rtt, 0.90), pct(rtt, 0.99), pct(rtt, 1)
-	r.FirstP50Us, r.FirstP99Us = pct(first, 0.50), pct(first, 0.99)
+	r.FirstP50Us, r.FirstP99Us, r.FirstP999Us = pct(first, 0.50), pct(first, 0.99), pct(first, 0.999)
+	r.JitterP50Us, r.JitterP99Us, r.JitterP999Us = pct(jitter, 0.50), pct(jitter, 0.99), pct(jitter, 0.999)
 	if r.Frames > 0 {
 		r.ClientCPUUsPerFrame = float64(self1-self0) / float64(r.Frames)
 		if len(watched) > 0 && cpuErr == nil && cpuErr1 == nil {
@@ -305,6 +372,9 @@ func (w *worker) run(c *bench.Conn, cfg config, idx int, stop time.Time) {
 	}
 	if cfg.mode == "wiro" {
 		for n := 0; time.Now().Before(stop); n++ {
+			if cfg.gap > 0 && !w.pause(cfg, stop) {
+				return
+			}
 			p := &queue[0]
 			p.id = strconv.AppendInt(append(append(p.id[:0], 'c'), strconv.Itoa(idx)...), int64(n), 10)
 			if err := w.wiroOnce(c, cfg, idx, p); err != nil {
@@ -318,6 +388,9 @@ func (w *worker) run(c *bench.Conn, cfg config, idx int, stop time.Time) {
 	head, inFlight, n := 0, 0, 0
 	for {
 		for inFlight < cfg.depth && time.Now().Before(stop) {
+			if cfg.gap > 0 && !w.pause(cfg, stop) {
+				break
+			}
 			p := &queue[(head+inFlight)%cfg.depth]
 			p.id = strconv.AppendInt(append(append(p.id[:0], 'c'), strconv.Itoa(idx)...), int64(n), 10)
 			n++
@@ -342,6 +415,46 @@ func (w *worker) run(c *bench.Conn, cfg config, idx int, stop time.Time) {
 	}
 }
 
+// pause sleeps before a turn, uniform in [0, 2×gap); false (without
+// sleeping) when the turn would start after stop.
+func (w *worker) pause(cfg config, stop time.Time) bool {
+	w.rng ^= w.rng << 13
+	w.rng ^= w.rng >> 7
+	w.rng ^= w.rng << 17
+	d := time.Duration(w.rng % uint64(2*cfg.gap))
+	if !time.Now().Add(d).Before(stop) {
+		return false
+	}
+	time.Sleep(d)
+	return true
+}
+
+// chunk records the arrival of a reply's chunk, n chunks having come before
+// it: the first frame's latency, then (paced) the jitter of each gap.
+func (w *worker) chunk(cfg config, p *pending, n int) {
+	t := time.Now()
+	if n == 0 {
+		w.first = append(w.first, t.Sub(p.sent))
+	} else if cfg.interval > 0 {
+		w.jitter = append(w.jitter, (t.Sub(w.last) - cfg.interval).Abs())
+	}
+	w.last = t
+}
+
+// chunkOK reports whether a chunk's text (rest: it and whatever follows it in
+// the frame) is chunk seq of the reply to id: with -minsize exactly, else
+// starting with "<id>:".
+func (w *worker) chunkOK(cfg config, rest, id []byte, seq int) bool {
+	if cfg.minSize == 0 {
+		return chunkOf(rest, id)
+	}
+	w.want = bench.AppendChunk(w.want[:0], id, seq, bench.ChunkSize(seq, cfg.minSize, cfg.size))
+	if !bytes.HasPrefix(rest, w.want) {
+		return false
+	}
+	return len(rest) == len(w.want) || rest[len(w.want)] == '"' || rest[len(w.want)] == '\\'
+}
+
 // forEachConn runs fn for every connection that is not nil, each on its
 // own goroutine, and waits for all of them.
 func forEachConn(conns []*bench.Conn, fn func(i int, c *bench.Conn)) {
@@ -353,10 +466,6 @@ func forEachConn(conns []*bench.Conn, fn func(i int, c *bench.Conn)) {
 	}
 	wg.Wait()
 }
-
-// warmUp is how many requests each connection sends before the measured
-// window.
-const warmUp = 3
 
 // once sends one request and reads its reply (the warm-up).
 func (w *worker) once(c *bench.Conn, cfg config, idx int) error {
@@ -407,7 +516,14 @@ func appendLine(b []byte, cfg config, id []byte) []byte {
 	b = append(b, ' ')
 	b = strconv.AppendInt(b, int64(cfg.size), 10)
 	b = append(b, ' ')
-	return strconv.AppendInt(b, cfg.interval.Microseconds(), 10)
+	b = strconv.AppendInt(b, cfg.interval.Microseconds(), 10)
+	if cfg.think > 0 || cfg.minSize > 0 {
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, cfg.think.Microseconds(), 10)
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, int64(cfg.minSize), 10)
+	}
+	return b
 }
 
 var (
@@ -453,12 +569,10 @@ func (w *worker) readReply(c *bench.Conn, cfg config, p *pending, queue []pendin
 				}
 				return w.finish(p, int64(cfg.k)+1, mismatch)
 			}
-			if !chunkOf(m, p.id) {
+			if !w.chunkOK(cfg, m, p.id, chunks) {
 				mismatch = true
 			}
-			if chunks == 0 {
-				w.first = append(w.first, time.Since(p.sent))
-			}
+			w.chunk(cfg, p, chunks)
 			chunks++
 			continue
 		}
@@ -466,12 +580,10 @@ func (w *worker) readReply(c *bench.Conn, cfg config, p *pending, queue []pendin
 		switch {
 		case bytes.Contains(m, typeChunk):
 			i := bytes.Index(m, quotedChunk)
-			if !bytes.Contains(m, key) || i < 0 || !(cfg.echo || chunkOf(m[i+len(quotedChunk):], p.id)) {
+			if !bytes.Contains(m, key) || i < 0 || !(cfg.echo || w.chunkOK(cfg, m[i+len(quotedChunk):], p.id, chunks)) {
 				mismatch = true
 			}
-			if chunks == 0 {
-				w.first = append(w.first, time.Since(p.sent))
-			}
+			w.chunk(cfg, p, chunks)
 			chunks++
 		case bytes.Contains(m, typeEnd):
 			if !bytes.Contains(m, key) {

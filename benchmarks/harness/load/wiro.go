@@ -79,7 +79,7 @@ func (w *worker) wiroOnce(c *bench.Conn, cfg config, idx int, p *pending) error 
 	}
 	var keyBuf [80]byte
 	key := append(append(append(keyBuf[:0], `"agenttoken":"`...), token...), '"')
-	first, last := w.wiroMarks(p.id, cfg.k)
+	first, last := w.wiroMarks(cfg, p.id)
 	outputs, mismatch := 0, false
 	for {
 		m, err := c.ReadMessage()
@@ -95,9 +95,7 @@ func (w *worker) wiroOnce(c *bench.Conn, cfg config, idx int, p *pending) error 
 			if !textStarts(m, wiroRaw, first) {
 				mismatch = true
 			}
-			if outputs == 0 {
-				w.first = append(w.first, time.Since(p.sent))
-			}
+			w.chunk(cfg, p, outputs)
 			outputs++
 		case bytes.Contains(m, wiroEnd):
 			if !textStarts(m, wiroRaw, first) || !bytes.Contains(m, last) {
@@ -129,7 +127,13 @@ func (w *worker) wiroOnce(c *bench.Conn, cfg config, idx int, p *pending) error 
 
 // wiroMarks returns the text the reply to id starts with, and the one its
 // last chunk starts with.
-func (w *worker) wiroMarks(id []byte, k int) (first, last []byte) {
+func (w *worker) wiroMarks(cfg config, id []byte) (first, last []byte) {
+	k := cfg.k
+	if cfg.minSize > 0 {
+		first = bench.AppendChunk(nil, id, 0, bench.ChunkSize(0, cfg.minSize, cfg.size))
+		last = bench.AppendChunk(nil, id, max(k-1, 0), bench.ChunkSize(max(k-1, 0), cfg.minSize, cfg.size))
+		return first, last
+	}
 	first = append(append(append([]byte(nil), id...), ':'), "0:"...)
 	last = strconv.AppendInt(append(append([]byte(nil), id...), ':'), int64(max(k-1, 0)), 10)
 	return first, append(last, ':')

@@ -26,7 +26,9 @@ type rec struct {
 	Kind, Scenario, Target                     string
 	Rep                                        int
 	FramesPerS, RTTP50Us, RTTP99Us, FirstP50Us float64
-	FirstP99Us                                 float64
+	FirstP99Us, FirstP999Us, JitterP99Us       float64
+	IntervalUs                                 int64
+	ProxyKiBPerConn                            *float64
 	Errors, IDMismatches, WholeReplies         int64
 	ProxyCPUUsPerFrame, AllocsPerFrame         *float64
 	Conns                                      int
@@ -54,6 +56,7 @@ func main() {
 	}
 	empty := read(in)
 	loadTable()
+	pacedTable()
 	idleTable()
 	gates()
 	if empty > 0 {
@@ -203,6 +206,101 @@ func loadTable() {
 	}
 	fmt.Println()
 	fmt.Println("Medians of the repetitions; ratio and p50 +µs are against direct in the same repetition. CPU µs/frame is the watched process's utime+stime (/proc/PID/stat) per frame the backend emitted (k chunks + end); for direct it is the agent itself. allocs/frame: - = the target exposes no counter. † = Connic replies arrived as one `response` frame, not streamed (see notes).")
+	fmt.Println()
+}
+
+// pacedTable is the time-to-first-frame view of the paced scenarios (chunks
+// spaced by -interval: stream64-paced, the slow-stream ones): first-frame
+// latency and inter-frame jitter added to direct's in the same repetition,
+// CPU per frame beside nginx's in the same repetition, and the proxy's RSS
+// growth per connection while streaming. Then the issue-17 gates: added
+// first-frame latency ≤ nginx's at p50 and p99, for every agentbridge route.
+func pacedTable() {
+	var paced []string
+	for _, s := range scenarios {
+		for _, r := range recs {
+			if r.Kind == "load" && r.Scenario == s && r.IntervalUs > 0 {
+				paced = append(paced, s)
+				break
+			}
+		}
+	}
+	if len(paced) == 0 {
+		return
+	}
+	added := func(s string, rs []rec, f func(rec) float64) float64 {
+		return vsDirect(s, rs, func(r, d rec) float64 { return f(r) - f(d) })
+	}
+	vsNginx := func(s string, rs []rec) float64 {
+		var v []float64
+		for _, r := range rs {
+			for _, n := range cells("load", s, "nginx") {
+				if n.Rep == r.Rep && r.ProxyCPUUsPerFrame != nil && n.ProxyCPUUsPerFrame != nil {
+					v = append(v, *r.ProxyCPUUsPerFrame / *n.ProxyCPUUsPerFrame)
+				}
+			}
+		}
+		return median(v)
+	}
+	f50 := func(r rec) float64 { return r.FirstP50Us }
+	f99 := func(r rec) float64 { return r.FirstP99Us }
+	f999 := func(r rec) float64 { return r.FirstP999Us }
+	j99 := func(r rec) float64 { return r.JitterP99Us }
+	fmt.Println("| paced scenario | target | conns | frames/s | first-frame p50 µs | added p50 | added p99 | added p99.9 | jitter p99 µs | added jitter p99 | CPU µs/frame | CPU × nginx | KiB/conn streaming | errors |")
+	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, s := range paced {
+		for _, t := range targets {
+			rs := cells("load", s, t)
+			if len(rs) == 0 {
+				continue
+			}
+			var errs int64
+			conns := 0
+			for _, r := range rs {
+				errs += r.Errors + r.IDMismatches
+				conns = r.Conns
+			}
+			c := num(med(rs, cpu), 2)
+			if t == "direct" && c != "-" {
+				c = "(agent " + c + ")"
+			}
+			kib := med(rs, func(r rec) (float64, bool) {
+				if r.ProxyKiBPerConn == nil {
+					return 0, false
+				}
+				return *r.ProxyKiBPerConn, true
+			})
+			fmt.Printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |\n", s, t, num(float64(conns), 0),
+				num(med(rs, fps), 0), num(med(rs, first), 0),
+				num(added(s, rs, f50), 0), num(added(s, rs, f99), 0), num(added(s, rs, f999), 0),
+				num(med(rs, func(r rec) (float64, bool) { return r.JitterP99Us, true }), 0), num(added(s, rs, j99), 0),
+				c, num(vsNginx(s, rs), 2), num(kib, 1), errs)
+		}
+	}
+	fmt.Println()
+	fmt.Println("Medians of the repetitions. added: the target's figure minus direct's in the same repetition (µs). Jitter: |arrival gap − interval| between consecutive chunks of a reply. CPU × nginx: the ratio to nginx's CPU per frame in the same repetition. KiB/conn streaming: the watched processes' RSS growth from before the connections to the end of the window, per connection (for direct: the agent's); errors include id mismatches.")
+	fmt.Println()
+	if len(cells("load", paced[0], "nginx")) == 0 {
+		return
+	}
+	fmt.Println("| gate (issue 17) | scenario | target | added first-frame p50 / p99 µs | nginx | verdict |")
+	fmt.Println("|---|---|---|---:|---:|---|")
+	for _, s := range paced {
+		n := cells("load", s, "nginx")
+		n50, n99 := added(s, n, f50), added(s, n, f99)
+		for _, t := range targets {
+			if !strings.HasPrefix(t, "ab-") {
+				continue
+			}
+			rs := cells("load", s, t)
+			if len(rs) == 0 {
+				continue
+			}
+			a50, a99 := added(s, rs, f50), added(s, rs, f99)
+			fmt.Printf("| added first-frame ≤ nginx at p50 and p99 | %s | %s | +%s / +%s | +%s / +%s | %s |\n", s, t,
+				num(a50, 0), num(a99, 0), num(n50, 0), num(n99, 0), verdict(a50 <= n50 && a99 <= n99, a50+a99+n50+n99))
+		}
+	}
 	fmt.Println()
 }
 

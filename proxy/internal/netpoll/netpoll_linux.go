@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -78,7 +79,7 @@ func start() (*Poller, error) {
 func (p *Poller) loop(rc syscall.RawConn) {
 	var failed error
 	wait := func(fd uintptr) bool {
-		n, err := unix.EpollWait(int(fd), p.evs, 0)
+		n, err := epollPoll(int(fd), p.evs)
 		switch {
 		case err == unix.EINTR:
 			return false
@@ -198,7 +199,33 @@ func (p *Poller) Arm(fd int, added, edge bool) error {
 	if !added {
 		op = unix.EPOLL_CTL_ADD
 	}
-	return unix.EpollCtl(p.epfd, op, fd, &ev)
+	return epollCtl(p.epfd, op, fd, &ev)
+}
+
+// epollPoll is epoll_pwait(2) with a zero timeout and no signal mask, and
+// epollCtl is epoll_ctl(2), both made as raw system calls: neither blocks,
+// so the scheduler need not know of them. Through unix.EpollWait and
+// EpollCtl (syscall.Syscall6) every call enters the runtime's system-call
+// state, and when the process was idle (every P idle, sysmon asleep) that
+// wakes sysmon: a futex wake, a second thread scheduled, its yield, sleep
+// and futex wait, on every wake-up of the poller (benchmarks/RESULTS.md,
+// 2026-12-04: 2 futex, 1 nanosleep, 4 context switches and 2 threads per
+// relayed frame at low load). rawRead and rawWrite in wsconn avoid the
+// same for reads and writes.
+func epollPoll(epfd int, evs []unix.EpollEvent) (int, error) {
+	n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&evs[0])), uintptr(len(evs)), 0, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
+func epollCtl(epfd, op, fd int, ev *unix.EpollEvent) error {
+	_, _, e := unix.RawSyscall6(unix.SYS_EPOLL_CTL, uintptr(epfd), uintptr(op), uintptr(fd), uintptr(unsafe.Pointer(ev)), 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
 }
 
 // Each calls f with every registered handler, under the table's lock; for
