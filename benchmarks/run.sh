@@ -283,7 +283,7 @@ target_args() { # target echo(0|1)
 	ab-connic-wiro) echo "ws://127.0.0.1:$AB_PORT/connic-wiro connic $AB_PID -" ;;
 	ab-wiro-connic) echo "ws://127.0.0.1:$AB_PORT/wiro wiro $AB_PID -" ;;
 	ab-agents) echo "ws://127.0.0.1:$AB_PORT/agents-bench/bench/room-{conn} agents $AB_PID -" ;;
-	ab-openhands) echo "ws://127.0.0.1:$AB_PORT/oh-bench/socket.io/?conversation_id=bench-{conn}&latest_event_id=-1&EIO=4&transport=websocket openhands $AB_PID -" ;;
+	ab-openhands) echo "ws://127.0.0.1:$AB_PORT/oh-bench/socket.io/?conversation_id=bench-{run}-{conn}&latest_event_id=-1&EIO=4&transport=websocket openhands $AB_PID -" ;;
 	esac
 }
 scenario_flags() {

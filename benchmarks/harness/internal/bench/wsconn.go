@@ -52,10 +52,19 @@ func NewConn(nc net.Conn, br *bufio.Reader, client bool, bufSize int) *Conn {
 
 // ConnURL returns rawURL with "{conn}" replaced by the connection's number
 // n, so that each connection of a run can have a path of its own (an
-// Agents SDK route shares a path's replies between its sockets).
+// Agents SDK route shares a path's replies between its sockets), and
+// "{run}" by a number drawn once per process, so that one run does not
+// take over the conversations an earlier one left (an OpenHands route
+// keeps them for session.resume_window).
 func ConnURL(rawURL string, n int) string {
-	return strings.ReplaceAll(rawURL, "{conn}", strconv.Itoa(n))
+	return strings.ReplaceAll(strings.ReplaceAll(rawURL, "{conn}", strconv.Itoa(n)), "{run}", runID)
 }
+
+var runID = func() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%x", b)
+}()
 
 // Dial opens a client connection to a ws:// URL on a loopback address.
 func Dial(ctx context.Context, rawURL string, timeout time.Duration) (*Conn, error) {
