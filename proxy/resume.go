@@ -33,9 +33,18 @@ import (
 // that a socket can take over: the newest.
 
 // eventLog is the frames a resumable session wrote that carry an event id,
-// oldest first: whole WebSocket frames one after the other in buf, and
-// each event's id and end in ents. Guarded by the session's cmu.
+// oldest first, in two segments: prev, then cur. New events go to cur; when
+// cur holds half of the bounds, it becomes prev and the old prev, emptied,
+// the new cur. So between half the bounds and the bounds are kept, and
+// nothing is ever moved: a segment's buffers are reused once they have
+// grown. Guarded by the session's cmu.
 type eventLog struct {
+	prev, cur logSegment
+}
+
+// logSegment is whole WebSocket frames one after the other in buf, and
+// each event's id and end in ents.
+type logSegment struct {
 	buf  []byte
 	ents []logEntry
 }
@@ -45,54 +54,44 @@ type logEntry struct {
 	end int // where the event's frames end in buf
 }
 
-// add keeps frames, those written for the event id, and drops the oldest
-// events past maxEvents or maxBytes (a quarter at once, so dropping costs
-// little per event).
+// add keeps frames, those written for the event id, within maxEvents
+// events and maxBytes bytes (at least the last half of each).
 func (l *eventLog) add(id int64, frames []byte, maxEvents int, maxBytes int64) {
-	l.buf = append(l.buf, frames...)
-	l.ents = append(l.ents, logEntry{id: id, end: len(l.buf)})
-	if len(l.ents) <= maxEvents && int64(len(l.buf)) <= maxBytes {
-		return
+	c := &l.cur
+	if len(c.ents) > 0 && (2*len(c.ents) >= maxEvents || 2*int64(len(c.buf)+len(frames)) > maxBytes) {
+		l.prev, l.cur = l.cur, logSegment{buf: l.prev.buf[:0], ents: l.prev.ents[:0]}
+		c = &l.cur
 	}
-	n := max(len(l.ents)/4, 1)
-	for n < len(l.ents) && int64(len(l.buf)-l.ents[n-1].end) > maxBytes {
-		n++
-	}
-	cut := l.ents[n-1].end
-	l.buf = l.buf[:copy(l.buf, l.buf[cut:])]
-	l.ents = l.ents[:copy(l.ents, l.ents[n:])]
-	for i := range l.ents {
-		l.ents[i].end -= cut
-	}
+	c.buf = append(c.buf, frames...)
+	c.ents = append(c.ents, logEntry{id: id, end: len(c.buf)})
 }
 
 // appendAfter appends the frames of the events after id to dst, in order;
 // of the events whose message collapse reports, only the last, after the
 // others.
 func (l *eventLog) appendAfter(dst []byte, after int64, collapse func([]byte) bool) []byte {
-	last := -1 // the last collapsed event after id
-	for i, e := range l.ents {
-		if e.id <= after {
-			continue
+	var last []byte // the last collapsed event after id
+	for _, g := range [2]*logSegment{&l.prev, &l.cur} {
+		for i, e := range g.ents {
+			if e.id <= after {
+				continue
+			}
+			frames := g.buf[g.start(i):e.end]
+			if collapse != nil && collapsed(frames, collapse) {
+				last = frames
+				continue
+			}
+			dst = append(dst, frames...)
 		}
-		from := l.start(i)
-		if collapse != nil && collapsed(l.buf[from:e.end], collapse) {
-			last = i
-			continue
-		}
-		dst = append(dst, l.buf[from:e.end]...)
 	}
-	if last >= 0 {
-		dst = append(dst, l.buf[l.start(last):l.ents[last].end]...)
-	}
-	return dst
+	return append(dst, last...)
 }
 
-func (l *eventLog) start(i int) int {
+func (g *logSegment) start(i int) int {
 	if i == 0 {
 		return 0
 	}
-	return l.ents[i-1].end
+	return g.ents[i-1].end
 }
 
 // collapsed reports whether the first message of frames is one collapse

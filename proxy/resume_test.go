@@ -181,3 +181,42 @@ func TestSetQuery(t *testing.T) {
 		}
 	}
 }
+
+// TestEventLog: the log keeps between half its bounds and its bounds, the
+// newest events, and replays those after an id in order, of the collapsed
+// kind only the last, after the others.
+func TestEventLog(t *testing.T) {
+	frame := func(s string) []byte { return append([]byte{0x81, byte(len(s))}, s...) }
+	var l eventLog
+	for i := int64(1); i <= 10; i++ {
+		msg := "e" + itoa(i)
+		if i%3 == 0 {
+			msg = "state" + itoa(i)
+		}
+		l.add(i, frame(msg), 6, 1<<20)
+	}
+	payloads := func(b []byte) []string {
+		var out []string
+		for len(b) > 0 {
+			n := int(b[1])
+			out = append(out, string(b[2:2+n]))
+			b = b[2+n:]
+		}
+		return out
+	}
+	isState := func(m []byte) bool { return strings.HasPrefix(string(m), "state") }
+	all := payloads(l.appendAfter(nil, -1, nil))
+	if len(all) < 3 || len(all) > 6 || all[len(all)-1] != "e10" {
+		t.Fatalf("kept %v: want the newest 3 to 6 events", all)
+	}
+	if got := strings.Join(payloads(l.appendAfter(nil, 7, isState)), " "); got != "e8 e10 state9" {
+		t.Fatalf("after 7, states collapsed last: %q, want %q", got, "e8 e10 state9")
+	}
+	var b eventLog
+	for i := int64(1); i <= 100; i++ {
+		b.add(i, frame("xxxxxxxxxx"), 1000, 100)
+	}
+	if n := len(b.appendAfter(nil, -1, nil)); n < 50 || n > 100 {
+		t.Fatalf("kept %d bytes with a bound of 100", n)
+	}
+}
