@@ -9,7 +9,8 @@
 #   OUT=/tmp/ab benchmarks/run.sh --quick     # once: configs and harness binaries in $OUT
 #   OUT=/tmp/ab benchmarks/ab.sh old=/tmp/agentbridge-old new=/tmp/agentbridge-new
 #
-# Each build serves $OUT/agentbridge.yaml on its own port (18100, 18101, ...);
+# Each build serves $OUT/agentbridge.yaml on its own port (18100, 18101, ...,
+# from AB_PORT: another run on the machine may hold 18100);
 # nginx serves $OUT/nginx.conf and the agent $OUT/bin/agent, as in run.sh,
 # and HAProxy $OUT/haproxy.cfg when run.sh wrote one and haproxy is
 # installed (HAPROXY=0: without it). Each row also gives the first-frame
@@ -46,13 +47,15 @@ if [[ ${HAPROXY:-1} == 1 && -f $OUT/haproxy.cfg && -n ${HAPROXY_PORT:-} ]] && co
 	wait_port "$HAPROXY_PORT"
 	names+=(haproxy) urls+=("ws://127.0.0.1:$HAPROXY_PORT/") watch+=("$hp")
 fi
-port=18100
+port=${AB_PORT:-18100}
 for arg in "$@"; do
 	name=${arg%%=*} bin=${arg#*=}
 	sed "s/^listen: .*/listen: 127.0.0.1:$port/" "$OUT/agentbridge.yaml" >"$OUT/ab-$name.yaml"
 	"$bin" serve -config "$OUT/ab-$name.yaml" 2>>"$OUT/ab-$name.log" &
 	pids+=($!)
 	wait_port $port
+	sleep 0.2
+	kill -0 $! 2>/dev/null || { log "$name did not start (port $port taken? see $OUT/ab-$name.log; AB_PORT=...)"; exit 1; }
 	names+=("$name") urls+=("ws://127.0.0.1:$port/$ROUTE") watch+=("$!")
 	port=$((port + 1))
 done

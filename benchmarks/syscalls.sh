@@ -9,7 +9,8 @@
 #   OUT=/tmp/ab benchmarks/syscalls.sh old=/tmp/agentbridge-old new=/tmp/agentbridge-new
 #   OUT=/tmp/ab benchmarks/syscalls.sh nginx main=/tmp/agentbridge   # beside nginx
 #
-# Each build serves $OUT/agentbridge.yaml on its own port (18100, ...), runs
+# Each build serves $OUT/agentbridge.yaml on its own port (18100, ... from
+# AB_PORT: another run on the machine may hold 18100), runs
 # alone with the agent, and is watched by perf stat (tracepoints: run as
 # root, with linux-perf installed) for the middle DURATION of a load run.
 # The poller's epoll call is an epoll_pwait, like the Go runtime's own, so
@@ -33,10 +34,10 @@ NAME=syscalls.sh
 source "$(dirname "$0")/lib.sh"
 start_agent
 
-events=raw_syscalls:sys_enter,syscalls:sys_enter_read,syscalls:sys_enter_write,syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendto,syscalls:sys_enter_writev,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_pwait,syscalls:sys_enter_futex,sched:sched_switch
+events=raw_syscalls:sys_enter,syscalls:sys_enter_read,syscalls:sys_enter_write,syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendto,syscalls:sys_enter_writev,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_pwait,syscalls:sys_enter_futex,syscalls:sys_enter_nanosleep,sched:sched_switch
 field() { grep -o "\"$1\":[0-9.e+-]*" | head -1 | cut -d: -f2; }
 for rep in $(seq "$REPS"); do
-	port=18100
+	port=${AB_PORT:-18100}
 	for arg in "$@"; do
 		name=${arg%%=*} bin=${arg#*=} flags=$FLAGS
 		if [[ $arg == nginx ]]; then
@@ -53,6 +54,8 @@ for rep in $(seq "$REPS"); do
 			"$bin" serve -config "$OUT/sc-$name.yaml" 2>>"$OUT/sc-$name.log" &
 			pid=$!
 			wait_port $port
+			sleep 0.2
+			kill -0 $pid 2>/dev/null || { log "$name did not start (port $port taken? see $OUT/sc-$name.log; AB_PORT=...)"; exit 1; }
 			watch=$pid url=ws://127.0.0.1:$port/$ROUTE
 		fi
 		# The load runs a second longer than perf watches, half a second
@@ -72,8 +75,8 @@ for rep in $(seq "$REPS"); do
 			END {
 				f = fps * secs
 				printf "rep %s %-8s %8.0f frames/s %5.2f µs/frame  per frame:", rep, name, fps, cpu
-				split("syscalls read write recvfrom sendto writev epoll_wait epoll_pwait futex sched_switch", k, " ")
-				for (i = 1; i <= 10; i++) printf " %s %.3f", k[i], c[k[i]] / f
+				split("syscalls read write recvfrom sendto writev epoll_wait epoll_pwait futex nanosleep sched_switch", k, " ")
+				for (i = 1; i <= 11; i++) printf " %s %.3f", k[i], c[k[i]] / f
 				printf "\n"
 			}' "$OUT/sc-perf.txt"
 		port=$((port + 1))

@@ -28,9 +28,9 @@ for line in sys.stdin:
     comm, tid, cpu, t, ev, rest = m.groups()
     t = float(t) * 1e6  # µs
     if ev.startswith('raw_syscalls:sys_enter'):
-        nr = int(re.search(r'NR (\d+)', rest).group(1)); kind = ('enter', NR.get(nr, str(nr)))
+        nr = int(re.search(r'NR (-?\d+)', rest).group(1)); kind = ('enter', NR.get(nr, str(nr)))
     elif ev.startswith('raw_syscalls:sys_exit'):
-        nr = int(re.search(r'NR (\d+)', rest).group(1)); kind = ('exit', NR.get(nr, str(nr)))
+        nr = int(re.search(r'NR (-?\d+)', rest).group(1)); kind = ('exit', NR.get(nr, str(nr)))
     elif ev.startswith('sched:sched_switch'):
         kind = ('switch', '')
     elif ev.startswith('sched:sched_wakeup'):

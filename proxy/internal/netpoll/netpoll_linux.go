@@ -76,6 +76,9 @@ func start() (*Poller, error) {
 // loop calls the handlers of sockets that became readable. It reads events
 // without blocking (a zero timeout) and waits for more under the runtime
 // poller, so no thread blocks in epoll_wait. It ends if epoll fails.
+// (A thread blocked in epoll_pwait on epfd instead was measured and costs
+// more: sysmon never sleeps while it blocks, and it wakes per event where
+// this loop batches; benchmarks/RESULTS.md, 2026-12-04.)
 func (p *Poller) loop(rc syscall.RawConn) {
 	var failed error
 	wait := func(fd uintptr) bool {
