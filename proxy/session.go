@@ -202,6 +202,14 @@ func (ss *session) Unparked(c *wsconn.Conn, expired bool) {
 }
 
 // backend returns the socket of the current backend leg, or nil.
+// upstream returns the backend leg, for the client pump: the backend pump
+// may replace it (rejoin) while the client pump sends.
+func (ss *session) upstream() Upstream {
+	ss.umu.Lock()
+	defer ss.umu.Unlock()
+	return ss.up
+}
+
 func (ss *session) backend() *socketUpstream {
 	ss.umu.Lock()
 	defer ss.umu.Unlock()
@@ -575,7 +583,7 @@ func (ss *session) clientPump() error {
 						ss.shareHistory()
 					}
 				}
-				if err := ss.up.Send(ev); err != nil {
+				if err := ss.upstream().Send(ev); err != nil {
 					return errBackendWrite{err}
 				}
 			case translators.KindResume:
@@ -603,7 +611,7 @@ func (ss *session) clientPump() error {
 			case translators.KindCancel, translators.KindToolOutput, translators.KindToolError,
 				translators.KindState, translators.KindFrame:
 				// The backend's codec drops what its dialect has no place for.
-				if err := ss.up.Send(ev); err != nil {
+				if err := ss.upstream().Send(ev); err != nil {
 					return errBackendWrite{err}
 				}
 			}
