@@ -291,22 +291,23 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(m.descHandoffs, prometheus.CounterValue, float64(handed))
 }
 
+// of returns rt's series, or nil for a route no configuration loaded.
+func (m *metrics) of(rt *Route) *routeMetrics {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.routes[rt]
+}
+
 // shook records how long rt's upgrade took, up to the 101.
 func (m *metrics) shook(rt *Route, d time.Duration) {
-	m.mu.Lock()
-	rm := m.routes[rt]
-	m.mu.Unlock()
-	if rm != nil {
+	if rm := m.of(rt); rm != nil {
 		rm.handshake.Observe(d.Seconds())
 	}
 }
 
 // refusedMessage counts a client message of rt that its dialect refused.
 func (m *metrics) refusedMessage(rt *Route) {
-	m.mu.Lock()
-	rm := m.routes[rt]
-	m.mu.Unlock()
-	if rm != nil {
+	if rm := m.of(rt); rm != nil {
 		rm.malformed.Inc()
 	}
 }
@@ -318,10 +319,7 @@ func (m *metrics) refused(route string, status int, reason string) {
 
 // dialed records how long opening rt's backend leg took.
 func (m *metrics) dialed(rt *Route, d time.Duration) {
-	m.mu.Lock()
-	rm := m.routes[rt]
-	m.mu.Unlock()
-	if rm != nil {
+	if rm := m.of(rt); rm != nil {
 		rm.dial.Observe(d.Seconds())
 	}
 }

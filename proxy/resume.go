@@ -342,26 +342,12 @@ func (ss *session) rejoin(err error) bool {
 				"attempt", i+1, "err", derr)
 			continue
 		}
-		ss.umu.Lock()
-		if ss.over || lg.up == nil {
-			ss.umu.Unlock()
+		if lg.up == nil || !ss.useLeg(lg, su) {
 			lg.close()
 			break
 		}
-		ss.up = lg.up
-		ss.su, _ = lg.up.(*socketUpstream)
-		ss.more, _ = lg.up.(moreUpstream)
-		ss.resetting = false
-		nsu := ss.su
-		ss.umu.Unlock()
-		if nsu != nil {
-			ss.s.metrics.relegged(ss, su.c, nsu.c)
-			nsu.c.StartKeepalive(ss.s.cfg.PingInterval)
-			nsu.c.SetOwner(ss)
-		}
 		ss.s.log.Info("backend leg dropped and joined again", "route", ss.rt.Name, "backend", ss.rt.Backend.Name,
 			"after_event", after, "attempt", i+1)
-		go ss.drive(false, false)
 		return true
 	}
 	ss.umu.Lock()

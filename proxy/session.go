@@ -414,19 +414,31 @@ func (ss *session) reset() error {
 	} else {
 		err = errGoingAway
 	}
+	if err == nil {
+		osu, _ := old.(*socketUpstream)
+		if ss.useLeg(lg, osu) {
+			return nil
+		}
+		lg.close()
+		err = errGoingAway
+	}
+	ss.backendEnded()
+	if err == errGoingAway {
+		return err
+	}
+	ss.s.log.Warn("reset: the new backend leg failed", "route", ss.rt.Name, "error", err)
+	return errBackendWrite{err}
+}
+
+// useLeg makes lg the session's backend leg in place of old (nil when it
+// was no socket), and starts its backend pump: after a reset, or a rejoin.
+// It reports false, and changes nothing, when the session finished
+// meanwhile; the caller then closes lg.
+func (ss *session) useLeg(lg leg, old *socketUpstream) bool {
 	ss.umu.Lock()
-	if err != nil || ss.over {
+	if ss.over {
 		ss.umu.Unlock()
-		if err == nil {
-			lg.close()
-			err = errGoingAway
-		}
-		ss.backendEnded()
-		if err == errGoingAway {
-			return err
-		}
-		ss.s.log.Warn("reset: the new backend leg failed", "route", ss.rt.Name, "error", err)
-		return errBackendWrite{err}
+		return false
 	}
 	ss.up = lg.up
 	ss.su, _ = lg.up.(*socketUpstream)
@@ -434,15 +446,15 @@ func (ss *session) reset() error {
 	ss.resetting = false
 	su := ss.su
 	ss.umu.Unlock()
-	if osu, ok := old.(*socketUpstream); ok && su != nil {
-		ss.s.metrics.relegged(ss, osu.c, su.c)
-	}
 	if su != nil {
+		if old != nil {
+			ss.s.metrics.relegged(ss, old.c, su.c)
+		}
 		su.c.StartKeepalive(ss.s.cfg.PingInterval)
 		su.c.SetOwner(ss)
 	}
 	go ss.drive(false, false)
-	return nil
+	return true
 }
 
 // backendEnded counts the backend pump as ended after a reset that closed

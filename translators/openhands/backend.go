@@ -61,11 +61,11 @@ func newBackend(o translators.Options) *backend {
 }
 
 var (
-	_ translators.Codec = (*backend)(nil)
-	_ Resumer           = (*backend)(nil)
+	_ translators.Codec    = (*backend)(nil)
+	_ translators.Rejoiner = (*backend)(nil)
 )
 
-// LatestEventID implements Resumer.
+// LatestEventID implements translators.Rejoiner.
 func (b *backend) LatestEventID() int64 { return b.latest.Load() }
 
 // Static messages, sent as they are.

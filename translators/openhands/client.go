@@ -98,20 +98,13 @@ func newClient(o translators.Options) *client {
 }
 
 var (
-	_ translators.Codec  = (*client)(nil)
-	_ translators.Ticker = (*client)(nil)
-	_ EventIDs           = (*client)(nil)
-	_ Clocked            = (*client)(nil)
+	_ translators.Codec     = (*client)(nil)
+	_ translators.Ticker    = (*client)(nil)
+	_ translators.Sequencer = (*client)(nil)
 )
 
-// SetNextEventID implements EventIDs.
-func (c *client) SetNextEventID(id int64) { c.next = id }
-
-// LastEventID implements EventIDs.
+// LastEventID implements translators.Sequencer.
 func (c *client) LastEventID() int64 { return c.next - 1 }
-
-// SetClock implements Clocked.
-func (c *client) SetClock(now func() time.Time) { c.now = now }
 
 // Static answers, sent as they are.
 var (
@@ -612,5 +605,3 @@ func clip(b []byte) string {
 	}
 	return strconv.Quote(string(b))
 }
-
-var _ translators.Sequencer = (*client)(nil)

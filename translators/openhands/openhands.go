@@ -23,7 +23,7 @@
 // silence.
 //
 // Replies are oh_events as OpenHands' UI renders them, each with the next
-// event id (EventIDs): on the ack of a user message, its echo (source
+// event id (translators.Sequencer): on the ack of a user message, its echo (source
 // "user", action "message"); on the turn's start, agent_state_changed
 // running; reasoning as a think action before what follows it; tool calls
 // as actions (run, edit, ... when the tool is named after one, else
@@ -133,35 +133,12 @@ func New(o translators.Options) translators.Codec {
 	return newClient(o)
 }
 
-// EventIDs is implemented by the client-side codec (it is the contract's
-// translators.Sequencer): the ids of the oh_events it encodes. A conversation that outlives a socket continues
-// its numbering on the next socket's codec: the proxy sets the first id
-// before the codec encodes anything (SetNextEventID), and reads after each
-// Encode the id of the last event encoded (LastEventID), to replay events
-// after a client's latest_event_id. Both are called like Encode: never at
-// the same time as Encode or Tick.
-type EventIDs interface {
-	// SetNextEventID makes id the id of the next event encoded.
-	SetNextEventID(id int64)
-	// LastEventID returns the id of the last event encoded, or -1.
-	LastEventID() int64
-}
-
-// Resumer is implemented by the backend-side codec. LatestEventID returns
-// the id of the last oh_event decoded from the backend, or -1; it is safe
-// to call at any time. A proxy that dials the backend again passes it as
-// ParamLatestEventID (Options.Params) and in the URL's latest_event_id.
-type Resumer interface {
-	LatestEventID() int64
-}
-
-// Clocked is implemented by the client-side codec: OpenHands' events carry
-// a timestamp, and codecs read no clock. SetClock gives it one (a test's);
-// New takes Options.Now, the proxy's. Without either the timestamp is "".
-// Call it before the first Encode.
-type Clocked interface {
-	SetClock(now func() time.Time)
-}
+// The client-side codec is a translators.Sequencer (the id of the last
+// oh_event it encoded: a conversation that outlives its socket keeps its
+// codec, and the proxy replays what followed a client's latest_event_id),
+// and the backend-side codec a translators.Rejoiner (the id of the last
+// oh_event decoded, for a leg dialed again). Timestamps come from
+// Options.Now; without it they are "".
 
 // The configuration keys of OpenHands routes (the Engine.IO server's
 // settings) and backends (the conversation and its key).

@@ -24,27 +24,6 @@ var (
 	agentEvent  = `42["oh_event",{"id":20,"timestamp":"2025-11-28T10:00:01","source":"agent","message":"Done.","action":"message","llm_metrics":{"accumulated_token_usage":{"prompt_tokens":18234,"completion_tokens":911}},"args":{"content":"Done.","wait_for_response":true}}]`
 )
 
-// encodeAll encodes ev with c, following ErrMore, and returns the messages.
-func encodeAll(t testing.TB, c translators.Codec, ev translators.Event) []string {
-	t.Helper()
-	var out []string
-	for n := 0; n < 16; n++ {
-		b, err := c.Encode(nil, &ev)
-		if len(b) > 0 {
-			out = append(out, string(b))
-		}
-		if err == translators.ErrMore {
-			continue
-		}
-		if err != nil {
-			t.Fatalf("Encode(%v): %v", ev.Kind, err)
-		}
-		return out
-	}
-	t.Fatalf("Encode(%v) never ended", ev.Kind)
-	return nil
-}
-
 // event returns the JSON payload of a 42["oh_event",{...}] message, or
 // fails t.
 func event(t testing.TB, msg string) map[string]any {
@@ -68,7 +47,7 @@ func TestAllocs(t *testing.T) {
 		t.Skip("allocation counts are checked in the full run")
 	}
 	c := openhands.New(clientOpts)
-	encodeAll(t, c, translators.Event{Kind: translators.KindReady, ID: []byte("sid")})
+	translatorstest.EncodeAll(t, c, translators.Event{Kind: translators.KindReady, ID: []byte("sid")})
 	if _, err := c.Decode(nil, []byte("40")); err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +99,7 @@ func TestAllocs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	encodeAll(t, b, translators.Event{Kind: translators.KindUserMessage, Text: []byte("Hi")})
+	translatorstest.EncodeAll(t, b, translators.Event{Kind: translators.KindUserMessage, Text: []byte("Hi")})
 	running := []byte(`42["oh_event",{"id":13,"source":"agent","message":"","observation":"agent_state_changed","content":"","extras":{"agent_state":"running","reason":""}}]`)
 	if evs, _ = b.Decode(evs[:0], running); len(evs) != 1 || evs[0].Kind != translators.KindTurnStart {
 		t.Fatalf("Decode(running) = %v", evs)
@@ -143,23 +122,23 @@ func TestAllocs(t *testing.T) {
 
 // TestEncodedJSONIsValid: every message the client codec writes is an
 // Engine.IO packet whose JSON is valid, whatever the text it carries, and
-// the oh_events' ids increase from the id set with SetNextEventID.
+// the oh_events' ids increase from 1, stamped with Options.Now.
 func TestEncodedJSONIsValid(t *testing.T) {
-	c := openhands.New(clientOpts)
-	c.(openhands.EventIDs).SetNextEventID(100)
-	c.(openhands.Clocked).SetClock(func() time.Time { return time.Date(2025, 11, 28, 10, 0, 0, 412311000, time.UTC) })
+	o := clientOpts
+	o.Now = func() time.Time { return time.Date(2025, 11, 28, 10, 0, 0, 412311000, time.UTC) }
+	c := openhands.New(o)
 	connect(t, c)
 	if _, err := c.Decode(nil, []byte(userAction)); err != nil {
 		t.Fatal(err)
 	}
-	next := 100.0
+	next := 1.0
 	for k := translators.Kind(1); k < translators.NumKinds; k++ {
 		ev := translatorstest.Every(k, "openhands")
 		ev.ID, ev.Text, ev.Full, ev.Thinking = []byte("oh-1"), []byte("\u2028\x00\"\xff"), []byte("a\x01b"), []byte("t\"")
 		if k == translators.KindFrame {
 			continue // passed as it is
 		}
-		for _, m := range encodeAll(t, c, ev) {
+		for _, m := range translatorstest.EncodeAll(t, c, ev) {
 			switch m[0] {
 			case '0':
 				if !json.Valid([]byte(m[1:])) {
@@ -179,7 +158,7 @@ func TestEncodedJSONIsValid(t *testing.T) {
 			}
 		}
 	}
-	if got := c.(openhands.EventIDs).LastEventID(); got != int64(next)-1 {
+	if got := c.(translators.Sequencer).LastEventID(); got != int64(next)-1 {
 		t.Errorf("LastEventID = %d, want %v", got, next-1)
 	}
 }
@@ -228,7 +207,7 @@ func TestTurn(t *testing.T) {
 			{Kind: translators.KindTextDelta, ID: id, Text: []byte("lo"), Full: []byte("Hello")},
 			{Kind: translators.KindTurnEnd, ID: id, Full: []byte("Hello"), Usage: u},
 		} {
-			out = append(out, encodeAll(t, c, ev)...)
+			out = append(out, translatorstest.EncodeAll(t, c, ev)...)
 		}
 		if _, err := c.Decode(nil, []byte(userAction)); err != nil {
 			t.Fatal(err)
@@ -356,7 +335,7 @@ func TestEndpoint(t *testing.T) {
 // decoded, history included, for a reconnect.
 func TestLatestEventID(t *testing.T) {
 	b := openhands.New(backendOpts)
-	r := b.(openhands.Resumer)
+	r := b.(translators.Rejoiner)
 	if r.LatestEventID() != -1 {
 		t.Fatalf("LatestEventID = %d before any event, want -1", r.LatestEventID())
 	}
@@ -372,7 +351,7 @@ func TestLatestEventID(t *testing.T) {
 	}
 	o := backendOpts
 	o.Params = []translators.Param{{Name: openhands.ParamLatestEventID, Value: "41"}}
-	if got := openhands.New(o).(openhands.Resumer).LatestEventID(); got != 41 {
+	if got := openhands.New(o).(translators.Rejoiner).LatestEventID(); got != 41 {
 		t.Errorf("resumed LatestEventID = %d, want 41", got)
 	}
 }
@@ -425,7 +404,7 @@ func FuzzDecode(f *testing.F) {
 			if ev.Kind == translators.KindFrame {
 				continue
 			}
-			for _, out := range encodeAll(t, enc, ev) {
+			for _, out := range translatorstest.EncodeAll(t, enc, ev) {
 				validPacket(t, out, msg)
 			}
 		}

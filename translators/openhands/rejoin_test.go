@@ -50,7 +50,7 @@ func TestRejoin(t *testing.T) {
 			if s := join(got); s != tt.want {
 				t.Errorf("decoded %q, want %q", s, tt.want)
 			}
-			if id := c.(openhands.Resumer).LatestEventID(); id != tt.resumeID {
+			if id := c.(translators.Rejoiner).LatestEventID(); id != tt.resumeID {
 				t.Errorf("LatestEventID() = %d, want %d", id, tt.resumeID)
 			}
 		})
