@@ -7,7 +7,6 @@ package e2e
 // clients to it.
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -16,7 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -84,66 +82,11 @@ func buildWorker(t *testing.T) {
 func startWorker(t *testing.T) string {
 	t.Helper()
 	buildWorker(t)
-	out := &lockedBuffer{}
 	cmd := exec.Command("node", "serve.mjs", "0")
 	cmd.Dir = workerDir()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // workerd is Miniflare's child
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			line := sc.Text()
-			fmt.Fprintln(out, line)
-			if u, ok := strings.CutPrefix(line, "READY "); ok {
-				select {
-				case ready <- u:
-				default:
-				}
-			}
-		}
-		_, _ = io.Copy(out, stdout)
-	}()
-	var waitErr error
-	go func() { waitErr = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		stdin.Close() // serve.mjs disposes of Miniflare and exits
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Errorf("e2e/worker: serve.mjs did not exit within 10s of its stdin closing")
-		}
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // workerd too, whatever happened
-		<-done
-		if t.Failed() {
-			t.Logf("e2e/worker serve.mjs output (exit: %v):\n%s", waitErr, out.String())
-		}
-	})
-	select {
-	case u := <-ready:
-		m := regexp.MustCompile(`^http://(127\.0\.0\.1:\d+)/$`).FindStringSubmatch(u)
-		if m == nil {
-			t.Fatalf("e2e/worker: READY %q, want http://127.0.0.1:PORT/\n%s", u, out.String())
-		}
-		return m[1]
-	case <-done:
-		t.Fatalf("e2e/worker: serve.mjs exited before READY (%v): the Workers runtime did not start:\n%s", waitErr, out.String())
-	case <-time.After(workerStartTimeout):
-		t.Fatalf("e2e/worker: no READY within %v:\n%s", workerStartTimeout, out.String())
-	}
-	return ""
+	// serve.mjs disposes of Miniflare and exits when its stdin closes.
+	return readyPeer{name: "e2e/worker serve.mjs", start: workerStartTimeout, exit: 10 * time.Second, mustExit: true}.run(t, cmd)
 }
 
 // workerConfig: every client dialect to the Worker's ChatAgent, through

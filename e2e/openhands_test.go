@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -49,65 +48,9 @@ func requireSocketIOClient(t *testing.T) {
 // (every event it sent and action it got) logged when the test failed.
 func startOpenHandsServer(t *testing.T, key string) string {
 	t.Helper()
-	out := &lockedBuffer{}
 	cmd := exec.Command(python, "openhands_server.py", "--key", key)
 	cmd.Dir = clientsDir
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			fmt.Fprintln(out, line)
-			if u, ok := strings.CutPrefix(line, "READY "); ok {
-				select {
-				case ready <- u:
-				default:
-				}
-			}
-		}
-		_, _ = io.Copy(out, stdout)
-	}()
-	done := make(chan struct{})
-	var waitErr error
-	go func() { waitErr = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		stdin.Close()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("openhands_server.py output (exit: %v):\n%s", waitErr, out.String())
-		}
-	})
-	select {
-	case u := <-ready:
-		m := regexp.MustCompile(`^http://(127\.0\.0\.1:\d+)/$`).FindStringSubmatch(u)
-		if m == nil {
-			t.Fatalf("openhands_server.py: READY %q, want http://127.0.0.1:PORT/", u)
-		}
-		return m[1]
-	case <-done:
-		t.Fatalf("openhands_server.py exited before READY (%v):\n%s", waitErr, out.String())
-	case <-time.After(15 * time.Second):
-		t.Fatalf("openhands_server.py: no READY within 15s:\n%s", out.String())
-	}
-	return ""
+	return readyPeer{name: "openhands_server.py", start: 15 * time.Second, exit: 5 * time.Second}.run(t, cmd)
 }
 
 // TestOpenHandsBackend: agentbridge's openhands backend against a fake

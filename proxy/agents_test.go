@@ -174,26 +174,9 @@ func TestAgentsClearMidReply(t *testing.T) {
 
 // getJSON does a GET on the proxy with an optional bearer token and returns
 // the status and the body.
-func getJSON(t testing.TB, addr, path, token string) (int, string) {
+func getJSON(t *testing.T, addr, path, token string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest("GET", "http://"+addr+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	hc := &http.Client{Timeout: 5 * time.Second}
-	resp, err := hc.Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v", path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("GET %s: reading the body: %v", path, err)
-	}
-	return resp.StatusCode, string(b)
+	return scrape(t, "http://"+addr+path, token)
 }
 
 // TestAgentsGetMessages: GET <path>/get-messages, what useAgentChat loads

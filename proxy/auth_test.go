@@ -2,11 +2,9 @@ package proxy
 
 import (
 	"bytes"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,18 +22,7 @@ import (
 
 func postTicket(t *testing.T, addr, bearer, body string) (int, map[string]string) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", "http://"+addr+"/auth/tickets", strings.NewReader(body))
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var m map[string]string
-	_ = json.NewDecoder(resp.Body).Decode(&m)
-	return resp.StatusCode, m
+	return postTicketAs(t, addr, "", bearer, body)
 }
 
 func TestTickets(t *testing.T) {

@@ -24,27 +24,6 @@ var (
 	chatRequest = `{"id":"V1StGXR8","init":{"method":"POST","body":"{\"messages\":[{\"id\":\"u1\",\"role\":\"user\",\"parts\":[{\"type\":\"text\",\"text\":\"Hi\"}]}],\"trigger\":\"submit-message\"}"},"type":"cf_agent_use_chat_request"}`
 )
 
-// encodeAll encodes ev with c, following ErrMore, and returns the messages.
-func encodeAll(t testing.TB, c translators.Codec, ev translators.Event) []string {
-	t.Helper()
-	var out []string
-	for n := 0; n < 16; n++ {
-		b, err := c.Encode(nil, &ev)
-		if len(b) > 0 {
-			out = append(out, string(b))
-		}
-		if err == translators.ErrMore {
-			continue
-		}
-		if err != nil {
-			t.Fatalf("Encode(%v): %v", ev.Kind, err)
-		}
-		return out
-	}
-	t.Fatalf("Encode(%v) never ended", ev.Kind)
-	return nil
-}
-
 // TestAllocs: streaming text deltas to a chat client, and decoding them
 // from a backend, allocate nothing per frame once warm.
 func TestAllocs(t *testing.T) {
@@ -59,8 +38,8 @@ func TestAllocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := []byte("V1StGXR8")
-	encodeAll(t, c, translators.Event{Kind: translators.KindTurnStart, ID: id})
-	encodeAll(t, c, translators.Event{Kind: translators.KindTextDelta, ID: id, Text: []byte("first")})
+	translatorstest.EncodeAll(t, c, translators.Event{Kind: translators.KindTurnStart, ID: id})
+	translatorstest.EncodeAll(t, c, translators.Event{Kind: translators.KindTextDelta, ID: id, Text: []byte("first")})
 	ev := translators.Event{Kind: translators.KindTextDelta, ID: id, Text: []byte("a chunk of streamed \"text\" of some length")}
 	buf := make([]byte, 0, 4096)
 	if n := testing.AllocsPerRun(1000, func() { buf, _ = c.Encode(buf[:0], &ev) }); n > 0.01 {
@@ -99,7 +78,7 @@ func TestEncodedJSONIsValid(t *testing.T) {
 		}
 		ev := translatorstest.Every(k, "agents")
 		ev.ID, ev.Text = id, []byte("\u2028\x00\"\xff")
-		for _, m := range encodeAll(t, c, ev) {
+		for _, m := range translatorstest.EncodeAll(t, c, ev) {
 			var f struct{ Body *string }
 			if err := json.Unmarshal([]byte(m), &f); err != nil {
 				t.Fatalf("%v: invalid JSON %s: %v", k, m, err)
@@ -153,7 +132,7 @@ func FuzzDecode(f *testing.F) {
 			if ev.Kind == translators.KindReply && !json.Valid(ev.Raw) {
 				t.Fatalf("Decode(%q) reply = invalid JSON %q", msg, ev.Raw)
 			}
-			for _, out := range encodeAll(t, enc, ev) {
+			for _, out := range translatorstest.EncodeAll(t, enc, ev) {
 				if ev.Kind != translators.KindFrame && !json.Valid([]byte(out)) {
 					t.Fatalf("Encode(%v) = invalid JSON %q from %q", ev.Kind, out, msg)
 				}
@@ -196,7 +175,7 @@ func TestEncodeEveryKind(t *testing.T) {
 		}
 		ev := translatorstest.Every(k, "agents")
 		ev.ID = []byte("V1StGXR8")
-		if len(encodeAll(t, c, ev)) > 0 {
+		if len(translatorstest.EncodeAll(t, c, ev)) > 0 {
 			sent = append(sent, k.String())
 		}
 	}
@@ -231,7 +210,7 @@ func TestHistoryAssistantID(t *testing.T) {
 		{`{\"type\":\"start\"}`, "c-1-a"},
 	} {
 		b := agents.New(backendOpts)
-		encodeAll(t, b, translators.Event{Kind: translators.KindUserMessage, ID: []byte("m1"), Text: []byte("Hi")})
+		translatorstest.EncodeAll(t, b, translators.Event{Kind: translators.KindUserMessage, ID: []byte("m1"), Text: []byte("Hi")})
 		for _, body := range []string{c.start, `{\"type\":\"text-delta\",\"id\":\"t0\",\"delta\":\"Hello\"}`} {
 			if _, err := b.Decode(nil, []byte(`{"body":"`+body+`","done":false,"id":"c-1","type":"cf_agent_use_chat_response"}`)); err != nil {
 				t.Fatal(err)
@@ -240,7 +219,7 @@ func TestHistoryAssistantID(t *testing.T) {
 		if _, err := b.Decode(nil, []byte(`{"body":"","done":true,"id":"c-1","type":"cf_agent_use_chat_response"}`)); err != nil {
 			t.Fatal(err)
 		}
-		out := encodeAll(t, b, translators.Event{Kind: translators.KindUserMessage, ID: []byte("m2"), Text: []byte("Again")})
+		out := translatorstest.EncodeAll(t, b, translators.Event{Kind: translators.KindUserMessage, ID: []byte("m2"), Text: []byte("Again")})
 		var req struct{ Init struct{ Body string } }
 		if len(out) != 1 || json.Unmarshal([]byte(out[0]), &req) != nil {
 			t.Fatalf("second request: %q", out)
@@ -299,7 +278,7 @@ func TestRefusedRequestBesideReply(t *testing.T) {
 		{Kind: translators.KindTextDelta, ID: []byte("r1"), Text: []byte("two")},
 		{Kind: translators.KindTurnEnd, ID: []byte("r1"), Full: []byte("one two"), Usage: translators.UnknownUsage},
 	} {
-		out = append(out, encodeAll(t, c, ev)...)
+		out = append(out, translatorstest.EncodeAll(t, c, ev)...)
 	}
 	var r1Text string
 	var r1Done, r2Error bool

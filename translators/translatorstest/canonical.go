@@ -81,3 +81,25 @@ func encodeNoPanic(c translators.Codec, dst []byte, ev *translators.Event) (out 
 	}()
 	return c.Encode(dst, ev)
 }
+
+// EncodeAll encodes ev with c, following ErrMore, and returns the
+// messages; it fails t on an error or an Encode that never ends.
+func EncodeAll(t testing.TB, c translators.Codec, ev translators.Event) []string {
+	t.Helper()
+	var out []string
+	for n := 0; n < 16; n++ {
+		b, err := c.Encode(nil, &ev)
+		if len(b) > 0 {
+			out = append(out, string(b))
+		}
+		if err == translators.ErrMore {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("Encode(%v): %v", ev.Kind, err)
+		}
+		return out
+	}
+	t.Fatalf("Encode(%v) never ended", ev.Kind)
+	return nil
+}
