@@ -209,3 +209,39 @@ func TestMetricsTranslationResumePoller(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricsCountTakenOverSessions: when a socket takes a session over
+// (resume), what the old socket was sent stays in the totals and what the
+// new one is sent is added: the bytes out to the route's clients grow by
+// at least the replay.
+func TestMetricsCountTakenOverSessions(t *testing.T) {
+	_, addr := startProxy(t, Config{Routes: []*Route{ohRoute(30 * time.Second)}})
+	metricsURL := "http://" + addr + "/metrics"
+	const series = `agentbridge_bytes_total{direction="out",leg="client",route="oh"}`
+	o1 := dialOH(t, addr, "conv-bytes", -1)
+	o1.event()
+	var before float64
+	for deadline := time.Now().Add(2 * time.Second); ; {
+		_, body := scrape(t, metricsURL, "")
+		if before = sample(body, series); before > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	o1.nc.Close()
+	o2 := dialOH(t, addr, "conv-bytes", -1) // takes the session over: the open packet, then the replay
+	if ev := o2.event(); ev.ID != 1 {
+		t.Fatalf("replayed %+v, want event 1", ev)
+	}
+	var after float64
+	for deadline := time.Now().Add(2 * time.Second); ; {
+		_, body := scrape(t, metricsURL, "")
+		if after = sample(body, series); after > before || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if after <= before {
+		t.Fatalf("%s = %v after the take-over, %v before: the new socket's bytes are not counted", series, after, before)
+	}
+}
