@@ -3,6 +3,7 @@ package netpoll
 import (
 	"log/slog"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -21,15 +22,28 @@ type Handler interface {
 	Ready(hup bool)
 }
 
-// Poller is the process's epoll instance.
+// Poller is the process's epoll instances: one per P (GOMAXPROCS), each
+// with its own goroutine, registration table and lock. A socket belongs to
+// the shard its descriptor picks (fd % shards) for as long as it is open.
+// With one instance, every parked connection's events were served one
+// after another on one goroutine, so a frame waited behind the others of
+// its batch while the other Ps idled; shards serve them side by side, as
+// nginx's workers do.
 type Poller struct {
-	epfd   int
-	f      *os.File    // epfd, registered with the runtime poller
-	failed atomic.Bool // epoll failed: the loop ended
-	evs    []unix.EpollEvent
+	failed atomic.Bool // epoll failed: the loops ended, or will at their next wake-up
+	shards []*shard
+}
+
+// shard is one epoll instance and the handlers of its descriptors.
+type shard struct {
+	p    *Poller
+	epfd int
+	f    *os.File // epfd, registered with the runtime poller
+	evs  []unix.EpollEvent
+	n    int // the number of shards: slots are by fd / n
 
 	mu    sync.Mutex
-	slots []Handler // by file descriptor
+	slots []Handler // by file descriptor / n
 }
 
 var (
@@ -41,7 +55,7 @@ var (
 // is unavailable or failed, in which case nothing parks.
 func Get() *Poller {
 	once.Do(func() {
-		p, err := start()
+		p, err := start(runtime.GOMAXPROCS(0))
 		if err != nil {
 			slog.Error("netpoll: no epoll; connections read on goroutines of their own", "err", err)
 			return
@@ -54,7 +68,29 @@ func Get() *Poller {
 	return the
 }
 
-func start() (*Poller, error) {
+func start(n int) (*Poller, error) {
+	p := &Poller{}
+	for range max(n, 1) {
+		s, err := newShard(p, max(n, 1))
+		if err != nil {
+			for _, s := range p.shards {
+				s.f.Close()
+			}
+			return nil, err
+		}
+		p.shards = append(p.shards, s)
+	}
+	for _, s := range p.shards {
+		rc, err := s.f.SyscallConn()
+		if err != nil {
+			return nil, err // an *os.File of a descriptor just made: not seen
+		}
+		go s.loop(rc)
+	}
+	return p, nil
+}
+
+func newShard(p *Poller, n int) (*shard, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, err
@@ -63,15 +99,11 @@ func start() (*Poller, error) {
 		unix.Close(epfd)
 		return nil, err
 	}
-	p := &Poller{epfd: epfd, f: os.NewFile(uintptr(epfd), "agentbridge-epoll"), evs: make([]unix.EpollEvent, 256)}
-	rc, err := p.f.SyscallConn()
-	if err != nil {
-		p.f.Close()
-		return nil, err
-	}
-	go p.loop(rc)
-	return p, nil
+	return &shard{p: p, epfd: epfd, n: n, f: os.NewFile(uintptr(epfd), "agentbridge-epoll"), evs: make([]unix.EpollEvent, 256)}, nil
 }
+
+// of returns fd's shard.
+func (p *Poller) of(fd int) *shard { return p.shards[fd%len(p.shards)] }
 
 // loop calls the handlers of sockets that became readable. It reads events
 // without blocking (a zero timeout) and waits for more under the runtime
@@ -79,10 +111,10 @@ func start() (*Poller, error) {
 // (A thread blocked in epoll_pwait on epfd instead was measured and costs
 // more: sysmon never sleeps while it blocks, and it wakes per event where
 // this loop batches; benchmarks/RESULTS.md, 2026-12-04.)
-func (p *Poller) loop(rc syscall.RawConn) {
+func (s *shard) loop(rc syscall.RawConn) {
 	var failed error
 	wait := func(fd uintptr) bool {
-		n, err := epollPoll(int(fd), p.evs)
+		n, err := epollPoll(int(fd), s.evs)
 		switch {
 		case err == unix.EINTR:
 			return false
@@ -92,38 +124,44 @@ func (p *Poller) loop(rc syscall.RawConn) {
 		case n == 0:
 			return false
 		}
-		for i := range p.evs[:n] {
-			ev := &p.evs[i]
-			p.dispatch(int(ev.Fd), ev.Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0)
+		for i := range s.evs[:n] {
+			ev := &s.evs[i]
+			s.dispatch(int(ev.Fd), ev.Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0)
 		}
 		// A short batch emptied the ready list: wait under the runtime
 		// poller (an event that came meanwhile ends the wait at once)
 		// rather than spend an epoll_wait to learn there is none.
-		return n == len(p.evs)
+		return n == len(s.evs)
 	}
-	for failed == nil {
+	for failed == nil && !s.p.failed.Load() {
 		if err := rc.Read(wait); err != nil {
 			failed = err
 		}
 	}
-	p.fail(failed)
+	if failed != nil {
+		s.p.fail(failed)
+	}
 }
 
 // fail stops the poller for good: Get returns nil from now on, and every
-// handler still registered is called once, so that its reader resumes and
-// goes on without parking.
+// handler still registered, in every shard, is called once, so that its
+// reader resumes and goes on without parking.
 func (p *Poller) fail(err error) {
-	p.failed.Store(true)
-	slog.Error("netpoll: epoll failed; parked connections resume and read on goroutines of their own", "err", err)
-	p.mu.Lock()
-	hs := make([]Handler, 0, 64)
-	for fd, h := range p.slots {
-		if h != nil {
-			hs = append(hs, h)
-			p.slots[fd] = nil
-		}
+	if p.failed.Swap(true) {
+		return
 	}
-	p.mu.Unlock()
+	slog.Error("netpoll: epoll failed; parked connections resume and read on goroutines of their own", "err", err)
+	hs := make([]Handler, 0, 64)
+	for _, s := range p.shards {
+		s.mu.Lock()
+		for i, h := range s.slots {
+			if h != nil {
+				hs = append(hs, h)
+				s.slots[i] = nil
+			}
+		}
+		s.mu.Unlock()
+	}
 	for _, h := range hs {
 		h.Ready(true)
 	}
@@ -134,60 +172,64 @@ func (p *Poller) Failed() bool { return p.failed.Load() }
 
 // dispatch calls fd's handler. The table's lock is only tried: when another
 // goroutine holds it, the event goes to a goroutine of its own, so that the
-// poller never waits.
-func (p *Poller) dispatch(fd int, hup bool) {
-	if !p.mu.TryLock() {
-		go p.dispatchLocked(fd, hup)
+// shard's loop never waits.
+func (s *shard) dispatch(fd int, hup bool) {
+	if !s.mu.TryLock() {
+		go s.dispatchLocked(fd, hup)
 		return
 	}
-	h := p.lookup(fd)
-	p.mu.Unlock()
+	h := s.lookup(fd)
+	s.mu.Unlock()
 	if h != nil {
 		h.Ready(hup)
 	}
 }
 
-func (p *Poller) dispatchLocked(fd int, hup bool) {
-	p.mu.Lock()
-	h := p.lookup(fd)
-	p.mu.Unlock()
+func (s *shard) dispatchLocked(fd int, hup bool) {
+	s.mu.Lock()
+	h := s.lookup(fd)
+	s.mu.Unlock()
 	if h != nil {
 		h.Ready(hup)
 	}
 }
 
-// lookup returns fd's handler; p.mu is held.
-func (p *Poller) lookup(fd int) Handler {
-	if fd < len(p.slots) {
-		return p.slots[fd]
+// lookup returns fd's handler; s.mu is held.
+func (s *shard) lookup(fd int) Handler {
+	if i := fd / s.n; i < len(s.slots) {
+		return s.slots[i]
 	}
 	return nil
 }
 
 // Set makes h fd's handler, before fd is armed (Arm).
 func (p *Poller) Set(fd int, h Handler) {
-	p.mu.Lock()
-	if fd >= len(p.slots) {
-		n := 2 * len(p.slots)
-		if n <= fd {
-			n = fd + 1024
+	s := p.of(fd)
+	i := fd / s.n
+	s.mu.Lock()
+	if i >= len(s.slots) {
+		n := 2 * len(s.slots)
+		if n <= i {
+			n = i + 1024
 		}
 		grown := make([]Handler, n)
-		copy(grown, p.slots)
-		p.slots = grown
+		copy(grown, s.slots)
+		s.slots = grown
 	}
-	p.slots[fd] = h
-	p.mu.Unlock()
+	s.slots[i] = h
+	s.mu.Unlock()
 }
 
 // Clear forgets fd's handler if it is still h. The registration itself ends
 // when the socket is closed.
 func (p *Poller) Clear(fd int, h Handler) {
-	p.mu.Lock()
-	if fd < len(p.slots) && p.slots[fd] == h {
-		p.slots[fd] = nil
+	s := p.of(fd)
+	i := fd / s.n
+	s.mu.Lock()
+	if i < len(s.slots) && s.slots[i] == h {
+		s.slots[i] = nil
 	}
-	p.mu.Unlock()
+	s.mu.Unlock()
 }
 
 // Arm registers fd (added false) or re-arms it (added true) for one
@@ -202,7 +244,7 @@ func (p *Poller) Arm(fd int, added, edge bool) error {
 	if !added {
 		op = unix.EPOLL_CTL_ADD
 	}
-	return epollCtl(p.epfd, op, fd, &ev)
+	return epollCtl(p.of(fd).epfd, op, fd, &ev)
 }
 
 // epollPoll is epoll_pwait(2) with a zero timeout and no signal mask, and
@@ -231,14 +273,16 @@ func epollCtl(epfd, op, fd int, ev *unix.EpollEvent) error {
 	return nil
 }
 
-// Each calls f with every registered handler, under the table's lock; for
+// Each calls f with every registered handler, under its shard's lock; for
 // tests and diagnostics.
 func (p *Poller) Each(f func(Handler)) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, h := range p.slots {
-		if h != nil {
-			f(h)
+	for _, s := range p.shards {
+		s.mu.Lock()
+		for _, h := range s.slots {
+			if h != nil {
+				f(h)
+			}
 		}
+		s.mu.Unlock()
 	}
 }

@@ -63,6 +63,7 @@ type Conn struct {
 	// The connection's one timer (keepalive.go), guarded by tmu.
 	tmu       sync.Mutex
 	timer     *time.Timer
+	timerAt   int64  // unix nanos (of now()) the timer is set for; 0 = not set
 	kick      func() // c.onKick, made once: the timer's callback and the resume of a parked reader
 	pingEvery time.Duration
 	nextPing  time.Time     // zero: no keepalive

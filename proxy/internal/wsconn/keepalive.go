@@ -56,11 +56,16 @@ func (c *Conn) stopKeepalive() {
 	c.nextPing = time.Time{}
 	if c.timer != nil {
 		c.timer.Stop()
+		c.timerAt = 0
 	}
 }
 
 // armLocked sets the timer for the next ping or the parked reader's
-// deadline, whichever comes first. tmu is held.
+// deadline, whichever comes first. tmu is held. A timer already set for
+// that time or earlier is left alone: when it fires early, onKick finds
+// nothing due and sets it again. So a reader that parks after every frame,
+// moving its deadline later each time, costs no timer change and no clock
+// read per frame.
 func (c *Conn) armLocked() {
 	next := c.nextPing
 	for _, dl := range [2]int64{c.parkDL.Load(), c.idleAt.Load()} {
@@ -74,6 +79,11 @@ func (c *Conn) armLocked() {
 	if next.IsZero() || c.closed.Load() {
 		return
 	}
+	at := next.UnixNano()
+	if c.timerAt != 0 && c.timerAt <= at {
+		return
+	}
+	c.timerAt = at
 	d := next.Sub(now())
 	if c.timer == nil {
 		if c.kick == nil {
@@ -100,6 +110,7 @@ func (c *Conn) onKick() {
 	}
 	now := now()
 	c.tmu.Lock()
+	c.timerAt = 0 // fired (or about to): armLocked below sets it for what is next
 	ping := !c.nextPing.IsZero() && !now.Before(c.nextPing)
 	if ping {
 		c.nextPing = now.Add(c.pingEvery)

@@ -148,6 +148,7 @@ func (c *Conn) AwaitData() error {
 	}
 	c.release()
 	start := now()
+	t := start // now, give or take the microseconds this call takes: read once
 	if c.readIdle > 0 {
 		c.rdl = start.Add(c.readIdle)
 	}
@@ -169,17 +170,18 @@ func (c *Conn) AwaitData() error {
 		if err == nil {
 			return c.readFailed(io.EOF)
 		}
-		if !errors.Is(err, os.ErrDeadlineExceeded) || c.intr.Load() != 0 || (c.readIdle > 0 && !now().Before(c.rdl)) {
+		t = now() // after the wait
+		if !errors.Is(err, os.ErrDeadlineExceeded) || c.intr.Load() != 0 || (c.readIdle > 0 && !t.Before(c.rdl)) {
 			return c.readFailed(err)
 		}
 		// Quiet for parkAfter: park.
 	}
-	if c.readIdle > 0 && time.Until(c.rdl) < time.Millisecond {
+	if c.readIdle > 0 && c.rdl.Sub(t) < time.Millisecond {
 		return nil // the deadline is upon us: let the read fail as usual
 	}
 	if c.inl != nil && c.polled && c.short && !c.hup.Load() && getPoller() != nil {
 		// Drained, and registered for edges: no read needed to park.
-		if err := c.parkEdge(); err != errNoPark {
+		if err := c.parkEdge(t); err != errNoPark {
 			return err
 		}
 	}
@@ -187,7 +189,7 @@ func (c *Conn) AwaitData() error {
 		c.noPark = true
 		return nil
 	}
-	if !c.sockDL.IsZero() && !c.sockDL.After(now()) {
+	if !c.sockDL.IsZero() && !c.sockDL.After(t) {
 		// The busy wait's deadline passed; the parked wait has its own
 		// timer, but the read-or-park below must not fail at once.
 		if err := c.armRead(c.rdl); err != nil {
@@ -208,7 +210,7 @@ func (c *Conn) AwaitData() error {
 		return nil
 	case c.raw.parked:
 		c.raw.parked = false
-		c.parkedAt = now()
+		c.parkedAt = t
 		return ErrParked
 	case err == nil:
 		return c.readFailed(io.EOF)
@@ -224,9 +226,10 @@ func (c *Conn) AwaitData() error {
 }
 
 // parkEdge parks c, drained and registered edge-triggered, without
-// reading. errNoPark: an edge came since the last read, so read instead.
-// ErrHandoff: run on the poller's goroutine, the timer's lock was busy.
-func (c *Conn) parkEdge() error {
+// reading; t is now, as AwaitData read it. errNoPark: an edge came since
+// the last read, so read instead. ErrHandoff: run on the poller's
+// goroutine, the timer's lock was busy.
+func (c *Conn) parkEdge(t time.Time) error {
 	if !c.armPark() {
 		return ErrHandoff
 	}
@@ -241,7 +244,7 @@ func (c *Conn) parkEdge() error {
 		}
 		// The poller, the timer or an interrupt took it: the owner runs.
 	}
-	c.parkedAt = now()
+	c.parkedAt = t
 	return ErrParked
 }
 

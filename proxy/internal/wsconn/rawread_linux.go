@@ -9,7 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// rawReader reads a connection's socket with read(2) under the runtime
+// rawReader reads a connection's socket with recvfrom(2) under the runtime
 // poller (syscall.RawConn.Read), and makes the write attempts that do not
 // wait (Conn.WriteNow). Its callback takes the pooled read buffer
 // only when the read returns bytes and gives it back when the socket has
@@ -140,23 +140,27 @@ func (c *Conn) WriteNow(p []byte) (int, error) {
 	return n, err
 }
 
-// rawRead and rawWrite are read(2) and write(2) on a non-blocking socket,
-// made as raw system calls: they never block, so the scheduler need not
-// know of them. Through unix.Read and Write, a loopback write that spends
+// rawRead and rawWrite are recvfrom(2) and sendto(2) without an address
+// on a non-blocking socket: the socket calls themselves rather than read(2)
+// and write(2), which reach the same code through the file layer (a
+// position lock and an iterator more per call). They are made as raw system
+// calls: they never block, so the scheduler need not know of them. Through unix.Read and Write, a loopback write that spends
 // long delivering to its peer marks its P as in a system call long enough
 // for sysmon to retake it and start another thread, and keeps sysmon
 // polling (the measurement is in benchmarks/RESULTS.md).
-func rawRead(fd int, p []byte) (int, error)  { return rawIO(unix.SYS_READ, fd, p) }
-func rawWrite(fd int, p []byte) (int, error) { return rawIO(unix.SYS_WRITE, fd, p) }
+// A send to a peer that has gone fails with EPIPE and, with MSG_NOSIGNAL,
+// raises no SIGPIPE for the runtime to field.
+func rawRead(fd int, p []byte) (int, error)  { return rawIO(unix.SYS_RECVFROM, fd, p, 0) }
+func rawWrite(fd int, p []byte) (int, error) { return rawIO(unix.SYS_SENDTO, fd, p, unix.MSG_NOSIGNAL) }
 
-// rawIO makes the read or write trap on fd with p, retrying EINTR: it does
+// rawIO makes the receive or send trap on fd with p and flags (no address), retrying EINTR: it does
 // not mean the socket is drained. An empty p does nothing and returns 0.
-func rawIO(trap uintptr, fd int, p []byte) (int, error) {
+func rawIO(trap uintptr, fd int, p []byte, flags uintptr) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
 	for {
-		n, _, e := unix.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		n, _, e := unix.RawSyscall6(trap, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), flags, 0, 0)
 		switch e {
 		case 0:
 			return int(n), nil
