@@ -42,8 +42,8 @@
 // (proxy/internal/wsconn/park_linux.go, on proxy/internal/netpoll).
 // At a frame boundary with nothing buffered, a connection that got bytes in
 // the last 250 ms waits under the runtime poller as usual; a quieter one
-// registers its socket, one-shot, with an epoll instance shared by the
-// process, and the pump returns. When the socket is readable, its read
+// registers its socket, one-shot, with one of the process's epoll
+// instances, and the pump returns. When the socket is readable, its read
 // deadline passes or another goroutine interrupts the read, the
 // connection's owner (a relay, a translating session, a Wiro subscriber
 // socket or conversation) runs the pump again on a new goroutine, from the
@@ -57,7 +57,9 @@
 // less than it asked for drained the socket, so such a connection parks
 // without the read(2) that would answer EAGAIN, and when it is readable
 // the poller runs its pump on the poller's own goroutine: no goroutine is
-// woken, and one epoll_wait serves a batch of connections. That pump reads
+// woken, and one epoll_wait serves a batch of connections. The poller has
+// an epoll instance and a goroutine per P (a socket's descriptor picks
+// one), so batches are served side by side on every core. That pump reads
 // only whole frames the socket already has and writes only what the other
 // socket takes at once; before anything that could block (a partial write,
 // a busy lock, a control frame, a frame bigger than the buffer, the end of

@@ -41,6 +41,57 @@ func socketFD(t *testing.T) (int, net.Conn) {
 	return fd, peer
 }
 
+// TestShards: sockets whose descriptors pick different epoll instances
+// each get their Ready, and a cleared one gets none.
+func TestShards(t *testing.T) {
+	p, err := start(3)
+	if err != nil {
+		t.Skip("no epoll here:", err)
+	}
+	h := make(chanHandler, 16)
+	var peers []net.Conn
+	shards := map[int]bool{}
+	for range 6 {
+		fd, peer := socketFD(t)
+		p.Set(fd, h)
+		if err := p.Arm(fd, false, false); err != nil {
+			t.Fatal(err)
+		}
+		peers = append(peers, peer)
+		shards[fd%3] = true
+	}
+	if len(shards) < 2 {
+		t.Fatalf("descriptors picked %d of 3 instances", len(shards))
+	}
+	cleared, cpeer := socketFD(t)
+	p.Set(cleared, h)
+	if err := p.Arm(cleared, false, false); err != nil {
+		t.Fatal(err)
+	}
+	p.Clear(cleared, h)
+	cpeer.Write([]byte("x"))
+	for _, peer := range peers {
+		peer.Write([]byte("x"))
+	}
+	for i := range peers {
+		select {
+		case <-h:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%d of %d sockets got Ready", i, len(peers))
+		}
+	}
+	select {
+	case <-h:
+		t.Error("a cleared socket's handler was called")
+	case <-time.After(100 * time.Millisecond):
+	}
+	n := 0
+	p.Each(func(Handler) { n++ })
+	if n != len(peers) {
+		t.Errorf("Each saw %d handlers, want %d", n, len(peers))
+	}
+}
+
 // TestReadyAndFailure checks that a one-shot registration calls its
 // handler when the socket is readable, and that a failing poller logs an
 // error, calls every handler still registered and is no longer returned.
