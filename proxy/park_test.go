@@ -141,6 +141,47 @@ func TestParkedRelayFindsDeadClient(t *testing.T) {
 	}
 }
 
+// TestParkedDeadlineMovesLazily checks the parked legs' read deadline as
+// it moves with traffic: each park leaves the connection's timer where an
+// earlier park set it, and when it fires early it must find the later
+// deadline and wait for that. A client that talks for longer than the
+// deadline is kept; once it stops answering it is dropped about one
+// ping interval plus pong timeout later.
+func TestParkedDeadlineMovesLazily(t *testing.T) {
+	url, _ := startBackend(t, echoBackend)
+	srv, addr := startProxy(t, Config{
+		Routes:       []*Route{plainRoute("relay", "/relay", plainBackend(url))},
+		PingInterval: 400 * time.Millisecond,
+		PongTimeout:  300 * time.Millisecond,
+	})
+	c := dial(t, wsURL(addr, "/relay"))
+	for i := range 8 { // 8 x 150ms: past the 700ms deadline the first park set
+		c.send(fmt.Sprint("m", i))
+		if got := c.recv(); got != fmt.Sprint("echo: m", i) {
+			t.Fatalf("message %d: got %q", i, got)
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
+	last := time.Now()
+	_ = c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 512)
+	for {
+		if _, err := c.nc.Read(buf); err != nil {
+			break
+		}
+	}
+	if d := time.Since(last); d < 450*time.Millisecond || d > 3*time.Second {
+		t.Errorf("silent client dropped %v after its last message, want about 700ms (ping 400ms + pong 300ms)", d)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for srv.Sessions() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("relay of a silent client still live: %d sessions", srv.Sessions())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // TestRelayIdleTimeoutMovesWithMessages checks the session timeout of a
 // relay, which rides on the client connection's one timer: each client
 // message moves the deadline (lazily), and a client that stops sending gets

@@ -67,24 +67,23 @@ func (c *Conn) stopKeepalive() {
 // moving its deadline later each time, costs no timer change and no clock
 // read per frame.
 func (c *Conn) armLocked() {
-	next := c.nextPing
+	var next int64 // unix nanos of now()'s clock; 0 = nothing to wait for
+	if !c.nextPing.IsZero() {
+		next = c.nextPing.UnixNano()
+	}
 	for _, dl := range [2]int64{c.parkDL.Load(), c.idleAt.Load()} {
-		if dl == 0 {
-			continue
-		}
-		if t := time.Unix(0, dl); next.IsZero() || t.Before(next) {
-			next = t
+		if dl != 0 && (next == 0 || dl < next) {
+			next = dl
 		}
 	}
-	if next.IsZero() || c.closed.Load() {
+	if next == 0 || c.closed.Load() {
 		return
 	}
-	at := next.UnixNano()
-	if c.timerAt != 0 && c.timerAt <= at {
+	if c.timerAt != 0 && c.timerAt <= next {
 		return
 	}
-	c.timerAt = at
-	d := next.Sub(now())
+	c.timerAt = next
+	d := time.Duration(next - now().UnixNano())
 	if c.timer == nil {
 		if c.kick == nil {
 			c.kick = c.onKick
