@@ -28,8 +28,9 @@ import (
 // goroutines interleave only between frames.
 type Conn struct {
 	// The fields are ordered so that none pads the struct: 664 bytes on
-	// 64-bit platforms, the 704-byte size class (an idle relay holds two
-	// Conns). Mind the class when adding one.
+	// 64-bit platforms, with the allocator's 8-byte header (objects of more
+	// than 512 bytes that hold pointers) the 704-byte size class (an idle
+	// relay holds two Conns). Mind the class when adding one.
 	nc net.Conn
 
 	// reader state (owned by the reading goroutine)
