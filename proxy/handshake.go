@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"crypto/sha1"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"net"
@@ -253,13 +254,21 @@ func dialStatus(err error) (int, string) {
 
 // unwrapHijacked returns the socket under a fasthttp hijacked connection and
 // any bytes fasthttp had read past the request, so the session reads the
-// socket directly and fasthttp's request buffer is not kept for its life.
+// socket directly and fasthttp's request buffer is not kept for its life:
+// fasthttp pools it again once the hijack handler returns. It takes the
+// socket from its handoffConn: the caller closes it from now on.
 func unwrapHijacked(hc net.Conn) (net.Conn, []byte) {
 	u, ok := hc.(interface{ UnsafeConn() net.Conn })
 	if !ok {
 		return hc, nil
 	}
 	nc := u.UnsafeConn()
+	switch h := nc.(type) {
+	case *handoffConn:
+		nc = h.take()
+	case *handoffTLSConn:
+		nc = h.take()
+	}
 	// Clients wait for the 101 before they send frames, so fasthttp's
 	// buffer is almost always empty. Read it with an expired deadline:
 	// buffered bytes come back at once, an empty buffer times out.
@@ -291,3 +300,49 @@ func queryParams(ctx *fasthttp.RequestCtx, rt *Route, params []Param) []Param {
 	}
 	return params
 }
+
+// handoffListener wraps each accepted connection in a handoffConn, so that
+// an upgrade's hijack handler can take the socket from fasthttp.
+type handoffListener struct{ net.Listener }
+
+func (l handoffListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := c.(*tls.Conn); ok {
+		return &handoffTLSConn{handoffConn{Conn: tc}, tc}, nil
+	}
+	return &handoffConn{Conn: c}, nil
+}
+
+// handoffConn is a connection fasthttp serves until a hijack handler takes
+// its socket (take): fasthttp, which does not keep hijacked connections,
+// closes it once the handler returns, and that close then closes nothing.
+type handoffConn struct {
+	net.Conn
+	taken atomic.Bool
+}
+
+// take hands the socket over to the caller, who closes it.
+func (c *handoffConn) take() net.Conn {
+	c.taken.Store(true)
+	return c.Conn
+}
+
+func (c *handoffConn) Close() error {
+	if c.taken.Load() {
+		return nil
+	}
+	return c.Conn.Close()
+}
+
+// handoffTLSConn keeps a TLS connection's methods visible to fasthttp
+// (RequestCtx.IsTLS, TLSConnectionState).
+type handoffTLSConn struct {
+	handoffConn
+	tc *tls.Conn
+}
+
+func (c *handoffTLSConn) Handshake() error                     { return c.tc.Handshake() }
+func (c *handoffTLSConn) ConnectionState() tls.ConnectionState { return c.tc.ConnectionState() }

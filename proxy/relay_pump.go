@@ -12,20 +12,17 @@ import (
 // relayPump is one direction of a relay: the state of the message being
 // forwarded, and the checks every frame passes (size across fragments,
 // UTF-8, message rate).
+//
+// An idle relay holds two: the bools are together at the end so that none
+// pads the struct, and what only the client's pump needs (its message rate)
+// is the relay's.
 type relayPump struct {
-	r          *relay
-	src, dst   *wsconn.Conn
-	fromClient bool
-	max        int64
-	rate       wsconn.Bucket
-	creds      bool // the client's dialect takes credentials in messages: consume any (credential)
-
-	fragmented bool
-	isText     bool
-	msgs       int64 // messages read from src (plain: the pump's own; read once the relay ended)
-	msgLen     int64
-	text       wsconn.UTF8Stream
-	hdr        [ws.MaxHeaderSize]byte // header scratch: a local array would escape to the heap through Write
+	r        *relay
+	src, dst *wsconn.Conn
+	max      int64
+	msgs     int64 // messages read from src (plain: the pump's own; read once the relay ended)
+	msgLen   int64
+	text     wsconn.UTF8Stream
 
 	// The text of the incomplete frame at the head of the buffer, checked
 	// as it arrives (checkPartial): checked payload bytes so far, and
@@ -33,12 +30,17 @@ type relayPump struct {
 	checked int
 	early   wsconn.UTF8Stream
 
-	// Running on the poller's goroutine, and what a pump handed to a
-	// goroutine of its own still has to do there.
-	inline  bool
+	// What a pump run on the poller's goroutine and handed to a goroutine
+	// of its own still has to do there.
 	pending []byte // frames not yet written, in the source's buffer
-	holding bool   // pending is the rest of a partial write: dst's write lock is held
 	stop    error  // the pump ended with this, once pending is written
+
+	fromClient bool
+	creds      bool // the client's dialect takes credentials in messages: consume any (credential)
+	fragmented bool
+	isText     bool
+	inline     bool // running on the poller's goroutine
+	holding    bool // pending is the rest of a partial write: dst's write lock is held
 }
 
 // resume writes what a handed-off pump left pending, then runs it.
@@ -157,7 +159,7 @@ func (p *relayPump) begin(h ws.Header) error {
 	if !p.fragmented {
 		p.msgLen, p.isText = 0, h.OpCode == ws.OpText
 		p.text.Reset()
-		if !p.rate.Allow() {
+		if p.fromClient && !p.r.rate.Allow() {
 			return closeRateLimited // the client is told so as the relay ends (pump)
 		}
 		if p.fromClient {
@@ -220,11 +222,12 @@ func (r *relay) credential(msg []byte) bool {
 	if !r.rt.Client.MayBeCredential(msg) {
 		return false
 	}
-	if r.codec == nil {
-		r.codec = clientCodec(r.rt, nil)
+	if r.creds == nil {
+		r.creds = &relayCreds{codec: clientCodec(r.rt, nil)}
 	}
-	evs, err := r.codec.Decode(r.evs[:0], msg)
-	r.evs = evs
+	cr := r.creds
+	evs, err := cr.codec.Decode(cr.evs[:0], msg)
+	cr.evs = evs
 	return err == nil && len(evs) > 0 && evs[0].Kind == translators.KindAuth
 }
 
@@ -327,7 +330,10 @@ func (p *relayPump) stream(h ws.Header) error {
 		return writeError{err}
 	}
 	defer dst.UnlockWrite()
-	if err := dst.WriteLocked(wsconn.AppendHeader(p.hdr[:0], h)); err != nil {
+	hdr := wsconn.GetBuf() // pooled: a local array would escape to the heap through the write
+	err := dst.WriteLocked(wsconn.AppendHeader(hdr[:0], h))
+	wsconn.PutBuf(hdr)
+	if err != nil {
 		src.Skip(h.Length)
 		return writeError{err}
 	}

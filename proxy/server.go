@@ -80,6 +80,11 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.table.Store(tb)
+	// Hijacked connections are not kept: fasthttp then pools the request's
+	// read buffer (MaxHeaderBytes) again once the hijack handler returns,
+	// where a kept connection's would be garbage, 8 KiB per upgrade. The
+	// hijack handler takes the socket from its handoffConn (Serve), so the
+	// close fasthttp makes after it closes nothing.
 	s.http = &fasthttp.Server{
 		Handler:                       s.handle,
 		Name:                          "agentbridge",
@@ -88,7 +93,7 @@ func New(cfg Config) (*Server, error) {
 		IdleTimeout:                   cfg.HandshakeTimeout,
 		ReadBufferSize:                cfg.MaxHeaderBytes,
 		MaxRequestBodySize:            1 << 20,
-		KeepHijackedConns:             true,
+		KeepHijackedConns:             false,
 		NoDefaultDate:                 true,
 		NoDefaultContentType:          true,
 		DisableHeaderNamesNormalizing: false,
@@ -104,7 +109,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	if s.cfg.TLS != nil {
 		ln = tls.NewListener(ln, s.cfg.TLS)
 	}
-	err := s.http.Serve(ln)
+	err := s.http.Serve(handoffListener{ln})
 	if s.draining.Load() {
 		return nil
 	}

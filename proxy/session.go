@@ -27,13 +27,18 @@ import (
 // backend has more buffered (one write per burst); the client pump's acks and
 // errors go at once, with whatever was pending before them. The first pump
 // to end decides the close codes (finish); run returns when both are done.
+//
+// Every live translating session holds one: its fields are ordered so that
+// none pads it by a word, 1784 bytes on 64-bit platforms, which with the
+// 8-byte header the allocator puts on objects of more than 512 bytes that
+// hold pointers is exactly the 1792-byte size class (1832 bytes and the
+// 2048-byte class before). Mind the class when adding a field.
 type session struct {
 	s      *Server
 	rt     *Route
 	client *wsconn.Conn
 	up     Upstream
 	ccodec translators.Codec
-	cop    ws.OpCode
 
 	cmu   sync.Mutex          // guards ccodec.Encode, pend and writes to the client
 	pend  []byte              // encoded client frames not yet written
@@ -58,7 +63,6 @@ type session struct {
 	cmsg     []byte
 	cevs     []translators.Event
 	messages int
-	acked    bool // acks are queued that flushAcks has not written
 	rate     wsconn.Bucket
 	bevs     []translators.Event
 	su       *socketUpstream // ss.up when it is a socket
@@ -77,12 +81,14 @@ type session struct {
 	resetting bool
 	bended    bool
 	over      bool
+	claimed   bool // a new socket is taking the session over (resume.go)
+	ticksOff  bool // no ticker timer is armed any more (under tmu, not umu: see below)
 	bdone     chan struct{}
 	rids      [][]byte // reset: the ids of the replies in flight
-	// keep says the session writes its user messages and ended replies to
-	// the conversation conv of its path (Server.transcripts), for the
-	// client dialect's HTTP endpoints.
-	keep bool
+	// keep (with the flags of shared replies, below) says the session
+	// writes its user messages and ended replies to the conversation conv
+	// of its path (Server.transcripts), for the client dialect's HTTP
+	// endpoints.
 	conv string
 	rev  [1]translators.Event // reset: the cancel it sends and relays
 
@@ -95,37 +101,40 @@ type session struct {
 	room    *room
 	sharing bool
 	shared  bool
+	keep    bool
 	fan     []*session
 	fanDue  bool // the backend pump owes the followers a fanOut
-	gone    atomic.Bool
-	grace   *time.Timer
 	// histories says the client set its path's conversation in the message
 	// just read (KindHistory): the other sockets of the path get it.
 	histories bool
+	acked     bool      // the client pump's: acks are queued that flushAcks has not written
+	cop       ws.OpCode // the client dialect's data frame opcode
+	gone      atomic.Bool
+	grace     *time.Timer
 
 	// Resumable sessions (a client dialect with Dialect.Resume; resume.go):
 	// resumeKey names the conversation ("" when the session is not one),
 	// seq is the client codec's numbering, elog the frames with an event
-	// id it wrote and lastSeq the last id kept (all under cmu). claimed
-	// (under umu) says a new socket is taking the session over.
+	// id it wrote and lastSeq the last id kept (all under cmu). claimed,
+	// with the flags under umu, says a new socket is taking the session
+	// over.
 	resumeKey string
 	seq       translators.Sequencer
 	elog      eventLog
 	lastSeq   int64
-	claimed   bool
 	detached  chan struct{} // closed when a claimed session's old client pump let go (orphan)
 
 	// The timers of dialects that send messages of their own (a Ticker):
 	// ctimer calls the client codec's Tick every cevery, btimer the backend
 	// socket's (su.tick). Each is nil when its dialect declares none, so a
-	// session without them costs no timer. tmu guards both and ticksOff,
-	// set when the session finishes: no timer is armed after that.
-	tmu      sync.Mutex
-	ticksOff bool
-	cticker  translators.Ticker
-	cevery   time.Duration
-	ctimer   *time.Timer
-	btimer   *time.Timer
+	// session without them costs no timer. tmu guards both and ticksOff
+	// (with the flags under umu, above), set when the session finishes: no
+	// timer is armed after that.
+	tmu     sync.Mutex
+	cticker translators.Ticker
+	cevery  time.Duration
+	ctimer  *time.Timer
+	btimer  *time.Timer
 }
 
 func newSession(s *Server, rt *Route, client *wsconn.Conn, up Upstream, codec translators.Codec) *session {

@@ -27,8 +27,11 @@ import (
 // wmu with a write deadline, so pongs, pings and closes from other
 // goroutines interleave only between frames.
 type Conn struct {
-	nc     net.Conn
-	client bool // the peer is a WebSocket client: frames in are masked, frames out are not
+	// The fields are ordered so that none pads the struct: 664 bytes on
+	// 64-bit platforms, with the allocator's 8-byte header (objects of more
+	// than 512 bytes that hold pointers) the 704-byte size class (an idle
+	// relay holds two Conns). Mind the class when adding one.
+	nc net.Conn
 
 	// reader state (owned by the reading goroutine)
 	rb       *[BufSize]byte
@@ -43,25 +46,31 @@ type Conn struct {
 	// the reader of a connection that has an owner; the other fields are
 	// the reader's unless noted.
 	rmu      sync.Mutex
-	own      Owner       // called back when a parked connection is readable; nil = never parks
-	inl      Inliner     // set (before the reader runs) when the owner's pump may run on the poller's goroutine: the socket is registered edge-triggered
-	hotUntil time.Time   // bytes came recently: wait under the runtime poller until then
-	parkedAt time.Time   // when the connection last parked
-	noPark   bool        // the poller refused this connection
-	expired  bool        // resumed because the read deadline passed
-	polled   bool        // the socket is registered with the poller
-	pfd      int         // the socket's descriptor while parked
-	short    bool        // the last read returned less than it asked for: the socket was drained
 	ready    atomic.Bool // edge-triggered: the socket became readable since the last read began
 	hup      atomic.Bool // edge-triggered: the peer shut its side (or the socket failed); read to the end
-	reads    int         // reads of the current inline run (AwaitInline)
-	onPoller bool        // AwaitInline runs on the poller's goroutine: no lock may be waited for
 	parked   atomic.Bool
-	parkDL   atomic.Int64 // rdl of the current park, unix nanos; 0 when not parked (or no deadline)
 	woken    atomic.Bool  // unpark started kick to resume the owner
+	own      Owner        // called back when a parked connection is readable; nil = never parks
+	inl      Inliner      // set (before the reader runs) when the owner's pump may run on the poller's goroutine: the socket is registered edge-triggered
+	hotUntil time.Time    // bytes came recently: wait under the runtime poller until then
+	parkedAt time.Time    // when the connection last parked
+	pfd      int          // the socket's descriptor while parked
+	reads    int          // reads of the current inline run (AwaitInline)
+	parkDL   atomic.Int64 // rdl of the current park, unix nanos; 0 when not parked (or no deadline)
+	noPark   bool         // the poller refused this connection
+	expired  bool         // resumed because the read deadline passed
+	polled   bool         // the socket is registered with the poller
+	short    bool         // the last read returned less than it asked for: the socket was drained
+	onPoller bool         // AwaitInline runs on the poller's goroutine: no lock may be waited for
 
-	// The connection's one timer (keepalive.go), guarded by tmu.
+	client    bool // the peer is a WebSocket client: frames in are masked, frames out are not
+	closeRecv bool // the peer's close frame was read (reader-owned)
+
+	// The connection's one timer (keepalive.go), guarded by tmu. closeSent
+	// and closed, any goroutine's, fill the word tmu leaves.
 	tmu       sync.Mutex
+	closeSent atomic.Bool
+	closed    atomic.Bool
 	timer     *time.Timer
 	timerAt   int64  // unix nanos (of now()) the timer is set for; 0 = not set
 	kick      func() // c.onKick, made once: the timer's callback and the resume of a parked reader
@@ -71,17 +80,15 @@ type Conn struct {
 	idleAt    atomic.Int64  // unix nanos (of now()) of the owner's idle deadline; 0 = none
 	intr      atomic.Int64  // unix nanos of the deadline another goroutine imposed (InterruptRead); 0 = none
 
+	// Writing, under wmu. A frame is built in a pooled buffer (write.go):
+	// the Conn keeps no scratch of its own.
 	wmu          sync.Mutex
 	wdl          time.Time // the write deadline last set (guarded by wmu)
 	writeTimeout time.Duration
-	wscratch     [ws.MaxHeaderSize + 125]byte // header, or a whole control frame
-	ctrl         Bucket                       // caps the peer's control frames (client legs; reader-owned)
-	skip         int64                        // payload bytes of an abandoned frame still to read (reader-owned)
-	closeRecv    bool                         // the peer's close frame was read (reader-owned)
-	rerr         error                        // the first read error, sticky (reader-owned)
-	closeSent    atomic.Bool
-	closed       atomic.Bool
-	st           stats // traffic and close codes (stats.go)
+	ctrl         Bucket // caps the peer's control frames (client legs; reader-owned)
+	skip         int64  // payload bytes of an abandoned frame still to read (reader-owned)
+	rerr         error  // the first read error, sticky (reader-owned)
+	st           stats  // traffic and close codes (stats.go)
 }
 
 // New makes the Conn of nc, a socket past its WebSocket handshake. client

@@ -36,20 +36,17 @@ func (c *Conn) WriteFrame(op ws.OpCode, p []byte) error {
 	if c.closeSent.Load() {
 		return net.ErrClosed
 	}
-	hdr := AppendHeader(c.wscratch[:0], h)
-	if len(hdr)+len(p) <= len(c.wscratch) {
-		return c.send(append(hdr, p...))
-	}
-	if len(p) <= BufSize-ws.MaxHeaderSize {
+	// The frame is built in a pooled buffer, not in scratch space of the
+	// Conn's: an idle connection holds no bytes for writing.
+	b := getBuf()
+	defer putBuf(b)
+	n := len(AppendHeader(b[:0], h))
+	if n+len(p) <= BufSize {
 		// One write, so header and payload leave in one segment.
-		b := getBuf()
-		n := copy(b[:], hdr)
 		n += copy(b[n:], p)
-		err := c.send(b[:n])
-		putBuf(b)
-		return err
+		return c.send(b[:n])
 	}
-	if err := c.send(hdr); err != nil {
+	if err := c.send(b[:n]); err != nil {
 		return err
 	}
 	return c.send(p)
@@ -95,9 +92,11 @@ func (c *Conn) UnlockWrite() { c.wmu.Unlock() }
 // WriteControl writes a control frame (ping, pong) with payload p of at most
 // 125 bytes; p is copied, not modified.
 func (c *Conn) WriteControl(op ws.OpCode, p []byte) error {
-	var tmp [125]byte
-	n := copy(tmp[:], p)
-	return c.WriteFrame(op, tmp[:n])
+	tmp := getBuf() // pooled: a local array would escape to the heap through WriteFrame
+	n := copy(tmp[:125], p)
+	err := c.WriteFrame(op, tmp[:n])
+	putBuf(tmp)
+	return err
 }
 
 // WriteClose sends a close frame with code and reason once; later calls do
@@ -126,7 +125,10 @@ func (c *Conn) WriteClose(code ws.StatusCode, reason string) error {
 	// A short deadline: a peer that does not read must not hold the close.
 	c.wdl = time.Now().Add(time.Second)
 	_ = c.nc.SetWriteDeadline(c.wdl)
-	frame := append(AppendHeader(c.wscratch[:0], h), body[:n]...)
+	b := getBuf()
+	defer putBuf(b)
+	frame := AppendHeader(b[:0], h)
+	frame = frame[:len(frame)+copy(b[len(frame):], body[:n])]
 	c.st.outBytes.Add(int64(len(frame)))
 	c.st.out.sentCode, c.st.out.sentReason = code, reason
 	if code == 0 {
