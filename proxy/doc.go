@@ -96,7 +96,7 @@
 //	proxy/internal/wsconn    one WebSocket leg: framing, messages, UTF-8,
 //	                         close codes and handshake, deadlines,
 //	                         keepalive, raw reads and writes, parking
-//	proxy/internal/netpoll   the process's epoll instance (Linux): register
+//	proxy/internal/netpoll   the process's epoll instances (Linux): register
 //	                         a descriptor, get called back when it is ready
 //
 // # Close codes
