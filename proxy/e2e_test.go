@@ -248,15 +248,7 @@ func TestKeepaliveFindsDeadClient(t *testing.T) {
 	// The live client answers pings (wsutil answers them while reading).
 	got := make(chan string, 1)
 	go func() { m, _ := live.read(); got <- m }()
-	start := time.Now()
-	_ = dead.nc.SetReadDeadline(time.Now().Add(3 * time.Second))
-	buf := make([]byte, 512)
-	for {
-		if _, err := dead.nc.Read(buf); err != nil {
-			break
-		}
-	}
-	if d := time.Since(start); d > time.Second {
+	if d := dead.awaitDrop(3 * time.Second); d > time.Second {
 		t.Errorf("dead client dropped after %v, want about 100ms", d)
 	}
 	time.Sleep(300 * time.Millisecond)

@@ -273,6 +273,33 @@ func (c *client) recv() string {
 // read returns the next data message, answering pings. A close frame ends
 // it with a *closeFrame error. It reads frames itself (gobwas's wsutil
 // refuses close codes it does not know, such as 1014).
+// awaitDrop reads and discards whatever comes, answering nothing, until the
+// proxy closes the connection or limit passes, and returns how long that
+// took: how a client that stopped answering pings sees its end.
+func (c *client) awaitDrop(limit time.Duration) time.Duration {
+	start := time.Now()
+	_ = c.nc.SetReadDeadline(start.Add(limit))
+	buf := make([]byte, 512)
+	for {
+		if _, err := c.nc.Read(buf); err != nil {
+			return time.Since(start)
+		}
+	}
+}
+
+// awaitNoSessions waits up to limit for srv to have no session left, and
+// fails the test, naming what, if one stays.
+func awaitNoSessions(t testing.TB, srv *Server, limit time.Duration, what string) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for srv.Sessions() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still live: %d sessions", what, srv.Sessions())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func (c *client) read() (string, error) {
 	_ = c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
 	var msg []byte

@@ -25,13 +25,7 @@ func TestEndedRelaysLeaveNoPollerSlot(t *testing.T) {
 		}
 		c.nc.Close()
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for srv.Sessions() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d relays still live", srv.Sessions())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	awaitNoSessions(t, srv, 5*time.Second, "relays")
 	if n := wsconn.ClosedInSlots() - before; n > 0 {
 		t.Fatalf("the poller holds %d closed connections of ended relays", n)
 	}

@@ -121,24 +121,10 @@ func TestParkedRelayFindsDeadClient(t *testing.T) {
 		PongTimeout:  300 * time.Millisecond,
 	})
 	dead := dial(t, wsURL(addr, "/relay"))
-	start := time.Now()
-	_ = dead.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
-	buf := make([]byte, 512)
-	for {
-		if _, err := dead.nc.Read(buf); err != nil {
-			break
-		}
-	}
-	if d := time.Since(start); d < 600*time.Millisecond || d > 3*time.Second {
+	if d := dead.awaitDrop(5 * time.Second); d < 600*time.Millisecond || d > 3*time.Second {
 		t.Errorf("dead client dropped after %v, want about 700ms (ping 400ms + pong 300ms)", d)
 	}
-	deadline := time.Now().Add(3 * time.Second)
-	for srv.Sessions() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("relay of a dead client still live: %d sessions", srv.Sessions())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	awaitNoSessions(t, srv, 3*time.Second, "relay of a dead client")
 }
 
 // TestParkedDeadlineMovesLazily checks the parked legs' read deadline as
@@ -162,24 +148,10 @@ func TestParkedDeadlineMovesLazily(t *testing.T) {
 		}
 		time.Sleep(150 * time.Millisecond)
 	}
-	last := time.Now()
-	_ = c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
-	buf := make([]byte, 512)
-	for {
-		if _, err := c.nc.Read(buf); err != nil {
-			break
-		}
-	}
-	if d := time.Since(last); d < 450*time.Millisecond || d > 3*time.Second {
+	if d := c.awaitDrop(5 * time.Second); d < 450*time.Millisecond || d > 3*time.Second {
 		t.Errorf("silent client dropped %v after its last message, want about 700ms (ping 400ms + pong 300ms)", d)
 	}
-	deadline := time.Now().Add(3 * time.Second)
-	for srv.Sessions() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("relay of a silent client still live: %d sessions", srv.Sessions())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	awaitNoSessions(t, srv, 3*time.Second, "relay of a silent client")
 }
 
 // TestRelayIdleTimeoutMovesWithMessages checks the session timeout of a
