@@ -50,13 +50,8 @@ fi
 port=${AB_PORT:-18100}
 for arg in "$@"; do
 	name=${arg%%=*} bin=${arg#*=}
-	sed "s/^listen: .*/listen: 127.0.0.1:$port/" "$OUT/agentbridge.yaml" >"$OUT/ab-$name.yaml"
-	"$bin" serve -config "$OUT/ab-$name.yaml" 2>>"$OUT/ab-$name.log" &
-	pids+=($!)
-	wait_port $port
-	sleep 0.2
-	kill -0 $! 2>/dev/null || { log "$name did not start (port $port taken? see $OUT/ab-$name.log; AB_PORT=...)"; exit 1; }
-	names+=("$name") urls+=("ws://127.0.0.1:$port/$ROUTE") watch+=("$!")
+	start_build "$name" "$bin" $port ab
+	names+=("$name") urls+=("ws://127.0.0.1:$port/$ROUTE") watch+=("$build_pid")
 	port=$((port + 1))
 done
 

@@ -1,6 +1,7 @@
-# Shared by ab.sh and syscalls.sh (sourced; NAME is the script's name for
-# messages): the processes they start, killed on exit; waiting for a port;
-# the agent on the ports of the run.sh run that wrote $OUT (ports.env).
+# Shared by ab.sh, syscalls.sh and experiments/ (sourced; NAME is the
+# script's name for messages): the processes they start, killed on exit;
+# waiting for a port; the agent on the ports of the run.sh run that wrote
+# $OUT (ports.env); an agentbridge build on a port of its own.
 pids=()
 log() { echo "$NAME: $*" >&2; }
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
@@ -16,4 +17,14 @@ start_agent() { # the harness agent from $OUT/bin, for an hour at most
 		-wiro-api "127.0.0.1:$WIRO_API_PORT" -wiro-socket "127.0.0.1:$WIRO_SOCKET_PORT" -lifetime 1h 2>/dev/null &
 	pids+=($!)
 	wait_port "$AGENT_PORT"
+}
+start_build() { # name binary port prefix: the build serves $OUT/agentbridge.yaml on port; its pid in build_pid
+	local cfg=$OUT/$4-$1
+	sed "s/^listen: .*/listen: 127.0.0.1:$3/" "$OUT/agentbridge.yaml" >"$cfg.yaml"
+	"$2" serve -config "$cfg.yaml" 2>>"$cfg.log" &
+	build_pid=$!
+	pids+=("$build_pid")
+	wait_port "$3"
+	sleep 0.2
+	kill -0 "$build_pid" 2>/dev/null || { log "$1 did not start (port $3 taken? see $cfg.log; AB_PORT=...)"; exit 1; }
 }

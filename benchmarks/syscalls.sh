@@ -50,13 +50,8 @@ for rep in $(seq "$REPS"); do
 			watch="$pid,$(pgrep -P "$pid" | paste -sd,)" url=ws://127.0.0.1:$NGINX_PORT/
 			flags=$(sed 's/-mode [a-z]*//; s/-end [^ ]*//' <<<"$FLAGS") # nginx relays the agent's plain route
 		else
-			sed "s/^listen: .*/listen: 127.0.0.1:$port/" "$OUT/agentbridge.yaml" >"$OUT/sc-$name.yaml"
-			"$bin" serve -config "$OUT/sc-$name.yaml" 2>>"$OUT/sc-$name.log" &
-			pid=$!
-			wait_port $port
-			sleep 0.2
-			kill -0 $pid 2>/dev/null || { log "$name did not start (port $port taken? see $OUT/sc-$name.log; AB_PORT=...)"; exit 1; }
-			watch=$pid url=ws://127.0.0.1:$port/$ROUTE
+			start_build "$name" "$bin" $port sc
+			pid=$build_pid watch=$build_pid url=ws://127.0.0.1:$port/$ROUTE
 		fi
 		# The load runs a second longer than perf watches, half a second
 		# each side, so start-up and wind-down are not counted.

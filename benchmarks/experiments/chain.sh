@@ -19,13 +19,8 @@ start_agent
 port=${AB_PORT:-18320}
 for arg in "$@"; do
 	name=${arg%%=*} bin=${arg#*=}
-	sed "s/^listen: .*/listen: 127.0.0.1:$port/" "$OUT/agentbridge.yaml" >"$OUT/ch-$name.yaml"
-	"$bin" serve -config "$OUT/ch-$name.yaml" 2>>"$OUT/ch-$name.log" &
-	pid=$!
-	pids+=("$pid")
-	wait_port $port
-	sleep 0.2
-	kill -0 $pid 2>/dev/null || { log "$name did not start (port $port taken? AB_PORT=...)"; exit 1; }
+	start_build "$name" "$bin" $port ch
+	pid=$build_pid
 	"$OUT/bin/load" -url "ws://127.0.0.1:$port/${ROUTE:-pass}" -c 1 -k 40 -size 64 -minsize 4 -interval 10ms \
 		-think 150ms -gap 300ms -warmup 1 -duration 8s -pids $pid >"$OUT/ch-$name.json" &
 	lp=$!

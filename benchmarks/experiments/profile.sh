@@ -42,13 +42,7 @@ fi
 port=${AB_PORT:-18750}
 for arg in "$@"; do
 	name=${arg%%=*} bin=${arg#*=}
-	sed "s/^listen: .*/listen: 127.0.0.1:$port/" "$OUT/agentbridge.yaml" >"$OUT/pr-$name.yaml"
-	"$bin" serve -config "$OUT/pr-$name.yaml" 2>>"$OUT/pr-$name.log" &
-	p=$!
-	pids+=("$p")
-	wait_port $port
-	sleep 0.3
-	kill -0 $p 2>/dev/null || { log "$name did not start (port $port taken? AB_PORT=...)"; exit 1; }
-	prof "$name" "ws://127.0.0.1:$port/${ROUTE:-pass}" "$p" "$FLAGS"
+	start_build "$name" "$bin" $port pr
+	prof "$name" "ws://127.0.0.1:$port/${ROUTE:-pass}" "$build_pid" "$FLAGS"
 	port=$((port + 1))
 done
