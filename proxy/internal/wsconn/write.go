@@ -25,6 +25,15 @@ func (c *Conn) setWriteDeadline() error {
 // frame is masked, and p is masked in place: callers pass only buffers they
 // own and do not read p afterwards.
 func (c *Conn) WriteFrame(op ws.OpCode, p []byte) error {
+	b := getBuf()
+	defer putBuf(b)
+	return c.writeFrame(op, p, b)
+}
+
+// writeFrame is WriteFrame with b, a pooled buffer, to build the frame in:
+// an idle connection holds no bytes for writing. p may lie in b's last
+// controlMax bytes, where no frame that fits b reaches.
+func (c *Conn) writeFrame(op ws.OpCode, p []byte, b *[BufSize]byte) error {
 	h := ws.Header{Fin: true, OpCode: op, Length: int64(len(p))}
 	if !c.client {
 		h.Masked = true
@@ -36,10 +45,6 @@ func (c *Conn) WriteFrame(op ws.OpCode, p []byte) error {
 	if c.closeSent.Load() {
 		return net.ErrClosed
 	}
-	// The frame is built in a pooled buffer, not in scratch space of the
-	// Conn's: an idle connection holds no bytes for writing.
-	b := getBuf()
-	defer putBuf(b)
 	n := len(AppendHeader(b[:0], h))
 	if n+len(p) <= BufSize {
 		// One write, so header and payload leave in one segment.
@@ -89,14 +94,18 @@ func (c *Conn) send(p []byte) error {
 
 func (c *Conn) UnlockWrite() { c.wmu.Unlock() }
 
+// controlMax is the largest payload of a control frame (RFC 6455, 5.5).
+const controlMax = 125
+
 // WriteControl writes a control frame (ping, pong) with payload p of at most
-// 125 bytes; p is copied, not modified.
+// controlMax bytes; p is copied, not modified. The copy goes at the end of
+// the pooled buffer the frame is built in (a local array would escape to
+// the heap through the write).
 func (c *Conn) WriteControl(op ws.OpCode, p []byte) error {
-	tmp := getBuf() // pooled: a local array would escape to the heap through WriteFrame
-	n := copy(tmp[:125], p)
-	err := c.WriteFrame(op, tmp[:n])
-	putBuf(tmp)
-	return err
+	b := getBuf()
+	defer putBuf(b)
+	tail := b[BufSize-controlMax:]
+	return c.writeFrame(op, tail[:copy(tail, p)], b)
 }
 
 // WriteClose sends a close frame with code and reason once; later calls do
@@ -107,7 +116,7 @@ func (c *Conn) WriteClose(code ws.StatusCode, reason string) error {
 	if c.closeSent.Swap(true) {
 		return nil
 	}
-	var body [125]byte
+	var body [controlMax]byte
 	n := 0
 	if code != 0 {
 		if len(reason) > 123 {
