@@ -40,10 +40,9 @@ type shard struct {
 	epfd int
 	f    *os.File // epfd, registered with the runtime poller
 	evs  []unix.EpollEvent
-	n    int // the number of shards: slots are by fd / n
 
 	mu    sync.Mutex
-	slots []Handler // by file descriptor / n
+	slots []Handler // by slot (fd / the number of shards)
 }
 
 var (
@@ -71,7 +70,7 @@ func Get() *Poller {
 func start(n int) (*Poller, error) {
 	p := &Poller{}
 	for range max(n, 1) {
-		s, err := newShard(p, max(n, 1))
+		s, err := newShard(p)
 		if err != nil {
 			for _, s := range p.shards {
 				s.f.Close()
@@ -90,7 +89,7 @@ func start(n int) (*Poller, error) {
 	return p, nil
 }
 
-func newShard(p *Poller, n int) (*shard, error) {
+func newShard(p *Poller) (*shard, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, err
@@ -99,11 +98,14 @@ func newShard(p *Poller, n int) (*shard, error) {
 		unix.Close(epfd)
 		return nil, err
 	}
-	return &shard{p: p, epfd: epfd, n: n, f: os.NewFile(uintptr(epfd), "agentbridge-epoll"), evs: make([]unix.EpollEvent, 256)}, nil
+	return &shard{p: p, epfd: epfd, f: os.NewFile(uintptr(epfd), "agentbridge-epoll"), evs: make([]unix.EpollEvent, 256)}, nil
 }
 
-// of returns fd's shard.
-func (p *Poller) of(fd int) *shard { return p.shards[fd%len(p.shards)] }
+// of returns fd's shard and its slot there.
+func (p *Poller) of(fd int) (*shard, int) {
+	n := len(p.shards)
+	return p.shards[fd%n], fd / n
+}
 
 // loop calls the handlers of sockets that became readable. It reads events
 // without blocking (a zero timeout) and waits for more under the runtime
@@ -126,7 +128,8 @@ func (s *shard) loop(rc syscall.RawConn) {
 		}
 		for i := range s.evs[:n] {
 			ev := &s.evs[i]
-			s.dispatch(int(ev.Fd), ev.Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0)
+			_, slot := s.p.of(int(ev.Fd))
+			s.dispatch(slot, ev.Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0)
 		}
 		// A short batch emptied the ready list: wait under the runtime
 		// poller (an event that came meanwhile ends the wait at once)
@@ -170,33 +173,33 @@ func (p *Poller) fail(err error) {
 // Failed reports whether the poller stopped (see Get).
 func (p *Poller) Failed() bool { return p.failed.Load() }
 
-// dispatch calls fd's handler. The table's lock is only tried: when another
-// goroutine holds it, the event goes to a goroutine of its own, so that the
-// shard's loop never waits.
-func (s *shard) dispatch(fd int, hup bool) {
+// dispatch calls the handler in slot i. The table's lock is only tried:
+// when another goroutine holds it, the event goes to a goroutine of its
+// own, so that the shard's loop never waits.
+func (s *shard) dispatch(i int, hup bool) {
 	if !s.mu.TryLock() {
-		go s.dispatchLocked(fd, hup)
+		go s.dispatchLocked(i, hup)
 		return
 	}
-	h := s.lookup(fd)
+	h := s.lookup(i)
 	s.mu.Unlock()
 	if h != nil {
 		h.Ready(hup)
 	}
 }
 
-func (s *shard) dispatchLocked(fd int, hup bool) {
+func (s *shard) dispatchLocked(i int, hup bool) {
 	s.mu.Lock()
-	h := s.lookup(fd)
+	h := s.lookup(i)
 	s.mu.Unlock()
 	if h != nil {
 		h.Ready(hup)
 	}
 }
 
-// lookup returns fd's handler; s.mu is held.
-func (s *shard) lookup(fd int) Handler {
-	if i := fd / s.n; i < len(s.slots) {
+// lookup returns slot i's handler; s.mu is held.
+func (s *shard) lookup(i int) Handler {
+	if i < len(s.slots) {
 		return s.slots[i]
 	}
 	return nil
@@ -204,8 +207,7 @@ func (s *shard) lookup(fd int) Handler {
 
 // Set makes h fd's handler, before fd is armed (Arm).
 func (p *Poller) Set(fd int, h Handler) {
-	s := p.of(fd)
-	i := fd / s.n
+	s, i := p.of(fd)
 	s.mu.Lock()
 	if i >= len(s.slots) {
 		n := 2 * len(s.slots)
@@ -223,8 +225,7 @@ func (p *Poller) Set(fd int, h Handler) {
 // Clear forgets fd's handler if it is still h. The registration itself ends
 // when the socket is closed.
 func (p *Poller) Clear(fd int, h Handler) {
-	s := p.of(fd)
-	i := fd / s.n
+	s, i := p.of(fd)
 	s.mu.Lock()
 	if i < len(s.slots) && s.slots[i] == h {
 		s.slots[i] = nil
@@ -244,7 +245,8 @@ func (p *Poller) Arm(fd int, added, edge bool) error {
 	if !added {
 		op = unix.EPOLL_CTL_ADD
 	}
-	return epollCtl(p.of(fd).epfd, op, fd, &ev)
+	s, _ := p.of(fd)
+	return epollCtl(s.epfd, op, fd, &ev)
 }
 
 // epollPoll is epoll_pwait(2) with a zero timeout and no signal mask, and
