@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -15,6 +17,7 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
 
+	"github.com/agentbridge/agentbridge/proxy/internal/wsconn"
 	"github.com/agentbridge/agentbridge/translators"
 )
 
@@ -138,9 +141,9 @@ func maskedText(s string) []byte {
 	return b.Bytes()
 }
 
-// A translating session's pumps run on goroutines of their own, but share
-// the poller with the relays: a client that stops reading a flood of
-// replies, and a backend that stops mid-frame, must not hold it.
+// A translating session's backend pump runs on the poller's goroutine too
+// (session_inline.go): a client that stops reading a flood of replies, and
+// a backend that stops mid-frame, must not hold it.
 func TestSessionStallsHoldNoOther(t *testing.T) {
 	release, stalled := make(chan struct{}), make(chan struct{})
 	var stallOnce sync.Once
@@ -236,4 +239,79 @@ func dialSmallWindow(t *testing.T, url string) *client {
 	}
 	t.Cleanup(func() { nc.Close() })
 	return &client{t: t, nc: nc}
+}
+
+// TestSessionBackendServedFromPoller checks that a translating session's
+// backend pump runs on the poller's goroutine (session_inline.go): while a
+// reply streams in chunks 30 ms apart, no goroutine of the session's own
+// waits for the next chunk (a pump reading on a goroutine holds it for
+// parkAfter after each chunk), and every chunk arrives, in order.
+func TestSessionBackendServedFromPoller(t *testing.T) {
+	if !wsconn.Parks() {
+		t.Skip("no epoll here: connections do not park")
+	}
+	const chunks = 20
+	url, _ := startBackend(t, func(c netConn) {
+		for {
+			msg, _, err := readClient(c)
+			if err != nil {
+				return
+			}
+			for i := range chunks {
+				time.Sleep(30 * time.Millisecond)
+				writeText(c, fmt.Sprintf("%s %d", msg, i))
+			}
+			writeText(c, "[END]")
+		}
+	})
+	b := plainBackend(url)
+	b.Options = translators.Options{Chunked: true, EndMarker: "[END]"}
+	rt := &Route{Name: "tr", Path: "/tr", Client: b.Dialect, Backend: b,
+		ClientOptions: translators.Options{Reply: translators.ReplyStream}}
+	_, addr := startProxy(t, Config{Routes: []*Route{rt}})
+	c := dial(t, wsURL(addr, "/tr"))
+	c.send("chunk")
+
+	done, result := make(chan struct{}), make(chan [2]int)
+	go func() {
+		samples, held := 0, 0
+		for {
+			select {
+			case <-done:
+				result <- [2]int{samples, held}
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			if goroutinesIn("proxy.(*session).backendPump") > 0 {
+				held++
+			}
+			samples++
+		}
+	}()
+	_ = c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for i := range chunks {
+		got, err := c.read()
+		if want := fmt.Sprintf("chunk %d", i); err != nil || got != want {
+			close(done)
+			t.Fatalf("chunk %d: got %q, %v; want %q", i, got, err, want)
+		}
+	}
+	close(done)
+	r := <-result
+	if r[0] < 20 || r[1]*10 > r[0] {
+		t.Fatalf("a goroutine ran the backend pump in %d of %d samples: want it on the poller's (at most a tenth)", r[1], r[0])
+	}
+}
+
+// goroutinesIn counts the goroutines whose stack holds fn.
+func goroutinesIn(fn string) int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	n := 0
+	for _, g := range bytes.Split(buf, []byte("\n\n")) {
+		if bytes.Contains(g, []byte(fn)) {
+			n++
+		}
+	}
+	return n
 }

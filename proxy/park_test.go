@@ -22,7 +22,7 @@ func pumpGoroutines() int {
 	buf = buf[:runtime.Stack(buf, true)]
 	n := 0
 	for _, g := range bytes.Split(buf, []byte("\n\n")) {
-		if bytes.Contains(g, []byte("proxy.(*poller).loop")) && !bytes.Contains(g, []byte("proxy.(*relay).runInline")) {
+		if bytes.Contains(g, []byte("netpoll.(*shard).loop")) && !bytes.Contains(g, []byte("RunInline")) {
 			continue
 		}
 		if bytes.Contains(g, []byte("proxy.(*relay)")) || bytes.Contains(g, []byte("proxy.(*session)")) ||

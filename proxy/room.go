@@ -217,6 +217,14 @@ func (r *room) fanOut(scratch []*session) []*session {
 		scratch[i] = nil
 	}
 	r.mu.Lock()
+	r.endLocked()
+	r.mu.Unlock()
+	return scratch[:0]
+}
+
+// endLocked lets the buffer of a reply that ended go, once its followers
+// had its last frames. r.mu is held.
+func (r *room) endLocked() {
 	if r.ending {
 		r.ending = false
 		clear(r.subs)
@@ -226,8 +234,22 @@ func (r *room) fanOut(scratch []*session) []*session {
 		}
 		r.kept = nil
 	}
-	r.mu.Unlock()
-	return scratch[:0]
+}
+
+// fanOutAlone is fanOut for a room without followers, on the poller's
+// goroutine (session.RunInline): it reports false, having done nothing,
+// when the room has followers, whose writes may block, or its lock is
+// busy; the caller then runs fanOut on a goroutine.
+func (r *room) fanOutAlone() bool {
+	if !r.mu.TryLock() {
+		return false
+	}
+	defer r.mu.Unlock()
+	if len(r.subs) > 0 {
+		return false
+	}
+	r.endLocked()
+	return true
 }
 
 // follower returns the index of ss among the followers, or -1. mu is held.

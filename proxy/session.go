@@ -192,6 +192,7 @@ func (ss *session) start(agent []byte, slot connSlot) {
 	ss.client.StartIdle(ss.rt.Session.Timeout) // no user message for this long ends it (IdleTimeout)
 	if su != nil {
 		su.c.SetOwner(ss)
+		ss.inline(su)
 	}
 	ss.startTicks()
 	go ss.drive(false, false)
@@ -244,6 +245,13 @@ func (ss *session) drive(client bool, expired bool) {
 	} else {
 		err = ss.backendPump()
 	}
+	ss.pumped(client, c, su, err)
+}
+
+// pumped lets go of reader c (nil for a backend leg that is no socket),
+// whose pump returned err: parked, or ended (and then the session, its
+// leg or its client with it). su is the backend leg the backend pump read.
+func (ss *session) pumped(client bool, c *wsconn.Conn, su *socketUpstream, err error) {
 	if err == wsconn.ErrParked {
 		c.UnlockReader()
 		return
@@ -461,6 +469,7 @@ func (ss *session) useLeg(lg leg, old *socketUpstream) bool {
 		}
 		su.c.StartKeepalive(ss.s.cfg.PingInterval)
 		su.c.SetOwner(ss)
+		ss.inline(su)
 	}
 	go ss.drive(false, false)
 	return true
@@ -656,21 +665,31 @@ func (ss *session) backendPump() error {
 		if err != nil {
 			return err
 		}
-		err = ss.relayEvents(evs, moreWaiting(ss.more))
-		if ss.fanDue {
-			ss.fanDue = false
-			ss.fan = ss.room.fanOut(ss.fan)
-		}
-		if err != nil {
-			return errClientWrite{err}
-		}
-		if ss.gone.Load() && ss.resumeKey == "" && ss.idleNow() {
-			return errClientWrite{io.EOF} // the client left; the replies ended
-		}
-		if ss.draining.Load() && ss.idleNow() {
-			return errGoingAway
+		if err := ss.relayed(ss.relayEvents(evs, moreWaiting(ss.more))); err != nil {
+			return err
 		}
 	}
+}
+
+// relayed is what follows relaying a batch of the backend's events (which
+// ended with err): the followers get the frames written, and the backend
+// pump ends if the client is gone or the server draining, and the replies
+// ended.
+func (ss *session) relayed(err error) error {
+	if ss.fanDue {
+		ss.fanDue = false
+		ss.fan = ss.room.fanOut(ss.fan)
+	}
+	if err != nil {
+		return errClientWrite{err}
+	}
+	if ss.gone.Load() && ss.resumeKey == "" && ss.idleNow() {
+		return errClientWrite{io.EOF} // the client left; the replies ended
+	}
+	if ss.draining.Load() && ss.idleNow() {
+		return errGoingAway
+	}
+	return nil
 }
 
 // moreUpstream is an Upstream that can tell whether its next Receive has
@@ -689,6 +708,17 @@ func moreWaiting(m moreUpstream) bool { return m != nil && m.more() }
 func (ss *session) relayEvents(evs []translators.Event, more bool) error {
 	ss.cmu.Lock()
 	defer ss.cmu.Unlock()
+	if ss.normalize(evs, more) {
+		return nil
+	}
+	return ss.flushLocked()
+}
+
+// normalize passes the backend's events through the Turn and queues them
+// for the client. It reports true when the frames are held back, the
+// backend having more buffered (more); otherwise they are to be written
+// now. cmu is held.
+func (ss *session) normalize(evs []translators.Event, more bool) bool {
 	for i := range evs {
 		var err error
 		ss.norm, err = ss.turn.Apply(ss.norm[:0], &evs[i])
@@ -723,12 +753,12 @@ func (ss *session) relayEvents(evs []translators.Event, more bool) error {
 		}
 	}
 	if more && len(ss.pend) < 32<<10 {
-		return nil
+		return true
 	}
 	// The followers get the frames written, once cmu is let go (fanDue).
 	ss.fanDue = ss.sharing || ss.shared
 	ss.shared = false
-	return ss.flushLocked()
+	return false
 }
 
 // abandonShared ends, for its followers, a reply the session was keeping
@@ -844,6 +874,12 @@ func (ss *session) flushLocked() error {
 		return nil
 	}
 	err := ss.client.WriteRaw(ss.pend)
+	ss.written()
+	return err
+}
+
+// written empties pend once its frames were written. cmu is held.
+func (ss *session) written() {
 	if cap(ss.pend) > 256<<10 {
 		// Batches stay near 32 KiB; only a burst of large messages grows
 		// the buffer past this, and it is not kept for the session's life.
@@ -851,7 +887,6 @@ func (ss *session) flushLocked() error {
 	} else {
 		ss.pend = ss.pend[:0]
 	}
-	return err
 }
 
 // queueAck queues an ack for the client pump's next flushAcks (or for any

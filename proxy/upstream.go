@@ -125,27 +125,10 @@ func (u *socketUpstream) Receive(dst []translators.Event) ([]translators.Event, 
 				return append(dst, translators.Event{Kind: translators.KindTurnEnd, Usage: translators.UnknownUsage}), nil
 			}
 		}
-		op, msg, err := u.c.ReadMessage(u.msg, u.max)
-		u.msg = msg
-		if err != nil {
-			return dst, u.readError(err)
-		}
-		if op == ws.OpBinary && u.op == ws.OpText {
-			// A text dialect's backend sent binary: take it as text if it
-			// is valid UTF-8, as plain agents sending Uint8Arrays do.
-			if !utf8.Valid(msg) {
-				return dst, errBadBackendMessage
-			}
-		}
 		n := len(dst)
-		dst, err = u.codec.Decode(dst, msg)
-		if err != nil {
-			return dst, errBadBackendMessage
-		}
-		if cap(u.msg) > 64<<10 {
-			// The events alias msg until the next Receive; after that the
-			// large buffer is let go.
-			u.msg = nil
+		var err error
+		if dst, err = u.decodeNext(dst); err != nil {
+			return dst, err
 		}
 		if dst, err = u.scan(dst, n); err != nil {
 			return dst, err
@@ -154,6 +137,34 @@ func (u *socketUpstream) Receive(dst []translators.Event) ([]translators.Event, 
 			return dst, nil
 		}
 	}
+}
+
+// decodeNext reads the next message and appends the codec's events for it
+// to dst, not yet scanned. Run inline (session.RunInline) it is called with
+// the whole message buffered, and reads nothing from the socket.
+func (u *socketUpstream) decodeNext(dst []translators.Event) ([]translators.Event, error) {
+	op, msg, err := u.c.ReadMessage(u.msg, u.max)
+	u.msg = msg
+	if err != nil {
+		return dst, u.readError(err)
+	}
+	if op == ws.OpBinary && u.op == ws.OpText {
+		// A text dialect's backend sent binary: take it as text if it
+		// is valid UTF-8, as plain agents sending Uint8Arrays do.
+		if !utf8.Valid(msg) {
+			return dst, errBadBackendMessage
+		}
+	}
+	dst, err = u.codec.Decode(dst, msg)
+	if err != nil {
+		return dst, errBadBackendMessage
+	}
+	if cap(u.msg) > 64<<10 {
+		// The events alias msg until the next Receive; after that the
+		// large buffer is let go.
+		u.msg = nil
+	}
+	return dst, nil
 }
 
 // scan looks at the events Decode appended from dst[n:]: it writes each
@@ -221,5 +232,9 @@ func (u *socketUpstream) Close(code int, reason string) {
 	u.c.Close()
 }
 
-// release gives back buffers; called once the backend pump has returned.
-func (u *socketUpstream) release() { u.c.FreeRead() }
+// release gives back buffers and the poller's slot; called once the
+// backend pump has returned.
+func (u *socketUpstream) release() {
+	u.c.Forget()
+	u.c.FreeRead()
+}
