@@ -64,8 +64,12 @@
 // socket takes at once; before anything that could block (a partial write,
 // a busy lock, a control frame, a frame bigger than the buffer, the end of
 // the relay) it hands itself, with what is left to do, to a goroutine of
-// its own (ErrHandoff), so a slow peer never holds the poller. Translating
-// sessions keep a goroutine per wake-up (see benchmarks/RESULTS.md).
+// its own (ErrHandoff), so a slow peer never holds the poller. A
+// translating session's backend pump is served the same way when both legs
+// are raw sockets (session_inline.go): whole messages are decoded,
+// normalized, encoded and written on the poller's goroutine. Its client
+// pump, which reads user messages and may send them to the backend over
+// HTTP or a blocking write, keeps a goroutine per wake-up.
 //
 // Each connection has one timer: it sends the keepalive pings, ends a
 // parked read whose deadline passed, and fires the session timeout (which
