@@ -14,7 +14,7 @@ import (
 // wait (Conn.WriteNow). Its callback takes the pooled read buffer
 // only when the read returns bytes and gives it back when the socket has
 // none, so a connection waiting for its peer holds no buffer, and a busy one
-// pays one system call per batch of frames. The callback is made once: a
+// pays one system call per batch of frames. The callbacks are made once: a
 // method value per call would allocate.
 type rawReader struct {
 	c   *Conn
@@ -28,7 +28,7 @@ type rawReader struct {
 
 	// A write attempt that does not wait (Conn.WriteNow), under the
 	// connection's write lock.
-	wfn  func(fd uintptr) bool
+	wfn  func(fd uintptr)
 	wbuf []byte
 	wn   int
 	werr error
@@ -57,13 +57,12 @@ func (r *rawReader) init(c *Conn) bool {
 }
 
 // writeFD writes once; a full socket is no error, just fewer bytes.
-func (r *rawReader) writeFD(fd uintptr) bool {
+func (r *rawReader) writeFD(fd uintptr) {
 	n, err := rawWrite(int(fd), r.wbuf)
 	if err == unix.EAGAIN {
 		n, err = 0, nil
 	}
 	r.wn, r.werr = max(n, 0), err
-	return true
 }
 
 func (r *rawReader) readFD(fd uintptr) bool {
@@ -130,7 +129,11 @@ func (c *Conn) WriteNow(p []byte) (int, error) {
 		r.wfn = r.writeFD // made on first use: a method value is an allocation, and most connections never need it
 	}
 	r.wbuf = p
-	err := r.rc.Write(r.wfn)
+	// Control only holds the descriptor open for the call. Through
+	// RawConn.Write the socket's write deadline applies, and one left by a
+	// blocking write long done (Conn.send) would fail a write that cannot
+	// block (TestWriteAfterOldDeadline).
+	err := r.rc.Control(r.wfn)
 	n := r.wn
 	c.st.outBytes.Add(int64(n))
 	if err == nil {
