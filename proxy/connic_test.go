@@ -30,6 +30,7 @@ type connicBackend struct {
 	secretIn  string      // header, query or first_frame
 	seen      chan string // every secret presented, for the canary test
 	count     bool        // prefix replies with the message's number on its connection
+	garbage   bool        // answer a message with one that is not JSON, after the ack
 }
 
 func (cb *connicBackend) serve(t testing.TB) string {
@@ -108,6 +109,10 @@ func (cb *connicBackend) conn(c net.Conn) {
 			reply += " ctx=" + string(m.Payload.Context)
 		}
 		send(map[string]any{"type": "ack", "id": id, "message_number": n})
+		if cb.garbage {
+			_ = wsutil.WriteServerText(c, []byte(`{"type":"stream_chunk", not json`))
+			continue
+		}
 		usage := map[string]int{"prompt_tokens": len(strings.Fields(m.Payload.Message)), "candidates_tokens": len(strings.Fields(reply))}
 		if !cb.streaming {
 			send(map[string]any{"type": "response", "id": id, "agent": "assistant", "response": reply, "token_usage": usage})
@@ -288,6 +293,28 @@ func TestPlainClientToConnicBackend(t *testing.T) {
 	if got := c.recv(); got != "Echo: hello connic" {
 		t.Errorf("reply = %q", got)
 	}
+}
+
+// TestConnicBackendMalformedMessage checks that a backend message its
+// dialect cannot decode ends the session for the client as a lost backend
+// (the dialect's error, then 1014), whether the backend pump read it on
+// the poller's goroutine (session_inline.go) or its own.
+func TestConnicBackendMalformedMessage(t *testing.T) {
+	cb := &connicBackend{secret: "backend-secret", streaming: true, garbage: true}
+	url := cb.serve(t)
+	srv, addr := startProxy(t, Config{Routes: []*Route{
+		plainRoute("p2c", "/p2c", connicBackendCfg(url, "backend-secret")),
+	}})
+	for _, wait := range []time.Duration{0, 400 * time.Millisecond} {
+		c := dial(t, wsURL(addr, "/p2c"))
+		time.Sleep(wait) // past parkAfter: the backend leg parked, its pump on the poller
+		c.send("hello")
+		code, msgs := c.expectClose()
+		if code != 1014 || len(msgs) != 1 || !strings.Contains(msgs[0], "backend_unavailable") {
+			t.Errorf("after %v: close %d after %q, want backend_unavailable then 1014", wait, code, msgs)
+		}
+	}
+	awaitNoSessions(t, srv, 2*time.Second, "a session whose backend sent garbage")
 }
 
 func TestConnicToConnic(t *testing.T) {
