@@ -4,7 +4,6 @@ package wsconn
 
 import (
 	"io"
-	"net"
 	"testing"
 	"time"
 
@@ -16,21 +15,7 @@ import (
 // allocation per ping (the race detector's pool drops buffers at random,
 // hence the build tag).
 func TestWriteControlAllocatesNothing(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	peer, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	nc, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc, peer := tcpPair(t)
 	go io.Copy(io.Discard, peer)
 
 	for _, client := range []bool{true, false} { // a backend leg masks

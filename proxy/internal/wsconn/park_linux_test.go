@@ -2,7 +2,6 @@ package wsconn
 
 import (
 	"bytes"
-	"net"
 	"testing"
 	"time"
 
@@ -24,21 +23,7 @@ func TestInlineRunHandsOffAfterItsBudget(t *testing.T) {
 	if getPoller() == nil {
 		t.Skip("no epoll here")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	peer, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	nc, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc, peer := tcpPair(t)
 
 	// Far more small frames than the budget's reads can take, written
 	// as fast as the socket takes them until the test ends.

@@ -13,31 +13,15 @@ import (
 // still succeeds: the blocking write's deadline, long passed, must not fail
 // the next write.
 func TestWriteAfterOldDeadline(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	peer, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	nc, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc, peer := tcpPair(t)
 	// Small buffers so that a 1 MiB write cannot go at once.
 	raw, _ := nc.(*net.TCPConn).SyscallConn()
 	_ = raw.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF, 4096) })
 
 	c := New(nc, false, 200*time.Millisecond, 0)
-	done := make(chan struct{})
 	go func() {
 		time.Sleep(50 * time.Millisecond) // the write blocks first
-		_, _ = io.Copy(io.Discard, peer)
-		close(done)
+		_, _ = io.Copy(io.Discard, peer)  // until the test closes peer
 	}()
 	if err := c.WriteRaw(bytes.Repeat([]byte("x"), 1<<20)); err != nil {
 		t.Fatalf("the big write: %v", err)
