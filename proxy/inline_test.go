@@ -315,3 +315,34 @@ func goroutinesIn(fn string) int {
 	}
 	return n
 }
+
+// TestSlowOnceThenQuiet checks that a client which once made the proxy
+// wait to write (a full socket) still gets its replies when the next one
+// comes after the write timeout: the deadline of that blocking write, long
+// passed, must not fail the later writes that do not block, on a relay and
+// on a translating session.
+func TestSlowOnceThenQuiet(t *testing.T) {
+	url, _ := startBackend(t, echoBackend)
+	limits := Limits{WriteTimeout: 300 * time.Millisecond, MaxMessage: 32 << 20, MaxTurnText: 1 << 30}
+	b := plainBackend(url)
+	relay := plainRoute("relay", "/relay", b)
+	relay.Limits = limits
+	tr := &Route{Name: "tr", Path: "/tr", Client: b.Dialect, Backend: b, Limits: limits,
+		ClientOptions: translators.Options{Reply: translators.ReplyStream}}
+	_, addr := startProxy(t, Config{Routes: []*Route{relay, tr}})
+	for _, path := range []string{"/relay", "/tr"} {
+		c := dialSmallWindow(t, wsURL(addr, path))
+		big := strings.Repeat("b", 12<<20) // more than the kernel lets a socket buffer (tcp_wmem's 4 MiB)
+		c.send(big)
+		time.Sleep(100 * time.Millisecond) // the proxy's write to the client waits
+		_ = c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if got, err := c.read(); err != nil || got != "echo: "+big {
+			t.Fatalf("%s: the big echo came back as %d bytes, %v", path, len(got), err)
+		}
+		time.Sleep(500 * time.Millisecond) // past that write's deadline
+		c.send("later")
+		if got, err := c.read(); err != nil || got != "echo: later" {
+			t.Fatalf("%s: a reply after the write timeout came as %q, %v", path, got, err)
+		}
+	}
+}
