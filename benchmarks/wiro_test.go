@@ -47,9 +47,13 @@ func wiroRoutes(apiURL, socketURL, connicURL string) []*proxy.Route {
 }
 
 // startWiroProxy starts both fake backends and a proxy serving wiroRoutes.
-func startWiroProxy(tb testing.TB) string {
+// The Connic backend starts each reply when subscribed receives: the Wiro
+// client signals it once the proxy answered its subscription, as a real
+// agent's first words come after a client subscribed, so that the client
+// gets every frame of the reply.
+func startWiroProxy(tb testing.TB, subscribed <-chan struct{}) string {
 	apiURL, socketURL := startWiroBackend(tb)
-	return startProxy(tb, wiroRoutes(apiURL, socketURL, startConnicBackend(tb))...)
+	return startProxy(tb, wiroRoutes(apiURL, socketURL, startConnicBackend(tb, subscribed))...)
 }
 
 // chunk64 is one chunk of a reply.
@@ -199,8 +203,9 @@ func serveWiroSocket(p *rawPeer) {
 
 // startConnicBackend runs a Connic backend: "connected" on open, then for
 // each message an ack, stream_start, wiroChunks stream_chunk frames and
-// stream_end with the whole text.
-func startConnicBackend(tb testing.TB) string {
+// stream_end with the whole text. With start not nil, it waits for a value
+// from start before each reply.
+func startConnicBackend(tb testing.TB, start <-chan struct{}) string {
 	addr := listenLoopback(tb, func(c net.Conn) {
 		if _, err := ws.Upgrade(c); err != nil {
 			return
@@ -223,6 +228,9 @@ func startConnicBackend(tb testing.TB) string {
 				return
 			}
 			id = append(id[:0], jsonString(msg, `"id":"`)...)
+			if start != nil {
+				<-start
+			}
 			if p.writeText(append(head("ack"), `,"message_number":1}`...)) != nil ||
 				p.writeText(append(head("stream_start"), `,"agent":"bench"}`...)) != nil {
 				return
@@ -342,22 +350,23 @@ func (c *connicWiroClient) message(tb testing.TB) int {
 // wiroClient is a Wiro client of /wiro: REST sends on one keep-alive HTTP
 // connection, subscriptions on one socket.
 type wiroClient struct {
-	hc    net.Conn
-	hr    *bufio.Reader
-	p     *rawPeer
-	req   []byte
-	body  []byte
-	sub   []byte
-	token []byte
+	subscribed chan<- struct{} // told when the proxy answered a subscription (startWiroProxy)
+	hc         net.Conn
+	hr         *bufio.Reader
+	p          *rawPeer
+	req        []byte
+	body       []byte
+	sub        []byte
+	token      []byte
 }
 
-func dialWiroClient(tb testing.TB, addr string) *wiroClient {
+func dialWiroClient(tb testing.TB, addr string, subscribed chan<- struct{}) *wiroClient {
 	hc, err := net.Dial("tcp", addr)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { hc.Close() })
-	c := &wiroClient{hc: hc, hr: bufio.NewReaderSize(hc, 16<<10), p: dialRaw(tb, "ws://"+addr+"/wiro"),
+	c := &wiroClient{subscribed: subscribed, hc: hc, hr: bufio.NewReaderSize(hc, 16<<10), p: dialRaw(tb, "ws://"+addr+"/wiro"),
 		req: make([]byte, 0, 512), body: make([]byte, 0, 4096), sub: make([]byte, 0, 128), token: make([]byte, 0, 64)}
 	const body = `{"useragentguid":"bench","message":"hello","sessionkey":"c0"}`
 	c.req = append(c.req, "POST /wiro/UserAgent/Message/Send HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: "...)
@@ -400,8 +409,11 @@ func (c *wiroClient) message(tb testing.TB) int {
 		if bytes.Contains(m, []byte(`"type":"agent_error"`)) {
 			tb.Fatalf("error from the proxy: %s", m)
 		}
-		// The reply may have ended before the subscription: its status
-		// says so and it ends there.
+		if frames == 1 {
+			// agent_subscribed: the proxy took the subscription, the
+			// backend may start.
+			c.subscribed <- struct{}{}
+		}
 		if bytes.Contains(m, typeAgentEnd) || bytes.Contains(m, statusEnd) {
 			return frames
 		}
@@ -425,14 +437,15 @@ func benchWiro(b *testing.B, message func(testing.TB) int) {
 // BenchmarkConnicToWiro is one message from a Connic client to a Wiro
 // backend and its reply of wiroChunks chunks.
 func BenchmarkConnicToWiro(b *testing.B) {
-	c := dialConnicClient(b, startWiroProxy(b))
+	c := dialConnicClient(b, startWiroProxy(b, nil))
 	benchWiro(b, c.message)
 }
 
 // BenchmarkWiroToConnic is one message from a Wiro client to a Connic
 // backend and its reply of wiroChunks chunks.
 func BenchmarkWiroToConnic(b *testing.B) {
-	c := dialWiroClient(b, startWiroProxy(b))
+	subscribed := make(chan struct{})
+	c := dialWiroClient(b, startWiroProxy(b, subscribed), subscribed)
 	benchWiro(b, c.message)
 }
 
