@@ -114,7 +114,10 @@ func (h *hub) serveREST(ctx *fasthttp.RequestCtx, send bool) {
 		ctx.SetBody(rest.AppendCancelResult(nil, &translators.SendResult{OK: true}))
 		return
 	}
-	req, err := rest.ParseSend(ctx.PostBody())
+	call := restCalls.Get().(*restCall)
+	defer call.release()
+	req, parsed, err := rest.ParseSend(call.parsed[:0], ctx.PostBody())
+	call.parsed = parsed
 	if err != nil {
 		h.restError(ctx, fasthttp.StatusBadRequest, malformedReason(err))
 		return
@@ -132,6 +135,24 @@ func (h *hub) serveREST(ctx *fasthttp.RequestCtx, send bool) {
 	ctx.SetBody(rest.AppendSendResult(nil, &translators.SendResult{
 		OK: true, MessageID: newUUID(), Token: []byte(token), Status: translators.ReplyQueued,
 	}))
+}
+
+// restCall is the scratch of one REST send the hub serves, from
+// restCalls: serveREST takes one and gives it back (release) when it
+// returns, after ctx.SetBody copied the answer.
+type restCall struct {
+	parsed []byte // ParseSend's buffer: the request's fields alias it
+}
+
+var restCalls = sync.Pool{New: func() any { return new(restCall) }}
+
+// release gives c back to restCalls; a large buffer is left to the
+// collector.
+func (c *restCall) release() {
+	if cap(c.parsed) > 64<<10 {
+		c.parsed = nil
+	}
+	restCalls.Put(c)
 }
 
 // tokenName is what the dialect's clients call a reply's token.

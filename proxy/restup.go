@@ -21,12 +21,13 @@ import (
 
 // restUpstream is one session's leg to a REST backend.
 type restUpstream struct {
-	rs    *restSocket
-	key   []byte // this session's conversation on the backend
-	agent []byte // the backend's agent id
-	codec translators.Codec
-	body  []byte                  // Send's request body (Send is the client pump's)
-	sreq  translators.SendRequest // Send's request: passed to the codec, it would escape from a local
+	rs     *restSocket
+	key    []byte // this session's conversation on the backend
+	agent  []byte // the backend's agent id
+	codec  translators.Codec
+	body   []byte                  // Send's request body (Send is the client pump's)
+	sreq   translators.SendRequest // Send's request: passed to the codec, it would escape from a local
+	parsed []byte                  // Send's buffer for the backend's answer: the SendResult's slices alias it
 
 	held        restMsg // the message Receive's events alias, given back at the next Receive
 	done        chan struct{}
@@ -116,7 +117,8 @@ func (u *restUpstream) Send(ev *translators.Event) error {
 		if err != nil {
 			return fmt.Errorf("backend %q send: %w", u.rs.b.Name, err)
 		}
-		r, err := rest.ParseSendResult(resp)
+		r, parsed, err := rest.ParseSendResult(u.parsed[:0], resp)
+		u.parsed = parsed
 		if err != nil || !r.OK || status != http.StatusOK {
 			return fmt.Errorf("backend %q refused the message (HTTP %d, %v)", u.rs.b.Name, status, r.Errors)
 		}
