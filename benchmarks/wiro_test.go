@@ -464,3 +464,29 @@ func allocsPerMessage(message func(testing.TB) int, tb testing.TB, n int) float6
 	runtime.ReadMemStats(&after)
 	return float64(after.Mallocs-before.Mallocs) / float64(n)
 }
+
+// TestWiroAllocs bounds the allocations per message on both Wiro routes,
+// over real sockets: what is left is per reply, not per frame (the backend's
+// token as a string on Connic -> Wiro; the reply and the copy of its text
+// kept for late subscribers on Wiro -> Connic).
+func TestWiroAllocs(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("allocation counts need a full, race-free run")
+	}
+	subscribed := make(chan struct{})
+	addr := startWiroProxy(t, subscribed)
+	for _, tc := range []struct {
+		name    string
+		message func(testing.TB) int
+		max     float64
+	}{
+		{"connic-wiro", dialConnicClient(t, addr).message, 1.5},
+		{"wiro", dialWiroClient(t, addr, subscribed).message, 2.5},
+	} {
+		n := allocsPerMessage(tc.message, t, 1000)
+		t.Logf("%s: %.2f allocations per message (%d frames)", tc.name, n, wiroChunks+3)
+		if n > tc.max {
+			t.Errorf("%s: %.2f allocations per message, want at most %.1f", tc.name, n, tc.max)
+		}
+	}
+}
