@@ -179,6 +179,9 @@ func (c *restCall) release() {
 	if cap(c.parsed) > 64<<10 {
 		c.parsed = nil
 	}
+	if cap(c.out) > 64<<10 {
+		c.out = nil
+	}
 	c.res = translators.SendResult{}
 	restCalls.Put(c)
 }
