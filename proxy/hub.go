@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,7 +38,7 @@ type hub struct {
 
 	mu      sync.Mutex
 	convs   map[string]*conversation
-	replies map[string]*reply
+	replies map[replyToken]*reply
 	ended   []*reply // finished replies, oldest first, for expiry
 
 	open atomic.Int64 // conversations with a backend leg, keyed or not (see admitConversation)
@@ -51,17 +52,35 @@ const (
 )
 
 func newHub(s *Server, rt *Route) *hub {
-	return &hub{s: s, rt: rt, convs: make(map[string]*conversation), replies: make(map[string]*reply)}
+	return &hub{s: s, rt: rt, convs: make(map[string]*conversation), replies: make(map[replyToken]*reply)}
+}
+
+// replyToken is a reply's token (newToken), the key of the hub's replies:
+// an array, so that a reply costs no string.
+type replyToken [tokenLen]byte
+
+// tokenLen is the length of the reply tokens the hub makes.
+const tokenLen = 30
+
+// reply returns the reply token names, or nil.
+func (h *hub) reply(token []byte) *reply {
+	if len(token) != tokenLen {
+		return nil // not one of the hub's tokens
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.replies[replyToken(token)]
 }
 
 // reply is one answer in progress or done.
 type reply struct {
-	token  string
+	token  replyToken
 	conv   *conversation
 	status translators.ReplyStatus
 	start  time.Time
 	deltas int64
 	subs   []*subscriber
+	sub1   [1]*subscriber // subs' first backing array: most replies have one subscriber
 	// Set when the reply ends; until then its text is the conversation's
 	// Turn's.
 	done          bool
@@ -106,7 +125,7 @@ func (h *hub) serveREST(ctx *fasthttp.RequestCtx, send bool) {
 			h.restError(ctx, fasthttp.StatusBadRequest, malformedReason(err))
 			return
 		}
-		if !h.cancel(string(token)) {
+		if !h.cancel(token) {
 			h.restError(ctx, fasthttp.StatusNotFound, "unknown or finished "+tokenName(rest))
 			return
 		}
@@ -114,7 +133,10 @@ func (h *hub) serveREST(ctx *fasthttp.RequestCtx, send bool) {
 		ctx.SetBody(rest.AppendCancelResult(nil, &translators.SendResult{OK: true}))
 		return
 	}
-	req, err := rest.ParseSend(ctx.PostBody())
+	call := restCalls.Get().(*restCall)
+	defer call.release()
+	req, parsed, err := rest.ParseSend(call.parsed[:0], ctx.PostBody())
+	call.parsed = parsed
 	if err != nil {
 		h.restError(ctx, fasthttp.StatusBadRequest, malformedReason(err))
 		return
@@ -123,15 +145,45 @@ func (h *hub) serveREST(ctx *fasthttp.RequestCtx, send bool) {
 		h.restError(ctx, fasthttp.StatusRequestEntityTooLarge, "message too large")
 		return
 	}
-	token, status, err := h.send(string(req.SessionKey), req.Message)
+	token, status, err := h.send(req.SessionKey, req.Message)
 	if err != nil {
 		h.restError(ctx, status, err.Error())
 		return
 	}
+	call.token = token
+	putUUID(call.uuid[:])
+	call.res = translators.SendResult{OK: true, MessageID: call.uuid[:], Token: call.token[:], Status: translators.ReplyQueued}
+	call.out = rest.AppendSendResult(call.out[:0], &call.res)
 	ctx.SetContentType("application/json")
-	ctx.SetBody(rest.AppendSendResult(nil, &translators.SendResult{
-		OK: true, MessageID: newUUID(), Token: []byte(token), Status: translators.ReplyQueued,
-	}))
+	ctx.SetBody(call.out) // a copy: call goes back to the pool
+}
+
+// restCall is the scratch of one REST send the hub serves, from
+// restCalls: serveREST takes one and gives it back (release) when it
+// returns, after ctx.SetBody copied the answer.
+type restCall struct {
+	parsed []byte // ParseSend's buffer: the request's fields alias it
+	out    []byte // the answer's body
+	// The answer: passed to the dialect's function, it would escape from
+	// a local. Its slices alias token and uuid.
+	res   translators.SendResult
+	token replyToken
+	uuid  [36]byte
+}
+
+var restCalls = sync.Pool{New: func() any { return new(restCall) }}
+
+// release gives c back to restCalls; a large buffer is left to the
+// collector.
+func (c *restCall) release() {
+	if cap(c.parsed) > 64<<10 {
+		c.parsed = nil
+	}
+	if cap(c.out) > 64<<10 {
+		c.out = nil
+	}
+	c.res = translators.SendResult{}
+	restCalls.Put(c)
 }
 
 // tokenName is what the dialect's clients call a reply's token.
@@ -184,36 +236,36 @@ func (h *hub) releaseConversation() { h.open.Add(-1) }
 
 // send starts a reply to msg in the conversation of key and returns its
 // token, or an error with the HTTP status to answer.
-func (h *hub) send(key string, msg []byte) (string, int, error) {
+func (h *hub) send(key, msg []byte) (replyToken, int, error) {
 	conv, err := h.conversation(key)
 	switch {
 	case err == errRouteFull:
-		return "", fasthttp.StatusTooManyRequests, err
+		return replyToken{}, fasthttp.StatusTooManyRequests, err
 	case err == errServerFull:
-		return "", fasthttp.StatusServiceUnavailable, err
+		return replyToken{}, fasthttp.StatusServiceUnavailable, err
 	case err != nil:
-		return "", fasthttp.StatusBadGateway, errBackendDown
+		return replyToken{}, fasthttp.StatusBadGateway, errBackendDown
 	}
-	token := newToken()
-	r := &reply{token: token, conv: conv, status: translators.ReplyQueued, start: time.Now()}
+	r := &reply{token: newToken(), conv: conv, status: translators.ReplyQueued, start: time.Now()}
+	r.subs = r.sub1[:0]
 	conv.mu.Lock()
 	defer conv.mu.Unlock()
 	if conv.closed {
-		return "", fasthttp.StatusBadGateway, errBackendDown
+		return replyToken{}, fasthttp.StatusBadGateway, errBackendDown
 	}
 	if len(conv.queue) >= h.rt.Limits.MaxPending {
-		return "", fasthttp.StatusTooManyRequests, errConvBusy
+		return replyToken{}, fasthttp.StatusTooManyRequests, errConvBusy
 	}
 	h.mu.Lock()
-	h.replies[token] = r
+	h.replies[r.token] = r
 	h.expireLocked(time.Now())
 	h.mu.Unlock()
 	conv.idle.Reset(h.rt.Session.Timeout)
-	conv.queue = append(conv.queue, queued{r: r, msg: append([]byte(nil), msg...)})
+	conv.queue = append(conv.queue, queued{r: r, msg: copyQueuedMsg(msg)})
 	if err := conv.dispatch(); err != nil {
-		return "", fasthttp.StatusBadGateway, errBackendDown
+		return replyToken{}, fasthttp.StatusBadGateway, errBackendDown
 	}
-	return token, 0, nil
+	return r.token, 0, nil
 }
 
 // errDrained ends the pump of a conversation the server's drain left idle.
@@ -222,10 +274,8 @@ var errDrained = errors.New("drained")
 // cancel cancels the reply token: the backend is asked to stop, and the
 // reply ends as cancelled at once for its subscribers (a backend that
 // cannot cancel keeps generating, unseen).
-func (h *hub) cancel(token string) bool {
-	h.mu.Lock()
-	r := h.replies[token]
-	h.mu.Unlock()
+func (h *hub) cancel(token []byte) bool {
+	r := h.reply(token)
 	if r == nil {
 		return false
 	}
@@ -235,13 +285,14 @@ func (h *hub) cancel(token string) bool {
 	if r.done {
 		return false
 	}
-	ev := translators.Event{Kind: translators.KindCancel, ID: []byte(token)}
+	ev := translators.Event{Kind: translators.KindCancel, ID: r.token[:]}
 	if c.inflight == r {
 		_ = c.up.Send(&ev)
 	} else {
-		for i, q := range c.queue {
-			if q.r == r {
-				c.queue = append(c.queue[:i], c.queue[i+1:]...)
+		for i := range c.queue {
+			if c.queue[i].r == r {
+				c.queue[i].release()
+				c.queue = slices.Delete(c.queue, i, i+1)
 				break
 			}
 		}
@@ -264,12 +315,14 @@ func (h *hub) cancel(token string) bool {
 // status travels as its canonical name in KindSubscribed's Code, which the
 // client codec writes in its dialect's words.
 func (h *hub) subscribe(sub *subscriber, token []byte) error {
-	h.mu.Lock()
-	r := h.replies[string(token)]
-	h.mu.Unlock()
-	ev := translators.Event{Kind: translators.KindSubscribed, ID: token, Code: translators.ReplyUnknown.Code()}
+	r := h.reply(token)
+	// The subscriber's own event: passed to its codec, a local would
+	// escape. Only its reader subscribes.
+	ev := &sub.subEv
+	defer func() { *ev = translators.Event{} }()
+	*ev = translators.Event{Kind: translators.KindSubscribed, ID: token, Code: translators.ReplyUnknown.Code()}
 	if r == nil {
-		return sub.send(&ev)
+		return sub.send(ev)
 	}
 	c := r.conv
 	c.mu.Lock()
@@ -281,7 +334,7 @@ func (h *hub) subscribe(sub *subscriber, token []byte) error {
 	case c.current == r:
 		ev.Full, ev.Thinking = c.turn.Text(), c.turn.Thinking()
 	}
-	if err := sub.send(&ev); err != nil {
+	if err := sub.send(ev); err != nil {
 		return err
 	}
 	if !r.done {
@@ -302,25 +355,31 @@ func (h *hub) expireLocked(now time.Time) {
 	h.ended = h.ended[n:]
 }
 
-// newToken returns a reply token: 30 random characters from [A-Za-z0-9]
-// (about 178 bits).
-func newToken() string {
+// newToken returns a reply token: tokenLen (30) random characters from
+// [A-Za-z0-9] (about 178 bits).
+func newToken() replyToken {
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-	var b [30]byte
+	var b replyToken
 	_, _ = rand.Read(b[:])
 	for i := range b {
 		b[i] = alphabet[int(b[i])%len(alphabet)]
 	}
-	return string(b[:])
+	return b
 }
 
 // newUUID returns a random (version 4) UUID.
 func newUUID() []byte {
+	out := make([]byte, 36)
+	putUUID(out)
+	return out
+}
+
+// putUUID writes a random (version 4) UUID to out, which holds 36 bytes.
+func putUUID(out []byte) {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
-	out := make([]byte, 36)
 	hex.Encode(out[0:8], b[0:4])
 	out[8] = '-'
 	hex.Encode(out[9:13], b[4:6])
@@ -330,5 +389,4 @@ func newUUID() []byte {
 	hex.Encode(out[19:23], b[8:10])
 	out[23] = '-'
 	hex.Encode(out[24:], b[10:])
-	return out
 }

@@ -27,6 +27,7 @@ type conversation struct {
 	closed   bool
 	idle     *time.Timer
 	done     chan struct{}
+	sendEv   translators.Event // dispatch's event: passed to the Upstream, it would escape from a local
 
 	// The pump's state, kept across parks of a socket backend's leg.
 	sock    *wsconn.Conn // the backend socket when up is one; nil otherwise
@@ -39,10 +40,29 @@ type conversation struct {
 
 // queued is a message waiting for its turn: a conversation sends one
 // message at a time, so a backend that would answer two at once still
-// answers in order.
+// answers in order. msg is a copy from queuedMsgPool (copyQueuedMsg),
+// given back by dispatch once sent, or by cancel when it drops it; one a
+// closed conversation never sends is left to the collector.
 type queued struct {
 	r   *reply
-	msg []byte
+	msg *[]byte
+}
+
+var queuedMsgPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// copyQueuedMsg returns a copy of msg in a buffer from queuedMsgPool.
+func copyQueuedMsg(msg []byte) *[]byte {
+	bp := queuedMsgPool.Get().(*[]byte)
+	*bp = append((*bp)[:0], msg...)
+	return bp
+}
+
+// release gives q's buffer back; a large one is left to the collector.
+func (q *queued) release() {
+	if q.msg != nil && cap(*q.msg) <= 64<<10 {
+		queuedMsgPool.Put(q.msg)
+	}
+	q.msg = nil
 }
 
 // dispatch sends the next queued message when none is in flight. c.mu is
@@ -52,12 +72,18 @@ func (c *conversation) dispatch() error {
 		return nil
 	}
 	q := c.queue[0]
-	c.queue[0] = queued{}
-	c.queue = c.queue[1:]
+	// Shift rather than reslice: the queue keeps its array, appends do
+	// not grow a new one as its front moves on.
+	n := copy(c.queue, c.queue[1:])
+	c.queue[n] = queued{}
+	c.queue = c.queue[:n]
 	c.inflight = q.r
-	c.pending.Push([]byte(q.r.token))
-	ev := translators.Event{Kind: translators.KindUserMessage, ID: []byte(q.r.token), Text: q.msg}
-	if err := c.up.Send(&ev); err != nil {
+	c.pending.Push(q.r.token[:])
+	c.sendEv = translators.Event{Kind: translators.KindUserMessage, ID: q.r.token[:], Text: *q.msg}
+	err := c.up.Send(&c.sendEv)
+	c.sendEv = translators.Event{}
+	q.release() // Send keeps nothing of the event
+	if err != nil {
 		c.h.s.log.Warn("backend send failed", "route", c.h.rt.Name, "backend", c.h.rt.Backend.Name, "err", err)
 		go c.close(closeBackendGone)
 		return err
@@ -68,10 +94,10 @@ func (c *conversation) dispatch() error {
 // conversation returns the conversation of key, opening its backend leg
 // when there is none and the limits allow one more (errRouteFull,
 // errServerFull). An empty key is a conversation of its own.
-func (h *hub) conversation(key string) (*conversation, error) {
-	if key != "" {
+func (h *hub) conversation(key []byte) (*conversation, error) {
+	if len(key) > 0 {
 		h.mu.Lock()
-		c := h.convs[key]
+		c := h.convs[string(key)]
 		h.mu.Unlock()
 		if c != nil {
 			return c, nil
@@ -89,7 +115,7 @@ func (h *hub) conversation(key string) (*conversation, error) {
 	opts := h.rt.ClientOptions
 	opts.Role = translators.Client
 	c := &conversation{
-		h: h, key: key, up: lg.up,
+		h: h, key: string(key), up: lg.up,
 		pending: translators.NewIDQueue(h.rt.Limits.MaxPending),
 		codec:   h.rt.Client.New(opts),
 		done:    make(chan struct{}),
@@ -97,9 +123,9 @@ func (h *hub) conversation(key string) (*conversation, error) {
 	c.turn = translators.Turn{MaxText: h.rt.Limits.MaxTurnText, Pending: c.pending}
 	c.more, _ = c.up.(moreUpstream)
 	c.idle = time.AfterFunc(h.rt.Session.Timeout, func() { c.close(closeNormal) })
-	if key != "" {
+	if c.key != "" {
 		h.mu.Lock()
-		if other := h.convs[key]; other != nil {
+		if other := h.convs[c.key]; other != nil {
 			// Another Send opened it meanwhile: use theirs.
 			h.mu.Unlock()
 			c.idle.Stop()
@@ -107,7 +133,7 @@ func (h *hub) conversation(key string) (*conversation, error) {
 			h.releaseConversation()
 			return other, nil
 		}
-		h.convs[key] = c
+		h.convs[c.key] = c
 		h.mu.Unlock()
 	}
 	if !h.s.register(c) {
@@ -190,9 +216,7 @@ func (c *conversation) pump() error {
 // deliver updates the reply ev belongs to and writes ev to its
 // subscribers. c.mu is held.
 func (c *conversation) deliver(ev *translators.Event) {
-	c.h.mu.Lock()
-	r := c.h.replies[string(ev.ID)]
-	c.h.mu.Unlock()
+	r := c.h.reply(ev.ID)
 	if r == nil || r.done {
 		// Expired, or cancelled by the proxy already: the backend's last
 		// words on it are dropped, but its end frees the conversation.
@@ -305,7 +329,7 @@ func (c *conversation) failAll(msg string) {
 	c.h.mu.Unlock()
 	for _, r := range open {
 		r.status = translators.ReplyFailed
-		ev := translators.Event{Kind: translators.KindError, ID: []byte(r.token), Code: []byte("backend_unavailable"), Text: []byte(msg)}
+		ev := translators.Event{Kind: translators.KindError, ID: r.token[:], Code: []byte("backend_unavailable"), Text: []byte(msg)}
 		c.end(r, nil, nil)
 		c.broadcast(r, &ev)
 	}

@@ -23,8 +23,9 @@ type subscriber struct {
 	slot   connSlot // given back when the socket ends
 
 	// The reader's state, kept across parks.
-	msg []byte
-	evs []translators.Event
+	msg   []byte
+	evs   []translators.Event
+	subEv translators.Event // hub.subscribe's answer: passed to the codec, it would escape from a local
 }
 
 // send encodes ev and writes it, after the frames queued before it.

@@ -28,10 +28,15 @@ type restSocket struct {
 	b    *Backend // its MaxMessage and WriteTimeout bound the socket, whichever route dials it
 	http *fasthttp.Client
 
+	// The REST API's URLs, made once: the backend's APIURL and its
+	// dialect's paths.
+	sendURL, cancelURL string
+
 	mu     sync.Mutex
 	c      *wsconn.Conn // nil until dialed, and after it failed
 	routes map[string]*restUpstream
 	out    []byte
+	sub    translators.Event // subscribe's event: passed to a codec, it would escape from a local
 }
 
 // restSocketFor returns the shared socket state of rt's backend.
@@ -44,7 +49,9 @@ func (s *Server) restSocketFor(rt *Route) *restSocket {
 	rs := s.restSockets[rt.Backend]
 	if rs == nil {
 		b := rt.Backend
+		rest := b.Dialect.REST
 		rs = &restSocket{s: s, b: b, routes: make(map[string]*restUpstream),
+			sendURL: b.APIURL + rest.SendPath, cancelURL: b.APIURL + rest.CancelPath,
 			http: &fasthttp.Client{
 				Name:                "agentbridge",
 				ReadTimeout:         b.HandshakeTimeout,
@@ -124,8 +131,10 @@ func (rs *restSocket) read(c *wsconn.Conn) {
 	}
 }
 
-// subscribe routes token to u and subscribes on the socket.
-func (rs *restSocket) subscribe(token []byte, u *restUpstream) error {
+// subscribe routes token to u and subscribes on the socket. key is
+// string(token), made by the caller, which keeps it too: the routes take it
+// as their key rather than a string of their own.
+func (rs *restSocket) subscribe(token []byte, key string, u *restUpstream) error {
 	if err := rs.ensure(); err != nil {
 		return err
 	}
@@ -134,9 +143,10 @@ func (rs *restSocket) subscribe(token []byte, u *restUpstream) error {
 	if rs.c == nil {
 		return errors.New("backend socket closed")
 	}
-	rs.routes[string(token)] = u
-	ev := translators.Event{Kind: translators.KindSubscribe, ID: token}
-	rs.out, _ = u.codec.Encode(rs.out[:0], &ev)
+	rs.routes[key] = u
+	rs.sub = translators.Event{Kind: translators.KindSubscribe, ID: token}
+	rs.out, _ = u.codec.Encode(rs.out[:0], &rs.sub)
+	rs.sub = translators.Event{}
 	return rs.c.WriteFrame(opcode(rs.b.Dialect), rs.out)
 }
 
@@ -146,14 +156,15 @@ func (rs *restSocket) unsubscribe(token string) {
 	rs.mu.Unlock()
 }
 
-// post calls the backend's REST API at path with body and returns the
-// response body (a copy).
-func (rs *restSocket) post(path string, body []byte) (int, []byte, error) {
+// post calls the backend's REST API at url (sendURL or cancelURL) with
+// body; it appends the response's body to dst and returns it with the
+// status.
+func (rs *restSocket) post(url string, body, dst []byte) (int, []byte, error) {
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
-	req.SetRequestURI(rs.b.APIURL + path)
+	req.SetRequestURI(url)
 	req.Header.SetMethod(http.MethodPost)
 	req.Header.SetContentType("application/json")
 	if rs.b.APIKey != "" {
@@ -161,9 +172,9 @@ func (rs *restSocket) post(path string, body []byte) (int, []byte, error) {
 	}
 	req.SetBody(body)
 	if err := rs.http.DoTimeout(req, resp, rs.b.DialTimeout+rs.b.HandshakeTimeout); err != nil {
-		return 0, nil, err
+		return 0, dst, err
 	}
-	return resp.StatusCode(), append([]byte(nil), resp.Body()...), nil
+	return resp.StatusCode(), append(dst, resp.Body()...), nil
 }
 
 func headerOrAuth(d translators.Dialect) string {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"sync"
 
 	"github.com/gobwas/ws"
@@ -21,12 +20,15 @@ import (
 
 // restUpstream is one session's leg to a REST backend.
 type restUpstream struct {
-	rs    *restSocket
-	key   []byte // this session's conversation on the backend
-	agent []byte // the backend's agent id
-	codec translators.Codec
-	body  []byte                  // Send's request body (Send is the client pump's)
-	sreq  translators.SendRequest // Send's request: passed to the codec, it would escape from a local
+	rs     *restSocket
+	key    []byte // this session's conversation on the backend
+	agent  []byte // the backend's agent id
+	codec  translators.Codec
+	body   []byte                  // Send's request body (Send is the client pump's)
+	sreq   translators.SendRequest // Send's request: passed to the codec, it would escape from a local
+	resp   []byte                  // Send's copy of the backend's answer
+	parsed []byte                  // Send's buffer for the parsed answer: the SendResult's slices alias it
+	ids    []byte                  // Receive's copies of the session's ids, which its events alias
 
 	held        restMsg // the message Receive's events alias, given back at the next Receive
 	done        chan struct{}
@@ -49,11 +51,62 @@ type restUpstream struct {
 	iclosed bool          // Close emptied the inbox: deliver drops
 	wake    chan struct{} // one slot: deliver appended, Receive may be waiting
 
-	mu     sync.Mutex
-	ids    map[string][]byte // backend token -> the session's id
-	tokens map[string]string // the session's id -> backend token
-	order  []string          // the tokens of the replies not ended, in the order sent
-	err    error             // set when the shared socket failed
+	mu   sync.Mutex
+	sent []sentReply // the replies not ended, in the order sent
+	err  error       // set when the shared socket failed
+}
+
+// sentReply is a reply a session sent and that has not ended. A session
+// has few at a time (at most Limits.MaxPending), so a slice searched in
+// order serves as its map both ways. The slots past len(sent) keep their
+// id buffers for the next replies.
+type sentReply struct {
+	token string // the backend's token, also the key of the shared socket's routes
+	id    []byte // the session's id for the message (a copy)
+}
+
+// findToken returns the index in sent (a restUpstream's, under its mu) of
+// the reply token names, or -1.
+func findToken[T string | []byte](sent []sentReply, token T) int {
+	for i := range sent {
+		if sent[i].token == string(token) {
+			return i
+		}
+	}
+	return -1
+}
+
+// findID returns the index in u.sent of the latest reply to the session's
+// message id, or -1. u.mu is held.
+func (u *restUpstream) findID(id []byte) int {
+	for i := len(u.sent) - 1; i >= 0; i-- {
+		if string(u.sent[i].id) == string(id) {
+			return i
+		}
+	}
+	return -1
+}
+
+// addSent records a reply sent, reusing a free slot's id buffer. u.mu is
+// held.
+func (u *restUpstream) addSent(token string, id []byte) {
+	n := len(u.sent)
+	if n == cap(u.sent) {
+		u.sent = append(u.sent, sentReply{})
+	}
+	u.sent = u.sent[:n+1]
+	u.sent[n].token = token
+	u.sent[n].id = append(u.sent[n].id[:0], id...)
+}
+
+// removeSent forgets u.sent[i], moving its id buffer past the end for
+// reuse. u.mu is held.
+func (u *restUpstream) removeSent(i int) {
+	id := u.sent[i].id
+	copy(u.sent[i:], u.sent[i+1:])
+	last := len(u.sent) - 1
+	u.sent[last] = sentReply{id: id[:0]}
+	u.sent = u.sent[:last]
 }
 
 // restMsg is a copy of a message from the shared socket and of its
@@ -94,15 +147,13 @@ func (s *Server) openREST(rt *Route) (*restUpstream, error) {
 	opts := rt.Backend.Options
 	opts.Role = translators.Backend
 	return &restUpstream{
-		rs:     rs,
-		key:    []byte("agentbridge-" + string(newSessionID())),
-		agent:  []byte(rt.Backend.AgentID),
-		codec:  rt.Backend.Dialect.New(opts),
-		wake:   make(chan struct{}, 1),
-		later:  make(map[string][]restMsg),
-		done:   make(chan struct{}),
-		ids:    make(map[string][]byte),
-		tokens: make(map[string]string),
+		rs:    rs,
+		key:   []byte("agentbridge-" + string(newSessionID())),
+		agent: []byte(rt.Backend.AgentID),
+		codec: rt.Backend.Dialect.New(opts),
+		wake:  make(chan struct{}, 1),
+		later: make(map[string][]restMsg),
+		done:  make(chan struct{}),
 	}, nil
 }
 
@@ -112,29 +163,36 @@ func (u *restUpstream) Send(ev *translators.Event) error {
 	case translators.KindUserMessage:
 		u.sreq = translators.SendRequest{Agent: u.agent, Message: ev.Text, SessionKey: u.key}
 		u.body = rest.AppendSend(u.body[:0], &u.sreq)
-		status, resp, err := u.rs.post(rest.SendPath, u.body)
+		u.sreq = translators.SendRequest{}
+		status, resp, err := u.rs.post(u.rs.sendURL, u.body, u.resp[:0])
+		u.resp = resp
 		if err != nil {
 			return fmt.Errorf("backend %q send: %w", u.rs.b.Name, err)
 		}
-		r, err := rest.ParseSendResult(resp)
+		r, parsed, err := rest.ParseSendResult(u.parsed[:0], resp)
+		u.parsed = parsed
 		if err != nil || !r.OK || status != http.StatusOK {
 			return fmt.Errorf("backend %q refused the message (HTTP %d, %v)", u.rs.b.Name, status, r.Errors)
 		}
+		// The one string a reply costs: the key of the socket's routes
+		// and u's record of the reply share it.
 		token := string(r.Token)
 		u.mu.Lock()
-		u.ids[token] = append([]byte(nil), ev.ID...)
-		u.tokens[string(ev.ID)] = token
-		u.order = append(u.order, token)
+		u.addSent(token, ev.ID)
 		u.mu.Unlock()
-		return u.rs.subscribe(r.Token, u)
+		return u.rs.subscribe(r.Token, token, u)
 	case translators.KindCancel:
 		u.mu.Lock()
-		token, ok := u.tokens[string(ev.ID)]
+		i := u.findID(ev.ID)
+		var token string
+		if i >= 0 {
+			token = u.sent[i].token
+		}
 		u.mu.Unlock()
-		if !ok {
+		if i < 0 {
 			return nil
 		}
-		_, _, err := u.rs.post(rest.CancelPath, rest.AppendCancel(nil, []byte(token)))
+		_, _, err := u.rs.post(u.rs.cancelURL, rest.AppendCancel(nil, []byte(token)), nil)
 		return err
 	}
 	return nil
@@ -212,8 +270,9 @@ func (u *restUpstream) fail(err error) {
 }
 
 func (u *restUpstream) Receive(dst []translators.Event) ([]translators.Event, error) {
+	u.ids = u.ids[:0] // the previous Receive's events are no longer used
 	for {
-		u.held.release() // the previous Receive's events are no longer used
+		u.held.release() // nor the message they aliased
 		msg, err := u.next()
 		if err == errLagging && !u.lagReported {
 			u.lagReported = true
@@ -236,13 +295,20 @@ func (u *restUpstream) Receive(dst []translators.Event) ([]translators.Event, er
 		out := dst[:n]
 		for _, ev := range dst[n:] {
 			u.mu.Lock()
-			id, ok := u.ids[string(ev.ID)]
+			i := findToken(u.sent, ev.ID)
+			var token string
+			if i >= 0 {
+				// A copy of the id: forget may give the record's
+				// buffer to the next Send while ev is still in use.
+				start := len(u.ids)
+				u.ids = append(u.ids, u.sent[i].id...)
+				ev.ID = u.ids[start:len(u.ids):len(u.ids)]
+				token = u.sent[i].token
+			}
 			u.mu.Unlock()
-			if !ok {
+			if i < 0 {
 				continue
 			}
-			token := string(ev.ID)
-			ev.ID = id
 			switch ev.Kind {
 			case translators.KindSubscribed:
 				if len(ev.Full) == 0 && len(ev.Thinking) == 0 {
@@ -280,12 +346,7 @@ func (u *restUpstream) more() bool {
 func (u *restUpstream) next() (restMsg, error) {
 	heldBack := false
 	for {
-		u.mu.Lock()
-		var cur string
-		if len(u.order) > 0 {
-			cur = u.order[0]
-		}
-		u.mu.Unlock()
+		cur := u.current()
 		if q := u.later[cur]; len(q) > 0 {
 			if len(q) == 1 {
 				delete(u.later, cur)
@@ -313,16 +374,26 @@ func (u *restUpstream) next() (restMsg, error) {
 		if !ok {
 			return restMsg{}, nil
 		}
+		// The reply whose turn it is, again: a Send may have recorded it
+		// while next waited, and this may be its first message.
 		token := m.token()
 		u.mu.Lock()
-		_, known := u.ids[string(token)]
+		cur = ""
+		if len(u.sent) > 0 {
+			cur = u.sent[0].token
+		}
+		i := findToken(u.sent, token)
+		var key string
+		if i >= 0 {
+			key = u.sent[i].token
+		}
 		u.mu.Unlock()
-		if string(token) != cur && known {
+		if i >= 0 && key != cur {
 			if u.laterBytes += m.n; u.laterBytes > maxHeldBack {
 				m.release()
 				return restMsg{}, errHeldBack
 			}
-			u.later[string(token)] = append(u.later[string(token)], m)
+			u.later[key] = append(u.later[key], m)
 			heldBack = true
 			continue
 		}
@@ -330,15 +401,22 @@ func (u *restUpstream) next() (restMsg, error) {
 	}
 }
 
+// current returns the token of the reply whose turn it is (the oldest not
+// ended), or "" when none is.
+func (u *restUpstream) current() string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if len(u.sent) == 0 {
+		return ""
+	}
+	return u.sent[0].token
+}
+
 func (u *restUpstream) forget(token string) {
 	u.rs.unsubscribe(token)
 	u.mu.Lock()
-	if id, ok := u.ids[token]; ok {
-		delete(u.tokens, string(id))
-		delete(u.ids, token)
-	}
-	if i := slices.Index(u.order, token); i >= 0 {
-		u.order = slices.Delete(u.order, i, i+1)
+	if i := findToken(u.sent, token); i >= 0 {
+		u.removeSent(i)
 	}
 	u.mu.Unlock()
 	for i := range u.later[token] {
@@ -366,9 +444,9 @@ func (u *restUpstream) Close(int, string) {
 		u.inbox, u.ihead, u.ibytes = nil, 0, 0
 		u.imu.Unlock()
 		u.mu.Lock()
-		tokens := make([]string, 0, len(u.ids))
-		for t := range u.ids {
-			tokens = append(tokens, t)
+		tokens := make([]string, 0, len(u.sent))
+		for _, r := range u.sent {
+			tokens = append(tokens, r.token)
 		}
 		u.mu.Unlock()
 		for _, t := range tokens {

@@ -21,8 +21,11 @@ type REST struct {
 	// Empty means "reply token".
 	TokenName string
 
-	// ParseSend reads a send request body. Its slices alias body.
-	ParseSend func(body []byte) (SendRequest, error)
+	// ParseSend reads a send request body. The request's slices alias
+	// buf: ParseSend appends their bytes to it and returns it, so that a
+	// caller that passes the same buffer (emptied) to each call parses
+	// without allocating. They stay valid until the caller reuses buf.
+	ParseSend func(buf, body []byte) (SendRequest, []byte, error)
 	// ParseCancel reads a cancel request body and returns the reply's
 	// token.
 	ParseCancel func(body []byte) ([]byte, error)
@@ -35,8 +38,9 @@ type REST struct {
 	AppendSend func(dst []byte, r *SendRequest) []byte
 	// AppendCancel appends a cancel request body for the reply's token.
 	AppendCancel func(dst []byte, token []byte) []byte
-	// ParseSendResult reads a send response body. Its slices alias body.
-	ParseSendResult func(body []byte) (SendResult, error)
+	// ParseSendResult reads a send response body. Its slices alias buf,
+	// as ParseSend's.
+	ParseSendResult func(buf, body []byte) (SendResult, []byte, error)
 	// FrameToken returns the token of the reply a message from the
 	// backend's socket belongs to, or nil when it names none (or is not
 	// one of the dialect's messages). The proxy's reader of the socket

@@ -53,10 +53,14 @@ func statusOf(word []byte) translators.ReplyStatus {
 	return translators.ReplyUnknown
 }
 
-// REST calls are one per message, not per frame: a parser per call keeps
-// them safe for concurrent requests.
-func parse(body []byte) (*fastjson.Value, error) {
-	var p fastjson.Parser
+// parsers are the parsers of REST bodies. A call takes one and gives it
+// back before it returns, so calls are safe concurrently and, once the
+// pool is warm, allocate nothing; what a result holds is copied out of the
+// parser's memory first (keep).
+var parsers fastjson.ParserPool
+
+// parse parses body with p; the value lives in p's memory.
+func parse(p *fastjson.Parser, body []byte) (*fastjson.Value, error) {
 	v, err := p.ParseBytes(body)
 	if err != nil {
 		return nil, translators.Malformed("invalid JSON body")
@@ -67,40 +71,61 @@ func parse(body []byte) (*fastjson.Value, error) {
 	return v, nil
 }
 
-func parseSend(body []byte) (translators.SendRequest, error) {
-	var r translators.SendRequest
-	v, err := parse(body)
+// keep appends b to *buf and returns the copy (nil for nil), capped so
+// that a later append to *buf cannot overwrite it.
+func keep(buf *[]byte, b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	start := len(*buf)
+	*buf = append(*buf, b...)
+	return (*buf)[start:len(*buf):len(*buf)]
+}
+
+// stringField returns the string value of v's field name, nil when it is
+// absent (an error when required), or an error when it is not a string.
+func stringField(v *fastjson.Value, name string, required bool) ([]byte, error) {
+	f := v.Get(name)
+	if f == nil {
+		if required {
+			return nil, translators.Malformed(`"` + name + `" is required`)
+		}
+		return nil, nil
+	}
+	b, err := f.StringBytes()
 	if err != nil {
-		return r, err
+		return nil, translators.Malformed(`"` + name + `" must be a string`)
 	}
-	str := func(name string, required bool) ([]byte, error) {
-		f := v.Get(name)
-		if f == nil {
-			if required {
-				return nil, translators.Malformed(`"` + name + `" is required`)
-			}
-			return nil, nil
-		}
-		b, err := f.StringBytes()
-		if err != nil {
-			return nil, translators.Malformed(`"` + name + `" must be a string`)
-		}
-		return b, nil
+	return b, nil
+}
+
+func parseSend(buf, body []byte) (translators.SendRequest, []byte, error) {
+	var r translators.SendRequest
+	p := parsers.Get()
+	defer parsers.Put(p)
+	v, err := parse(p, body)
+	if err != nil {
+		return r, buf, err
 	}
-	if r.Message, err = str("message", true); err != nil {
-		return r, err
+	message, err := stringField(v, "message", true)
+	if err != nil {
+		return r, buf, err
 	}
-	if r.Agent, err = str("useragentguid", false); err != nil {
-		return r, err
+	agent, err := stringField(v, "useragentguid", false)
+	if err != nil {
+		return r, buf, err
 	}
-	if r.SessionKey, err = str("sessionkey", false); err != nil {
-		return r, err
+	key, err := stringField(v, "sessionkey", false)
+	if err != nil {
+		return r, buf, err
 	}
-	return r, nil
+	r.Message, r.Agent, r.SessionKey = keep(&buf, message), keep(&buf, agent), keep(&buf, key)
+	return r, buf, nil
 }
 
 func parseCancel(body []byte) ([]byte, error) {
-	v, err := parse(body)
+	var p fastjson.Parser // a cancel is rare: its token aliases this parser
+	v, err := parse(&p, body)
 	if err != nil {
 		return nil, err
 	}
@@ -166,11 +191,13 @@ func appendCancel(dst []byte, id []byte) []byte {
 	return append(dst, '}')
 }
 
-func parseSendResult(body []byte) (translators.SendResult, error) {
+func parseSendResult(buf, body []byte) (translators.SendResult, []byte, error) {
 	var r translators.SendResult
-	v, err := parse(body)
+	p := parsers.Get()
+	defer parsers.Put(p)
+	v, err := parse(p, body)
 	if err != nil {
-		return r, err
+		return r, buf, err
 	}
 	r.OK = v.GetBool("result")
 	for _, e := range v.GetArray("errors") {
@@ -180,11 +207,11 @@ func parseSendResult(body []byte) (translators.SendResult, error) {
 			r.Errors = append(r.Errors, string(e.MarshalTo(nil)))
 		}
 	}
-	r.MessageID = v.GetStringBytes("messageguid")
-	r.Token = v.GetStringBytes("agenttoken")
+	r.MessageID = keep(&buf, v.GetStringBytes("messageguid"))
+	r.Token = keep(&buf, v.GetStringBytes("agenttoken"))
 	r.Status = statusOf(v.GetStringBytes("status"))
 	if r.OK && len(r.Token) == 0 {
-		return r, translators.Malformed(`send succeeded without an "agenttoken"`)
+		return r, buf, translators.Malformed(`send succeeded without an "agenttoken"`)
 	}
-	return r, nil
+	return r, buf, nil
 }

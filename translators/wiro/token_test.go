@@ -90,7 +90,7 @@ func TestStatusWords(t *testing.T) {
 		if !strings.Contains(string(body), `"status":"`+word+`"`) {
 			t.Errorf("%v: %s, want status %q", s, body, word)
 		}
-		back, err := r.ParseSendResult(body)
+		back, _, err := r.ParseSendResult(nil, body)
 		if err != nil || back.Status != s {
 			t.Errorf("%v: read back %v, %v", s, back.Status, err)
 		}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package wiro_test
+
+const raceEnabled = false
