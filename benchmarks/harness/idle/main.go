@@ -41,6 +41,7 @@ type Result struct {
 	KiBPerConnMessage      float64
 	SlabKiBPerConn         float64
 	AllocsPerConnSetup     *float64 `json:",omitempty"` // proxy allocations per upgrade + backend dial, with -expvar
+	AllocsPerMessage       *float64 `json:",omitempty"` // proxy allocations per connection's one message and its reply, with -expvar
 	FirstError             string   `json:",omitempty"`
 }
 
@@ -155,6 +156,12 @@ func main() {
 
 	// Phase 2: one echo (plain) or one one-chunk reply (Connic, agents) per
 	// connection.
+	if *expvarURL != "" {
+		if mallocs, err = bench.StartMallocs(*expvarURL); err != nil {
+			fmt.Fprintln(os.Stderr, "idle:", err)
+			os.Exit(2)
+		}
+	}
 	forEach(conns, func(i int, c *bench.Conn) {
 		if c == nil {
 			return
@@ -163,6 +170,12 @@ func main() {
 			fail(err)
 		}
 	})
+	if *expvarURL != "" {
+		if m, err := mallocs.Since(); err == nil {
+			per := m / float64(r.Conns)
+			r.AllocsPerMessage = &per
+		}
+	}
 	time.Sleep(*settle)
 	rss2, _ := bench.RSSKiB(pids)
 	r.KiBPerConnMessage = float64(rss2-rss0) / float64(r.Conns)
