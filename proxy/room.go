@@ -204,6 +204,7 @@ func (r *room) fanOut(scratch []*session) []*session {
 			if k := r.subs[j].at; k > 0 {
 				from = r.kept.ends[k-1]
 			}
+			f.lendPend()
 			f.pend = append(f.pend, r.kept.b[from:]...)
 			r.subs[j].at = len(r.kept.ends)
 		}
@@ -212,6 +213,9 @@ func (r *room) fanOut(scratch []*session) []*session {
 			r.mu.Lock()
 			r.dropFollower(f)
 			r.mu.Unlock()
+		}
+		if f.idleNow() {
+			f.releasePend() // a follower's pumps may stay parked: it holds no buffer between writes
 		}
 		f.cmu.Unlock()
 		scratch[i] = nil

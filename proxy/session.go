@@ -29,10 +29,13 @@ import (
 // to end decides the close codes (finish); run returns when both are done.
 //
 // Every live translating session holds one: its fields are ordered so that
-// none pads it by a word, 1784 bytes on 64-bit platforms, which with the
+// none pads it by a word, 1144 bytes on 64-bit platforms, which with the
 // 8-byte header the allocator puts on objects of more than 512 bytes that
-// hold pointers is exactly the 1792-byte size class (1832 bytes and the
-// 2048-byte class before). Mind the class when adding a field.
+// hold pointers is exactly the 1152-byte size class. Mind the class when
+// adding a field. What a session needs only while it works (its pumps'
+// buffers, the pending frames) is lent from pools and given back when it
+// goes idle (scratch.go); events for rare errors are made when needed, not
+// kept in the session.
 type session struct {
 	s      *Server
 	rt     *Route
@@ -40,12 +43,11 @@ type session struct {
 	up     Upstream
 	ccodec translators.Codec
 
-	cmu   sync.Mutex          // guards ccodec.Encode, pend and writes to the client
-	pend  []byte              // encoded client frames not yet written
-	norm  []translators.Event // the Turn's output (backend pump, under cmu)
-	errEv translators.Event   // reused for errors the backend pump queues
-	ack   translators.Event   // reused: an event passed to a codec escapes
-	sid   [24]byte            // the session's id (the greeting carries it)
+	cmu   sync.Mutex        // guards ccodec.Encode, pend and writes to the client
+	pend  []byte            // encoded client frames not yet written; lent from bytesPool (scratch.go)
+	pendh *[]byte           // pend's holder in bytesPool, nil when pend was not lent
+	ack   translators.Event // reused: an event passed to a codec escapes
+	sid   [24]byte          // the session's id (the greeting carries it)
 
 	pending *translators.IDQueue // &pendq
 	pendq   translators.IDQueue
@@ -58,13 +60,13 @@ type session struct {
 	slot     connSlot     // given back to the server once both pumps ended
 	expiry   *time.Timer  // ends the session when the client's credential expires; nil if it does not
 
-	// Pump state kept across parks: the client pump's message buffer,
-	// events, count and rate; the backend pump's events.
-	cmsg     []byte
-	cevs     []translators.Event
+	// Pump state kept across parks: the client pump's count and rate; the
+	// pumps' scratch, nil while they are parked with nothing in progress
+	// (scratch.go).
+	cb       *clientBufs  // client pump only
+	bb       *backendBufs // backend pump only
 	messages int
 	rate     wsconn.Bucket
-	bevs     []translators.Event
 	su       *socketUpstream // ss.up when it is a socket
 	more     moreUpstream    // ss.up when it can tell that more is already waiting
 
@@ -90,7 +92,6 @@ type session struct {
 	// of its path (Server.transcripts), for the client dialect's HTTP
 	// endpoints.
 	conv string
-	rev  [1]translators.Event // reset: the cancel it sends and relays
 
 	// Shared replies (a client dialect with Dialect.Replayed; room.go):
 	// room is the path's, sharing says the backend pump is keeping its
@@ -253,6 +254,11 @@ func (ss *session) drive(client bool, expired bool) {
 // leg or its client with it). su is the backend leg the backend pump read.
 func (ss *session) pumped(client bool, c *wsconn.Conn, su *socketUpstream, err error) {
 	if err == wsconn.ErrParked {
+		if client {
+			ss.clientParked()
+		} else {
+			ss.backendParked(su)
+		}
 		c.UnlockReader()
 		return
 	}
@@ -405,10 +411,11 @@ func (ss *session) reset() error {
 		ss.rids = append(ss.rids, ss.pending.Pop(nil))
 	}
 	for _, id := range ss.rids {
-		ss.rev[0] = translators.Event{Kind: translators.KindCancel, ID: id, Text: []byte("the conversation was cleared")}
-		_ = old.Send(&ss.rev[0])
-		ss.rev[0] = translators.Event{Kind: translators.KindCancel, ID: id, Text: []byte("the conversation was cleared")}
-		err := ss.relayEvents(ss.rev[:], false)
+		// Made here, not kept in the session: a reset is rare.
+		rev := []translators.Event{{Kind: translators.KindCancel, ID: id, Text: []byte("the conversation was cleared")}}
+		_ = old.Send(&rev[0])
+		rev[0] = translators.Event{Kind: translators.KindCancel, ID: id, Text: []byte("the conversation was cleared")}
+		err := ss.relayEvents(rev, false)
 		if ss.fanDue {
 			ss.fanDue = false
 			ss.fan = ss.room.fanOut(ss.fan)
@@ -493,6 +500,11 @@ func (ss *session) end() {
 	}
 	ss.client.Close()
 	ss.client.FreeRead()
+	if ss.cb != nil {
+		putClientBufs(ss.cb)
+		ss.cb = nil
+	}
+	ss.freeBackend()
 	if ss.su != nil {
 		ss.su.release()
 	}
@@ -536,6 +548,7 @@ type errBackendWrite struct{ error }
 // clientPump reads the client until an error, or until it parks
 // (wsconn.ErrParked: its state is in the session, and the next call resumes).
 func (ss *session) clientPump() error {
+	b := ss.clientBufs()
 	for {
 		if !ss.client.MessageBuffered() {
 			// About to read, and perhaps wait: the acks of the messages
@@ -549,8 +562,8 @@ func (ss *session) clientPump() error {
 				}
 			}
 		}
-		op, msg, err := ss.client.ReadMessage(ss.cmsg, ss.rt.Limits.MaxMessage)
-		ss.cmsg = msg
+		op, msg, err := ss.client.ReadMessage(b.msg, ss.rt.Limits.MaxMessage)
+		b.msg = msg
 		if err != nil {
 			return err
 		}
@@ -561,8 +574,8 @@ func (ss *session) clientPump() error {
 		if op == ws.OpBinary && !ss.rt.Client.Binary && !utf8.Valid(msg) {
 			return closeUnsupported
 		}
-		evs, err := ss.ccodec.Decode(ss.cevs[:0], msg)
-		ss.cevs = evs
+		evs, err := ss.ccodec.Decode(b.evs[:0], msg)
+		b.evs = evs
 		if err != nil {
 			var me *translators.MalformedError
 			reason := "malformed message"
@@ -651,7 +664,7 @@ func (ss *session) clientPump() error {
 			ss.shareHistory()
 		}
 		if cap(msg) > 64<<10 {
-			ss.cmsg = nil // one large message must not pin a large buffer to the session
+			b.msg = nil // one large message must not pin a large buffer to the session
 		}
 	}
 }
@@ -660,8 +673,9 @@ func (ss *session) clientPump() error {
 // upstream parks (wsconn.ErrParked).
 func (ss *session) backendPump() error {
 	for {
-		evs, err := ss.up.Receive(ss.bevs[:0])
-		ss.bevs = evs
+		b := ss.backendBufs()
+		evs, err := ss.up.Receive(b.evs[:0])
+		b.evs = evs
 		if err != nil {
 			return err
 		}
@@ -719,11 +733,12 @@ func (ss *session) relayEvents(evs []translators.Event, more bool) error {
 // backend having more buffered (more); otherwise they are to be written
 // now. cmu is held.
 func (ss *session) normalize(evs []translators.Event, more bool) bool {
+	b := ss.backendBufs()
 	for i := range evs {
 		var err error
-		ss.norm, err = ss.turn.Apply(ss.norm[:0], &evs[i])
-		for j := range ss.norm {
-			ev := &ss.norm[j]
+		b.norm, err = ss.turn.Apply(b.norm[:0], &evs[i])
+		for j := range b.norm {
+			ev := &b.norm[j]
 			switch ev.Kind {
 			case translators.KindTurnStart:
 				ss.busy.Store(true)
@@ -743,12 +758,13 @@ func (ss *session) normalize(evs []translators.Event, more bool) bool {
 		}
 		if err != nil {
 			ss.busy.Store(false)
-			ss.errEv = translators.Event{Kind: translators.KindError, ID: ss.turn.ID(), Code: []byte("reply_too_large"),
+			// Made here, not kept in the session: a reply cut is rare.
+			errEv := &translators.Event{Kind: translators.KindError, ID: ss.turn.ID(), Code: []byte("reply_too_large"),
 				Text: []byte("the reply exceeded the proxy's size limit and was cut")}
 			before := len(ss.pend)
-			ss.queue(&ss.errEv)
+			ss.queue(errEv)
 			if ss.room != nil {
-				ss.shareTurn(&ss.errEv, before)
+				ss.shareTurn(errEv, before)
 			}
 		}
 	}
@@ -777,11 +793,11 @@ func (ss *session) abandonShared() {
 		}
 		return
 	}
-	ss.errEv = translators.Event{Kind: translators.KindError, ID: ss.room.id, Code: []byte("backend_unavailable"),
+	errEv := &translators.Event{Kind: translators.KindError, ID: ss.room.id, Code: []byte("backend_unavailable"),
 		Text: []byte("the connection to the agent was lost")}
 	before := len(ss.pend)
-	ss.queue(&ss.errEv)
-	ss.shareTurn(&ss.errEv, before)
+	ss.queue(errEv)
+	ss.shareTurn(errEv, before)
 	ss.pend = ss.pend[:before] // the client has had its close already
 	ss.cmu.Unlock()
 	ss.fan = ss.room.fanOut(ss.fan)
@@ -842,6 +858,7 @@ func (ss *session) emit(ev *translators.Event) error {
 // for its frame header (see frameAt): the payload is not copied. cmu is
 // held.
 func (ss *session) queue(ev *translators.Event) {
+	ss.lendPend()
 	if ss.seq != nil {
 		before := len(ss.pend)
 		defer ss.logEvent(before)
@@ -927,6 +944,7 @@ func (ss *session) sendErrorFor(id []byte, code, msg string) error {
 func (ss *session) writeClient(raw []byte) error {
 	ss.cmu.Lock()
 	defer ss.cmu.Unlock()
+	ss.lendPend()
 	ss.pend = wsconn.AppendHeader(ss.pend, ws.Header{Fin: true, OpCode: ss.cop, Length: int64(len(raw))})
 	ss.pend = append(ss.pend, raw...)
 	return ss.flushLocked()
@@ -1059,6 +1077,7 @@ func (ss *session) clientTick() {
 		ss.cmu.Unlock()
 		return
 	}
+	ss.lendPend()
 	start := len(ss.pend)
 	buf := append(ss.pend, make([]byte, wsconn.HeaderRoom)...)
 	out, err := ss.cticker.Tick(buf)
@@ -1070,6 +1089,9 @@ func (ss *session) clientTick() {
 	}
 	if err == nil {
 		werr = ss.flushLocked()
+	}
+	if ss.idleNow() {
+		ss.releasePend() // the session may stay idle long after the tick
 	}
 	ss.cmu.Unlock()
 	switch {

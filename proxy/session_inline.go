@@ -59,6 +59,7 @@ func (ss *session) RunInline(c *wsconn.Conn) {
 	}
 	h, more, err := ss.backendInline(su)
 	if err == wsconn.ErrParked {
+		ss.backendParked(su)
 		c.UnlockReader()
 		return
 	}
@@ -84,8 +85,9 @@ func (ss *session) backendInline(su *socketUpstream) (h handoff, more bool, err 
 			}
 			return handEnded, false, su.readError(err) // a read failed: no close frame to answer
 		}
-		evs, err := su.decodeNext(ss.bevs[:0])
-		ss.bevs = evs
+		b := ss.backendBufs()
+		evs, err := su.decodeNext(b.evs[:0])
+		b.evs = evs
 		if err != nil {
 			return handEnded, false, err
 		}
@@ -95,7 +97,7 @@ func (ss *session) backendInline(su *socketUpstream) (h handoff, more bool, err 
 			}
 		}
 		evs, _ = su.scan(evs, 0) // no answer to write: no error
-		ss.bevs = evs
+		b.evs = evs
 		if len(evs) == 0 {
 			continue
 		}
@@ -161,8 +163,9 @@ func (ss *session) flushInline() (handoff, error) {
 // pump handed off (h, more and err as backendInline returned them), then
 // runs the pump as usual. The backend's reader is held.
 func (ss *session) resumeBackend(su *socketUpstream, h handoff, more bool, err error) {
+	b := ss.backendBufs()
 	if h == handScan {
-		if ss.bevs, err = su.scan(ss.bevs, 0); err != nil {
+		if b.evs, err = su.scan(b.evs, 0); err != nil {
 			h = handEnded
 		} else {
 			h = handEvents
@@ -171,7 +174,7 @@ func (ss *session) resumeBackend(su *socketUpstream, h handoff, more bool, err e
 	if h != handEnded {
 		switch h {
 		case handEvents:
-			err = ss.relayEvents(ss.bevs, more)
+			err = ss.relayEvents(b.evs, more)
 		case handFlush:
 			ss.cmu.Lock()
 			err = ss.flushLocked()

@@ -54,9 +54,8 @@ type socketUpstream struct {
 	codec   translators.Codec
 	op      ws.OpCode
 	max     int64
-	out     []byte // Send's and tick's encode buffer (under emu when ticker is set)
-	msg     []byte // Receive's message buffer (backend pump only)
-	rep     []byte // the codec's answers to the backend (backend pump only)
+	out     []byte   // Send's and tick's encode buffer (under emu when ticker is set)
+	rb      *legBufs // the backend pump's: lent while it reads (borrow), given back by idle
 	gap     time.Duration
 	inReply bool // a chunked reply without end marker is in progress
 
@@ -143,8 +142,9 @@ func (u *socketUpstream) Receive(dst []translators.Event) ([]translators.Event, 
 // to dst, not yet scanned. Run inline (session.RunInline) it is called with
 // the whole message buffered, and reads nothing from the socket.
 func (u *socketUpstream) decodeNext(dst []translators.Event) ([]translators.Event, error) {
-	op, msg, err := u.c.ReadMessage(u.msg, u.max)
-	u.msg = msg
+	b := u.borrow()
+	op, msg, err := u.c.ReadMessage(b.msg, u.max)
+	b.msg = msg
 	if err != nil {
 		return dst, u.readError(err)
 	}
@@ -159,10 +159,10 @@ func (u *socketUpstream) decodeNext(dst []translators.Event) ([]translators.Even
 	if err != nil {
 		return dst, errBadBackendMessage
 	}
-	if cap(u.msg) > 64<<10 {
+	if cap(b.msg) > 64<<10 {
 		// The events alias msg until the next Receive; after that the
 		// large buffer is let go.
-		u.msg = nil
+		b.msg = nil
 	}
 	return dst, nil
 }
@@ -198,8 +198,32 @@ func (u *socketUpstream) scan(dst []translators.Event, n int) ([]translators.Eve
 // (a dialect-level pong), to the backend. raw is copied first: WriteFrame
 // masks in place, and raw belongs to the codec.
 func (u *socketUpstream) reply(raw []byte) error {
-	u.rep = append(u.rep[:0], raw...)
-	return u.c.WriteFrame(u.op, u.rep)
+	b := u.borrow()
+	b.rep = append(b.rep[:0], raw...)
+	return u.c.WriteFrame(u.op, b.rep)
+}
+
+// borrow returns the leg's read scratch, lent from the pool if it holds
+// none. Backend pump only.
+func (u *socketUpstream) borrow() *legBufs {
+	if u.rb == nil {
+		u.rb = legBufPool.Get().(*legBufs)
+	}
+	return u.rb
+}
+
+// idle gives back what the backend pump holds between replies: the leg's
+// read scratch and its codec's (translators.Releaser). The events of the
+// last Receive are no longer used. Backend pump only, with the reader
+// held, or once it ended.
+func (u *socketUpstream) idle() {
+	if u.rb != nil {
+		putLegBufs(u.rb)
+		u.rb = nil
+	}
+	if r, ok := u.codec.(translators.Releaser); ok {
+		r.Release()
+	}
 }
 
 // more reports whether a whole frame is already buffered, so the session
@@ -237,4 +261,5 @@ func (u *socketUpstream) Close(code int, reason string) {
 func (u *socketUpstream) release() {
 	u.c.Forget()
 	u.c.FreeRead()
+	u.idle()
 }

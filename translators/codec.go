@@ -46,6 +46,17 @@ type Codec interface {
 	Encode(dst []byte, ev *Event) ([]byte, error)
 }
 
+// A Releaser is a Codec whose Decode keeps scratch space between calls (a
+// parser's arrays) that it can give back while its session is idle, so that
+// an idle session does not hold it. The proxy calls Release like Decode,
+// never at the same time as Decode, once the events of the last Decode are
+// no longer used; Release touches Decode's state only, so Encode may run
+// meanwhile. The next Decode takes scratch space again (from a pool: it
+// allocates nothing once warm).
+type Releaser interface {
+	Release()
+}
+
 // A Sequencer is a client-side Codec whose dialect numbers the messages it
 // sends the client (OpenHands' event ids), so that a client resumes after
 // the last it saw (Dialect.Resume). LastEventID is called like Encode,

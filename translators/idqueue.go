@@ -11,11 +11,17 @@ import (
 // use. Ids are copied in and out; after warm-up it allocates nothing.
 type IDQueue struct {
 	mu   sync.Mutex
-	ids  [][]byte // a ring; grows up to max as needed
+	r    *idRing // lent from idRings by Push, given back by Release; nil when none
 	max  int
 	head int
 	n    int
 }
+
+// idRing is a queue's ring of ids, with the buffers of the ids it held, so
+// that the ring and its buffers go back to idRings together.
+type idRing struct{ ids [][]byte }
+
+var idRings = sync.Pool{New: func() any { return new(idRing) }}
 
 // NewIDQueue returns a queue holding at most capacity ids. Its ring starts
 // small, so an idle session costs little.
@@ -31,7 +37,19 @@ func (q *IDQueue) Init(capacity int) {
 	if capacity < 1 {
 		capacity = 1
 	}
-	q.ids, q.max, q.head, q.n = nil, capacity, 0, 0
+	q.r, q.max, q.head, q.n = nil, capacity, 0, 0
+}
+
+// Release gives the ring back to a pool when the queue is empty, so that
+// an idle session does not hold it; the next Push takes one again.
+func (q *IDQueue) Release() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.n > 0 || q.r == nil {
+		return
+	}
+	idRings.Put(q.r)
+	q.r, q.head = nil, 0
 }
 
 // Push appends a copy of id. It reports false, keeping nothing, when the
@@ -39,14 +57,18 @@ func (q *IDQueue) Init(capacity int) {
 func (q *IDQueue) Push(id []byte) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.n == len(q.ids) {
-		if q.n == q.max {
-			return false
-		}
-		q.grow()
+	if q.n == q.max {
+		return false
 	}
-	i := (q.head + q.n) % len(q.ids)
-	q.ids[i] = append(q.ids[i][:0], id...)
+	if q.r == nil {
+		q.r = idRings.Get().(*idRing) // its ring may be longer than max: n is checked against max
+	}
+	ids := q.r.ids
+	if q.n == len(ids) {
+		ids = q.grow()
+	}
+	i := (q.head + q.n) % len(ids)
+	ids[i] = append(ids[i][:0], id...)
 	q.n++
 	return true
 }
@@ -59,8 +81,9 @@ func (q *IDQueue) Pop(dst []byte) []byte {
 	if q.n == 0 {
 		return dst
 	}
-	dst = append(dst, q.ids[q.head]...)
-	q.head = (q.head + 1) % len(q.ids)
+	ids := q.r.ids
+	dst = append(dst, ids[q.head]...)
+	q.head = (q.head + 1) % len(ids)
 	q.n--
 	return dst
 }
@@ -70,8 +93,8 @@ func (q *IDQueue) Pop(dst []byte) []byte {
 func (q *IDQueue) PopIf(id []byte) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.n > 0 && bytes.Equal(q.ids[q.head], id) {
-		q.head = (q.head + 1) % len(q.ids)
+	if q.n > 0 && bytes.Equal(q.r.ids[q.head], id) {
+		q.head = (q.head + 1) % len(q.r.ids)
 		q.n--
 	}
 }
@@ -83,12 +106,15 @@ func (q *IDQueue) Len() int {
 	return q.n
 }
 
-// grow doubles the ring (up to max), keeping the ids in order.
-func (q *IDQueue) grow() {
-	size := min(max(2*len(q.ids), 4), q.max)
+// grow doubles the ring (up to max), keeping the ids in order, and
+// returns it. The queue is full and shorter than max.
+func (q *IDQueue) grow() [][]byte {
+	old := q.r.ids
+	size := min(max(2*len(old), 4), q.max)
 	ids := make([][]byte, size)
 	for i := 0; i < q.n; i++ {
-		ids[i] = q.ids[(q.head+i)%len(q.ids)]
+		ids[i] = old[(q.head+i)%len(old)]
 	}
-	q.ids, q.head = ids, 0
+	q.r.ids, q.head = ids, 0
+	return ids
 }

@@ -1,6 +1,9 @@
 package translators
 
-import "bytes"
+import (
+	"bytes"
+	"sync"
+)
 
 // DefaultMaxTurnText is the Turn.MaxText used when it is zero: 1 MiB.
 const DefaultMaxTurnText = 1 << 20
@@ -39,6 +42,46 @@ type Turn struct {
 	text     []byte
 	thinking []byte
 	usage    Usage // the last Usage reported during the turn
+
+	// lent holds the buffers above, lent from turnBufPool at the first
+	// Apply after a Release and given back by the next Release.
+	lent *turnBufs
+}
+
+// turnBufs are a Turn's buffers while it is idle, in turnBufPool.
+type turnBufs struct{ id, agent, text, thinking []byte }
+
+var turnBufPool = sync.Pool{New: func() any { return new(turnBufs) }}
+
+// maxPooledTurnText bounds the text buffers a Release puts in the pool: a
+// long reply's are dropped.
+const maxPooledTurnText = 64 << 10
+
+// Release gives the turn's buffers back to a pool when no turn is open, so
+// that an idle session does not hold them; the next Apply takes buffers
+// from the pool again. ID, Text and Thinking return nil meanwhile. A turn
+// in progress keeps its buffers.
+func (t *Turn) Release() {
+	if t.open || t.lent == nil {
+		return
+	}
+	b := t.lent
+	b.id, b.agent = t.id[:0], t.agent[:0]
+	b.text, b.thinking = t.text[:0], t.thinking[:0]
+	if cap(b.text) > maxPooledTurnText {
+		b.text = nil
+	}
+	if cap(b.thinking) > maxPooledTurnText {
+		b.thinking = nil
+	}
+	turnBufPool.Put(b)
+	t.id, t.agent, t.text, t.thinking, t.lent = nil, nil, nil, nil, nil
+}
+
+// borrow takes buffers from the pool after a Release.
+func (t *Turn) borrow() {
+	b := turnBufPool.Get().(*turnBufs)
+	t.id, t.agent, t.text, t.thinking, t.lent = b.id, b.agent, b.text, b.thinking, b
 }
 
 // Open reports whether a turn is in progress.
@@ -64,6 +107,9 @@ func (t *Turn) Thinking() []byte { return t.thinking }
 // Apply returns ErrTurnTooLarge and the turn is closed: the caller should
 // send an error.
 func (t *Turn) Apply(dst []Event, ev *Event) ([]Event, error) {
+	if t.lent == nil && !t.open {
+		t.borrow()
+	}
 	switch ev.Kind {
 	case KindTurnStart:
 		dst = t.start(dst, ev, false)

@@ -67,13 +67,30 @@ type codec struct {
 	opts  translators.Options
 	agent []byte
 
-	// Decode's state.
-	parser  fastjson.Parser
+	// Decode's state. The parser (the arrays its largest message needed)
+	// is lent from parsers while the session is busy and given back by
+	// Release; the events of a Decode alias it until the next call.
+	parser  *fastjson.Parser
 	scratch []byte // generated ids and re-serialized context
 	count   int64  // messages decoded, for generated ids
 }
 
-var _ translators.Codec = (*codec)(nil)
+var (
+	_ translators.Codec    = (*codec)(nil)
+	_ translators.Releaser = (*codec)(nil)
+)
+
+// parsers lend the codecs' Decode their parsers, from a Decode to the
+// next Release.
+var parsers fastjson.ParserPool
+
+// Release gives the parser back to parsers (translators.Releaser).
+func (c *codec) Release() {
+	if c.parser != nil {
+		parsers.Put(c.parser)
+		c.parser = nil
+	}
+}
 
 func (c *codec) Decode(dst []translators.Event, msg []byte) ([]translators.Event, error) {
 	// The parser is lenient (it lets raw control characters and odd numbers
@@ -82,6 +99,9 @@ func (c *codec) Decode(dst []translators.Event, msg []byte) ([]translators.Event
 	// and everything taken from them is escaped again.
 	if c.opts.Role == translators.Client && fastjson.ValidateBytes(msg) != nil {
 		return dst, translators.Malformed("invalid JSON")
+	}
+	if c.parser == nil {
+		c.parser = parsers.Get()
 	}
 	v, err := c.parser.ParseBytes(msg)
 	if err != nil {

@@ -18,6 +18,8 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"strconv"
 	"sync"
@@ -39,6 +41,7 @@ type Result struct {
 	KiBPerConnMessage      float64
 	SlabKiBPerConn         float64
 	AllocsPerConnSetup     *float64 `json:",omitempty"` // proxy allocations per upgrade + backend dial, with -expvar
+	AllocsPerMessage       *float64 `json:",omitempty"` // proxy allocations per connection's one message and its reply, with -expvar
 	FirstError             string   `json:",omitempty"`
 }
 
@@ -53,6 +56,8 @@ func main() {
 	target := flag.String("target", "", "label copied to the output")
 	rep := flag.Int("rep", 0, "label copied to the output")
 	expvarURL := flag.String("expvar", "", "http URL of the target's Go expvar, to count allocations per connection (optional)")
+	heapURL := flag.String("heap", "", "http URL of the target's heap profile (/debug/pprof/heap), fetched with gc=1 before the connections, after the handshakes and after the messages (optional)")
+	heapOut := flag.String("heapout", "heap", "with -heap: the profiles are written to <heapout>-0.pb.gz, -1 and -2")
 	flag.Parse()
 	pids, err := bench.ParsePIDs(*pidsFlag)
 	if err != nil || len(pids) == 0 {
@@ -79,6 +84,14 @@ func main() {
 	}
 	slab0 := bench.SlabKiB()
 	r.RSSBeforeKiB = rss0
+	heap := func(i int) {
+		if *heapURL != "" {
+			if err := saveHeap(*heapURL, fmt.Sprintf("%s-%d.pb.gz", *heapOut, i)); err != nil {
+				fmt.Fprintln(os.Stderr, "idle: heap profile:", err)
+			}
+		}
+	}
+	heap(0)
 	var mallocs *bench.MallocCounter
 	if *expvarURL != "" {
 		if mallocs, err = bench.StartMallocs(*expvarURL); err != nil {
@@ -133,6 +146,7 @@ func main() {
 	rss1, _ := bench.RSSKiB(pids)
 	r.KiBPerConnHandshake = float64(rss1-rss0) / float64(r.Conns)
 	r.SlabKiBPerConn = float64(bench.SlabKiB()-slab0) / float64(r.Conns)
+	heap(1)
 	if *expvarURL != "" {
 		if m, err := mallocs.Since(); err == nil {
 			per := m / float64(r.Conns)
@@ -142,6 +156,12 @@ func main() {
 
 	// Phase 2: one echo (plain) or one one-chunk reply (Connic, agents) per
 	// connection.
+	if *expvarURL != "" {
+		if mallocs, err = bench.StartMallocs(*expvarURL); err != nil {
+			fmt.Fprintln(os.Stderr, "idle:", err)
+			os.Exit(2)
+		}
+	}
 	forEach(conns, func(i int, c *bench.Conn) {
 		if c == nil {
 			return
@@ -150,9 +170,16 @@ func main() {
 			fail(err)
 		}
 	})
+	if *expvarURL != "" {
+		if m, err := mallocs.Since(); err == nil {
+			per := m / float64(r.Conns)
+			r.AllocsPerMessage = &per
+		}
+	}
 	time.Sleep(*settle)
 	rss2, _ := bench.RSSKiB(pids)
 	r.KiBPerConnMessage = float64(rss2-rss0) / float64(r.Conns)
+	heap(2)
 	forEach(conns, func(_ int, c *bench.Conn) {
 		if c != nil {
 			c.Close()
@@ -222,6 +249,31 @@ func oneMessage(c *bench.Conn, mode string, i int) error {
 		err = fmt.Errorf("echo mismatch: %.80s", m)
 	}
 	return err
+}
+
+// saveHeap writes the heap profile at url, taken after a GC, to file.
+// The RSS was sampled before: the profile's own allocations do not count.
+func saveHeap(url, file string) error {
+	if err := bench.CheckLoopback(url); err != nil {
+		return err
+	}
+	resp, err := http.Get(url + "?gc=1")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func out(r Result) {

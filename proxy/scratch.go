@@ -1,0 +1,201 @@
+package proxy
+
+import (
+	"sync"
+
+	"github.com/agentbridge/agentbridge/translators"
+)
+
+// A translating session keeps its working buffers only while it has
+// something to do: each is lent from a pool when a pump needs it and given
+// back when the pump parks with nothing in progress, so that an idle
+// session holds none of them (as a parked wsconn.Conn holds no read
+// buffer). Each pool lends a holder (a pointer), so that lending and giving
+// back allocate nothing once the pools are warm.
+//
+//   - clientBufs: the client pump's. Taken at the top of clientPump, given
+//     back when the client pump parks (session.clientParked) or the session
+//     ends: a message's events are handled before the pump reads the next.
+//   - backendBufs: the backend pump's, and a socket leg's legBufs. Taken by
+//     the backend pump (or by reset, which runs the backend's side while
+//     no backend pump runs), given back when the backend pump parks with no
+//     reply in progress or waited for (session.backendParked), or the
+//     session ends. A reply's chunks keep them from one park to the next.
+//   - the pending client frames (session.pend, holder pendh): under cmu,
+//     taken by queue, writeClient, clientTick and a leader's fan-out (room),
+//     given back when empty by either pump's park when no reply is in
+//     progress, and after a tick or a fan-out has written.
+
+// clientBufs is the client pump's scratch: the message it read and the
+// events its codec decoded from it.
+type clientBufs struct {
+	msg []byte
+	evs []translators.Event
+}
+
+// backendBufs is the backend pump's scratch: the events the backend leg
+// returned, and the Turn's normalized events for one of them.
+type backendBufs struct {
+	evs  []translators.Event
+	norm []translators.Event
+}
+
+// legBufs is a socket leg's read scratch (backend pump only): the message
+// read, and the codec's answer to the backend being written.
+type legBufs struct {
+	msg []byte
+	rep []byte
+}
+
+var (
+	clientBufPool  = sync.Pool{New: func() any { return new(clientBufs) }}
+	backendBufPool = sync.Pool{New: func() any { return new(backendBufs) }}
+	legBufPool     = sync.Pool{New: func() any { return new(legBufs) }}
+	bytesPool      = sync.Pool{New: func() any { return new([]byte) }}
+)
+
+// maxPooledMessage bounds the message buffers given back to the pools: one
+// large message must not pin a large buffer to a pool either.
+const maxPooledMessage = 64 << 10
+
+// maxPooledEvents bounds the event slices given back to the pools.
+const maxPooledEvents = 64
+
+func putClientBufs(b *clientBufs) {
+	if cap(b.msg) > maxPooledMessage {
+		b.msg = nil
+	}
+	if cap(b.evs) > maxPooledEvents {
+		b.evs = nil
+	}
+	b.msg, b.evs = b.msg[:0], clearEvents(b.evs)
+	clientBufPool.Put(b)
+}
+
+func putBackendBufs(b *backendBufs) {
+	if cap(b.evs) > maxPooledEvents {
+		b.evs = nil
+	}
+	if cap(b.norm) > maxPooledEvents {
+		b.norm = nil
+	}
+	b.evs, b.norm = clearEvents(b.evs), clearEvents(b.norm)
+	backendBufPool.Put(b)
+}
+
+func putLegBufs(b *legBufs) {
+	if cap(b.msg) > maxPooledMessage {
+		b.msg = nil
+	}
+	if cap(b.rep) > maxPooledMessage {
+		b.rep = nil
+	}
+	b.msg, b.rep = b.msg[:0], b.rep[:0]
+	legBufPool.Put(b)
+}
+
+// clearEvents zeroes the events evs held, so that a pooled slice does not
+// keep the buffers they pointed into (a session's message, a codec's
+// parser) alive, and returns it empty.
+func clearEvents(evs []translators.Event) []translators.Event {
+	clear(evs[:cap(evs)])
+	return evs[:0]
+}
+
+// lendPend makes the pending client frames a pooled buffer if the session
+// holds none. cmu is held.
+func (ss *session) lendPend() {
+	if cap(ss.pend) == 0 {
+		h := bytesPool.Get().(*[]byte)
+		ss.pend, ss.pendh = (*h)[:0], h
+	}
+}
+
+// releasePend gives the pending client frames' buffer back to the pool if
+// it holds nothing. cmu is held.
+func (ss *session) releasePend() {
+	if len(ss.pend) > 0 || cap(ss.pend) == 0 {
+		return
+	}
+	h := ss.pendh
+	if h == nil {
+		h = new([]byte) // a buffer not lent (grown from nil by a follower's fan-out)
+	}
+	*h = ss.pend[:0]
+	if cap(*h) > maxPooledMessage {
+		*h = nil
+	}
+	bytesPool.Put(h)
+	ss.pend, ss.pendh = nil, nil
+}
+
+// clientBufs returns the client pump's scratch, lent from the pool if the
+// session holds none. Client pump only.
+func (ss *session) clientBufs() *clientBufs {
+	if ss.cb == nil {
+		ss.cb = clientBufPool.Get().(*clientBufs)
+	}
+	return ss.cb
+}
+
+// backendBufs returns the backend pump's scratch, lent from the pool if the
+// session holds none. Backend pump only (or reset, while none runs).
+func (ss *session) backendBufs() *backendBufs {
+	if ss.bb == nil {
+		ss.bb = backendBufPool.Get().(*backendBufs)
+	}
+	return ss.bb
+}
+
+// clientParked gives back what the client pump holds once it parked: its
+// scratch and its codec's, and what both pumps use when no reply is in
+// progress (idleShared). The client's reader is held.
+func (ss *session) clientParked() {
+	if ss.cb != nil {
+		putClientBufs(ss.cb)
+		ss.cb = nil
+	}
+	if r, ok := ss.ccodec.(translators.Releaser); ok {
+		r.Release()
+	}
+	ss.idleShared()
+}
+
+// backendParked gives back what the backend pump holds once it parked on
+// leg su, when no reply is in progress or waited for: a reply's chunks
+// keep them from one park to the next. The backend's reader is held.
+func (ss *session) backendParked(su *socketUpstream) {
+	if !ss.idleNow() {
+		return
+	}
+	ss.freeBackend()
+	if su != nil {
+		su.idle()
+	}
+	ss.idleShared()
+}
+
+// freeBackend gives the backend pump's scratch and the Turn's buffers
+// back. Backend pump only, or once it ended.
+func (ss *session) freeBackend() {
+	if ss.bb != nil {
+		putBackendBufs(ss.bb)
+		ss.bb = nil
+	}
+	ss.turn.Release()
+}
+
+// idleShared gives back, when no reply is in progress or waited for, what
+// both pumps use: the ring of the pending ids, and the pending frames'
+// buffer if cmu is free (a writer holds it: the next park will).
+func (ss *session) idleShared() {
+	if !ss.idleNow() {
+		return
+	}
+	ss.pending.Release()
+	if !ss.cmu.TryLock() {
+		return
+	}
+	ss.releasePend()
+	ss.cmu.Unlock()
+}
