@@ -27,7 +27,7 @@ import (
 // wmu with a write deadline, so pongs, pings and closes from other
 // goroutines interleave only between frames.
 type Conn struct {
-	// The fields are ordered so that none pads the struct: 664 bytes on
+	// The fields are ordered so that none pads the struct: 672 bytes on
 	// 64-bit platforms, with the allocator's 8-byte header (objects of more
 	// than 512 bytes that hold pointers) the 704-byte size class (an idle
 	// relay holds two Conns). Mind the class when adding one.

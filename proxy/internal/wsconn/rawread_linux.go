@@ -9,17 +9,21 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// rawReader reads a connection's socket with recvfrom(2) under the runtime
-// poller (syscall.RawConn.Read), and makes the write attempts that do not
-// wait (Conn.WriteNow). Its callback takes the pooled read buffer
-// only when the read returns bytes and gives it back when the socket has
-// none, so a connection waiting for its peer holds no buffer, and a busy one
-// pays one system call per batch of frames. The callbacks are made once: a
-// method value per call would allocate.
+// rawReader reads a connection's socket with recvfrom(2), and makes the
+// write attempts that do not wait (Conn.WriteNow). A read that may wait
+// does so under the runtime poller (syscall.RawConn.Read); a read that
+// parks instead, and a write, only hold the descriptor open for the call
+// (syscall.RawConn.Control), skipping the runtime's read or write lock and
+// its poll-descriptor reset. The read callback takes the pooled read
+// buffer only when the read returns bytes and gives it back when the
+// socket has none, so a connection waiting for its peer holds no buffer,
+// and a busy one pays one system call per batch of frames. The callbacks
+// are made once: a method value per call would allocate.
 type rawReader struct {
 	c   *Conn
 	rc  syscall.RawConn
-	fn  func(fd uintptr) bool
+	fn  func(fd uintptr) bool // readFD, made at the first read that may wait
+	pfn func(fd uintptr)      // readOrPark
 	n   int
 	err error
 
@@ -52,9 +56,14 @@ func (r *rawReader) init(c *Conn) bool {
 		return false
 	}
 	r.c, r.rc = c, rc
-	r.fn = r.readFD
+	r.pfn = r.readOrPark
 	return true
 }
+
+// readOrPark is readFD for a read that parks rather than waits (park):
+// it never asks the runtime poller to wait, so it only holds the
+// descriptor open for the call (RawConn.Control).
+func (r *rawReader) readOrPark(fd uintptr) { r.readFD(fd) }
 
 // writeFD writes once; a full socket is no error, just fewer bytes.
 func (r *rawReader) writeFD(fd uintptr) {
@@ -110,7 +119,16 @@ func (r *rawReader) read() (int, error) {
 		// not see (AwaitData).
 		r.c.ready.Store(false)
 	}
-	if err := r.rc.Read(r.fn); err != nil {
+	var err error
+	if r.park {
+		err = r.rc.Control(r.pfn)
+	} else {
+		if r.fn == nil {
+			r.fn = r.readFD
+		}
+		err = r.rc.Read(r.fn)
+	}
+	if err != nil {
 		return 0, err
 	}
 	if r.err != nil {
