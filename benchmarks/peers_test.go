@@ -109,10 +109,9 @@ func headerInto(b []byte, h ws.Header) int {
 	return n
 }
 
-// startEchoBackend runs a plain backend that answers each message with the
-// same bytes, then marker when not empty; allocation-free after the upgrade.
-func startEchoBackend(tb testing.TB, marker string) string {
-	end := []byte(marker)
+// listenLoopback listens on a loopback port until tb ends and serves each
+// connection with fn on a goroutine of its own.
+func listenLoopback(tb testing.TB, fn func(net.Conn)) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
@@ -125,29 +124,39 @@ func startEchoBackend(tb testing.TB, marker string) string {
 			}
 			go func() {
 				defer c.Close()
-				if _, err := ws.Upgrade(c); err != nil {
-					return
-				}
-				p := newRawPeer(c, nil, false)
-				for {
-					msg, err := p.readMessage()
-					if err != nil {
-						return
-					}
-					if err := p.writeText(msg); err != nil {
-						return
-					}
-					if len(end) > 0 {
-						if err := p.writeText(end); err != nil {
-							return
-						}
-					}
-				}
+				fn(c)
 			}()
 		}
 	}()
 	tb.Cleanup(func() { ln.Close() })
-	return "ws://" + ln.Addr().String() + "/"
+	return ln.Addr().String()
+}
+
+// startEchoBackend runs a plain backend that answers each message with the
+// same bytes, then marker when not empty; allocation-free after the upgrade.
+func startEchoBackend(tb testing.TB, marker string) string {
+	end := []byte(marker)
+	addr := listenLoopback(tb, func(c net.Conn) {
+		if _, err := ws.Upgrade(c); err != nil {
+			return
+		}
+		p := newRawPeer(c, nil, false)
+		for {
+			msg, err := p.readMessage()
+			if err != nil {
+				return
+			}
+			if err := p.writeText(msg); err != nil {
+				return
+			}
+			if len(end) > 0 {
+				if err := p.writeText(end); err != nil {
+					return
+				}
+			}
+		}
+	})
+	return "ws://" + addr + "/"
 }
 
 // startProxy serves routes on a loopback port until the benchmark ends.

@@ -59,29 +59,6 @@ func startWiroProxy(tb testing.TB, subscribed <-chan struct{}) string {
 // chunk64 is one chunk of a reply.
 var chunk64 = bytes.Repeat([]byte("x"), 64)
 
-// listenLoopback listens on a loopback port until tb ends and serves each
-// connection with fn on a goroutine of its own.
-func listenLoopback(tb testing.TB, fn func(net.Conn)) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				fn(c)
-			}()
-		}
-	}()
-	tb.Cleanup(func() { ln.Close() })
-	return ln.Addr().String()
-}
-
 // startWiroBackend runs a Wiro backend: its REST send answers with a fresh
 // agenttoken, and a subscription to a token on its socket gets
 // agent_subscribed, agent_start, wiroChunks agent_output frames holding the
