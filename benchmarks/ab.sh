@@ -33,13 +33,8 @@ NAME=ab.sh
 source "$(dirname "$0")/lib.sh"
 start_agent
 names=(nginx) urls=(ws://127.0.0.1:$NGINX_PORT/) watch=()
-mkdir -p "$OUT/nginx/logs"
-nginx -p "$OUT/nginx" -c "$OUT/nginx.conf" 2>/dev/null &
-ng=$!
-pids+=("$ng")
-wait_port "$NGINX_PORT"
-sleep 0.2
-watch+=("$ng,$(pgrep -P "$ng" | paste -sd,)")
+start_lib_nginx
+watch+=("$nginx_pid,$(pgrep -P "$nginx_pid" | paste -sd,)")
 if [[ ${HAPROXY:-1} == 1 && -f $OUT/haproxy.cfg && -n ${HAPROXY_PORT:-} ]] && command -v haproxy >/dev/null; then
 	haproxy -db -f "$OUT/haproxy.cfg" 2>/dev/null &
 	hp=$!

@@ -1,7 +1,8 @@
 # Shared by ab.sh, syscalls.sh and experiments/ (sourced; NAME is the
 # script's name for messages): the processes they start, killed on exit;
 # waiting for a port; the agent on the ports of the run.sh run that wrote
-# $OUT (ports.env); an agentbridge build on a port of its own.
+# $OUT (ports.env); nginx as run.sh configured it; an agentbridge build on a
+# port of its own.
 pids=()
 log() { echo "$NAME: $*" >&2; }
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
@@ -17,6 +18,14 @@ start_agent() { # the harness agent from $OUT/bin, for an hour at most
 		-wiro-api "127.0.0.1:$WIRO_API_PORT" -wiro-socket "127.0.0.1:$WIRO_SOCKET_PORT" -lifetime 1h 2>/dev/null &
 	pids+=($!)
 	wait_port "$AGENT_PORT"
+}
+start_lib_nginx() { # nginx serving $OUT/nginx.conf on NGINX_PORT; its master's pid in nginx_pid
+	mkdir -p "$OUT/nginx/logs"
+	nginx -p "$OUT/nginx" -c "$OUT/nginx.conf" 2>/dev/null &
+	nginx_pid=$!
+	pids+=("$nginx_pid")
+	wait_port "$NGINX_PORT"
+	sleep 0.3 # let the workers start
 }
 start_build() { # name binary port prefix: the build serves $OUT/agentbridge.yaml on port; its pid in build_pid
 	local cfg=$OUT/$4-$1

@@ -42,11 +42,8 @@ for rep in $(seq "$REPS"); do
 		name=${arg%%=*} bin=${arg#*=} flags=$FLAGS
 		if [[ $arg == nginx ]]; then
 			# nginx as run.sh configures it (its port from ports.env), watched with its workers.
-			mkdir -p "$OUT/nginx/logs"
-			nginx -p "$OUT/nginx" -c "$OUT/nginx.conf" 2>/dev/null &
-			pid=$!
-			wait_port "$NGINX_PORT"
-			sleep 0.2
+			start_lib_nginx
+			pid=$nginx_pid
 			watch="$pid,$(pgrep -P "$pid" | paste -sd,)" url=ws://127.0.0.1:$NGINX_PORT/
 			flags=$(sed 's/-mode [a-z]*//; s/-end [^ ]*//' <<<"$FLAGS") # nginx relays the agent's plain route
 		else

@@ -110,16 +110,23 @@ func TestIdleSessionsHoldNoGoroutine(t *testing.T) {
 	}
 }
 
-// TestParkedRelayFindsDeadClient checks that a parked leg keeps its read
-// deadline: a client that answers no ping is dropped within ping interval
-// plus pong timeout, and its relay ends.
-func TestParkedRelayFindsDeadClient(t *testing.T) {
+// startPingedRelay serves an echoing relay at /relay whose legs are
+// pinged every 400ms and dropped 300ms after an unanswered ping.
+func startPingedRelay(t *testing.T) (*Server, string) {
+	t.Helper()
 	url, _ := startBackend(t, echoBackend)
-	srv, addr := startProxy(t, Config{
+	return startProxy(t, Config{
 		Routes:       []*Route{plainRoute("relay", "/relay", plainBackend(url))},
 		PingInterval: 400 * time.Millisecond,
 		PongTimeout:  300 * time.Millisecond,
 	})
+}
+
+// TestParkedRelayFindsDeadClient checks that a parked leg keeps its read
+// deadline: a client that answers no ping is dropped within ping interval
+// plus pong timeout, and its relay ends.
+func TestParkedRelayFindsDeadClient(t *testing.T) {
+	srv, addr := startPingedRelay(t)
 	dead := dial(t, wsURL(addr, "/relay"))
 	if d := dead.awaitDrop(5 * time.Second); d < 600*time.Millisecond || d > 3*time.Second {
 		t.Errorf("dead client dropped after %v, want about 700ms (ping 400ms + pong 300ms)", d)
@@ -134,12 +141,7 @@ func TestParkedRelayFindsDeadClient(t *testing.T) {
 // deadline is kept; once it stops answering it is dropped about one
 // ping interval plus pong timeout later.
 func TestParkedDeadlineMovesLazily(t *testing.T) {
-	url, _ := startBackend(t, echoBackend)
-	srv, addr := startProxy(t, Config{
-		Routes:       []*Route{plainRoute("relay", "/relay", plainBackend(url))},
-		PingInterval: 400 * time.Millisecond,
-		PongTimeout:  300 * time.Millisecond,
-	})
+	srv, addr := startPingedRelay(t)
 	c := dial(t, wsURL(addr, "/relay"))
 	for i := range 8 { // 8 x 150ms: past the 700ms deadline the first park set
 		c.send(fmt.Sprint("m", i))

@@ -31,13 +31,8 @@ prof() { # name url pids flags
 	echo "$1: $(grep -o '"ProxyCPUUsPerFrame":[0-9.]*' "/tmp/prof-$1.load")"
 }
 if [[ -z ${SKIPNGINX:-} ]]; then
-	mkdir -p "$OUT/nginx/logs"
-	nginx -p "$OUT/nginx" -c "$OUT/nginx.conf" 2>/dev/null &
-	ng=$!
-	pids+=("$ng")
-	wait_port "$NGINX_PORT"
-	sleep 0.3
-	prof nginx "ws://127.0.0.1:$NGINX_PORT/" "$ng,$(pgrep -P "$ng" | paste -sd,)" "$(sed 's/-mode [a-z]*//' <<<"$FLAGS")"
+	start_lib_nginx
+	prof nginx "ws://127.0.0.1:$NGINX_PORT/" "$nginx_pid,$(pgrep -P "$nginx_pid" | paste -sd,)" "$(sed 's/-mode [a-z]*//' <<<"$FLAGS")"
 fi
 port=${AB_PORT:-18750}
 for arg in "$@"; do
