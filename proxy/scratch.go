@@ -62,36 +62,36 @@ const maxPooledMessage = 64 << 10
 const maxPooledEvents = 64
 
 func putClientBufs(b *clientBufs) {
-	if cap(b.msg) > maxPooledMessage {
-		b.msg = nil
-	}
-	if cap(b.evs) > maxPooledEvents {
-		b.evs = nil
-	}
-	b.msg, b.evs = b.msg[:0], clearEvents(b.evs)
+	b.msg, b.evs = pooledBytes(b.msg), pooledEvents(b.evs)
 	clientBufPool.Put(b)
 }
 
 func putBackendBufs(b *backendBufs) {
-	if cap(b.evs) > maxPooledEvents {
-		b.evs = nil
-	}
-	if cap(b.norm) > maxPooledEvents {
-		b.norm = nil
-	}
-	b.evs, b.norm = clearEvents(b.evs), clearEvents(b.norm)
+	b.evs, b.norm = pooledEvents(b.evs), pooledEvents(b.norm)
 	backendBufPool.Put(b)
 }
 
 func putLegBufs(b *legBufs) {
-	if cap(b.msg) > maxPooledMessage {
-		b.msg = nil
-	}
-	if cap(b.rep) > maxPooledMessage {
-		b.rep = nil
-	}
-	b.msg, b.rep = b.msg[:0], b.rep[:0]
+	b.msg, b.rep = pooledBytes(b.msg), pooledBytes(b.rep)
 	legBufPool.Put(b)
+}
+
+// pooledBytes returns b emptied for a pool, or nil when it grew past
+// maxPooledMessage.
+func pooledBytes(b []byte) []byte {
+	if cap(b) > maxPooledMessage {
+		return nil
+	}
+	return b[:0]
+}
+
+// pooledEvents returns evs emptied and cleared for a pool (clearEvents),
+// or nil when it grew past maxPooledEvents.
+func pooledEvents(evs []translators.Event) []translators.Event {
+	if cap(evs) > maxPooledEvents {
+		return nil
+	}
+	return clearEvents(evs)
 }
 
 // clearEvents zeroes the events evs held, so that a pooled slice does not
@@ -121,10 +121,7 @@ func (ss *session) releasePend() {
 	if h == nil {
 		h = new([]byte) // a buffer not lent (grown from nil by a follower's fan-out)
 	}
-	*h = ss.pend[:0]
-	if cap(*h) > maxPooledMessage {
-		*h = nil
-	}
+	*h = pooledBytes(ss.pend)
 	bytesPool.Put(h)
 	ss.pend, ss.pendh = nil, nil
 }
