@@ -416,10 +416,7 @@ func (ss *session) reset() error {
 		_ = old.Send(&rev[0])
 		rev[0] = translators.Event{Kind: translators.KindCancel, ID: id, Text: []byte("the conversation was cleared")}
 		err := ss.relayEvents(rev, false)
-		if ss.fanDue {
-			ss.fanDue = false
-			ss.fan = ss.room.fanOut(ss.fan)
-		}
+		ss.fanOutDue()
 		if err != nil {
 			ss.backendEnded()
 			return errClientWrite{err}
@@ -690,10 +687,7 @@ func (ss *session) backendPump() error {
 // pump ends if the client is gone or the server draining, and the replies
 // ended.
 func (ss *session) relayed(err error) error {
-	if ss.fanDue {
-		ss.fanDue = false
-		ss.fan = ss.room.fanOut(ss.fan)
-	}
+	ss.fanOutDue()
 	if err != nil {
 		return errClientWrite{err}
 	}
@@ -704,6 +698,15 @@ func (ss *session) relayed(err error) error {
 		return errGoingAway
 	}
 	return nil
+}
+
+// fanOutDue gives the followers the frames just written, if the backend
+// pump owes them (fanDue); cmu is not held.
+func (ss *session) fanOutDue() {
+	if ss.fanDue {
+		ss.fanDue = false
+		ss.fan = ss.room.fanOut(ss.fan)
+	}
 }
 
 // moreUpstream is an Upstream that can tell whether its next Receive has
