@@ -394,6 +394,28 @@ func TestAgentsTabsShareReplies(t *testing.T) {
 	}
 }
 
+// TestAgentsTabsShareRepliesSocketBackend: the same with a backend over a
+// socket, whose replies the poller's goroutine reads (session_inline.go):
+// with a follower on the path, each batch is handed to a goroutine to be
+// written to it (fanOutAlone), and tab 2 still gets tab 1's reply live and
+// whole.
+func TestAgentsTabsShareRepliesSocketBackend(t *testing.T) {
+	cb := &connicBackend{secret: "s", streaming: true}
+	url := cb.serve(t)
+	_, addr := startProxy(t, Config{Routes: []*Route{agentsRoute(connicBackendCfg(url, "s"))}})
+	tab1 := dialAgents(t, addr, "/agents/a/shared")
+	tab2 := dialAgents(t, addr, "/agents/a/shared")
+	time.Sleep(50 * time.Millisecond) // both joined before the reply begins
+	for _, id := range []string{"r1", "r2"} {
+		tab1.chat(id, "hello over a socket "+id)
+		want, _ := tab1.reply(id, false)
+		got, seqs, complete := tab2.resumeFrames(id)
+		if got != want || len(seqs) != 0 || complete || !strings.Contains(want, "hello over a socket "+id) {
+			t.Fatalf("%s: tab 2 got %q (replayed seqs %v, replayComplete %v), want %q live", id, got, seqs, complete, want)
+		}
+	}
+}
+
 // TestAgentsTabsTakeTurns: two tabs of one path chat at once, again and
 // again; each gets its own replies whole, and the other's as they come.
 // Under -race this also checks the lock order of shared replies (room.go).
