@@ -660,7 +660,7 @@ func (ss *session) clientPump() error {
 			ss.histories = false
 			ss.shareHistory()
 		}
-		if cap(msg) > 64<<10 {
+		if cap(msg) > maxPooledMessage {
 			b.msg = nil // one large message must not pin a large buffer to the session
 		}
 	}

@@ -159,7 +159,7 @@ func (u *socketUpstream) decodeNext(dst []translators.Event) ([]translators.Even
 	if err != nil {
 		return dst, errBadBackendMessage
 	}
-	if cap(b.msg) > 64<<10 {
+	if cap(b.msg) > maxPooledMessage {
 		// The events alias msg until the next Receive; after that the
 		// large buffer is let go.
 		b.msg = nil
