@@ -27,9 +27,9 @@ import (
 // wmu with a write deadline, so pongs, pings and closes from other
 // goroutines interleave only between frames.
 type Conn struct {
-	// The fields are ordered so that none pads the struct: 672 bytes on
+	// The fields are ordered so that none pads the struct: 616 bytes on
 	// 64-bit platforms, with the allocator's 8-byte header (objects of more
-	// than 512 bytes that hold pointers) the 704-byte size class (an idle
+	// than 512 bytes that hold pointers) the 640-byte size class (an idle
 	// relay holds two Conns). Mind the class when adding one.
 	nc net.Conn
 
@@ -385,7 +385,7 @@ func (c *Conn) Close() {
 		return
 	}
 	c.stopKeepalive()
-	c.nc.Close()
+	c.closeSocket()
 	c.unpark() // a parked reader learns of it by reading
 }
 

@@ -3,6 +3,7 @@ package wsconn
 import (
 	"errors"
 	"net"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -12,31 +13,39 @@ import (
 // rawReader reads a connection's socket with recvfrom(2), and makes the
 // write attempts that do not wait (Conn.WriteNow). A read that may wait
 // does so under the runtime poller (syscall.RawConn.Read); a read that
-// parks instead, and a write, only hold the descriptor open for the call
-// (syscall.RawConn.Control), skipping the runtime's read or write lock and
-// its poll-descriptor reset. The read callback takes the pooled read
-// buffer only when the read returns bytes and gives it back when the
-// socket has none, so a connection waiting for its peer holds no buffer,
-// and a busy one pays one system call per batch of frames. The callbacks
-// are made once: a method value per call would allocate.
+// parks instead, and a write, are made on the descriptor directly. The
+// read callback takes the pooled read buffer only when the read returns
+// bytes and gives it back when the socket has none, so a connection
+// waiting for its peer holds no buffer, and a busy one pays one system
+// call per batch of frames. The callback is made once: a method value per
+// call would allocate.
+//
+// The calls made on the descriptor directly skip RawConn.Control, whose
+// hold on the descriptor is a trip through the net.Conn to its poll
+// descriptor: memory a connection touches nowhere else on that path, a
+// cache miss per frame when thousands of connections take turns. The Conn
+// guards the descriptor's life itself instead: use counts the calls in
+// flight (hold, drop) and Close marks it closed (closeSocket); whichever
+// comes last closes the socket, so no call reaches a descriptor number
+// that another socket has taken since.
 type rawReader struct {
 	c   *Conn
 	rc  syscall.RawConn
 	fn  func(fd uintptr) bool // readFD, made at the first read that may wait
-	pfn func(fd uintptr)      // readOrPark
+	fd  int
 	n   int
 	err error
+	use atomic.Int32 // calls in flight on fd, plus fdClosed and fdShut
 
 	park   bool // read or park: when the socket has no bytes, park the connection instead of waiting
 	parked bool // the last read parked the connection
-
-	// A write attempt that does not wait (Conn.WriteNow), under the
-	// connection's write lock.
-	wfn  func(fd uintptr)
-	wbuf []byte
-	wn   int
-	werr error
 }
+
+// The flags of rawReader.use above the count of calls in flight.
+const (
+	fdClosed = 1 << 29 // Close was called
+	fdShut   = 1 << 30 // the socket was closed
+)
 
 // errNoPark: the poller refused the connection; it waits as usual.
 var errNoPark = errors.New("cannot park")
@@ -55,23 +64,47 @@ func (r *rawReader) init(c *Conn) bool {
 	if err != nil {
 		return false
 	}
-	r.c, r.rc = c, rc
-	r.pfn = r.readOrPark
+	fd := -1
+	if rc.Control(func(d uintptr) { fd = int(d) }) != nil || fd < 0 {
+		return false
+	}
+	r.c, r.rc, r.fd = c, rc, fd
 	return true
 }
 
-// readOrPark is readFD for a read that parks rather than waits (park):
-// it never asks the runtime poller to wait, so it only holds the
-// descriptor open for the call (RawConn.Control).
-func (r *rawReader) readOrPark(fd uintptr) { r.readFD(fd) }
-
-// writeFD writes once; a full socket is no error, just fewer bytes.
-func (r *rawReader) writeFD(fd uintptr) {
-	n, err := rawWrite(int(fd), r.wbuf)
-	if err == unix.EAGAIN {
-		n, err = 0, nil
+// hold reports whether fd is still open, and if so keeps it open until
+// drop.
+func (r *rawReader) hold() bool {
+	if r.use.Add(1)&fdClosed != 0 {
+		r.drop()
+		return false
 	}
-	r.wn, r.werr = max(n, 0), err
+	return true
+}
+
+// drop ends a hold; the last one after Close closes the socket.
+func (r *rawReader) drop() {
+	if r.use.Add(-1) == fdClosed {
+		r.shut()
+	}
+}
+
+// shut closes the socket once Close was called and no call holds fd.
+func (r *rawReader) shut() {
+	if r.use.CompareAndSwap(fdClosed, fdClosed|fdShut) {
+		r.c.nc.Close()
+	}
+}
+
+// closeSocket closes c's socket, at once or, when a call holds its
+// descriptor, as that call returns; Close calls it once.
+func (c *Conn) closeSocket() {
+	if c.raw == nil {
+		c.nc.Close()
+		return
+	}
+	c.rr.use.Add(fdClosed)
+	c.rr.shut()
 }
 
 func (r *rawReader) readFD(fd uintptr) bool {
@@ -121,7 +154,13 @@ func (r *rawReader) read() (int, error) {
 	}
 	var err error
 	if r.park {
-		err = r.rc.Control(r.pfn)
+		// It never asks the runtime poller to wait: it only needs the
+		// descriptor open for the call.
+		if !r.hold() {
+			return 0, net.ErrClosed
+		}
+		r.readFD(uintptr(r.fd))
+		r.drop()
 	} else {
 		if r.fn == nil {
 			r.fn = r.readFD
@@ -143,21 +182,19 @@ func (r *rawReader) read() (int, error) {
 // only this way (relayPump.write).
 func (c *Conn) WriteNow(p []byte) (int, error) {
 	r := c.raw
-	if r.wfn == nil {
-		r.wfn = r.writeFD // made on first use: a method value is an allocation, and most connections never need it
+	// Not through RawConn.Write: the socket's write deadline would apply,
+	// and one left by a blocking write long done (Conn.send) would fail a
+	// write that cannot block (TestWriteAfterOldDeadline).
+	if !r.hold() {
+		return 0, net.ErrClosed
 	}
-	r.wbuf = p
-	// Control only holds the descriptor open for the call. Through
-	// RawConn.Write the socket's write deadline applies, and one left by a
-	// blocking write long done (Conn.send) would fail a write that cannot
-	// block (TestWriteAfterOldDeadline).
-	err := r.rc.Control(r.wfn)
-	n := r.wn
+	n, err := rawWrite(r.fd, p)
+	r.drop()
+	if err == unix.EAGAIN {
+		n, err = 0, nil // a full socket is no error, just fewer bytes
+	}
+	n = max(n, 0)
 	c.st.outBytes.Add(int64(n))
-	if err == nil {
-		err = r.werr
-	}
-	r.wbuf, r.wn, r.werr = nil, 0, nil
 	return n, err
 }
 

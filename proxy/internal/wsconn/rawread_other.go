@@ -11,3 +11,5 @@ func (*rawReader) init(*Conn) bool { return false }
 func (*rawReader) read() (int, error) { return 0, nil }
 
 func (c *Conn) WriteNow([]byte) (int, error) { return 0, nil }
+
+func (c *Conn) closeSocket() { c.nc.Close() }
