@@ -107,9 +107,16 @@ func clearEvents(evs []translators.Event) []translators.Event {
 func (ss *session) lendPend() {
 	if cap(ss.pend) == 0 {
 		h := bytesPool.Get().(*[]byte)
+		if cap(*h) == 0 {
+			*h = make([]byte, 0, minPend) // new to the pool: not grown frame by frame
+		}
 		ss.pend, ss.pendh = (*h)[:0], h
 	}
 }
+
+// minPend is the least the pending client frames' buffer is made with: a
+// few encoded chunks.
+const minPend = 512
 
 // releasePend gives the pending client frames' buffer back to the pool if
 // it holds nothing. cmu is held.

@@ -288,12 +288,24 @@ func (t *Turn) stamp(ev *Event) Event {
 }
 
 func (t *Turn) grow(buf, more []byte) ([]byte, error) {
-	if len(buf)+len(more) > t.max() {
+	n := len(buf) + len(more)
+	if n > t.max() {
 		t.open = false
 		return buf, ErrTurnTooLarge
 	}
+	if n > cap(buf) {
+		// A reply grows by small deltas to kilobytes: doubling from
+		// minTurnText takes a few allocations per reply where append's
+		// growth (by a quarter past 256 bytes) took a dozen or more.
+		grown := make([]byte, len(buf), max(2*cap(buf), n, minTurnText))
+		copy(grown, buf)
+		buf = grown
+	}
 	return append(buf, more...), nil
 }
+
+// minTurnText is the least a turn's text buffer is made with.
+const minTurnText = 1 << 10
 
 func (t *Turn) max() int {
 	if t.MaxText > 0 {

@@ -199,3 +199,22 @@ func TestTurnToolAllocs(t *testing.T) {
 		t.Fatalf("Turn.Apply allocs = %v, want 0", n)
 	}
 }
+
+// TestTurnTextGrowsInFewSteps: a fresh turn's text grows to a long reply's
+// size in a few allocations (doubling), not one per quarter of its size.
+func TestTurnTextGrowsInFewSteps(t *testing.T) {
+	delta := ev(translators.KindTextDelta, strings.Repeat("x", 40))
+	end := ev(translators.KindTurnEnd, "")
+	out := make([]translators.Event, 0, 4)
+	n := testing.AllocsPerRun(20, func() {
+		var turn translators.Turn // never released: its buffers are its own
+		for range 200 { // 8,000 bytes
+			out, _ = turn.Apply(out[:0], &delta)
+		}
+		out, _ = turn.Apply(out[:0], &end)
+	})
+	// 1, 2, 4 and 8 KiB and the pooled holder (append's growth: 13).
+	if n > 6 {
+		t.Fatalf("a 200-delta reply took %v allocations, want at most 6", n)
+	}
+}
