@@ -23,6 +23,14 @@ var plain = func() (t [256]bool) {
 // escaped; invalid UTF-8 becomes U+FFFD, so the output is always valid JSON.
 func AppendString(dst []byte, s []byte) []byte {
 	dst = append(dst, '"')
+	dst = AppendEscaped(dst, s)
+	return append(dst, '"')
+}
+
+// AppendEscaped appends s escaped as AppendString does, without the quotes.
+// Escaping s in parts gives the same bytes as escaping it whole when each
+// part ends on a whole UTF-8 sequence.
+func AppendEscaped(dst []byte, s []byte) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		// Runs of plain ASCII, the common case, are skipped eight bytes at
@@ -79,8 +87,7 @@ func AppendString(dst []byte, s []byte) []byte {
 		}
 		i += size
 	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return append(dst, s[start:]...)
 }
 
 const (

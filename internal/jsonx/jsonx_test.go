@@ -65,6 +65,25 @@ func FuzzAppendString(f *testing.F) {
 	})
 }
 
+// FuzzAppendEscapedParts checks that escaping a string in two parts, cut
+// where a UTF-8 sequence may start, gives the bytes of escaping it whole.
+func FuzzAppendEscapedParts(f *testing.F) {
+	for _, s := range []string{"", "ab", "é\u2028\"", "\xe2\x80\xa8x", "\xe2\x80x", "a\xffb"} {
+		f.Add(s, uint(1))
+	}
+	f.Fuzz(func(t *testing.T, s string, cut uint) {
+		c := int(cut % uint(len(s)+1))
+		for c < len(s) && !utf8.RuneStart(s[c]) {
+			c++
+		}
+		whole := AppendEscaped(nil, []byte(s))
+		parts := AppendEscaped(AppendEscaped(nil, []byte(s[:c])), []byte(s[c:]))
+		if string(parts) != string(whole) {
+			t.Fatalf("%q cut at %d: %q in parts, %q whole", s, c, parts, whole)
+		}
+	})
+}
+
 func BenchmarkAppendString1K(b *testing.B) {
 	in := []byte(strings.Repeat("The weather in New York is sunny. ", 30))
 	buf := make([]byte, 0, 2048)

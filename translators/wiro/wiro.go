@@ -27,6 +27,7 @@ import (
 	"bytes"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
 
@@ -56,6 +57,16 @@ type codec struct {
 	answer  []byte // Decode's scratch: joined answer segments
 	think   []byte // Decode's scratch: joined thinking segments
 	escaped []byte // Encode's scratch: the raw text with tags
+
+	// Encode's memory of the answer text it last wrote (ans, a copy of
+	// Event.Full), escaped (ansEsc, no quotes) and its words counted
+	// (ansWords; ansIn: it ends inside a word). Every agent_output carries
+	// the whole answer so far, twice: the next message of the same reply
+	// escapes and counts only what was added to it.
+	ans      []byte
+	ansEsc   []byte
+	ansWords int
+	ansIn    bool
 }
 
 var _ translators.Codec = (*codec)(nil)
@@ -262,7 +273,7 @@ func appendRaw(dst, answer, thinking []byte, thinkingNow bool) []byte {
 // output appends an agent_output or agent_end message with the whole text
 // so far and the metrics.
 func (c *codec) output(dst []byte, typ string, ev *translators.Event, result bool) []byte {
-	words := countWords(ev.Full)
+	esc, words := c.answerOf(ev.Full)
 	dst = head(dst, typ, ev.ID)
 	dst = append(dst, `,"message":{"type":"progressGenerate","task":"Generate","speed":"`...)
 	speed := 0.0
@@ -277,15 +288,19 @@ func (c *codec) output(dst []byte, typ string, ev *translators.Event, result boo
 	dst = append(dst, `,"wordCount":`...)
 	dst = jsonx.AppendInt(dst, int64(words))
 	dst = append(dst, `,"raw":`...)
-	c.escaped = appendRaw(c.escaped[:0], ev.Full, ev.Thinking, ev.Kind == translators.KindThinkingDelta)
-	dst = jsonx.AppendString(dst, c.escaped)
+	if len(ev.Thinking) == 0 {
+		dst = appendQuoted(dst, esc) // the raw text is the answer
+	} else {
+		c.escaped = appendRaw(c.escaped[:0], ev.Full, ev.Thinking, ev.Kind == translators.KindThinkingDelta)
+		dst = jsonx.AppendString(dst, c.escaped)
+	}
 	dst = append(dst, `,"thinking":[`...)
 	if len(ev.Thinking) > 0 {
 		dst = jsonx.AppendString(dst, ev.Thinking)
 	}
 	dst = append(dst, `],"answer":[`...)
 	if len(ev.Full) > 0 {
-		dst = jsonx.AppendString(dst, ev.Full)
+		dst = appendQuoted(dst, esc)
 	}
 	dst = append(dst, `],"isThinking":`...)
 	dst = jsonx.AppendBool(dst, ev.Kind == translators.KindThinkingDelta)
@@ -294,8 +309,33 @@ func (c *codec) output(dst []byte, typ string, ev *translators.Event, result boo
 	return append(dst, '}')
 }
 
-func countWords(b []byte) int {
-	n, in := 0, false
+// answerOf returns full escaped (no quotes) and its word count. When full
+// extends the answer the last call saw, only the added bytes are escaped
+// and counted; escaping in parts gives the same bytes when the added part
+// begins where a UTF-8 sequence may (jsonx.AppendEscaped). The result is
+// valid until the next call.
+func (c *codec) answerOf(full []byte) ([]byte, int) {
+	n := len(c.ans)
+	if n > len(full) || (n < len(full) && !utf8.RuneStart(full[n])) || !bytes.Equal(full[:n], c.ans) {
+		c.ans, c.ansEsc, c.ansWords, c.ansIn = c.ans[:0], c.ansEsc[:0], 0, false
+		n = 0
+	}
+	add := full[n:]
+	c.ans = append(c.ans, add...)
+	c.ansEsc = jsonx.AppendEscaped(c.ansEsc, add)
+	c.ansWords, c.ansIn = countWords(add, c.ansWords, c.ansIn)
+	return c.ansEsc, c.ansWords
+}
+
+func appendQuoted(dst, escaped []byte) []byte {
+	dst = append(dst, '"')
+	dst = append(dst, escaped...)
+	return append(dst, '"')
+}
+
+// countWords adds to n the words that b begins (in: the text before b
+// ended inside a word), and reports whether b ends inside one.
+func countWords(b []byte, n int, in bool) (int, bool) {
 	for _, c := range b {
 		space := c == ' ' || c == '\n' || c == '\t' || c == '\r'
 		if !space && !in {
@@ -303,5 +343,5 @@ func countWords(b []byte) int {
 		}
 		in = !space
 	}
-	return n
+	return n, in
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/agentbridge/agentbridge/translators"
 	"github.com/agentbridge/agentbridge/translators/translatorstest"
@@ -204,5 +205,44 @@ func TestRESTParsersKeepTheirResults(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { _, buf, _ = r.ParseSendResult(buf[:0], result) }); n != 0 {
 		t.Errorf("ParseSendResult: %v allocations, want 0", n)
+	}
+}
+
+// TestEncodeRemembersAnswer: a client codec that escapes and counts only
+// what was added to the answer since its last message writes the bytes a
+// codec with no memory writes, through escapes, runes cut between deltas,
+// invalid UTF-8, a rewritten answer, thinking and a new reply.
+func TestEncodeRemembersAnswer(t *testing.T) {
+	type step struct {
+		kind  translators.Kind
+		full  string
+		think string
+	}
+	steps := []step{
+		{translators.KindTextDelta, "Hello", ""},
+		{translators.KindTextDelta, "Hello, \"world\"", ""},
+		{translators.KindTextDelta, "Hello, \"world\"\n\tand é", ""},
+		{translators.KindTextDelta, "Hello, \"world\"\n\tand é\xe2\x80", ""},        // a rune cut short...
+		{translators.KindTextDelta, "Hello, \"world\"\n\tand é\xe2\x80\xa8 ok", ""}, // ...then whole (U+2028)
+		{translators.KindTextDelta, "Hello, \"world\"\n\tand é\xe2\x80\xa8 ok \xff", ""},
+		{translators.KindTextReplace, "Rewritten", ""},
+		{translators.KindTextDelta, "Rewritten  twice", ""},
+		{translators.KindTextReplace, "REWRITTEN  TWICE, longer", ""}, // no shorter, but not an extension
+		{translators.KindThinkingDelta, "REWRITTEN  TWICE, longer", "hmm"},
+		{translators.KindTurnEnd, "REWRITTEN  TWICE, longer words", "hmm"},
+		{translators.KindTextDelta, "Next", ""},
+		{translators.KindTurnEnd, "Next reply", ""},
+	}
+	kept := wiro.New(translators.Options{Role: translators.Client})
+	for i, s := range steps {
+		ev := translators.Event{Kind: s.kind, ID: []byte("tok"), Full: []byte(s.full), Thinking: []byte(s.think), Elapsed: time.Second}
+		got, err := kept.Encode(nil, &ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := wiro.New(translators.Options{Role: translators.Client}).Encode(nil, &ev)
+		if string(got) != string(want) {
+			t.Fatalf("step %d: the codec that remembers wrote\n%s\nwant\n%s", i, got, want)
+		}
 	}
 }
