@@ -246,3 +246,23 @@ func TestEncodeRemembersAnswer(t *testing.T) {
 		}
 	}
 }
+
+// TestEncodeAnswerGrowsInFewSteps: the answer a client codec keeps grows to
+// a long reply's size in a few allocations (doubling), not one per quarter
+// of its size.
+func TestEncodeAnswerGrowsInFewSteps(t *testing.T) {
+	full := []byte(strings.Repeat("word ", 1600)) // 8,000 bytes, in 200 deltas
+	dst := make([]byte, 0, 64<<10)
+	n := testing.AllocsPerRun(20, func() {
+		c := wiro.New(translators.Options{Role: translators.Client})
+		for i := 1; i <= 200; i++ {
+			ev := translators.Event{Kind: translators.KindTextDelta, ID: []byte("tok"), Full: full[:40*i], Elapsed: time.Second}
+			dst, _ = c.Encode(dst[:0], &ev)
+		}
+	})
+	// The codec, and 1, 2, 4 and 8 KiB for each of the answer and its
+	// escaped form (append's growth: 24 in all).
+	if n > 9 {
+		t.Fatalf("a 200-delta reply took %v allocations, want at most 9", n)
+	}
+}
