@@ -175,8 +175,8 @@ func (r *room) add(frames []byte, end bool) {
 				if err != nil || n > len(frames) {
 					break // not a frame the session wrote: cannot happen
 				}
-				k.b = append(k.b, frames[:n]...)
-				k.ends = append(k.ends, len(k.b))
+				k.b = append(translators.Reserve(k.b, n, 4<<10), frames[:n]...)
+				k.ends = append(translators.Reserve(k.ends, 1, 64), len(k.b))
 				frames = frames[n:]
 			}
 		}

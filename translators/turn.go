@@ -293,14 +293,7 @@ func (t *Turn) grow(buf, more []byte) ([]byte, error) {
 		t.open = false
 		return buf, ErrTurnTooLarge
 	}
-	if n > cap(buf) {
-		// A reply grows by small deltas to kilobytes: doubling from
-		// minTurnText takes a few allocations per reply where append's
-		// growth (by a quarter past 256 bytes) took a dozen or more.
-		grown := make([]byte, len(buf), max(2*cap(buf), n, minTurnText))
-		copy(grown, buf)
-		buf = grown
-	}
+	buf = Reserve(buf, len(more), minTurnText)
 	return append(buf, more...), nil
 }
 

@@ -321,23 +321,10 @@ func (c *codec) answerOf(full []byte) ([]byte, int) {
 		n = 0
 	}
 	add := full[n:]
-	c.ans = append(reserve(c.ans, len(add)), add...)
-	c.ansEsc = jsonx.AppendEscaped(reserve(c.ansEsc, len(add)), add)
+	c.ans = append(translators.Reserve(c.ans, len(add), 1<<10), add...)
+	c.ansEsc = jsonx.AppendEscaped(translators.Reserve(c.ansEsc, len(add), 1<<10), add)
 	c.ansWords, c.ansIn = countWords(add, c.ansWords, c.ansIn)
 	return c.ansEsc, c.ansWords
-}
-
-// reserve returns b with room for n more bytes: doubled, from 1 KiB, when
-// it has not. A reply's answer grows by small deltas to kilobytes, where
-// append's growth (a quarter at a time past 256 bytes) reallocates a dozen
-// times.
-func reserve(b []byte, n int) []byte {
-	if len(b)+n <= cap(b) {
-		return b
-	}
-	grown := make([]byte, len(b), max(2*cap(b), len(b)+n, 1<<10))
-	copy(grown, b)
-	return grown
 }
 
 func appendQuoted(dst, escaped []byte) []byte {
