@@ -288,13 +288,11 @@ func (t *Turn) stamp(ev *Event) Event {
 }
 
 func (t *Turn) grow(buf, more []byte) ([]byte, error) {
-	n := len(buf) + len(more)
-	if n > t.max() {
+	if len(buf)+len(more) > t.max() {
 		t.open = false
 		return buf, ErrTurnTooLarge
 	}
-	buf = Reserve(buf, len(more), minTurnText)
-	return append(buf, more...), nil
+	return append(Reserve(buf, len(more), minTurnText), more...), nil
 }
 
 // minTurnText is the least a turn's text buffer is made with.

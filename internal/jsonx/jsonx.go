@@ -29,7 +29,9 @@ func AppendString(dst []byte, s []byte) []byte {
 
 // AppendEscaped appends s escaped as AppendString does, without the quotes.
 // Escaping s in parts gives the same bytes as escaping it whole when each
-// part ends on a whole UTF-8 sequence.
+// part after the first begins where a UTF-8 sequence may begin
+// (utf8.RuneStart): a sequence cut there was invalid whole too
+// (FuzzAppendEscapedParts).
 func AppendEscaped(dst []byte, s []byte) []byte {
 	start := 0
 	for i := 0; i < len(s); {
