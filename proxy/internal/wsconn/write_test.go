@@ -14,11 +14,14 @@ import (
 // the next write.
 func TestWriteAfterOldDeadline(t *testing.T) {
 	nc, peer := tcpPair(t)
-	// Small buffers so that a 1 MiB write cannot go at once.
+	// A small send buffer, so that a 1 MiB write cannot go at once and
+	// waits for the peer; a write timeout generous enough that it finishes
+	// on a loaded machine.
 	raw, _ := nc.(*net.TCPConn).SyscallConn()
 	_ = raw.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF, 4096) })
 
-	c := New(nc, false, 200*time.Millisecond, 0)
+	const timeout = 2 * time.Second
+	c := New(nc, false, timeout, 0)
 	go func() {
 		time.Sleep(50 * time.Millisecond) // the write blocks first
 		_, _ = io.Copy(io.Discard, peer)  // until the test closes peer
@@ -26,7 +29,7 @@ func TestWriteAfterOldDeadline(t *testing.T) {
 	if err := c.WriteRaw(bytes.Repeat([]byte("x"), 1<<20)); err != nil {
 		t.Fatalf("the big write: %v", err)
 	}
-	time.Sleep(400 * time.Millisecond) // its deadline passes
+	time.Sleep(timeout + 200*time.Millisecond) // its deadline passes
 	if err := c.WriteRaw([]byte("later")); err != nil {
 		t.Fatalf("a write after the last one's deadline passed: %v", err)
 	}
