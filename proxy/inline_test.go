@@ -323,7 +323,7 @@ func goroutinesIn(fn string) int {
 // on a translating session.
 func TestSlowOnceThenQuiet(t *testing.T) {
 	url, _ := startBackend(t, echoBackend)
-	limits := Limits{WriteTimeout: 300 * time.Millisecond, MaxMessage: 32 << 20, MaxTurnText: 1 << 30}
+	limits := Limits{WriteTimeout: time.Second, MaxMessage: 32 << 20, MaxTurnText: 1 << 30}
 	b := plainBackend(url)
 	relay := plainRoute("relay", "/relay", b)
 	relay.Limits = limits
@@ -339,7 +339,7 @@ func TestSlowOnceThenQuiet(t *testing.T) {
 		if got, err := c.read(); err != nil || got != "echo: "+big {
 			t.Fatalf("%s: the big echo came back as %d bytes, %v", path, len(got), err)
 		}
-		time.Sleep(500 * time.Millisecond) // past that write's deadline
+		time.Sleep(1200 * time.Millisecond) // past that write's deadline
 		c.send("later")
 		if got, err := c.read(); err != nil || got != "echo: later" {
 			t.Fatalf("%s: a reply after the write timeout came as %q, %v", path, got, err)
