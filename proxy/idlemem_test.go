@@ -90,9 +90,9 @@ func TestIdleSessionsReleaseScratch(t *testing.T) {
 }
 
 // TestSessionSizeClass keeps the session in the size class its doc comment
-// names: with the allocator's 8-byte header, at most 1152 bytes.
+// names: with the allocator's 8-byte header, at most 640 bytes.
 func TestSessionSizeClass(t *testing.T) {
-	if n := unsafe.Sizeof(session{}); n+8 > 1152 {
-		t.Errorf("a session is %d bytes: past the 1152-byte size class (see its doc comment)", n)
+	if n := unsafe.Sizeof(session{}); n+8 > 640 {
+		t.Errorf("a session is %d bytes: past the 640-byte size class (see its doc comment)", n)
 	}
 }

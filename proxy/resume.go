@@ -32,6 +32,19 @@ import (
 // parameter (Resume.Conversation); a conversation has at most one session
 // that a socket can take over: the newest.
 
+// resumable is a resumable session's state (a client dialect with
+// Dialect.Resume): key names the conversation, seq is the client codec's
+// numbering, elog the frames with an event id it wrote and lastSeq the
+// last id kept (these three under the session's cmu), detached is closed
+// when a claimed session's old client pump let go (orphan; under umu).
+type resumable struct {
+	key      string
+	seq      translators.Sequencer
+	elog     eventLog
+	lastSeq  int64
+	detached chan struct{}
+}
+
 // eventLog is the frames a resumable session wrote that carry an event id,
 // oldest first, in two segments: prev, then cur. New events go to cur; when
 // cur holds half of the bounds, it becomes prev and the old prev, emptied,
@@ -144,7 +157,7 @@ func (s *Server) addResumable(ss *session) {
 	if s.resumes == nil {
 		s.resumes = make(map[string]*session)
 	}
-	s.resumes[ss.resumeKey] = ss
+	s.resumes[ss.res.key] = ss
 	s.mu.Unlock()
 }
 
@@ -152,8 +165,8 @@ func (s *Server) addResumable(ss *session) {
 // conversation.
 func (s *Server) dropResumable(ss *session) {
 	s.mu.Lock()
-	if s.resumes[ss.resumeKey] == ss {
-		delete(s.resumes, ss.resumeKey)
+	if s.resumes[ss.res.key] == ss {
+		delete(s.resumes, ss.res.key)
 	}
 	s.mu.Unlock()
 }
@@ -183,7 +196,7 @@ func (s *Server) claim(rt *Route, key string) *session {
 		// the new socket takes over, and the old one is closed. adopt
 		// waits for the client pump to let go of it (detached).
 		ss.claimed = true
-		ss.detached = make(chan struct{})
+		ss.res.detached = make(chan struct{})
 		ss.client.Close()
 		return ss
 	}
@@ -202,7 +215,7 @@ const detachWait = 5 * time.Second
 // its window starts again.
 func (ss *session) release() {
 	ss.umu.Lock()
-	ss.claimed, ss.detached = false, nil
+	ss.claimed, ss.res.detached = false, nil
 	if !ss.over {
 		if ss.grace != nil {
 			ss.grace.Stop()
@@ -221,7 +234,7 @@ func (ss *session) adopt(c *wsconn.Conn, params []Param, id auth.Identity, slot 
 	after := resumeAfter(rt, params)
 
 	ss.umu.Lock()
-	detached := ss.detached
+	detached := ss.res.detached
 	ss.umu.Unlock()
 	if detached != nil {
 		select {
@@ -240,7 +253,7 @@ func (ss *session) adopt(c *wsconn.Conn, params []Param, id auth.Identity, slot 
 		return
 	}
 	ss.claimed = false
-	ss.detached = nil
+	ss.res.detached = nil
 	if ss.grace != nil {
 		ss.grace.Stop()
 		ss.grace = nil
@@ -254,9 +267,8 @@ func (ss *session) adopt(c *wsconn.Conn, params []Param, id auth.Identity, slot 
 	// The codec stays: it holds the conversation (its ids, its turn, usage
 	// so far); the greeting starts its transport over on the new socket.
 	ss.pend = ss.pend[:0]
-	ss.ack = translators.Event{Kind: translators.KindReady, ID: appendSessionID(ss.sid[:0])}
-	ss.queue(&ss.ack)
-	ss.pend = ss.elog.appendAfter(ss.pend, after, rt.Client.Resume.Collapse)
+	ss.queueOwn(translators.Event{Kind: translators.KindReady, ID: appendSessionID(ss.sid[:0])})
+	ss.pend = ss.res.elog.appendAfter(ss.pend, after, rt.Client.Resume.Collapse)
 	ss.gone.Store(false)
 	err := ss.flushLocked()
 	ss.cmu.Unlock()

@@ -102,6 +102,23 @@ func clearEvents(evs []translators.Event) []translators.Event {
 	return evs[:0]
 }
 
+// eventPool lends the events a session makes itself (a greeting, an ack,
+// the answer to a probe): an event given to a codec escapes, so a local
+// would be an allocation, and a session keeping one for the purpose would
+// hold its 280 bytes while idle.
+var eventPool = sync.Pool{New: func() any { return new(translators.Event) }}
+
+// queueOwn queues ev, an event the session makes itself, through a copy
+// lent from eventPool: codecs never keep the event they encode. cmu is
+// held.
+func (ss *session) queueOwn(ev translators.Event) {
+	p := eventPool.Get().(*translators.Event)
+	*p = ev
+	ss.queue(p)
+	*p = translators.Event{}
+	eventPool.Put(p)
+}
+
 // lendPend makes the pending client frames a pooled buffer if the session
 // holds none. cmu is held.
 func (ss *session) lendPend() {

@@ -434,7 +434,7 @@ func (s *Server) serve(c *wsconn.Conn, rt *Route, params []Param, lg leg, id aut
 	}
 	if key := resumeKey(rt, params); key != "" {
 		if seq, ok := codec.(translators.Sequencer); ok {
-			ss.resumeKey, ss.seq, ss.lastSeq = key, seq, seq.LastEventID()
+			ss.res = &resumable{key: key, seq: seq, lastSeq: seq.LastEventID()}
 			s.addResumable(ss)
 		}
 	}

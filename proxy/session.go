@@ -28,14 +28,14 @@ import (
 // errors go at once, with whatever was pending before them. The first pump
 // to end decides the close codes (finish); run returns when both are done.
 //
-// Every live translating session holds one: its fields are ordered so that
-// none pads it by a word, 1144 bytes on 64-bit platforms, which with the
-// 8-byte header the allocator puts on objects of more than 512 bytes that
-// hold pointers is exactly the 1152-byte size class. Mind the class when
-// adding a field. What a session needs only while it works (its pumps'
-// buffers, the pending frames) is lent from pools and given back when it
-// goes idle (scratch.go); events for rare errors are made when needed, not
-// kept in the session.
+// Every live translating session holds one: 632 bytes on 64-bit platforms,
+// which with the 8-byte header the allocator puts on objects of more than
+// 512 bytes that hold pointers fits the 640-byte size class. Mind the class
+// when adding a field. What a session needs only while it works (its pumps'
+// buffers, the pending frames, the Turn's texts, the events it makes
+// itself) is lent from pools and given back when it goes idle
+// (scratch.go); what only some sessions need (a resumable one's log) hangs
+// off a pointer.
 type session struct {
 	s      *Server
 	rt     *Route
@@ -43,11 +43,10 @@ type session struct {
 	up     Upstream
 	ccodec translators.Codec
 
-	cmu   sync.Mutex        // guards ccodec.Encode, pend and writes to the client
-	pend  []byte            // encoded client frames not yet written; lent from bytesPool (scratch.go)
-	pendh *[]byte           // pend's holder in bytesPool, nil when pend was not lent
-	ack   translators.Event // reused: an event passed to a codec escapes
-	sid   [24]byte          // the session's id (the greeting carries it)
+	cmu   sync.Mutex // guards ccodec.Encode, pend and writes to the client
+	pend  []byte     // encoded client frames not yet written; lent from bytesPool (scratch.go)
+	pendh *[]byte    // pend's holder in bytesPool, nil when pend was not lent
+	sid   [24]byte   // the session's id (the greeting carries it)
 
 	pending *translators.IDQueue // &pendq
 	pendq   translators.IDQueue
@@ -113,17 +112,10 @@ type session struct {
 	gone      atomic.Bool
 	grace     *time.Timer
 
-	// Resumable sessions (a client dialect with Dialect.Resume; resume.go):
-	// resumeKey names the conversation ("" when the session is not one),
-	// seq is the client codec's numbering, elog the frames with an event
-	// id it wrote and lastSeq the last id kept (all under cmu). claimed,
-	// with the flags under umu, says a new socket is taking the session
-	// over.
-	resumeKey string
-	seq       translators.Sequencer
-	elog      eventLog
-	lastSeq   int64
-	detached  chan struct{} // closed when a claimed session's old client pump let go (orphan)
+	// res is a resumable session's state (resume.go), nil when the session
+	// is not one. claimed, with the flags under umu, says a new socket is
+	// taking the session over.
+	res *resumable
 
 	// The timers of dialects that send messages of their own (a Ticker):
 	// ctimer calls the client codec's Tick every cevery, btimer the backend
@@ -174,14 +166,11 @@ func (ss *session) start(agent []byte, slot connSlot) {
 	if su != nil {
 		su.c.StartKeepalive(ss.s.cfg.PingInterval)
 	}
-	// The greeting is built in the session's own fields: an event passed
-	// to a codec escapes, and a local would be an allocation.
-	// KindOpen follows, for a dialect whose greeting is more than one message.
-	ss.ack = translators.Event{Kind: translators.KindReady, ID: appendSessionID(ss.sid[:0]), Agent: agent}
+	// KindOpen follows the greeting, for a dialect whose greeting is more
+	// than one message.
 	ss.cmu.Lock()
-	ss.queue(&ss.ack)
-	ss.ack = translators.Event{Kind: translators.KindOpen}
-	ss.queue(&ss.ack)
+	ss.queueOwn(translators.Event{Kind: translators.KindReady, ID: appendSessionID(ss.sid[:0]), Agent: agent})
+	ss.queueOwn(translators.Event{Kind: translators.KindOpen})
 	err := ss.flushLocked()
 	ss.cmu.Unlock()
 	if err != nil {
@@ -313,14 +302,14 @@ func (ss *session) orphan(err error) bool {
 	var ce *CloseError
 	var bw errBackendWrite
 	window := ss.rt.Session.ResumeWindow
-	if (ss.room == nil && ss.resumeKey == "") || window <= 0 || ss.draining.Load() ||
+	if (ss.room == nil && ss.res == nil) || window <= 0 || ss.draining.Load() ||
 		errors.Is(err, errGoingAway) || errors.As(err, &bw) || errors.As(err, &ce) {
 		return false
 	}
 	ss.umu.Lock()
 	over := ss.over
 	ss.umu.Unlock()
-	if over || (ss.resumeKey == "" && ss.idleNow()) {
+	if over || (ss.res == nil && ss.idleNow()) {
 		return false
 	}
 	ss.cmu.Lock()
@@ -339,11 +328,11 @@ func (ss *session) orphan(err error) bool {
 	}
 	ss.umu.Lock()
 	ss.grace = time.AfterFunc(window, ss.orphanEnded)
-	if ss.detached != nil {
-		close(ss.detached) // a socket taking the session over waits for this
+	if ss.res != nil && ss.res.detached != nil {
+		close(ss.res.detached) // a socket taking the session over waits for this
 	}
 	ss.umu.Unlock()
-	if ss.resumeKey == "" && ss.idleNow() { // the reply ended meanwhile, and its pump missed gone
+	if ss.res == nil && ss.idleNow() { // the reply ended meanwhile, and its pump missed gone
 		ss.orphanEnded()
 	}
 	return true
@@ -518,7 +507,7 @@ func (ss *session) end() {
 		ss.s.rooms.leave(ss.room, ss)
 	}
 	ss.s.logSession(ss.record())
-	if ss.resumeKey != "" {
+	if ss.res != nil {
 		ss.s.dropResumable(ss)
 	}
 	ss.s.unregister(ss)
@@ -613,8 +602,7 @@ func (ss *session) clientPump() error {
 				// The ack is queued first, so it precedes the reply's first
 				// event; it is written with them, or with the acks of the
 				// other messages of this read (flushAcks).
-				ss.ack = translators.Event{Kind: translators.KindAck, ID: ev.ID, Seq: int64(ss.messages)}
-				ss.queueAck(&ss.ack)
+				ss.queueAck(translators.Event{Kind: translators.KindAck, ID: ev.ID, Seq: int64(ss.messages)})
 				if ss.keep {
 					// Before the send: the reply may end before Send returns.
 					ss.s.transcripts.add(ss.conv, false, ev.ID, ev.Text)
@@ -691,7 +679,7 @@ func (ss *session) relayed(err error) error {
 	if err != nil {
 		return errClientWrite{err}
 	}
-	if ss.gone.Load() && ss.resumeKey == "" && ss.idleNow() {
+	if ss.gone.Load() && ss.res == nil && ss.idleNow() {
 		return errClientWrite{io.EOF} // the client left; the replies ended
 	}
 	if ss.draining.Load() && ss.idleNow() {
@@ -809,11 +797,14 @@ func (ss *session) abandonShared() {
 // answerResume answers a client's probe for a reply to resume on its path
 // (KindResume): the reply streaming there that it does not have, if any.
 func (ss *session) answerResume(ev *translators.Event) error {
-	ss.ack = translators.Event{Kind: translators.KindResume, Ref: ev.Ref}
+	ans := translators.Event{Kind: translators.KindResume, Ref: ev.Ref}
 	if ss.room != nil {
-		ss.ack.ID = ss.room.inProgress(ss)
+		ans.ID = ss.room.inProgress(ss)
 	}
-	return ss.emit(&ss.ack)
+	ss.cmu.Lock()
+	defer ss.cmu.Unlock()
+	ss.queueOwn(ans)
+	return ss.flushLocked()
 }
 
 // replay writes the client the frames of the reply id streaming on its path
@@ -828,17 +819,17 @@ func (ss *session) replay(id []byte) error {
 	if !ss.room.replay(ss, id, ss.rt.Client.Replayed) {
 		return nil
 	}
-	ss.ack = translators.Event{Kind: translators.KindReplay, ID: id, Code: []byte("live")}
-	ss.queue(&ss.ack)
+	ss.queueOwn(translators.Event{Kind: translators.KindReplay, ID: id, Code: []byte("live")})
 	return ss.flushLocked()
 }
 
 // logEvent keeps for a resuming client the frames queue appended from
 // before on, if they carry an event id the last did not. cmu is held.
 func (ss *session) logEvent(before int) {
-	if id := ss.seq.LastEventID(); id != ss.lastSeq && len(ss.pend) > before {
-		ss.lastSeq = id
-		ss.elog.add(id, ss.pend[before:], ss.rt.Session.ResumeEvents, ss.rt.Session.ResumeBytes)
+	r := ss.res
+	if id := r.seq.LastEventID(); id != r.lastSeq && len(ss.pend) > before {
+		r.lastSeq = id
+		r.elog.add(id, ss.pend[before:], ss.rt.Session.ResumeEvents, ss.rt.Session.ResumeBytes)
 	}
 }
 
@@ -862,7 +853,7 @@ func (ss *session) emit(ev *translators.Event) error {
 // held.
 func (ss *session) queue(ev *translators.Event) {
 	ss.lendPend()
-	if ss.seq != nil {
+	if ss.res != nil {
 		before := len(ss.pend)
 		defer ss.logEvent(before)
 	}
@@ -911,9 +902,9 @@ func (ss *session) written() {
 
 // queueAck queues an ack for the client pump's next flushAcks (or for any
 // earlier write to the client).
-func (ss *session) queueAck(ev *translators.Event) {
+func (ss *session) queueAck(ev translators.Event) {
 	ss.cmu.Lock()
-	ss.queue(ev)
+	ss.queueOwn(ev)
 	ss.cmu.Unlock()
 	ss.acked = true
 }

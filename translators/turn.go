@@ -36,19 +36,17 @@ type Turn struct {
 	// backend does not send one: the ids of the user messages, in order.
 	Pending *IDQueue
 
-	open     bool
-	id       []byte
-	agent    []byte
-	text     []byte
-	thinking []byte
-	usage    Usage // the last Usage reported during the turn
+	open  bool
+	usage Usage // the last Usage reported during the turn
 
-	// lent holds the buffers above, lent from turnBufPool at the first
-	// Apply after a Release and given back by the next Release.
-	lent *turnBufs
+	// b holds the turn's id, agent and texts, lent from turnBufPool at the
+	// first Apply after a Release and given back by the next Release: an
+	// idle session keeps an 8-byte pointer, not the four slices.
+	b *turnBufs
 }
 
-// turnBufs are a Turn's buffers while it is idle, in turnBufPool.
+// turnBufs are a Turn's buffers: its own while lent to it, turnBufPool's
+// after a Release.
 type turnBufs struct{ id, agent, text, thinking []byte }
 
 var turnBufPool = sync.Pool{New: func() any { return new(turnBufs) }}
@@ -62,12 +60,11 @@ const maxPooledTurnText = 64 << 10
 // from the pool again. ID, Text and Thinking return nil meanwhile. A turn
 // in progress keeps its buffers.
 func (t *Turn) Release() {
-	if t.open || t.lent == nil {
+	b := t.b
+	if t.open || b == nil {
 		return
 	}
-	b := t.lent
-	b.id, b.agent = t.id[:0], t.agent[:0]
-	b.text, b.thinking = t.text[:0], t.thinking[:0]
+	b.id, b.agent, b.text, b.thinking = b.id[:0], b.agent[:0], b.text[:0], b.thinking[:0]
 	if cap(b.text) > maxPooledTurnText {
 		b.text = nil
 	}
@@ -75,13 +72,7 @@ func (t *Turn) Release() {
 		b.thinking = nil
 	}
 	turnBufPool.Put(b)
-	t.id, t.agent, t.text, t.thinking, t.lent = nil, nil, nil, nil, nil
-}
-
-// borrow takes buffers from the pool after a Release.
-func (t *Turn) borrow() {
-	b := turnBufPool.Get().(*turnBufs)
-	t.id, t.agent, t.text, t.thinking, t.lent = b.id, b.agent, b.text, b.thinking, b
+	t.b = nil
 }
 
 // Open reports whether a turn is in progress.
@@ -89,15 +80,30 @@ func (t *Turn) Open() bool { return t.open }
 
 // ID returns the correlation id of the current or last turn. It is valid
 // until the next call to Apply.
-func (t *Turn) ID() []byte { return t.id }
+func (t *Turn) ID() []byte {
+	if t.b == nil {
+		return nil
+	}
+	return t.b.id
+}
 
 // Text returns the answer text of the current or last turn. It is valid
 // until the next call to Apply.
-func (t *Turn) Text() []byte { return t.text }
+func (t *Turn) Text() []byte {
+	if t.b == nil {
+		return nil
+	}
+	return t.b.text
+}
 
 // Thinking returns the reasoning text of the current or last turn. It is
 // valid until the next call to Apply.
-func (t *Turn) Thinking() []byte { return t.thinking }
+func (t *Turn) Thinking() []byte {
+	if t.b == nil {
+		return nil
+	}
+	return t.b.thinking
+}
 
 // Apply appends to dst the normalized events for ev and returns dst. The
 // events alias ev's slices and t's buffers, valid until the next call to
@@ -107,8 +113,8 @@ func (t *Turn) Thinking() []byte { return t.thinking }
 // Apply returns ErrTurnTooLarge and the turn is closed: the caller should
 // send an error.
 func (t *Turn) Apply(dst []Event, ev *Event) ([]Event, error) {
-	if t.lent == nil && !t.open {
-		t.borrow()
+	if t.b == nil {
+		t.b = turnBufPool.Get().(*turnBufs)
 	}
 	switch ev.Kind {
 	case KindTurnStart:
@@ -123,9 +129,9 @@ func (t *Turn) Apply(dst []Event, ev *Event) ([]Event, error) {
 		t.keepUsage(ev)
 		var err error
 		if ev.Kind == KindTextDelta {
-			t.text, err = t.grow(t.text, ev.Text)
+			t.b.text, err = t.grow(t.b.text, ev.Text)
 		} else {
-			t.thinking, err = t.grow(t.thinking, ev.Text)
+			t.b.thinking, err = t.grow(t.b.thinking, ev.Text)
 		}
 		if err != nil {
 			return dst, err
@@ -173,7 +179,7 @@ func (t *Turn) Apply(dst []Event, ev *Event) ([]Event, error) {
 		// An error ends the turn in progress; outside a turn it answers the
 		// oldest message still waiting.
 		if !t.open {
-			t.text, t.thinking = t.text[:0], t.thinking[:0]
+			t.b.text, t.b.thinking = t.b.text[:0], t.b.thinking[:0]
 			t.takeID(ev.ID)
 		}
 		e := t.stamp(ev)
@@ -190,14 +196,14 @@ func (t *Turn) Apply(dst []Event, ev *Event) ([]Event, error) {
 // the backend but is made here for a reply that began without one.
 func (t *Turn) start(dst []Event, ev *Event, implicit bool) []Event {
 	t.open = true
-	t.text = t.text[:0]
-	t.thinking = t.thinking[:0]
+	t.b.text = t.b.text[:0]
+	t.b.thinking = t.b.thinking[:0]
 	t.usage = Usage{}
-	t.agent = append(t.agent[:0], ev.Agent...)
+	t.b.agent = append(t.b.agent[:0], ev.Agent...)
 	t.takeID(ev.ID)
-	e := Event{Kind: KindTurnStart, ID: t.id, Agent: t.agent}
+	e := Event{Kind: KindTurnStart, ID: t.b.id, Agent: t.b.agent}
 	if implicit {
-		e.Full, e.Thinking = t.text, t.thinking
+		e.Full, e.Thinking = t.b.text, t.b.thinking
 	}
 	return append(dst, e)
 }
@@ -207,14 +213,14 @@ func (t *Turn) start(dst []Event, ev *Event, implicit bool) []Event {
 func (t *Turn) takeID(id []byte) {
 	switch {
 	case len(id) > 0:
-		t.id = append(t.id[:0], id...)
+		t.b.id = append(t.b.id[:0], id...)
 		if t.Pending != nil {
 			t.Pending.PopIf(id)
 		}
 	case t.Pending != nil:
-		t.id = t.Pending.Pop(t.id[:0])
+		t.b.id = t.Pending.Pop(t.b.id[:0])
 	default:
-		t.id = t.id[:0]
+		t.b.id = t.b.id[:0]
 	}
 }
 
@@ -236,31 +242,31 @@ func (t *Turn) ensureOpen(dst []Event, ev *Event) []Event {
 // (ev.Thinking) of a snapshot-like event with what the turn holds, appending
 // a delta, a replace, or nothing when nothing changed.
 func (t *Turn) snapshot(dst []Event, ev *Event, replace bool) ([]Event, error) {
-	if th := ev.Thinking; len(th) > len(t.thinking) || (len(th) > 0 && !bytes.Equal(th, t.thinking)) {
+	if th := ev.Thinking; len(th) > len(t.b.thinking) || (len(th) > 0 && !bytes.Equal(th, t.b.thinking)) {
 		var delta []byte
-		if bytes.HasPrefix(th, t.thinking) {
-			delta = th[len(t.thinking):]
+		if bytes.HasPrefix(th, t.b.thinking) {
+			delta = th[len(t.b.thinking):]
 		} else {
 			// Reasoning was rewritten: restart it. Dialects show thinking as
 			// a side channel, so the new text is sent whole as a delta.
-			t.thinking = t.thinking[:0]
+			t.b.thinking = t.b.thinking[:0]
 			delta = th
 		}
 		var err error
-		if t.thinking, err = t.grow(t.thinking, delta); err != nil {
+		if t.b.thinking, err = t.grow(t.b.thinking, delta); err != nil {
 			return dst, err
 		}
 		e := t.stamp(ev)
 		e.Kind, e.Text, e.Usage = KindThinkingDelta, delta, Usage{}
 		dst = append(dst, e)
 	}
-	if !replace && bytes.HasPrefix(ev.Text, t.text) {
-		delta := ev.Text[len(t.text):]
+	if !replace && bytes.HasPrefix(ev.Text, t.b.text) {
+		delta := ev.Text[len(t.b.text):]
 		if len(delta) == 0 {
 			return dst, nil
 		}
 		var err error
-		if t.text, err = t.grow(t.text, delta); err != nil {
+		if t.b.text, err = t.grow(t.b.text, delta); err != nil {
 			return dst, err
 		}
 		e := t.stamp(ev)
@@ -271,18 +277,18 @@ func (t *Turn) snapshot(dst []Event, ev *Event, replace bool) ([]Event, error) {
 		t.open = false
 		return dst, ErrTurnTooLarge
 	}
-	t.text = append(t.text[:0], ev.Text...)
+	t.b.text = append(t.b.text[:0], ev.Text...)
 	e := t.stamp(ev)
-	e.Kind, e.Text, e.Usage = KindTextReplace, t.text, Usage{}
+	e.Kind, e.Text, e.Usage = KindTextReplace, t.b.text, Usage{}
 	return append(dst, e), nil
 }
 
 // stamp returns a copy of ev carrying the turn's id, agent and text so far.
 func (t *Turn) stamp(ev *Event) Event {
 	e := *ev
-	e.ID, e.Full, e.Thinking = t.id, t.text, t.thinking
+	e.ID, e.Full, e.Thinking = t.b.id, t.b.text, t.b.thinking
 	if len(e.Agent) == 0 {
-		e.Agent = t.agent
+		e.Agent = t.b.agent
 	}
 	return e
 }
