@@ -56,16 +56,25 @@ const MaxIDLength = 256
 
 // New returns a Connic codec configured by o.
 func New(o translators.Options) translators.Codec {
-	c := &codec{opts: o, agent: []byte(o.Agent)}
-	if len(c.agent) == 0 {
-		c.agent = []byte("assistant")
+	c := &codec{role: o.Role, reply: o.Reply, named: o.Agent != "", secret: o.Secret, agent: defaultAgent}
+	if c.named {
+		c.agent = []byte(o.Agent)
 	}
 	return c
 }
 
+// defaultAgent names the agent when neither the route nor the backend
+// does. Shared by every codec: agent is replaced, never written into.
+var defaultAgent = []byte("assistant")
+
+// codec keeps of its Options only what it reads (a session holds one for
+// as long as it lives).
 type codec struct {
-	opts  translators.Options
-	agent []byte
+	role   translators.Role
+	reply  translators.ReplyMode
+	named  bool   // the route names the agent (Options.Agent): the backend's names do not replace it
+	secret string // Options.Secret
+	agent  []byte
 
 	// Decode's state. The parser (the arrays its largest message needed)
 	// is lent from parsers while the session is busy and given back by
@@ -97,7 +106,7 @@ func (c *codec) Decode(dst []translators.Event, msg []byte) ([]translators.Event
 	// through), and a client's context is passed on as it is: a client's
 	// message must be strict JSON first. Backend messages are only read,
 	// and everything taken from them is escaped again.
-	if c.opts.Role == translators.Client && fastjson.ValidateBytes(msg) != nil {
+	if c.role == translators.Client && fastjson.ValidateBytes(msg) != nil {
 		return dst, translators.Malformed("invalid JSON")
 	}
 	if c.parser == nil {
@@ -110,7 +119,7 @@ func (c *codec) Decode(dst []translators.Event, msg []byte) ([]translators.Event
 	if v.Type() != fastjson.TypeObject {
 		return dst, translators.Malformed("expected a JSON object")
 	}
-	if c.opts.Role == translators.Backend {
+	if c.role == translators.Backend {
 		return c.decodeBackend(dst, v)
 	}
 	typ := v.Get("type")
@@ -254,10 +263,10 @@ func clip(b []byte) string {
 }
 
 func (c *codec) Encode(dst []byte, ev *translators.Event) ([]byte, error) {
-	if c.opts.Role == translators.Backend {
+	if c.role == translators.Backend {
 		return c.encodeBackend(dst, ev), nil
 	}
-	stream := c.opts.Reply != translators.ReplyWhole
+	stream := c.reply != translators.ReplyWhole
 	switch ev.Kind {
 	case translators.KindReady:
 		dst = append(dst, `{"type":"connected","connector_run_id":`...)
@@ -266,7 +275,7 @@ func (c *codec) Encode(dst []byte, ev *translators.Event) ([]byte, error) {
 		dst = jsonx.AppendString(dst, ev.ID)
 		dst = append(dst, `,"agents":[`...)
 		dst = jsonx.AppendString(dst, c.agentOf(ev))
-		if len(c.opts.Agent) == 0 && len(ev.Agent) > 0 {
+		if !c.named && len(ev.Agent) > 0 {
 			// The agent announced here names the session's replies too,
 			// when the backend's reply events do not name one.
 			c.agent = append(c.agent[:0:0], ev.Agent...)
@@ -348,7 +357,7 @@ func (c *codec) head(dst []byte, typ string, id, agent []byte) []byte {
 }
 
 func (c *codec) agentOf(ev *translators.Event) []byte {
-	if len(c.opts.Agent) == 0 && len(ev.Agent) > 0 {
+	if !c.named && len(ev.Agent) > 0 {
 		return ev.Agent
 	}
 	return c.agent
@@ -357,9 +366,9 @@ func (c *codec) agentOf(ev *translators.Event) []byte {
 func (c *codec) encodeBackend(dst []byte, ev *translators.Event) []byte {
 	switch ev.Kind {
 	case translators.KindOpen:
-		if c.opts.Secret != "" {
+		if c.secret != "" {
 			dst = append(dst, `{"secret":`...)
-			dst = jsonx.AppendStr(dst, c.opts.Secret)
+			dst = jsonx.AppendStr(dst, c.secret)
 			return append(dst, '}')
 		}
 	case translators.KindUserMessage:

@@ -44,28 +44,32 @@ func sameShape(client, backend translators.Options) bool {
 
 // New returns a plain codec configured by o.
 func New(o translators.Options) translators.Codec {
-	c := &codec{opts: o, marker: []byte(o.EndMarker)}
-	if c.opts.Reply == translators.ReplyDefault {
-		c.opts.Reply = translators.ReplyWhole
+	c := &codec{role: o.Role, reply: o.Reply, chunked: o.Chunked, marker: o.EndMarker}
+	if c.reply == translators.ReplyDefault {
+		c.reply = translators.ReplyWhole
 	}
 	return c
 }
 
+// codec keeps of its Options only what it reads (a session holds one for
+// as long as it lives).
 type codec struct {
-	opts   translators.Options
-	marker []byte
+	role    translators.Role
+	reply   translators.ReplyMode
+	chunked bool
+	marker  string
 }
 
 var _ translators.Codec = (*codec)(nil)
 
 func (c *codec) Decode(dst []translators.Event, msg []byte) ([]translators.Event, error) {
-	if c.opts.Role == translators.Client {
+	if c.role == translators.Client {
 		return append(dst, translators.Event{Kind: translators.KindUserMessage, Text: msg}), nil
 	}
 	switch {
-	case !c.opts.Chunked:
+	case !c.chunked:
 		return append(dst, translators.Event{Kind: translators.KindTurnEnd, Text: msg, Usage: translators.UnknownUsage}), nil
-	case len(c.marker) > 0 && string(msg) == string(c.marker):
+	case len(c.marker) > 0 && string(msg) == c.marker:
 		return append(dst, translators.Event{Kind: translators.KindTurnEnd, Usage: translators.UnknownUsage}), nil
 	default:
 		return append(dst, translators.Event{Kind: translators.KindTextDelta, Text: msg}), nil
@@ -73,7 +77,7 @@ func (c *codec) Decode(dst []translators.Event, msg []byte) ([]translators.Event
 }
 
 func (c *codec) Encode(dst []byte, ev *translators.Event) ([]byte, error) {
-	if c.opts.Role == translators.Backend {
+	if c.role == translators.Backend {
 		switch ev.Kind {
 		case translators.KindUserMessage:
 			return append(dst, ev.Text...), nil
@@ -87,17 +91,17 @@ func (c *codec) Encode(dst []byte, ev *translators.Event) ([]byte, error) {
 	}
 	switch ev.Kind {
 	case translators.KindTextDelta:
-		if c.opts.Reply == translators.ReplyStream {
+		if c.reply == translators.ReplyStream {
 			return append(dst, ev.Text...), nil
 		}
 	case translators.KindTextReplace:
 		// A rewrite of the answer: a streaming client gets the new whole
 		// text; a whole-reply client gets it at the end anyway.
-		if c.opts.Reply == translators.ReplyStream {
+		if c.reply == translators.ReplyStream {
 			return append(dst, ev.Text...), nil
 		}
 	case translators.KindTurnEnd:
-		if c.opts.Reply == translators.ReplyWhole {
+		if c.reply == translators.ReplyWhole {
 			return append(dst, ev.Full...), nil
 		}
 		if len(c.marker) > 0 {
