@@ -9,7 +9,7 @@ import "time"
 type Bucket struct {
 	rate, burst float64
 	tokens      float64
-	last        time.Time
+	last        mono // 0: no token taken yet
 }
 
 // MakeBucket returns a Bucket for rate a second (none when rate <= 0);
@@ -29,9 +29,9 @@ func (b *Bucket) Allow() bool {
 	if b.rate == 0 {
 		return true
 	}
-	now := now()
-	if !b.last.IsZero() {
-		b.tokens += now.Sub(b.last).Seconds() * b.rate
+	now := monoNow()
+	if b.last != 0 {
+		b.tokens += time.Duration(now-b.last).Seconds() * b.rate
 		if b.tokens > b.burst {
 			b.tokens = b.burst
 		}

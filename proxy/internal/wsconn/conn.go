@@ -27,10 +27,10 @@ import (
 // wmu with a write deadline, so pongs, pings and closes from other
 // goroutines interleave only between frames.
 type Conn struct {
-	// The fields are ordered so that none pads the struct: 616 bytes on
-	// 64-bit platforms, with the allocator's 8-byte header (objects of more
-	// than 512 bytes that hold pointers) the 640-byte size class (an idle
-	// relay holds two Conns). Mind the class when adding one.
+	// The fields are ordered so that none pads the struct: 504 bytes on
+	// 64-bit platforms, the 512-byte size class (an idle relay holds two
+	// Conns). Mind the class when adding one: past 512 bytes the allocator
+	// adds an 8-byte header, and the next class is 576.
 	nc net.Conn
 
 	// reader state (owned by the reading goroutine)
@@ -38,8 +38,8 @@ type Conn struct {
 	r, w     int
 	raw      *rawReader // &rr, or nil when the socket is not a raw fd (tests, TLS)
 	rr       rawReader
-	rdl      time.Time     // the reader's deadline: the peer is dead if silent until then
-	sockDL   time.Time     // the read deadline on the socket: rdl or earlier (a busy wait's, or an older rdl)
+	rdl      mono          // the reader's deadline: the peer is dead if silent until then; 0 = none
+	sockDL   mono          // the read deadline on the socket: rdl or earlier (a busy wait's, or an older rdl); 0 = none
 	readIdle time.Duration // a peer silent this long is dead (ping interval + pong timeout); 0 = no limit
 
 	// Parking (see park_linux.go). rmu is held by whichever goroutine runs
@@ -52,11 +52,11 @@ type Conn struct {
 	woken    atomic.Bool  // unpark started kick to resume the owner
 	own      Owner        // called back when a parked connection is readable; nil = never parks
 	inl      Inliner      // set (before the reader runs) when the owner's pump may run on the poller's goroutine: the socket is registered edge-triggered
-	hotUntil time.Time    // bytes came recently: wait under the runtime poller until then
-	parkedAt time.Time    // when the connection last parked
+	hotUntil mono         // bytes came recently: wait under the runtime poller until then
+	parkedAt mono         // when the connection last parked; 0 = never
 	pfd      int          // the socket's descriptor while parked
 	reads    int          // reads of the current inline run (AwaitInline)
-	parkDL   atomic.Int64 // rdl of the current park, unix nanos; 0 when not parked (or no deadline)
+	parkDL   atomic.Int64 // rdl of the current park (a mono); 0 when not parked (or no deadline)
 	noPark   bool         // the poller refused this connection
 	expired  bool         // resumed because the read deadline passed
 	polled   bool         // the socket is registered with the poller
@@ -72,18 +72,18 @@ type Conn struct {
 	closeSent atomic.Bool
 	closed    atomic.Bool
 	timer     *time.Timer
-	timerAt   int64  // unix nanos (of now()) the timer is set for; 0 = not set
+	timerAt   mono   // when the timer is set for; 0 = not set
 	kick      func() // c.onKick, made once: the timer's callback and the resume of a parked reader
 	pingEvery time.Duration
-	nextPing  time.Time     // zero: no keepalive
+	nextPing  mono          // 0: no keepalive
 	idleFor   time.Duration // the owner's idle timeout (set once, before the pumps run)
-	idleAt    atomic.Int64  // unix nanos (of now()) of the owner's idle deadline; 0 = none
+	idleAt    atomic.Int64  // the owner's idle deadline (a mono); 0 = none
 	intr      atomic.Int64  // unix nanos of the deadline another goroutine imposed (InterruptRead); 0 = none
 
 	// Writing, under wmu. A frame is built in a pooled buffer (write.go):
 	// the Conn keeps no scratch of its own.
 	wmu          sync.Mutex
-	wdl          time.Time // the write deadline last set (guarded by wmu)
+	wdl          mono // the write deadline last set (guarded by wmu)
 	writeTimeout time.Duration
 	ctrl         Bucket // caps the peer's control frames (client legs; reader-owned)
 	skip         int64  // payload bytes of an abandoned frame still to read (reader-owned)
@@ -105,14 +105,40 @@ func New(nc net.Conn, client bool, writeTimeout, readIdle time.Duration) *Conn {
 	return c
 }
 
-// clockBase anchors now.
+// clockBase anchors mono.
 var clockBase = time.Now()
 
-// now is time.Now for deadlines and intervals on the hot path: it reads only
-// the monotonic clock (one vDSO call where time.Now makes two), and the Time
-// it returns carries a monotonic reading, which is what deadlines and
-// comparisons use.
-func now() time.Time { return clockBase.Add(time.Since(clockBase)) }
+// mono is a time on the monotonic clock, in nanoseconds since clockBase;
+// 0 means none (no Conn exists in the process's first nanosecond). A Conn
+// keeps its deadlines as monos: 8 bytes where a time.Time takes 24, read
+// with one vDSO call where time.Now makes two, and compared as deadlines
+// on time.Time are, by the monotonic reading.
+type mono int64
+
+// monoNow returns the time now.
+func monoNow() mono { return mono(time.Since(clockBase)) }
+
+// monoOf returns t as a mono; the zero Time is 0.
+func monoOf(t time.Time) mono {
+	if t.IsZero() {
+		return 0
+	}
+	return mono(t.Sub(clockBase))
+}
+
+func (m mono) add(d time.Duration) mono { return m + mono(d) }
+
+// sub returns m-o as a Duration.
+func (m mono) sub(o mono) time.Duration { return time.Duration(m - o) }
+
+// time returns m as a time.Time with a monotonic reading; 0 is the zero
+// Time (no deadline).
+func (m mono) time() time.Time {
+	if m == 0 {
+		return time.Time{}
+	}
+	return clockBase.Add(time.Duration(m))
+}
 
 // Owner is what a parked connection calls back when it is readable again,
 // its read deadline passed (expired) or its read was interrupted. Unparked
@@ -235,8 +261,8 @@ func (c *Conn) compact() bool {
 // fires (earlyDeadline), since a timer change per read costs more than the
 // slack is worth.
 func (c *Conn) extendReadDeadline() error {
-	c.rdl = now().Add(c.readIdle)
-	if !c.sockDL.IsZero() && !c.sockDL.After(c.rdl) {
+	c.rdl = monoNow().add(c.readIdle)
+	if c.sockDL != 0 && c.sockDL <= c.rdl {
 		return nil
 	}
 	return c.armRead(c.rdl)
@@ -244,9 +270,9 @@ func (c *Conn) extendReadDeadline() error {
 
 // armRead sets the socket's read deadline to t, for the reader. A deadline
 // imposed by InterruptRead meanwhile wins.
-func (c *Conn) armRead(t time.Time) error {
+func (c *Conn) armRead(t mono) error {
 	c.sockDL = t
-	err := c.nc.SetReadDeadline(t)
+	err := c.nc.SetReadDeadline(t.time())
 	if d := c.intr.Load(); d != 0 {
 		err = c.nc.SetReadDeadline(time.Unix(0, d))
 	}
@@ -257,7 +283,7 @@ func (c *Conn) armRead(t time.Time) error {
 // the reader's own, and if so moves the socket's deadline there, so the
 // read can be retried.
 func (c *Conn) earlyDeadline(err error) bool {
-	if !errors.Is(err, os.ErrDeadlineExceeded) || c.intr.Load() != 0 || !now().Before(c.rdl) {
+	if !errors.Is(err, os.ErrDeadlineExceeded) || c.intr.Load() != 0 || monoNow() >= c.rdl {
 		return false
 	}
 	return c.armRead(c.rdl) == nil
@@ -265,8 +291,8 @@ func (c *Conn) earlyDeadline(err error) bool {
 
 // SetReadDeadline sets the read deadline; the reader's goroutine only.
 func (c *Conn) SetReadDeadline(t time.Time) {
-	c.rdl = t
-	_ = c.armRead(t)
+	c.rdl = monoOf(t)
+	_ = c.armRead(c.rdl)
 }
 
 // InterruptRead makes the connection's reader return by t: its read
@@ -413,7 +439,7 @@ func (c *Conn) DrainUntilClose() {
 		return // no close to wait for: we sent none, or the peer answered or left
 	}
 	// However the session ended, the peer gets CloseGrace to answer.
-	if c.rdl.IsZero() || time.Until(c.rdl) > CloseGrace {
+	if c.rdl == 0 || c.rdl.sub(monoNow()) > CloseGrace {
 		c.SetReadDeadline(time.Now().Add(CloseGrace))
 	}
 	for c.skip > 0 {

@@ -23,7 +23,7 @@ func (c *Conn) StartKeepalive(interval time.Duration) {
 	c.tmu.Lock()
 	defer c.tmu.Unlock()
 	c.pingEvery = interval
-	c.nextPing = now().Add(interval)
+	c.nextPing = monoNow().add(interval)
 	c.armLocked()
 }
 
@@ -34,7 +34,7 @@ func (c *Conn) StartIdle(d time.Duration) {
 		return
 	}
 	c.idleFor = d
-	c.idleAt.Store(now().Add(d).UnixNano())
+	c.idleAt.Store(int64(monoNow().add(d)))
 	c.tmu.Lock()
 	defer c.tmu.Unlock()
 	c.armLocked()
@@ -45,7 +45,7 @@ func (c *Conn) StartIdle(d time.Duration) {
 // waits for that.
 func (c *Conn) TouchIdle() {
 	if c.idleFor > 0 {
-		c.idleAt.Store(now().Add(c.idleFor).UnixNano())
+		c.idleAt.Store(int64(monoNow().add(c.idleFor)))
 	}
 }
 
@@ -53,7 +53,7 @@ func (c *Conn) TouchIdle() {
 func (c *Conn) stopKeepalive() {
 	c.tmu.Lock()
 	defer c.tmu.Unlock()
-	c.nextPing = time.Time{}
+	c.nextPing = 0
 	if c.timer != nil {
 		c.timer.Stop()
 		c.timerAt = 0
@@ -67,11 +67,8 @@ func (c *Conn) stopKeepalive() {
 // moving its deadline later each time, costs no timer change and no clock
 // read per frame.
 func (c *Conn) armLocked() {
-	var next int64 // unix nanos of now()'s clock; 0 = nothing to wait for
-	if !c.nextPing.IsZero() {
-		next = c.nextPing.UnixNano()
-	}
-	for _, dl := range [2]int64{c.parkDL.Load(), c.idleAt.Load()} {
+	next := c.nextPing // 0 = nothing to wait for
+	for _, dl := range [2]mono{mono(c.parkDL.Load()), mono(c.idleAt.Load())} {
 		if dl != 0 && (next == 0 || dl < next) {
 			next = dl
 		}
@@ -83,7 +80,7 @@ func (c *Conn) armLocked() {
 		return
 	}
 	c.timerAt = next
-	d := time.Duration(next - now().UnixNano())
+	d := next.sub(monoNow())
 	if c.timer == nil {
 		if c.kick == nil {
 			c.kick = c.onKick
@@ -107,20 +104,20 @@ func (c *Conn) onKick() {
 	if c.closed.Load() {
 		return
 	}
-	now := now()
+	now := monoNow()
 	c.tmu.Lock()
 	c.timerAt = 0 // fired (or about to): armLocked below sets it for what is next
-	ping := !c.nextPing.IsZero() && !now.Before(c.nextPing)
+	ping := c.nextPing != 0 && now >= c.nextPing
 	if ping {
-		c.nextPing = now.Add(c.pingEvery)
+		c.nextPing = now.add(c.pingEvery)
 	}
 	dl := c.parkDL.Load()
-	expired := dl != 0 && now.UnixNano() >= dl && c.parked.CompareAndSwap(true, false)
+	expired := dl != 0 && int64(now) >= dl && c.parked.CompareAndSwap(true, false)
 	if expired {
 		c.parkDL.Store(0)
 	}
 	ia := c.idleAt.Load()
-	idle := ia != 0 && now.UnixNano() >= ia && c.idleAt.CompareAndSwap(ia, 0)
+	idle := ia != 0 && int64(now) >= ia && c.idleAt.CompareAndSwap(ia, 0)
 	c.armLocked()
 	c.tmu.Unlock()
 	if idle {

@@ -147,36 +147,36 @@ func (c *Conn) AwaitData() error {
 		return os.ErrDeadlineExceeded
 	}
 	c.release()
-	start := now()
+	start := monoNow()
 	t := start // now, give or take the microseconds this call takes: read once
 	if c.readIdle > 0 {
-		c.rdl = start.Add(c.readIdle)
+		c.rdl = start.add(c.readIdle)
 	}
-	if c.inl == nil && start.Before(c.hotUntil) {
+	if c.inl == nil && start < c.hotUntil {
 		want := c.hotUntil
-		if c.readIdle > 0 && c.rdl.Before(want) {
+		if c.readIdle > 0 && c.rdl < want {
 			want = c.rdl
 		}
-		if c.sockDL.IsZero() || c.sockDL.After(want) || want.Sub(c.sockDL) > parkAfter/2 {
+		if c.sockDL == 0 || c.sockDL > want || want.sub(c.sockDL) > parkAfter/2 {
 			if err := c.armRead(want); err != nil {
 				return c.readFailed(err)
 			}
 		}
 		n, err := c.raw.read()
 		if n > 0 {
-			c.hotUntil = start.Add(parkAfter)
+			c.hotUntil = start.add(parkAfter)
 			return nil
 		}
 		if err == nil {
 			return c.readFailed(io.EOF)
 		}
-		t = now() // after the wait
-		if !errors.Is(err, os.ErrDeadlineExceeded) || c.intr.Load() != 0 || (c.readIdle > 0 && !t.Before(c.rdl)) {
+		t = monoNow() // after the wait
+		if !errors.Is(err, os.ErrDeadlineExceeded) || c.intr.Load() != 0 || (c.readIdle > 0 && t >= c.rdl) {
 			return c.readFailed(err)
 		}
 		// Quiet for parkAfter: park.
 	}
-	if c.readIdle > 0 && c.rdl.Sub(t) < time.Millisecond {
+	if c.readIdle > 0 && c.rdl.sub(t) < time.Millisecond {
 		return nil // the deadline is upon us: let the read fail as usual
 	}
 	if c.inl != nil && c.polled && c.short && !c.hup.Load() && getPoller() != nil {
@@ -189,7 +189,7 @@ func (c *Conn) AwaitData() error {
 		c.noPark = true
 		return nil
 	}
-	if !c.sockDL.IsZero() && !c.sockDL.After(t) {
+	if c.sockDL != 0 && c.sockDL <= t {
 		// The busy wait's deadline passed; the parked wait has its own
 		// timer, but the read-or-park below must not fail at once.
 		if err := c.armRead(c.rdl); err != nil {
@@ -204,8 +204,8 @@ func (c *Conn) AwaitData() error {
 		// Bytes soon after the last park start a busy spell; after a
 		// long quiet, one message is likely all there is: park again
 		// at once rather than hold a goroutine for parkAfter.
-		if start.Sub(c.parkedAt) < parkAfter {
-			c.hotUntil = start.Add(parkAfter)
+		if c.parkedAt != 0 && start.sub(c.parkedAt) < parkAfter {
+			c.hotUntil = start.add(parkAfter)
 		}
 		return nil
 	case c.raw.parked:
@@ -229,7 +229,7 @@ func (c *Conn) AwaitData() error {
 // reading; t is now, as AwaitData read it. errNoPark: an edge came since
 // the last read, so read instead. ErrHandoff: run on the poller's
 // goroutine, the timer's lock was busy.
-func (c *Conn) parkEdge(t time.Time) error {
+func (c *Conn) parkEdge(t mono) error {
 	if !c.armPark() {
 		return ErrHandoff
 	}
@@ -261,7 +261,7 @@ func (c *Conn) armPark() bool {
 		c.kick = c.onKick
 	}
 	if c.readIdle > 0 {
-		c.parkDL.Store(c.rdl.UnixNano())
+		c.parkDL.Store(int64(c.rdl))
 		c.armLocked()
 	}
 	c.tmu.Unlock()

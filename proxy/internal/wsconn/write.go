@@ -13,12 +13,12 @@ func (c *Conn) setWriteDeadline() error {
 	if c.writeTimeout <= 0 {
 		return nil
 	}
-	t := now()
-	if c.wdl.Sub(t) > c.writeTimeout-c.writeTimeout/4 {
+	t := monoNow()
+	if c.wdl.sub(t) > c.writeTimeout-c.writeTimeout/4 {
 		return nil
 	}
-	c.wdl = t.Add(c.writeTimeout)
-	return c.nc.SetWriteDeadline(c.wdl)
+	c.wdl = t.add(c.writeTimeout)
+	return c.nc.SetWriteDeadline(c.wdl.time())
 }
 
 // WriteFrame writes one whole frame with payload p. On a backend leg the
@@ -132,8 +132,8 @@ func (c *Conn) WriteClose(code ws.StatusCode, reason string) error {
 		ws.Cipher(body[:n], h.Mask, 0)
 	}
 	// A short deadline: a peer that does not read must not hold the close.
-	c.wdl = time.Now().Add(time.Second)
-	_ = c.nc.SetWriteDeadline(c.wdl)
+	c.wdl = monoNow().add(time.Second)
+	_ = c.nc.SetWriteDeadline(c.wdl.time())
 	b := getBuf()
 	defer putBuf(b)
 	frame := AppendHeader(b[:0], h)
