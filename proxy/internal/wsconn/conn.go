@@ -66,14 +66,15 @@ type Conn struct {
 	client    bool // the peer is a WebSocket client: frames in are masked, frames out are not
 	closeRecv bool // the peer's close frame was read (reader-owned)
 
-	// The connection's one timer (keepalive.go), guarded by tmu. closeSent
-	// and closed, any goroutine's, fill the word tmu leaves.
+	// The connection's kick at a time (keepalive.go), guarded by tmu, but
+	// hIdx, which is the timers heap's (timers.go). closeSent and closed,
+	// any goroutine's, fill the word tmu leaves.
 	tmu       sync.Mutex
 	closeSent atomic.Bool
 	closed    atomic.Bool
-	timer     *time.Timer
-	timerAt   mono   // when the timer is set for; 0 = not set
-	kick      func() // c.onKick, made once: the timer's callback and the resume of a parked reader
+	hIdx      int    // 1 + the index of c's entry in the timers heap; 0: none
+	timerAt   mono   // when the kick is scheduled for; 0 = not scheduled
+	kick      func() // c.onKick, made once: what the timers and the resume of a parked reader run
 	pingEvery time.Duration
 	nextPing  mono          // 0: no keepalive
 	idleFor   time.Duration // the owner's idle timeout (set once, before the pumps run)

@@ -6,12 +6,12 @@ import (
 	"github.com/gobwas/ws"
 )
 
-// Each connection has one timer, made on first use. It fires at the
-// earliest of the next ping (keepalive), the read deadline of a parked
-// reader and the owner's idle deadline (a session with no client message
-// for its timeout); its callback, kick, is also what a parked connection is
-// resumed on (see park_linux.go), so a connection costs one timer and one
-// func value however it is used.
+// Each connection is kicked at the earliest of the next ping (keepalive),
+// the read deadline of a parked reader and the owner's idle deadline (a
+// session with no client message for its timeout), by the timers heap
+// (timers.go), which has one runtime timer for every connection. The kick
+// is also what a parked connection is resumed on (see park_linux.go), so a
+// connection costs a heap entry and one func value however it is used.
 
 // StartKeepalive pings the peer every interval until the connection closes.
 // The reader's deadline (readIdle) finds a peer that stopped answering: any
@@ -54,19 +54,21 @@ func (c *Conn) stopKeepalive() {
 	c.tmu.Lock()
 	defer c.tmu.Unlock()
 	c.nextPing = 0
-	if c.timer != nil {
-		c.timer.Stop()
-		c.timerAt = 0
-	}
+	timers.cancel(c)
+	c.timerAt = 0
 }
 
-// armLocked sets the timer for the next ping or the parked reader's
-// deadline, whichever comes first. tmu is held. A timer already set for
-// that time or earlier is left alone: when it fires early, onKick finds
-// nothing due and sets it again. So a reader that parks after every frame,
-// moving its deadline later each time, costs no timer change and no clock
-// read per frame.
-func (c *Conn) armLocked() {
+// armLocked schedules the kick for the next ping or the parked reader's
+// deadline, whichever comes first. tmu is held. A kick already scheduled
+// for that time or earlier is left alone: when it comes early, onKick finds
+// nothing due and schedules it again. So a reader that parks after every
+// frame, moving its deadline later each time, costs no heap change and no
+// clock read per frame.
+func (c *Conn) armLocked() { c.arm(false) }
+
+// arm is armLocked; with try (on the poller's goroutine) it waits for no
+// lock, and reports false when the timers heap's is busy.
+func (c *Conn) arm(try bool) bool {
 	next := c.nextPing // 0 = nothing to wait for
 	for _, dl := range [2]mono{mono(c.parkDL.Load()), mono(c.idleAt.Load())} {
 		if dl != 0 && (next == 0 || dl < next) {
@@ -74,21 +76,19 @@ func (c *Conn) armLocked() {
 		}
 	}
 	if next == 0 || c.closed.Load() {
-		return
+		return true
 	}
 	if c.timerAt != 0 && c.timerAt <= next {
-		return
+		return true
+	}
+	if c.kick == nil {
+		c.kick = c.onKick
+	}
+	if !timers.schedule(c, next, try) {
+		return false
 	}
 	c.timerAt = next
-	d := next.sub(monoNow())
-	if c.timer == nil {
-		if c.kick == nil {
-			c.kick = c.onKick
-		}
-		c.timer = time.AfterFunc(d, c.kick)
-		return
-	}
-	c.timer.Reset(d)
+	return true
 }
 
 // onKick runs on the timer's goroutine, or on a new one when a parked

@@ -248,9 +248,10 @@ func (c *Conn) parkEdge(t mono) error {
 	return ErrParked
 }
 
-// armPark makes the timer end the park at the reader's deadline. On the
-// poller's goroutine (onPoller) it only tries the timer's lock, and reports
-// false when another goroutine holds it: the pump must hand off.
+// armPark makes the timers end the park at the reader's deadline. On the
+// poller's goroutine (onPoller) it only tries the locks (the Conn's tmu,
+// the timers heap's), and reports false when another goroutine holds one:
+// the pump must hand off.
 func (c *Conn) armPark() bool {
 	if !c.onPoller {
 		c.tmu.Lock()
@@ -260,12 +261,15 @@ func (c *Conn) armPark() bool {
 	if c.kick == nil {
 		c.kick = c.onKick
 	}
+	ok := true
 	if c.readIdle > 0 {
 		c.parkDL.Store(int64(c.rdl))
-		c.armLocked()
+		if ok = c.arm(c.onPoller); !ok {
+			c.parkDL.Store(0)
+		}
 	}
 	c.tmu.Unlock()
-	return true
+	return ok
 }
 
 // parkFD registers c's socket with the poller; the raw read callback calls
