@@ -15,9 +15,14 @@ import (
 )
 
 // client is the codec of an Agents SDK client.
+//
+// It keeps of its Options only what it reads: a session holds one for as
+// long as it lives.
 type client struct {
-	opts  translators.Options
-	plain translators.Codec // answers what is not a chat request, as plain does; made at first use
+	peer  string            // Options.Peer: the backend's dialect
+	name  string            // the agent instance's name, for cf_agent_identity
+	agent string            // the agent's class, for cf_agent_identity; "" for the backend's
+	plain translators.Codec // answers what is not a chat request, as plain does
 	chats inflight          // chat requests decoded: request id, user message id
 
 	// Decode's state. Its parsers come from a pool for one call (a parser
@@ -46,18 +51,20 @@ type chatTurn struct {
 }
 
 func newClient(o translators.Options) *client {
-	return &client{opts: o}
-}
-
-// plainCodec returns the plain codec that encodes what is not a chat reply,
-// made the first time one is needed: most sessions of a chat app never do.
-func (c *client) plainCodec() translators.Codec {
-	if c.plain == nil {
-		po := c.opts
-		po.Peer = ""
-		c.plain = plain.New(po)
+	c := &client{peer: o.Peer, name: o.Param("name"), agent: o.Param("agent")}
+	if c.name == "" {
+		c.name = "default"
 	}
-	return c.plain
+	if c.agent == "" {
+		c.agent = routeAgent(o.Route)
+	}
+	if c.agent == "" {
+		c.agent = o.Agent
+	}
+	po := o
+	po.Peer = ""
+	c.plain = plain.New(po)
+	return c
 }
 
 var _ translators.Codec = (*client)(nil)
@@ -103,7 +110,7 @@ func (c *client) decode(dst []translators.Event, msg []byte, p *fastjson.Parser)
 	if v == nil {
 		return append(dst, translators.Event{Kind: translators.KindUserMessage, Text: msg}), nil
 	}
-	peer := c.opts.Peer == Name
+	peer := c.peer == Name
 	switch string(typ) {
 	case "cf_agent_use_chat_request":
 		return c.chatRequest(dst, v)
@@ -213,7 +220,7 @@ func (c *client) history(dst []translators.Event, v *fastjson.Value) ([]translat
 
 // unsupported says that the backend cannot carry what.
 func (c *client) unsupported(what string) string {
-	peer := c.opts.Peer
+	peer := c.peer
 	if peer == "" {
 		peer = "another dialect"
 	}
@@ -298,20 +305,11 @@ func (c *client) Encode(dst []byte, ev *translators.Event) ([]byte, error) {
 	switch ev.Kind {
 	case translators.KindReady:
 		dst = append(dst, `{"type":"cf_agent_identity","name":`...)
-		name := c.opts.Param("name")
-		if name == "" {
-			name = "default"
-		}
-		dst = jsonx.AppendStr(dst, name)
+		dst = jsonx.AppendStr(dst, c.name)
 		dst = append(dst, `,"agent":`...)
-		switch a, fixed := c.opts.Param("agent"), routeAgent(c.opts.Route); {
-		case a != "":
-			dst = jsonx.AppendStr(dst, a)
-		case fixed != "":
-			dst = jsonx.AppendStr(dst, fixed)
-		case c.opts.Agent != "":
-			dst = jsonx.AppendStr(dst, c.opts.Agent)
-		default:
+		if c.agent != "" {
+			dst = jsonx.AppendStr(dst, c.agent)
+		} else {
 			dst = jsonx.AppendString(dst, ev.Agent)
 		}
 		return append(dst, '}'), nil
@@ -365,7 +363,7 @@ func (c *client) Encode(dst []byte, ev *translators.Event) ([]byte, error) {
 		if c.chat(ev.ID) {
 			return c.encodeChat(dst, ev)
 		}
-		return c.plainCodec().Encode(dst, ev)
+		return c.plain.Encode(dst, ev)
 	}
 	// Acks, KindReset (the proxy's) and the other kinds have no place in
 	// this protocol.
