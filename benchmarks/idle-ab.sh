@@ -3,7 +3,8 @@
 # starts each build afresh (and a fresh agent) and opens N idle connections
 # on ROUTE with the idle tool, as run.sh's idle scenario does; the figures
 # are resident KiB per connection after the handshake and after one message
-# and its reply.
+# and its reply, and the build's allocations per connection set-up
+# (upgrade and backend dial, from its expvar).
 #
 #   OUT=/tmp/ab benchmarks/run.sh --quick     # once: configs and harness binaries in $OUT
 #   OUT=/tmp/ab ROUTE=connic MODE=connic benchmarks/idle-ab.sh old=/tmp/agentbridge-old new=/tmp/agentbridge-new
@@ -25,7 +26,7 @@ port=${AB_PORT:-18100}
 
 field() { grep -o "\"$1\":[0-9.e+-]*" | head -1 | cut -d: -f2; }
 median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR]=$1} END{print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
-declare -A hs msg
+declare -A hs msg al
 names=()
 for arg in "$@"; do names+=("${arg%%=*}"); done
 for rep in $(seq "$REPS"); do
@@ -36,15 +37,16 @@ for rep in $(seq "$REPS"); do
 		line=$(timeout 180 "$BIN/idle" -url "ws://127.0.0.1:$port/$ROUTE" -mode "$MODE" -pids "$build_pid" -n "$N" -settle "$SETTLE" \
 			-expvar "http://127.0.0.1:$port/debug/vars" -target "$name" -rep "$rep")
 		h=$(field KiBPerConnHandshake <<<"$line") m=$(field KiBPerConnMessage <<<"$line") e=$(field Errors <<<"$line")
+		a=$(field AllocsPerConnSetup <<<"$line")
 		[[ ${e:-0} == 0 ]] || log "rep $rep $name: $e errors"
-		hs[$name]+="$h " msg[$name]+="$m "
-		printf 'rep %s %-8s KiB/conn after handshake %6.2f, after one message %6.2f\n' "$rep" "$name" "$h" "$m"
+		hs[$name]+="$h " msg[$name]+="$m " al[$name]+="${a:-0} "
+		printf 'rep %s %-8s KiB/conn after handshake %6.2f, after one message %6.2f; allocations per set-up %6.1f\n' "$rep" "$name" "$h" "$m" "${a:-0}"
 		cleanup
 		pids=()
 	done
 done
 echo
 for n in "${names[@]}"; do
-	printf '%-8s KiB/conn after handshake %-24s median %.2f; after one message %-24s median %.2f\n' \
-		"$n" "${hs[$n]}" "$(median <<<"${hs[$n]}")" "${msg[$n]}" "$(median <<<"${msg[$n]}")"
+	printf '%-8s KiB/conn after handshake %-24s median %.2f; after one message %-24s median %.2f; allocations per set-up median %.1f\n' \
+		"$n" "${hs[$n]}" "$(median <<<"${hs[$n]}")" "${msg[$n]}" "$(median <<<"${msg[$n]}")" "$(median <<<"${al[$n]}")"
 done
