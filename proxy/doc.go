@@ -71,9 +71,11 @@
 // pump, which reads user messages and may send them to the backend over
 // HTTP or a blocking write, keeps a goroutine per wake-up.
 //
-// Each connection has one timer: it sends the keepalive pings, ends a
-// parked read whose deadline passed, and fires the session timeout (which
-// client messages move without touching the timer).
+// Each connection is kicked at one time, the earliest of what it waits
+// for: it sends the keepalive pings, ends a parked read whose deadline
+// passed, and fires the session timeout (which client messages move
+// without touching the kick). Every connection's kick is an entry in one
+// heap, with one runtime timer for all (proxy/internal/wsconn/timers.go).
 //
 // # Buffers
 //

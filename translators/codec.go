@@ -129,7 +129,9 @@ const (
 )
 
 // Options configure one codec. The zero value asks for the dialect's
-// defaults; each dialect documents which fields it reads.
+// defaults; each dialect documents which fields it reads. A codec lives as
+// long as its session, idle or not: it keeps of its Options the fields it
+// reads, not a copy of the whole (136 bytes per session).
 type Options struct {
 	// Role is the peer the codec talks to. Required.
 	Role Role

@@ -13,7 +13,6 @@ import (
 
 // backend is the codec of the proxy as a client of an AIChatAgent.
 type backend struct {
-	opts   translators.Options
 	prefix []byte   // of our request ids: the connection's id
 	reqs   inflight // our requests: request id, the client's correlation id
 	hist   history
@@ -38,7 +37,7 @@ type backend struct {
 }
 
 func newBackend(o translators.Options) *backend {
-	b := &backend{opts: o, prefix: []byte(o.Param(translators.ConnIDParam))}
+	b := &backend{prefix: []byte(o.Param(translators.ConnIDParam))}
 	if len(b.prefix) == 0 {
 		b.prefix = []byte("agentbridge")
 	}

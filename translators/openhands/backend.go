@@ -15,8 +15,6 @@ import (
 
 // backend is the codec of the proxy as a client of an OpenHands server.
 type backend struct {
-	opts translators.Options
-
 	// Shared by Decode and Encode, which may run on two goroutines.
 	mu        sync.Mutex
 	joined    bool         // the connect ack came: Encode writes to the socket
@@ -41,7 +39,7 @@ type backend struct {
 }
 
 func newBackend(o translators.Options) *backend {
-	b := &backend{opts: o}
+	b := &backend{}
 	b.latest.Store(-1)
 	if v := o.Param(ParamLatestEventID); v != "" {
 		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {

@@ -16,7 +16,7 @@ import (
 // client is the codec of an OpenHands UI (a Socket.IO client): the proxy
 // is the OpenHands server.
 type client struct {
-	opts     translators.Options
+	backend  string        // Options.Peer: the backend's dialect
 	interval time.Duration // pingInterval
 	timeout  time.Duration // pingTimeout
 	payload  int64         // maxPayload
@@ -82,7 +82,7 @@ type toolRef struct {
 }
 
 func newClient(o translators.Options) *client {
-	c := &client{opts: o, next: 1, now: o.Now}
+	c := &client{backend: o.Peer, next: 1, now: o.Now}
 	c.interval, c.timeout = pingSettings(o.Settings)
 	c.tick = tickPeriod(c.interval, c.timeout)
 	c.payload = o.Settings.Size("max_payload")
@@ -227,10 +227,10 @@ func (c *client) event(dst []translators.Event, data []byte) ([]translators.Even
 
 // peer names the backend's dialect for messages.
 func (c *client) peer() string {
-	if c.opts.Peer == "" {
+	if c.backend == "" {
 		return "another dialect"
 	}
-	return c.opts.Peer
+	return c.backend
 }
 
 // Tick sends a ping every pingInterval, and fails when the pong to the

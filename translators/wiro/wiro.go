@@ -49,10 +49,10 @@ var Dialect = translators.Dialect{
 }
 
 // New returns a Wiro codec configured by o.
-func New(o translators.Options) translators.Codec { return &codec{opts: o} }
+func New(o translators.Options) translators.Codec { return &codec{role: o.Role} }
 
 type codec struct {
-	opts    translators.Options
+	role    translators.Role
 	parser  fastjson.Parser
 	answer  []byte // Decode's scratch: joined answer segments
 	think   []byte // Decode's scratch: joined thinking segments
@@ -88,7 +88,7 @@ func (c *codec) Decode(dst []translators.Event, msg []byte) ([]translators.Event
 		return dst, translators.Malformed(`"type" must be a string`)
 	}
 	token := v.GetStringBytes("agenttoken")
-	if c.opts.Role == translators.Client {
+	if c.role == translators.Client {
 		if string(typ) != "agent_info" {
 			return dst, translators.Malformed(`unknown type "` + clip(typ) + `"`)
 		}
@@ -190,7 +190,7 @@ func clip(b []byte) string {
 }
 
 func (c *codec) Encode(dst []byte, ev *translators.Event) ([]byte, error) {
-	if c.opts.Role == translators.Backend {
+	if c.role == translators.Backend {
 		// A Wiro backend is spoken to over REST; the socket only carries
 		// subscriptions, which the proxy's subscriber writes.
 		switch ev.Kind {

@@ -120,3 +120,29 @@ func TestTimersShrink(t *testing.T) {
 	th.cancel(conns[0])
 	th.t.Stop()
 }
+
+// TestCloseLeavesTimers checks that a closed Conn is out of the timers
+// heap at once, not held until its next ping was due: a process with
+// connections coming and going must not keep the closed ones.
+func TestCloseLeavesTimers(t *testing.T) {
+	nc, _ := tcpPair(t)
+	c := New(nc, true, time.Second, 0)
+	c.StartKeepalive(time.Hour)
+	timers.mu.Lock()
+	in := c.hIdx != 0
+	timers.mu.Unlock()
+	if !in {
+		t.Fatal("a Conn with keepalive is not in the timers heap")
+	}
+	c.Close()
+	timers.mu.Lock()
+	defer timers.mu.Unlock()
+	if c.hIdx != 0 {
+		t.Fatal("a closed Conn is still in the timers heap")
+	}
+	for _, e := range timers.h {
+		if e.c == c {
+			t.Fatal("the timers heap holds a closed Conn")
+		}
+	}
+}
