@@ -112,10 +112,8 @@ func (sub *subscriber) drive(expired bool) {
 // read takes subscriptions until an error, or until the socket parks.
 func (sub *subscriber) read() error {
 	for {
-		if len(sub.c.Buffered()) == 0 {
-			if err := sub.c.AwaitData(); err != nil {
-				return err
-			}
+		if err := sub.c.AwaitMessage(); err != nil {
+			return err
 		}
 		_, msg, err := sub.c.ReadMessage(sub.msg, sub.h.rt.Limits.MaxMessage)
 		sub.msg = msg

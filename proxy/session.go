@@ -542,10 +542,8 @@ func (ss *session) clientPump() error {
 			if err := ss.flushAcks(); err != nil {
 				return err
 			}
-			if len(ss.client.Buffered()) == 0 {
-				if err := ss.client.AwaitData(); err != nil {
-					return err
-				}
+			if err := ss.client.AwaitMessage(); err != nil {
+				return err
 			}
 		}
 		op, msg, err := ss.client.ReadMessage(b.msg, ss.rt.Limits.MaxMessage)

@@ -103,11 +103,11 @@ func (u *socketUpstream) tick() error {
 }
 
 // Receive may also return wsconn.ErrParked, with no events: the socket parked
-// (wsconn.Conn.AwaitData), and the owner calls Receive again once it is readable.
+// (wsconn.Conn.AwaitMessage), and the owner calls Receive again once it is readable.
 func (u *socketUpstream) Receive(dst []translators.Event) ([]translators.Event, error) {
 	for {
-		if !(u.inReply && u.gap > 0) && len(u.c.Buffered()) == 0 {
-			if err := u.c.AwaitData(); err != nil {
+		if !(u.inReply && u.gap > 0) {
+			if err := u.c.AwaitMessage(); err != nil {
 				if err == wsconn.ErrParked {
 					return dst, err
 				}
@@ -226,13 +226,13 @@ func (u *socketUpstream) idle() {
 	}
 }
 
-// more reports whether a whole frame is already buffered, so the session
-// may hold its writes to the client for it.
-func (u *socketUpstream) more() bool {
-	b := u.c.Buffered()
-	h, n, err := wsconn.ParseHeader(b)
-	return err == nil && n > 0 && int64(len(b)-n) >= h.Length
-}
+// more reports whether the next data message is already buffered whole
+// (wsconn.Conn.MessageBuffered), so the session may hold its writes to the
+// client for it. A control frame, or a message not yet whole, says no: the
+// session writes now. A backend that answers a ping once its reply is out
+// sends the pong right behind the reply's end, and nothing more until the
+// client's next message, which waits for that end.
+func (u *socketUpstream) more() bool { return u.c.MessageBuffered() }
 
 // errBadBackendMessage: the backend sent something its dialect forbids.
 var errBadBackendMessage = errors.New("backend sent a malformed message")

@@ -13,6 +13,49 @@ func (c *Conn) MessageBuffered() bool {
 	return err == nil && n > 0 && h.Fin && !h.OpCode.IsControl() && int64(c.w-c.r-n) >= h.Length
 }
 
+// AwaitMessage is AwaitData for a reader of whole messages (ReadMessage),
+// between messages: the control frames buffered whole are handled first (a
+// ping answered, a pong taken as a sign of life), and when nothing is left
+// the reader waits, and may park (ErrParked). Without it a peer's pong, or
+// its ping, would wake the reader only to leave it in ReadMessage's
+// blocking read, holding a goroutine until the peer's next message: every
+// keepalive round of an idle connection would cost one. It returns nil once
+// something else is buffered (a data frame, or a frame not yet whole), or
+// when the read is to block as usual (see AwaitData).
+func (c *Conn) AwaitMessage() error {
+	for {
+		if err := c.handleBufferedControl(); err != nil {
+			return err
+		}
+		if len(c.Buffered()) > 0 {
+			return nil
+		}
+		if err := c.AwaitData(); err != nil {
+			return err
+		}
+		if len(c.Buffered()) == 0 {
+			return nil
+		}
+	}
+}
+
+// handleBufferedControl handles the control frames at the head of the
+// read buffer that are there whole, reading nothing from the socket.
+func (c *Conn) handleBufferedControl() error {
+	for {
+		h, n, err := ParseHeader(c.Buffered())
+		if err != nil || n == 0 || !h.OpCode.IsControl() || int64(c.w-c.r-n) < h.Length {
+			return nil // ReadMessage reads it, and reports what is wrong with it
+		}
+		if h, err = c.ReadHeader(false); err != nil {
+			return err
+		}
+		if err := c.HandleControl(h); err != nil {
+			return err
+		}
+	}
+}
+
 // ReadMessage reads the next whole data message, appending its unmasked
 // payload to dst, and returns the message and its opcode. Control frames in
 // between are handled here: a ping is answered with a pong, a pong is taken

@@ -1,0 +1,118 @@
+package proxy
+
+import (
+	"bytes"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
+
+	"github.com/agentbridge/agentbridge/proxy/internal/wsconn"
+	"github.com/agentbridge/agentbridge/translators"
+)
+
+// TestControlFrameBehindReplyEnd checks that a control frame right behind
+// a reply's last message does not hold that message back. A backend that
+// answers a ping once its reply is written (the proxy pings every backend
+// leg) sends the pong in the same burst as the reply's end; the session
+// holds its frames while the backend has more buffered, and the pong is
+// not more of the reply. Held, the reply's end would wait for the
+// backend's next message, which waits for the client's, which waits for
+// the reply's end.
+func TestControlFrameBehindReplyEnd(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		op   ws.OpCode
+	}{{"pong", ws.OpPong}, {"ping", ws.OpPing}} {
+		t.Run(tc.name, func(t *testing.T) {
+			url, _ := startBackend(t, func(c net.Conn) {
+				for {
+					msg, _, err := wsutil.ReadClientData(c)
+					if err != nil {
+						return
+					}
+					// The chunks, the end marker and the control frame
+					// in one write: one burst on the proxy's socket.
+					var buf bytes.Buffer
+					for _, w := range strings.SplitAfter(string(msg), " ") {
+						_ = ws.WriteFrame(&buf, ws.NewTextFrame([]byte(w)))
+					}
+					_ = ws.WriteFrame(&buf, ws.NewTextFrame([]byte("[DONE]")))
+					_ = ws.WriteFrame(&buf, ws.NewFrame(tc.op, true, nil))
+					if _, err := c.Write(buf.Bytes()); err != nil {
+						return
+					}
+				}
+			})
+			b := plainBackend(url)
+			b.Options = translators.Options{Chunked: true, EndMarker: "[DONE]"}
+			_, addr := startProxy(t, Config{Routes: []*Route{
+				connicRoute("connic", "/connic", b, secretAuth(t, "ctl-secret")),
+			}})
+			c := dialWith(t, wsURL(addr, "/connic"), ws.HandshakeHeaderString("X-Connic-Secret: ctl-secret\r\n"))
+			if m := c.recv(); !containsType(m, "connected") {
+				t.Fatalf("connic greeting %q", m)
+			}
+			for i, text := range []string{"first reply here", "second reply"} {
+				c.send(`{"type":"message","id":"m` + string(rune('0'+i)) + `","payload":{"message":"` + text + `"}}`)
+				var got []string
+				for m := c.recv(); !containsType(m, "stream_end"); m = c.recv() { // recv fails after 5 s
+					got = append(got, m)
+				}
+				if all := strings.Join(got, " "); !strings.Contains(all, `"chunk":"reply`) {
+					t.Fatalf("reply %d: %s", i, all)
+				}
+			}
+		})
+	}
+}
+
+// TestPongsLeaveSessionParked checks that a keepalive round on an idle
+// translating session costs no goroutine: a pong from the client, and one
+// from the backend right behind its reply, are handled where they are
+// buffered and both legs park again, rather than leaving each pump in a
+// blocking read until its peer's next message.
+func TestPongsLeaveSessionParked(t *testing.T) {
+	if !wsconn.Parks() {
+		t.Skip("no epoll here: connections do not park")
+	}
+	url, _ := startBackend(t, func(c net.Conn) {
+		for {
+			msg, _, err := wsutil.ReadClientData(c)
+			if err != nil {
+				return
+			}
+			var buf bytes.Buffer
+			_ = ws.WriteFrame(&buf, ws.NewTextFrame(msg))
+			_ = ws.WriteFrame(&buf, ws.NewTextFrame([]byte("[DONE]")))
+			_ = ws.WriteFrame(&buf, ws.NewPongFrame(nil))
+			if _, err := c.Write(buf.Bytes()); err != nil {
+				return
+			}
+		}
+	})
+	b := plainBackend(url)
+	b.Options = translators.Options{Chunked: true, EndMarker: "[DONE]"}
+	_, addr := startProxy(t, Config{Routes: []*Route{
+		connicRoute("connic", "/connic", b, secretAuth(t, "pong-secret")),
+	}})
+	c := dialWith(t, wsURL(addr, "/connic"), ws.HandshakeHeaderString("X-Connic-Secret: pong-secret\r\n"))
+	if m := c.recv(); !containsType(m, "connected") {
+		t.Fatalf("connic greeting %q", m)
+	}
+	c.send(`{"type":"message","id":"m1","payload":{"message":"hello"}}`)
+	for m := c.recv(); !containsType(m, "stream_end"); m = c.recv() {
+	}
+	if err := ws.WriteFrame(c.nc, ws.MaskFrame(ws.NewPongFrame(nil))); err != nil {
+		t.Fatal(err)
+	}
+	if g := waitPumpGoroutines(5 * time.Second); g != 0 {
+		t.Fatalf("%d goroutines still run pumps after the pongs", g)
+	}
+	c.send(`{"type":"message","id":"m2","payload":{"message":"again"}}`)
+	for m := c.recv(); !containsType(m, "stream_end"); m = c.recv() {
+	}
+}
