@@ -28,41 +28,16 @@ func TestControlFrameBehindReplyEnd(t *testing.T) {
 		op   ws.OpCode
 	}{{"pong", ws.OpPong}, {"ping", ws.OpPing}} {
 		t.Run(tc.name, func(t *testing.T) {
-			url, _ := startBackend(t, func(c net.Conn) {
-				for {
-					msg, _, err := wsutil.ReadClientData(c)
-					if err != nil {
-						return
-					}
-					// The chunks, the end marker and the control frame
-					// in one write: one burst on the proxy's socket.
-					var buf bytes.Buffer
-					for _, w := range strings.SplitAfter(string(msg), " ") {
-						_ = ws.WriteFrame(&buf, ws.NewTextFrame([]byte(w)))
-					}
-					_ = ws.WriteFrame(&buf, ws.NewTextFrame([]byte("[DONE]")))
-					_ = ws.WriteFrame(&buf, ws.NewFrame(tc.op, true, nil))
-					if _, err := c.Write(buf.Bytes()); err != nil {
-						return
-					}
+			c := burstSession(t, func(buf *bytes.Buffer, msg []byte) {
+				for _, w := range strings.SplitAfter(string(msg), " ") {
+					_ = ws.WriteFrame(buf, ws.NewTextFrame([]byte(w)))
 				}
+				_ = ws.WriteFrame(buf, ws.NewTextFrame([]byte("[DONE]")))
+				_ = ws.WriteFrame(buf, ws.NewFrame(tc.op, true, nil))
 			})
-			b := plainBackend(url)
-			b.Options = translators.Options{Chunked: true, EndMarker: "[DONE]"}
-			_, addr := startProxy(t, Config{Routes: []*Route{
-				connicRoute("connic", "/connic", b, secretAuth(t, "ctl-secret")),
-			}})
-			c := dialWith(t, wsURL(addr, "/connic"), ws.HandshakeHeaderString("X-Connic-Secret: ctl-secret\r\n"))
-			if m := c.recv(); !containsType(m, "connected") {
-				t.Fatalf("connic greeting %q", m)
-			}
 			for i, text := range []string{"first reply here", "second reply"} {
 				c.send(`{"type":"message","id":"m` + string(rune('0'+i)) + `","payload":{"message":"` + text + `"}}`)
-				var got []string
-				for m := c.recv(); !containsType(m, "stream_end"); m = c.recv() { // recv fails after 5 s
-					got = append(got, m)
-				}
-				if all := strings.Join(got, " "); !strings.Contains(all, `"chunk":"reply`) {
+				if all := strings.Join(recvReply(c), " "); !strings.Contains(all, `"chunk":"reply`) {
 					t.Fatalf("reply %d: %s", i, all)
 				}
 			}
@@ -79,6 +54,28 @@ func TestPongsLeaveSessionParked(t *testing.T) {
 	if !wsconn.Parks() {
 		t.Skip("no epoll here: connections do not park")
 	}
+	c := burstSession(t, func(buf *bytes.Buffer, msg []byte) {
+		_ = ws.WriteFrame(buf, ws.NewTextFrame(msg))
+		_ = ws.WriteFrame(buf, ws.NewTextFrame([]byte("[DONE]")))
+		_ = ws.WriteFrame(buf, ws.NewPongFrame(nil))
+	})
+	c.send(`{"type":"message","id":"m1","payload":{"message":"hello"}}`)
+	recvReply(c)
+	if err := ws.WriteFrame(c.nc, ws.MaskFrame(ws.NewPongFrame(nil))); err != nil {
+		t.Fatal(err)
+	}
+	if g := waitPumpGoroutines(5 * time.Second); g != 0 {
+		t.Fatalf("%d goroutines still run pumps after the pongs", g)
+	}
+	c.send(`{"type":"message","id":"m2","payload":{"message":"again"}}`)
+	recvReply(c)
+}
+
+// burstSession starts a Connic route to a plain, chunked backend that
+// answers each message with the frames burst writes for it, sent in one
+// write, and returns a client past its greeting.
+func burstSession(t *testing.T, burst func(buf *bytes.Buffer, msg []byte)) *client {
+	t.Helper()
 	url, _ := startBackend(t, func(c net.Conn) {
 		for {
 			msg, _, err := wsutil.ReadClientData(c)
@@ -86,9 +83,7 @@ func TestPongsLeaveSessionParked(t *testing.T) {
 				return
 			}
 			var buf bytes.Buffer
-			_ = ws.WriteFrame(&buf, ws.NewTextFrame(msg))
-			_ = ws.WriteFrame(&buf, ws.NewTextFrame([]byte("[DONE]")))
-			_ = ws.WriteFrame(&buf, ws.NewPongFrame(nil))
+			burst(&buf, msg)
 			if _, err := c.Write(buf.Bytes()); err != nil {
 				return
 			}
@@ -97,22 +92,22 @@ func TestPongsLeaveSessionParked(t *testing.T) {
 	b := plainBackend(url)
 	b.Options = translators.Options{Chunked: true, EndMarker: "[DONE]"}
 	_, addr := startProxy(t, Config{Routes: []*Route{
-		connicRoute("connic", "/connic", b, secretAuth(t, "pong-secret")),
+		connicRoute("connic", "/connic", b, secretAuth(t, "burst-secret")),
 	}})
-	c := dialWith(t, wsURL(addr, "/connic"), ws.HandshakeHeaderString("X-Connic-Secret: pong-secret\r\n"))
+	c := dialWith(t, wsURL(addr, "/connic"), ws.HandshakeHeaderString("X-Connic-Secret: burst-secret\r\n"))
 	if m := c.recv(); !containsType(m, "connected") {
 		t.Fatalf("connic greeting %q", m)
 	}
-	c.send(`{"type":"message","id":"m1","payload":{"message":"hello"}}`)
+	return c
+}
+
+// recvReply returns a reply's messages up to its stream_end; recv fails
+// the test after 5 s without one.
+func recvReply(c *client) []string {
+	c.t.Helper()
+	var got []string
 	for m := c.recv(); !containsType(m, "stream_end"); m = c.recv() {
+		got = append(got, m)
 	}
-	if err := ws.WriteFrame(c.nc, ws.MaskFrame(ws.NewPongFrame(nil))); err != nil {
-		t.Fatal(err)
-	}
-	if g := waitPumpGoroutines(5 * time.Second); g != 0 {
-		t.Fatalf("%d goroutines still run pumps after the pongs", g)
-	}
-	c.send(`{"type":"message","id":"m2","payload":{"message":"again"}}`)
-	for m := c.recv(); !containsType(m, "stream_end"); m = c.recv() {
-	}
+	return got
 }
