@@ -22,7 +22,8 @@ What it does, as the reference says OpenHands does:
     agent_state_changed events and sending only the last one after the
     others;
   - after the ack, a new conversation's agent state goes
-    awaiting_user_input (the agent loop started);
+    awaiting_user_input (the agent loop started), unless a message came
+    first;
   - oh_user_action (or oh_action) "message" with args.content: the event
     is stored and broadcast with source "user" (an action carrying "id" is
     refused with {"error":true,"message":"Event already has an ID"}), then
@@ -145,7 +146,18 @@ async def connect(sid, environ, auth=None):
     log("connect", sid, cid, "latest_event_id", latest, "replayed", i - (latest + 1))
     if not conv.started:
         conv.started = True
-        asyncio.get_running_loop().call_later(0.05, lambda: asyncio.ensure_future(add_event(conv, state("awaiting_user_input"))))
+        asyncio.get_running_loop().call_later(0.05, lambda: asyncio.ensure_future(loop_started(conv)))
+
+
+async def loop_started(conv):
+    """The agent loop's first state, unless a turn began first.
+
+    OpenHands starts the loop before it handles a message, so the loop's
+    awaiting_user_input never lands inside a turn; on a loaded machine this
+    server's first turn can finish, and a second begin, inside the 50ms.
+    """
+    if conv.task is None:
+        await add_event(conv, state("awaiting_user_input"))
 
 
 @sio.event
