@@ -33,3 +33,26 @@ func TestWriteControlAllocatesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestTimersScheduleAllocatesNothing: scheduling, moving and cancelling a
+// kick on a heap with room allocates nothing (container/heap's Push and
+// Pop would box each entry; timers.go does not call them for that).
+func TestTimersScheduleAllocatesNothing(t *testing.T) {
+	var th timerHeap
+	conns := make([]*Conn, 64)
+	far := monoNow().add(time.Hour)
+	for i := range conns {
+		conns[i] = &Conn{kick: func() {}}
+		th.schedule(conns[i], far.add(time.Duration(i)), false)
+	}
+	defer th.t.Stop()
+	c := conns[10]
+	if n := testing.AllocsPerRun(100, func() {
+		th.schedule(c, far.add(-time.Minute), false) // moved to the top
+		th.cancel(c)
+		th.schedule(c, far.add(time.Minute), false) // back in, at the end
+	}); n != 0 {
+		t.Errorf("schedule and cancel took %v allocations, want 0", n)
+	}
+	checkHeap(t, &th)
+}

@@ -66,9 +66,9 @@ type Conn struct {
 	client    bool // the peer is a WebSocket client: frames in are masked, frames out are not
 	closeRecv bool // the peer's close frame was read (reader-owned)
 
-	// The connection's kick at a time (keepalive.go), guarded by tmu, but
-	// hIdx, which is the timers heap's (timers.go). closeSent and closed,
-	// any goroutine's, fill the word tmu leaves.
+	// When the connection is kicked (keepalive.go), under tmu; hIdx is
+	// under the timers heap's lock instead (timers.go). closeSent and
+	// closed, any goroutine's, fill the word tmu leaves.
 	tmu       sync.Mutex
 	closeSent atomic.Bool
 	closed    atomic.Bool
@@ -79,7 +79,7 @@ type Conn struct {
 	nextPing  mono          // 0: no keepalive
 	idleFor   time.Duration // the owner's idle timeout (set once, before the pumps run)
 	idleAt    atomic.Int64  // the owner's idle deadline (a mono); 0 = none
-	intr      atomic.Int64  // unix nanos of the deadline another goroutine imposed (InterruptRead); 0 = none
+	intr      atomic.Int64  // the deadline another goroutine imposed (InterruptRead; a mono); 0 = none
 
 	// Writing, under wmu. A frame is built in a pooled buffer (write.go):
 	// the Conn keeps no scratch of its own.
@@ -275,7 +275,7 @@ func (c *Conn) armRead(t mono) error {
 	c.sockDL = t
 	err := c.nc.SetReadDeadline(t.time())
 	if d := c.intr.Load(); d != 0 {
-		err = c.nc.SetReadDeadline(time.Unix(0, d))
+		err = c.nc.SetReadDeadline(mono(d).time())
 	}
 	return err
 }
@@ -300,11 +300,12 @@ func (c *Conn) SetReadDeadline(t time.Time) {
 // deadline becomes t for good, and a parked reader is resumed to meet it.
 // Any goroutine may call it.
 func (c *Conn) InterruptRead(t time.Time) {
-	if t.IsZero() {
-		t = time.Unix(0, 1) // zero would mean none: use the past
+	d := monoOf(t)
+	if d == 0 {
+		d = 1 // zero would mean none: use the past
 	}
-	c.intr.Store(t.UnixNano())
-	_ = c.nc.SetReadDeadline(t)
+	c.intr.Store(int64(d))
+	_ = c.nc.SetReadDeadline(d.time())
 	c.unpark()
 }
 

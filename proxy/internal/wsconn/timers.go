@@ -1,13 +1,15 @@
 package wsconn
 
 import (
+	"container/heap"
 	"sync"
 	"time"
 )
 
 // timers keeps the time every Conn wants its kick (keepalive.go) and one
 // runtime timer for all of them, set for the earliest: a min-heap of
-// (time, Conn) entries, each Conn knowing its entry's place (hIdx). A
+// (time, Conn) entries (container/heap), each Conn knowing its entry's
+// place (hIdx). A
 // runtime timer per Conn is 112 bytes, and every idle connection has one
 // for its pings; an entry is 16 bytes.
 //
@@ -18,7 +20,7 @@ var timers timerHeap
 
 type timerHeap struct {
 	mu  sync.Mutex
-	h   []timerEntry
+	h   timerEntries
 	t   *time.Timer // made at the first schedule; set for h[0].at when tAt != 0
 	tAt mono
 }
@@ -31,6 +33,30 @@ type timerEntry struct {
 	c  *Conn
 }
 
+// timerEntries is the heap's heap.Interface: Swap keeps each Conn's hIdx.
+// schedule appends and calls heap.Fix, so Push, which would box the entry
+// (an allocation), is never called; Pop returns nothing, for the same
+// reason (heap.Remove drops what it returns).
+type timerEntries []timerEntry
+
+func (h timerEntries) Len() int           { return len(h) }
+func (h timerEntries) Less(i, j int) bool { return h[i].at < h[j].at }
+
+func (h timerEntries) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].c.hIdx, h[j].c.hIdx = i+1, j+1
+}
+
+func (h *timerEntries) Push(x any) { panic("wsconn: timers: Push is not used") }
+
+func (h *timerEntries) Pop() any {
+	last := len(*h) - 1
+	(*h)[last].c.hIdx = 0
+	(*h)[last] = timerEntry{}
+	*h = (*h)[:last]
+	return nil
+}
+
 // schedule makes c's kick due at at, in place of what c had scheduled.
 // With try it only tries the lock, and reports false when it is busy (the
 // poller's goroutine waits for no lock). c.tmu is held.
@@ -40,16 +66,14 @@ func (th *timerHeap) schedule(c *Conn, at mono, try bool) bool {
 	} else if !th.mu.TryLock() {
 		return false
 	}
-	if i := c.hIdx - 1; i >= 0 {
+	i := c.hIdx - 1
+	if i >= 0 {
 		th.h[i].at = at
-		if !th.up(i) {
-			th.down(i)
-		}
 	} else {
 		th.h = append(th.h, timerEntry{at, c})
-		c.hIdx = len(th.h)
-		th.up(len(th.h) - 1)
+		i, c.hIdx = len(th.h)-1, len(th.h)
 	}
+	heap.Fix(&th.h, i)
 	th.setTimer()
 	th.mu.Unlock()
 	return true
@@ -99,63 +123,11 @@ func (th *timerHeap) setTimer() {
 	th.t.Reset(d)
 }
 
-// remove takes entry i out of the heap. mu is held.
+// remove takes entry i out of the heap, and gives back the room of the
+// connections that left. mu is held.
 func (th *timerHeap) remove(i int) {
-	h := th.h
-	last := len(h) - 1
-	h[i].c.hIdx = 0
-	if i != last {
-		h[i] = h[last]
-		h[i].c.hIdx = i + 1
-	}
-	h[last] = timerEntry{}
-	th.h = h[:last]
+	heap.Remove(&th.h, i)
 	if cap(th.h) > minHeapCap && len(th.h) < cap(th.h)/4 {
-		th.h = append(make([]timerEntry, 0, cap(th.h)/2), th.h...) // the connections left
+		th.h = append(make(timerEntries, 0, cap(th.h)/2), th.h...)
 	}
-	if i != last && !th.up(i) {
-		th.down(i)
-	}
-}
-
-// up moves entry i towards the root while it is earlier than its parent,
-// and reports whether it moved. mu is held.
-func (th *timerHeap) up(i int) bool {
-	h, moved := th.h, false
-	for i > 0 {
-		p := (i - 1) / 2
-		if h[p].at <= h[i].at {
-			break
-		}
-		th.swap(i, p)
-		i, moved = p, true
-	}
-	return moved
-}
-
-// down moves entry i towards the leaves while a child is earlier. mu is
-// held.
-func (th *timerHeap) down(i int) {
-	h := th.h
-	for {
-		l := 2*i + 1
-		if l >= len(h) {
-			return
-		}
-		m := l
-		if r := l + 1; r < len(h) && h[r].at < h[l].at {
-			m = r
-		}
-		if h[i].at <= h[m].at {
-			return
-		}
-		th.swap(i, m)
-		i = m
-	}
-}
-
-func (th *timerHeap) swap(i, j int) {
-	h := th.h
-	h[i], h[j] = h[j], h[i]
-	h[i].c.hIdx, h[j].c.hIdx = i+1, j+1
 }
