@@ -347,7 +347,6 @@ func (ss *session) shareHistory() {
 		if m == ss {
 			continue
 		}
-		ev := translators.Event{Kind: translators.KindHistory, Value: body}
-		_ = m.emit(&ev) // a failed socket is found by its own pump
+		_ = m.emit(translators.Event{Kind: translators.KindHistory, Value: body}) // a failed socket is found by its own pump
 	}
 }

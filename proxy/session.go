@@ -799,10 +799,7 @@ func (ss *session) answerResume(ev *translators.Event) error {
 	if ss.room != nil {
 		ans.ID = ss.room.inProgress(ss)
 	}
-	ss.cmu.Lock()
-	defer ss.cmu.Unlock()
-	ss.queueOwn(ans)
-	return ss.flushLocked()
+	return ss.emit(ans)
 }
 
 // replay writes the client the frames of the reply id streaming on its path
@@ -837,12 +834,12 @@ type errClientWrite struct{ error }
 
 func (ss *session) idleNow() bool { return !ss.busy.Load() && ss.pending.Len() == 0 }
 
-// emit encodes ev for the client and writes it, with any frames the
-// backend pump held back.
-func (ss *session) emit(ev *translators.Event) error {
+// emit encodes ev, an event the session makes itself (queueOwn), for the
+// client and writes it, with any frames the backend pump held back.
+func (ss *session) emit(ev translators.Event) error {
 	ss.cmu.Lock()
 	defer ss.cmu.Unlock()
-	ss.queue(ev)
+	ss.queueOwn(ev)
 	return ss.flushLocked()
 }
 
@@ -927,8 +924,7 @@ func (ss *session) sendError(code, msg string) error {
 // reached the backend), so that a dialect that correlates replies (a chat
 // request of the Agents SDK, a Connic message id) ends that message's reply.
 func (ss *session) sendErrorFor(id []byte, code, msg string) error {
-	ev := translators.Event{Kind: translators.KindError, ID: id, Code: []byte(code), Text: []byte(msg)}
-	return ss.emit(&ev)
+	return ss.emit(translators.Event{Kind: translators.KindError, ID: id, Code: []byte(code), Text: []byte(msg)})
 }
 
 // writeClient sends a message the client codec made itself (a dialect-level
