@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"fmt"
+	"net"
 	"runtime"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
 
 	"github.com/agentbridge/agentbridge/proxy/internal/wsconn"
 	"github.com/agentbridge/agentbridge/translators"
@@ -94,5 +96,80 @@ func TestIdleSessionsReleaseScratch(t *testing.T) {
 func TestSessionSizeClass(t *testing.T) {
 	if n := unsafe.Sizeof(session{}); n+8 > 640 {
 		t.Errorf("a session is %d bytes: past the 640-byte size class (see its doc comment)", n)
+	}
+}
+
+// TestStreamingSessionParksWithoutScratch checks that a session whose reply
+// is in progress gives the backend pump's scratch back when the pump parks
+// between chunks (the events, the leg's message buffer), so that the next
+// chunk takes the poller's warm copy from the pool, while the Turn keeps
+// the reply's text: the reply, resumed after the pause, arrives whole.
+func TestStreamingSessionParksWithoutScratch(t *testing.T) {
+	if !wsconn.Parks() {
+		t.Skip("no epoll here: connections do not park")
+	}
+	resume := make(chan struct{})
+	url, _ := startBackend(t, func(c net.Conn) {
+		if _, _, err := wsutil.ReadClientData(c); err != nil {
+			return
+		}
+		for _, w := range []string{"one ", "two "} {
+			if wsutil.WriteServerText(c, []byte(w)) != nil {
+				return
+			}
+		}
+		<-resume
+		for _, w := range []string{"three", "[DONE]"} {
+			if wsutil.WriteServerText(c, []byte(w)) != nil {
+				return
+			}
+		}
+		_, _, _ = wsutil.ReadClientData(c) // until the proxy closes
+	})
+	b := plainBackend(url)
+	b.Options = translators.Options{Chunked: true, EndMarker: "[DONE]"}
+	srv, addr := startProxy(t, Config{Routes: []*Route{
+		connicRoute("connic", "/connic", b, secretAuth(t, "park-secret")),
+	}})
+	c := dialWith(t, wsURL(addr, "/connic"), ws.HandshakeHeaderString("X-Connic-Secret: park-secret\r\n"))
+	if m := c.recv(); !containsType(m, "connected") {
+		t.Fatalf("connic greeting %q", m)
+	}
+	c.send(`{"type":"message","id":"m1","payload":{"message":"hi"}}`)
+	var got []string
+	for len(got) < 3 { // stream_start and two chunks
+		got = append(got, c.recv())
+	}
+	if g := waitPumpGoroutines(5 * time.Second); g != 0 {
+		t.Fatalf("%d goroutines still run pumps mid-reply", g)
+	}
+	srv.mu.Lock()
+	var ss *session
+	for sc := range srv.sessions {
+		ss, _ = sc.(*session)
+	}
+	srv.mu.Unlock()
+	if ss == nil {
+		t.Fatal("no translating session registered")
+	}
+	su := ss.backend()
+	// The backend's reader lock orders these reads after the parked pump's
+	// writes.
+	for !su.c.TryLockReader() {
+		time.Sleep(time.Millisecond)
+	}
+	bb, rb, open := ss.bb, su.rb, ss.turn.Open()
+	text := string(ss.turn.Text())
+	su.c.UnlockReader()
+	if bb != nil || rb != nil {
+		t.Errorf("a session parked mid-reply holds its scratch: events %v, leg %v", bb != nil, rb != nil)
+	}
+	if !open || text != "one two " {
+		t.Errorf("mid-reply the Turn is open=%v with text %q, want open with %q", open, text, "one two ")
+	}
+	close(resume)
+	got = append(got, recvReply(c)...)
+	if all := strings.Join(got, " "); !strings.Contains(all, `"chunk":"three"`) || !strings.Contains(all, `"chunk":"one "`) {
+		t.Errorf("reply after the pause: %s", all)
 	}
 }

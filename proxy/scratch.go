@@ -8,23 +8,30 @@ import (
 
 // A translating session keeps its working buffers only while it has
 // something to do: each is lent from a pool when a pump needs it and given
-// back when the pump parks with nothing in progress, so that an idle
-// session holds none of them (as a parked wsconn.Conn holds no read
-// buffer). Each pool lends a holder (a pointer), so that lending and giving
-// back allocate nothing once the pools are warm.
+// back when the pump parks, so that an idle session holds none of them (as
+// a parked wsconn.Conn holds no read buffer). Each pool lends a holder (a
+// pointer), so that lending and giving back allocate nothing once the
+// pools are warm. A buffer given back at every park, even mid-reply, is
+// also a warm one: sync.Pool keeps one item per P, so a thousand slow
+// streams served in turn by one poller share one set of scratch lines in
+// the CPU's cache rather than each touching its own, long evicted, for
+// every chunk.
 //
 //   - clientBufs: the client pump's. Taken at the top of clientPump, given
 //     back when the client pump parks (session.clientParked) or the session
 //     ends: a message's events are handled before the pump reads the next.
 //   - backendBufs: the backend pump's, and a socket leg's legBufs. Taken by
 //     the backend pump (or by reset, which runs the backend's side while
-//     no backend pump runs), given back when the backend pump parks with no
-//     reply in progress or waited for (session.backendParked), or the
-//     session ends. A reply's chunks keep them from one park to the next.
+//     no backend pump runs), given back when the backend pump parks
+//     (session.backendParked), or the session ends: a batch's events are
+//     relayed before the pump parks. What a reply keeps from one chunk to
+//     the next is the Turn's and the codecs', given back when the pump
+//     parks with no reply in progress or waited for.
 //   - the pending client frames (session.pend, holder pendh): under cmu,
 //     taken by queue, writeClient, clientTick and a leader's fan-out (room),
-//     given back when empty by either pump's park when no reply is in
-//     progress, and after a tick or a fan-out has written.
+//     given back when empty by the backend pump's park, by the client
+//     pump's when no reply is in progress, and after a tick or a fan-out
+//     has written.
 
 // clientBufs is the client pump's scratch: the message it read and the
 // events its codec decoded from it.
@@ -183,17 +190,27 @@ func (ss *session) clientParked() {
 }
 
 // backendParked gives back what the backend pump holds once it parked on
-// leg su, when no reply is in progress or waited for: a reply's chunks
-// keep them from one park to the next. The backend's reader is held.
+// leg su: its scratch, the leg's and the pending frames' buffer (if empty
+// and cmu is free) always; the Turn's, the codec's and the pending ids'
+// when no reply is in progress or waited for. The backend's reader is held.
 func (ss *session) backendParked(su *socketUpstream) {
-	if !ss.idleNow() {
-		return
+	if ss.bb != nil {
+		putBackendBufs(ss.bb)
+		ss.bb = nil
 	}
-	ss.freeBackend()
 	if su != nil {
-		su.idle()
+		su.putScratch()
 	}
-	ss.idleShared()
+	if ss.idleNow() {
+		ss.turn.Release()
+		if su != nil {
+			su.idle()
+		}
+		ss.idleShared()
+	} else if ss.cmu.TryLock() {
+		ss.releasePend()
+		ss.cmu.Unlock()
+	}
 }
 
 // freeBackend gives the backend pump's scratch and the Turn's buffers

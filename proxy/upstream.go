@@ -55,7 +55,7 @@ type socketUpstream struct {
 	op      ws.OpCode
 	max     int64
 	out     []byte   // Send's and tick's encode buffer (under emu when ticker is set)
-	rb      *legBufs // the backend pump's: lent while it reads (borrow), given back by idle
+	rb      *legBufs // the backend pump's: lent while it reads (borrow), given back when it parks (putScratch)
 	gap     time.Duration
 	inReply bool // a chunked reply without end marker is in progress
 
@@ -213,16 +213,22 @@ func (u *socketUpstream) borrow() *legBufs {
 }
 
 // idle gives back what the backend pump holds between replies: the leg's
-// read scratch and its codec's (translators.Releaser). The events of the
-// last Receive are no longer used. Backend pump only, with the reader
-// held, or once it ended.
+// read scratch and its codec's (translators.Releaser). Backend pump only,
+// with the reader held, or once it ended.
 func (u *socketUpstream) idle() {
+	u.putScratch()
+	if r, ok := u.codec.(translators.Releaser); ok {
+		r.Release()
+	}
+}
+
+// putScratch gives back the leg's read scratch: the events of the last
+// Receive are no longer used. Backend pump only, with the reader held, or
+// once it ended.
+func (u *socketUpstream) putScratch() {
 	if u.rb != nil {
 		putLegBufs(u.rb)
 		u.rb = nil
-	}
-	if r, ok := u.codec.(translators.Releaser); ok {
-		r.Release()
 	}
 }
 
