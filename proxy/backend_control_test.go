@@ -76,7 +76,7 @@ func TestPongsLeaveSessionParked(t *testing.T) {
 // write, and returns a client past its greeting.
 func burstSession(t *testing.T, burst func(buf *bytes.Buffer, msg []byte)) *client {
 	t.Helper()
-	url, _ := startBackend(t, func(c net.Conn) {
+	_, c := connicChunkSession(t, func(c net.Conn) {
 		for {
 			msg, _, err := wsutil.ReadClientData(c)
 			if err != nil {
@@ -89,16 +89,25 @@ func burstSession(t *testing.T, burst func(buf *bytes.Buffer, msg []byte)) *clie
 			}
 		}
 	})
+	return c
+}
+
+// connicChunkSession starts a proxy with a Connic route to fn, a plain
+// backend whose replies are chunks ended by "[DONE]", and returns the
+// proxy and a client past its greeting.
+func connicChunkSession(t *testing.T, fn backendFunc) (*Server, *client) {
+	t.Helper()
+	url, _ := startBackend(t, fn)
 	b := plainBackend(url)
 	b.Options = translators.Options{Chunked: true, EndMarker: "[DONE]"}
-	_, addr := startProxy(t, Config{Routes: []*Route{
-		connicRoute("connic", "/connic", b, secretAuth(t, "burst-secret")),
+	srv, addr := startProxy(t, Config{Routes: []*Route{
+		connicRoute("connic", "/connic", b, secretAuth(t, "chunk-secret")),
 	}})
-	c := dialWith(t, wsURL(addr, "/connic"), ws.HandshakeHeaderString("X-Connic-Secret: burst-secret\r\n"))
+	c := dialWith(t, wsURL(addr, "/connic"), ws.HandshakeHeaderString("X-Connic-Secret: chunk-secret\r\n"))
 	if m := c.recv(); !containsType(m, "connected") {
 		t.Fatalf("connic greeting %q", m)
 	}
-	return c
+	return srv, c
 }
 
 // recvReply returns a reply's messages up to its stream_end; recv fails

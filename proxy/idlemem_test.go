@@ -109,7 +109,7 @@ func TestStreamingSessionParksWithoutScratch(t *testing.T) {
 		t.Skip("no epoll here: connections do not park")
 	}
 	resume := make(chan struct{})
-	url, _ := startBackend(t, func(c net.Conn) {
+	srv, c := connicChunkSession(t, func(c net.Conn) {
 		if _, _, err := wsutil.ReadClientData(c); err != nil {
 			return
 		}
@@ -126,15 +126,6 @@ func TestStreamingSessionParksWithoutScratch(t *testing.T) {
 		}
 		_, _, _ = wsutil.ReadClientData(c) // until the proxy closes
 	})
-	b := plainBackend(url)
-	b.Options = translators.Options{Chunked: true, EndMarker: "[DONE]"}
-	srv, addr := startProxy(t, Config{Routes: []*Route{
-		connicRoute("connic", "/connic", b, secretAuth(t, "park-secret")),
-	}})
-	c := dialWith(t, wsURL(addr, "/connic"), ws.HandshakeHeaderString("X-Connic-Secret: park-secret\r\n"))
-	if m := c.recv(); !containsType(m, "connected") {
-		t.Fatalf("connic greeting %q", m)
-	}
 	c.send(`{"type":"message","id":"m1","payload":{"message":"hi"}}`)
 	var got []string
 	for len(got) < 3 { // stream_start and two chunks

@@ -9,9 +9,8 @@ import (
 // timers keeps the time every Conn wants its kick (keepalive.go) and one
 // runtime timer for all of them, set for the earliest: a min-heap of
 // (time, Conn) entries (container/heap), each Conn knowing its entry's
-// place (hIdx). A
-// runtime timer per Conn is 112 bytes, and every idle connection has one
-// for its pings; an entry is 16 bytes.
+// place (hIdx). A runtime timer per Conn is 112 bytes, and every idle
+// connection has one for its pings; an entry is 16 bytes.
 //
 // mu is held only for the heap's work and to start the due kicks'
 // goroutines, and nothing else is locked under it: callers hold their
